@@ -1,0 +1,1 @@
+"""Switchboard's domain and its HTTP face: catalog, instances, vault, providers, audit."""

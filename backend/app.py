@@ -1,0 +1,53 @@
+"""The Litestar application factory: routes, dependencies, errors, OpenAPI and lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from backend.api_docs import ServerRenderedDocs
+
+from backend.audit.controller import AuditController
+from backend.audit.live import live_feed
+from backend.context import request_metadata
+from backend.errors import EXCEPTION_HANDLERS
+from backend.query_guard import refuse_unknown_query_params
+from backend.services import Services, open_services, service_version
+from backend.settings import Settings
+
+
+def _services(state: State) -> Services:
+    services: Services = state.services
+    return services
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the API app; its lifespan opens the store and closes it on shutdown."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with open_services(settings) as services:
+            app.state.services = services
+            yield
+
+    return Litestar(
+        route_handlers=[AuditController, live_feed],
+        dependencies={
+            "services": Provide(_services, sync_to_thread=False),
+            "metadata": Provide(request_metadata, sync_to_thread=False),
+        },
+        lifespan=[lifespan],
+        before_request=refuse_unknown_query_params,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=OpenAPIConfig(
+            title="Switchboard API",
+            version=service_version(),
+            path="/api/schema",
+            render_plugins=[ServerRenderedDocs()],
+        ),
+    )

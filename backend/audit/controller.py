@@ -1,0 +1,54 @@
+"""HTTP routes over the event log: health, paged and filtered events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.params import Parameter
+
+from backend.audit.schemas import EventPage, Health, event_out
+from backend.errors import FieldError, ValidationFailed
+from backend.services import Services
+
+MAX_PAGE = 500
+
+
+class AuditController(Controller):
+    path = "/api/v1"
+    tags = ["audit"]
+
+    @get("/health", summary="Service health and log position")
+    async def health(self, services: Services) -> Health:
+        store = services.store
+        return Health(
+            status="ok",
+            version=services.version,
+            last_position=await store.head(),
+            event_count=await store.count(),
+        )
+
+    @get("/events", summary="Events in position order, filtered")
+    async def list_events(
+        self,
+        services: Services,
+        after: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 100,
+        stream: str | None = None,
+        type: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> EventPage:
+        if since and until and since > until:
+            raise ValidationFailed(
+                "since is after until", [FieldError("until", "must not be before since")]
+            )
+        store = services.store
+        rows = await store.read(
+            after=after, limit=limit, stream=stream, type=type, actor=actor, since=since, until=until
+        )
+        events = [event_out(row, services.registry) for row in rows]
+        next_after = events[-1].position if events else after
+        return EventPage(events=events, next_after=next_after, head=await store.head())

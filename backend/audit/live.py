@@ -1,0 +1,65 @@
+"""The live feed: a websocket that replays the log after a position, then follows it.
+
+A client that falls LIVE_BUFFER frames behind is disconnected (close code 1013)
+and reconnects with the last position it saw, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import anyio
+import msgspec
+from anyio.abc import CancelScope
+from anyio.streams.memory import MemoryObjectSendStream
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import Parameter
+
+from backend.audit.schemas import event_out
+from backend.services import Services
+
+LIVE_BUFFER = 1000
+TRY_AGAIN_LATER = 1013
+
+
+async def _forward(
+    services: Services, after: int, frames: MemoryObjectSendStream[tuple[int, str]]
+) -> None:
+    """Feed (position, JSON) pairs into the bounded buffer; return when the client falls behind."""
+    async with frames:
+        async for stored in services.store.subscribe(after=after):
+            frame = msgspec.json.encode(event_out(stored, services.registry)).decode()
+            try:
+                frames.send_nowait((stored.position, frame))
+            except anyio.WouldBlock:
+                return
+
+
+async def _wait_for_disconnect(socket: WebSocket, scope: CancelScope) -> None:
+    try:
+        while True:
+            await socket.receive_data(mode="text")
+    except WebSocketDisconnect:
+        pass
+    scope.cancel()
+
+
+@websocket("/api/v1/live")
+async def live_feed(
+    socket: WebSocket, services: Services, after: Annotated[int, Parameter(ge=0)] = 0
+) -> None:
+    """Send every event after `after` as one JSON text frame each, then follow the log."""
+    await socket.accept()
+    frames_in, frames_out = anyio.create_memory_object_stream[tuple[int, str]](LIVE_BUFFER)
+    last_sent = after
+    async with anyio.create_task_group() as group:
+        group.start_soon(_wait_for_disconnect, socket, group.cancel_scope)
+        group.start_soon(_forward, services, after, frames_in)
+        async with frames_out:
+            async for position, frame in frames_out:
+                await socket.send_text(frame)
+                last_sent = position
+        group.cancel_scope.cancel()
+    if socket.connection_state != "disconnect":
+        await socket.close(code=TRY_AGAIN_LATER, reason=f"too slow; reconnect with after={last_sent}")

@@ -1,0 +1,73 @@
+"""What the audit routes answer: events as clients see them, pages of them, and health."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from events import EventRegistry, StoredEvent
+
+
+class EventOut(msgspec.Struct, frozen=True, kw_only=True):
+    """One logged event with a readable one-line summary."""
+
+    position: int
+    stream_id: str
+    version: int
+    event_id: str
+    type: str
+    schema_version: int
+    actor: str
+    request_id: str
+    recorded_at: datetime
+    summary: str
+    data: msgspec.Raw
+
+
+class EventPage(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of events in position order; pass `next_after` as `after` for the next page."""
+
+    events: list[EventOut]
+    next_after: int
+    head: int
+
+
+class Health(msgspec.Struct, frozen=True, kw_only=True):
+    status: str
+    version: str
+    last_position: int
+    event_count: int
+
+
+def _words(type_name: str) -> str:
+    out = "".join(f" {c.lower()}" if c.isupper() else c for c in type_name).strip()
+    return out[:1].upper() + out[1:]
+
+
+def summarize(stored: StoredEvent, registry: EventRegistry) -> str:
+    """The event's own summary when its type gives one, else its type in words and its stream."""
+    try:
+        event = registry.decode(stored)
+    except (KeyError, msgspec.DecodeError, msgspec.ValidationError):
+        return f"{_words(stored.type)} on {stored.stream_id}"
+    summary = getattr(event, "summary", None)
+    if callable(summary):
+        return str(summary())
+    return f"{_words(stored.type)} on {stored.stream_id}"
+
+
+def event_out(stored: StoredEvent, registry: EventRegistry) -> EventOut:
+    return EventOut(
+        position=stored.position,
+        stream_id=stored.stream_id,
+        version=stored.version,
+        event_id=stored.event_id,
+        type=stored.type,
+        schema_version=stored.schema_version,
+        actor=stored.metadata.actor,
+        request_id=stored.metadata.request_id,
+        recorded_at=stored.recorded_at,
+        summary=summarize(stored, registry),
+        data=stored.data,
+    )

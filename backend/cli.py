@@ -1,0 +1,94 @@
+"""The `switchboard` command: serve the web app and API, the API alone, or read and verify the log."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import msgspec
+
+from backend.audit.schemas import event_out
+from backend.services import build_registry
+from backend.settings import Settings
+from events import SQLiteEventStore
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_web(settings: Settings) -> int:
+    """Serve UI and API on one port through Reflex's production server."""
+    env = {**os.environ, "REFLEX_TELEMETRY_ENABLED": "false", "SWITCHBOARD_DATA_DIR": str(settings.data_dir)}
+    env["SWITCHBOARD_PORT"] = str(settings.port)
+    args = [
+        sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port",
+        "--backend-host", settings.host, "--backend-port", str(settings.port),
+    ]
+    os.chdir(PROJECT_ROOT)
+    os.execvpe(args[0], args, env)
+
+
+def run_api(settings: Settings) -> int:
+    """Serve the REST API alone (no web app)."""
+    import uvicorn
+
+    from backend.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+async def _print_events(settings: Settings, after: int, type_: str | None, limit: int) -> None:
+    registry = build_registry()
+    async with SQLiteEventStore.open(settings.database_path, registry=registry) as store:
+        out = sys.stdout.buffer
+        while limit > 0:
+            rows = await store.read(after=after, limit=min(limit, 500), type=type_)
+            if not rows:
+                return
+            for row in rows:
+                out.write(msgspec.json.encode(event_out(row, registry)) + b"\n")
+            after, limit = rows[-1].position, limit - len(rows)
+
+
+async def _verify(settings: Settings) -> int:
+    async with SQLiteEventStore.open(settings.database_path, registry=build_registry()) as store:
+        report = await store.verify()
+    if report.ok:
+        print(f"ok: {report.checked} events, hash chain intact")
+        return 0
+    print(f"broken at position {report.first_bad_position}: {report.reason}", file=sys.stderr)
+    return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="serve the web app and the API on one port")
+    commands.add_parser("api", help="serve the REST API alone")
+    events = commands.add_parser("events", help="print events as JSON lines")
+    events.add_argument("--after", type=int, default=0, help="only events after this position")
+    events.add_argument("--type", default=None, help="only events of this type")
+    events.add_argument("--limit", type=int, default=sys.maxsize, help="at most this many")
+    commands.add_parser("verify", help="recompute the hash chain; name the first broken position")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings.from_env()
+    if args.command == "run":
+        return run_web(settings)
+    if args.command == "api":
+        return run_api(settings)
+    if args.command == "events":
+        asyncio.run(_print_events(settings, args.after, args.type, args.limit))
+        return 0
+    return asyncio.run(_verify(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Per-request event metadata: who acts (actor) and which request it was."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Request
+
+from events import Metadata
+
+ACTOR_HEADER = "x-switchboard-actor"
+DEFAULT_ACTOR = "user"
+
+
+def request_metadata(request: Request) -> Metadata:
+    """Build event metadata from the request; a dependency for every command handler."""
+    actor = request.headers.get(ACTOR_HEADER, "").strip()[:120] or DEFAULT_ACTOR
+    request_id = request.headers.get("x-request-id", "").strip()[:120] or uuid.uuid4().hex
+    return Metadata(actor=actor, request_id=request_id)
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The client's Idempotency-Key, used to derive stable event ids."""
+    key = request.headers.get("idempotency-key", "").strip()
+    return key[:200] or None

@@ -1,0 +1,110 @@
+"""Problem+json errors: one shape for every refused request, naming each bad field."""
+
+from __future__ import annotations
+
+import logging
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
+
+
+class FieldError(msgspec.Struct, frozen=True):
+    """One problem with one input field (dotted path, e.g. `models[2].cost_per_1m_in`)."""
+
+    field: str
+    message: str
+
+
+class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
+    """RFC 9457 problem details, with the list of field errors for validation failures."""
+
+    title: str
+    status: int
+    detail: str = ""
+    type: str = "about:blank"
+    errors: list[FieldError] = []
+
+
+class ProblemError(Exception):
+    """A domain refusal that maps to one HTTP status."""
+
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str = "", errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class ValidationFailed(ProblemError):
+    """The input broke one or more rules; every problem is listed."""
+
+    status = 422
+    title = "Validation failed"
+
+
+class NotFound(ProblemError):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(ProblemError):
+    """The resource changed since the client read it, or already exists."""
+
+    status = 409
+    title = "Conflict"
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[bytes]:
+    return Response(
+        msgspec.json.encode(problem),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _from_validation(exc: ValidationException) -> list[FieldError]:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    errors: list[FieldError] = []
+    for item in extra:
+        if isinstance(item, dict):
+            key = str(item.get("key") or item.get("source") or "body")
+            errors.append(FieldError(field=key, message=str(item.get("message", ""))))
+    return errors
+
+
+def handle_problem_error(_: Request, exc: ProblemError) -> Response[bytes]:
+    return problem_response(
+        Problem(title=exc.title, status=exc.status, detail=exc.detail, errors=exc.errors)
+    )
+
+
+def handle_http_exception(_: Request, exc: HTTPException) -> Response[bytes]:
+    errors = _from_validation(exc) if isinstance(exc, ValidationException) else []
+    title = "Validation failed" if errors else exc.detail
+    detail = exc.detail if errors else ""
+    return problem_response(
+        Problem(title=title, status=exc.status_code, detail=detail, errors=errors),
+        headers=exc.headers,
+    )
+
+
+def handle_unexpected(request: Request, exc: Exception) -> Response[bytes]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(
+        Problem(title="Internal server error", status=HTTP_500_INTERNAL_SERVER_ERROR)
+    )
+
+
+EXCEPTION_HANDLERS = {
+    ProblemError: handle_problem_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

@@ -1,0 +1,33 @@
+"""Refuse query parameters a route does not declare, so a typo is an error, not a silent no-op."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from litestar import Request
+from litestar.exceptions import ValidationException
+from litestar.handlers import BaseRouteHandler
+from litestar.params import ParameterKwarg
+
+
+@cache
+def _declared_names(handler: BaseRouteHandler) -> frozenset[str]:
+    names: set[str] = set()
+    for name, field in handler.parsed_fn_signature.parameters.items():
+        kwarg = field.kwarg_definition
+        if isinstance(kwarg, ParameterKwarg) and (kwarg.header or kwarg.cookie):
+            continue
+        query = kwarg.query if isinstance(kwarg, ParameterKwarg) else None
+        names.add(query or name)
+    return frozenset(names)
+
+
+def refuse_unknown_query_params(request: Request) -> None:
+    """A before-request hook: 400 naming every query parameter the handler does not take."""
+    declared = _declared_names(request.route_handler)
+    unknown = sorted(set(request.query_params) - declared)
+    if unknown:
+        raise ValidationException(
+            "Unknown query parameter",
+            extra=[{"key": name, "message": "unknown query parameter"} for name in unknown],
+        )

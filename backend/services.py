@@ -1,0 +1,67 @@
+"""The running service's parts, opened together in the app's lifespan and closed in reverse."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+import httpx
+
+from backend.audit.events import EVENT_TYPES as AUDIT_EVENTS
+from backend.audit.events import SERVICE_STREAM, ServiceStarted
+from backend.settings import Settings
+from events import EventRegistry, Metadata, SQLiteEventStore
+
+SYSTEM = Metadata(actor="system")
+
+
+def service_version() -> str:
+    try:
+        return version("switchboard")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def build_registry() -> EventRegistry:
+    """Every event type the service knows, so any stored event can be decoded."""
+    registry = EventRegistry()
+    registry.register(*AUDIT_EVENTS)
+    return registry
+
+
+class Services:
+    """What request handlers use: settings, the event store, the shared HTTP client."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: EventRegistry,
+        store: SQLiteEventStore,
+        http: httpx.AsyncClient,
+    ) -> None:
+        self.settings = settings
+        self.version = service_version()
+        self.registry = registry
+        self.store = store
+        self.http = http
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings.data_dir.chmod(0o700)
+
+
+@asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    """Open the store and the HTTP client, record ServiceStarted, and close both on exit."""
+    prepare_data_dir(settings)
+    registry = build_registry()
+    async with (
+        SQLiteEventStore.open(settings.database_path, registry=registry) as store,
+        httpx.AsyncClient(follow_redirects=False) as http,
+    ):
+        services = Services(settings, registry, store, http)
+        started = ServiceStarted(version=services.version, data_dir=str(settings.data_dir))
+        await store.append(SERVICE_STREAM, [started], metadata=SYSTEM)
+        yield services

@@ -1,0 +1,30 @@
+"""The frame every page shares: header with the product name and the navigation."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+NAV = (("Catalog", "/catalog"), ("Instances", "/instances"), ("Sessions", "/sessions"), ("Audit", "/audit"))
+
+
+def _nav_link(label: str, href: str) -> rx.Component:
+    return rx.link(label, href=href, size="3", weight="medium", id=f"nav-{label.lower()}")
+
+
+def page_frame(title: str, *children: rx.Component) -> rx.Component:
+    return rx.box(
+        rx.flex(
+            rx.link(rx.heading("Switchboard", size="5"), href="/", underline="none"),
+            rx.flex(*(_nav_link(label, href) for label, href in NAV), gap="5"),
+            justify="between",
+            align="center",
+            padding_x="6",
+            padding_y="3",
+            border_bottom="1px solid var(--gray-5)",
+        ),
+        rx.box(rx.heading(title, size="7", margin_bottom="4"), *children, padding="6", max_width="1200px"),
+    )
+
+
+def coming_soon(title: str, what: str) -> rx.Component:
+    return page_frame(title, rx.callout(f"{what} are coming soon.", icon="info"))

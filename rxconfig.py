@@ -1,0 +1,17 @@
+"""Reflex configuration: the web app lives in `frontend/`, bun comes from the project's own tools folder."""
+
+from pathlib import Path
+
+import reflex as rx
+
+ROOT = Path(__file__).resolve().parent
+
+config = rx.Config(
+    app_name="frontend",
+    app_module_import="frontend.app",
+    telemetry_enabled=False,
+    bun_path=ROOT / ".tools" / "node_modules" / ".bin" / "bun",
+    show_built_with_reflex=False,
+    plugins=[rx.plugins.RadixThemesPlugin()],
+    disable_plugins=[rx.plugins.SitemapPlugin],
+)
