@@ -1,0 +1,28 @@
+"""Provider wire protocols: list models (the connection test) and stream a chat turn, one module per protocol."""
+
+from backend.providers.contract import (
+    ChatChunk,
+    ChatError,
+    ChatMessage,
+    Connection,
+    ListResult,
+    Outcome,
+    TextDelta,
+    Usage,
+)
+from backend.providers.dispatch import PROTOCOLS, list_models, not_supported_message, stream_chat
+
+__all__ = [
+    "PROTOCOLS",
+    "ChatChunk",
+    "ChatError",
+    "ChatMessage",
+    "Connection",
+    "ListResult",
+    "Outcome",
+    "TextDelta",
+    "Usage",
+    "list_models",
+    "not_supported_message",
+    "stream_chat",
+]

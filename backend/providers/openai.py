@@ -1,0 +1,120 @@
+"""OpenAI Chat Completions over SSE, also spoken by openai-compat servers, OpenRouter and Vercel's gateway."""
+
+from collections.abc import AsyncIterator, Sequence
+
+import httpx
+import msgspec
+
+from backend.providers.contract import ChatChunk, ChatError, ChatMessage, Connection, ListResult, TextDelta, Usage
+from backend.providers.exchange import StreamEndedEarly, list_models_via, stream_chat_via
+from backend.providers.failures import UpstreamError
+from backend.providers.sse import sse_events
+from backend.providers.transport import HttpRequest, endpoint, headers_for
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+NEW_TOKEN_LIMIT_TYPES = frozenset({"openai", "azure"})  # they take max_completion_tokens, not max_tokens
+
+
+class _StreamOptions(msgspec.Struct, frozen=True):
+    include_usage: bool
+
+
+class _ChatBody(msgspec.Struct, frozen=True, omit_defaults=True):
+    model: str
+    messages: Sequence[ChatMessage]
+    stream: bool
+    stream_options: _StreamOptions
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+
+
+class _Model(msgspec.Struct, frozen=True):
+    id: str
+
+
+class _ModelList(msgspec.Struct, frozen=True):
+    data: list[_Model]
+
+
+class _Delta(msgspec.Struct, frozen=True):
+    content: str | None = None
+
+
+class _Choice(msgspec.Struct, frozen=True):
+    delta: _Delta | None = None
+    finish_reason: str | None = None
+
+
+class _TokenUsage(msgspec.Struct, frozen=True):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class _Chunk(msgspec.Struct, frozen=True):
+    choices: list[_Choice] = []
+    usage: _TokenUsage | None = None
+    error: UpstreamError | None = None
+
+
+_model_list = msgspec.json.Decoder(_ModelList)
+_chunk = msgspec.json.Decoder(_Chunk)
+
+
+async def list_models(client: httpx.AsyncClient, conn: Connection) -> ListResult:
+    url = endpoint(conn, "/models", DEFAULT_BASE_URL)
+    return await list_models_via(client, conn, HttpRequest("GET", url, _headers(conn)), parse_models)
+
+
+def stream_chat(
+    client: httpx.AsyncClient,
+    conn: Connection,
+    model: str,
+    messages: Sequence[ChatMessage],
+    *,
+    max_tokens: int | None = None,
+) -> AsyncIterator[ChatChunk]:
+    url = endpoint(conn, "/chat/completions", DEFAULT_BASE_URL)
+    body = chat_body(conn.provider_type, model, messages, max_tokens)
+    return stream_chat_via(client, conn, HttpRequest("POST", url, _headers(conn), body=body), decode_chat)
+
+
+def _headers(conn: Connection) -> dict[str, str]:
+    return headers_for(conn, "authorization", key_prefix="Bearer ")
+
+
+def chat_body(provider_type: str, model: str, messages: Sequence[ChatMessage], max_tokens: int | None) -> bytes:
+    new_limit = provider_type in NEW_TOKEN_LIMIT_TYPES
+    return msgspec.json.encode(
+        _ChatBody(
+            model=model,
+            messages=messages,
+            stream=True,
+            stream_options=_StreamOptions(include_usage=True),
+            max_tokens=None if new_limit else max_tokens,
+            max_completion_tokens=max_tokens if new_limit else None,
+        )
+    )
+
+
+def parse_models(body: bytes) -> list[str]:
+    return [model.id for model in _model_list.decode(body).data]
+
+
+async def decode_chat(lines: AsyncIterator[str]) -> AsyncIterator[ChatChunk]:
+    """Text deltas, then usage from the last chunk; `data: [DONE]` (or a clean end after a finish) ends it."""
+    finished = False
+    async for event in sse_events(lines):
+        if event.data == "[DONE]":
+            return
+        chunk = _chunk.decode(event.data)
+        if chunk.error is not None:
+            yield ChatError("server_error", None, chunk.error.message or "the stream reported an error")
+            return
+        for choice in chunk.choices:
+            if choice.delta is not None and choice.delta.content:
+                yield TextDelta(choice.delta.content)
+            finished = finished or choice.finish_reason is not None
+        if chunk.usage is not None:
+            yield Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+    if not finished:
+        raise StreamEndedEarly

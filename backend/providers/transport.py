@@ -1,0 +1,171 @@
+"""Sending one request through the shared client with the instance's timeout, retry policy and headers."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from time import perf_counter
+from typing import TypeVar
+
+import anyio
+import httpx
+import msgspec
+
+from backend.providers.contract import Connection
+from backend.providers.failures import RETRYABLE, Failure, describe_error, failure_from_answer
+
+MAX_RETRY_AFTER_S = 30.0  # a server asking for a longer wait is not retried: the failure is reported at once
+
+
+class HttpRequest(msgspec.Struct, frozen=True):
+    method: str
+    url: str
+    headers: dict[str, str]
+    params: dict[str, str] = {}
+    body: bytes | None = None
+
+
+class Reply(msgspec.Struct, frozen=True):
+    """A successful answer read in full."""
+
+    status: int
+    body: bytes
+    latency_ms: float
+
+
+Answer = TypeVar("Answer", Reply, httpx.Response)
+
+
+def endpoint(conn: Connection, path: str, default_base_url: str = "") -> str:
+    """The instance's base URL (or the protocol's default when none is set) joined with `path`."""
+    return (conn.base_url.strip() or default_base_url).rstrip("/") + path
+
+
+def headers_for(
+    conn: Connection, key_header: str, *, key_prefix: str = "", fixed: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Protocol headers, then the instance's own headers, then the key (names lower-cased so none doubles)."""
+    headers = {name.lower(): value for name, value in (fixed or {}).items()}
+    headers.update({name.lower(): value for name, value in conn.headers.items()})
+    if conn.api_key:
+        headers[key_header.lower()] = key_prefix + conn.api_key
+    return headers
+
+
+async def fetch(client: httpx.AsyncClient, conn: Connection, request: HttpRequest) -> Reply | Failure:
+    """Send and read the whole answer, retrying as the connection's policy allows."""
+    return await _with_retries(conn, lambda: _fetch_once(client, conn, request))
+
+
+@asynccontextmanager
+async def open_stream(
+    client: httpx.AsyncClient, conn: Connection, request: HttpRequest
+) -> AsyncIterator[httpx.Response | Failure]:
+    """Send, retrying until an answer starts; yields the open streaming response or the final failure."""
+    opened = await _with_retries(conn, lambda: _stream_once(client, conn, request))
+    if isinstance(opened, Failure):
+        yield opened
+        return
+    try:
+        yield opened
+    finally:
+        await opened.aclose()
+
+
+async def _with_retries(conn: Connection, attempt: Callable[[], Awaitable[Answer | Failure]]) -> Answer | Failure:
+    attempts = max(1, conn.max_attempts)
+    number = 1
+    result = await attempt()
+    while isinstance(result, Failure) and number < attempts:
+        delay = _retry_delay(conn, number, result)
+        if delay is None:
+            break
+        await anyio.sleep(delay)
+        number += 1
+        result = await attempt()
+    return result
+
+
+def _retry_delay(conn: Connection, number: int, failure: Failure) -> float | None:
+    """Seconds to wait before the next attempt, or None when this failure is not worth retrying."""
+    if failure.outcome not in RETRYABLE:
+        return None
+    if failure.retry_after_s is None:
+        return conn.backoff_ms / 1000 * 2 ** (number - 1)
+    return failure.retry_after_s if failure.retry_after_s <= MAX_RETRY_AFTER_S else None
+
+
+async def _fetch_once(client: httpx.AsyncClient, conn: Connection, request: HttpRequest) -> Reply | Failure:
+    started = perf_counter()
+    with anyio.move_on_after(conn.timeout_ms / 1000):
+        opened = await _open(client, conn, request, started)
+        if isinstance(opened, Failure):
+            return opened
+        try:
+            body = await opened.aread()
+        except httpx.TimeoutException:
+            return _timed_out(conn, started)
+        except httpx.TransportError as error:
+            return Failure("bad_response", opened.status_code, f"the answer broke off: {describe_error(error)}", _since(started))
+        finally:
+            await opened.aclose()
+        return Reply(opened.status_code, body, _since(started))
+    return _timed_out(conn, started)
+
+
+async def _stream_once(
+    client: httpx.AsyncClient, conn: Connection, request: HttpRequest
+) -> httpx.Response | Failure:
+    started = perf_counter()
+    with anyio.move_on_after(conn.timeout_ms / 1000):
+        return await _open(client, conn, request, started)
+    return _timed_out(conn, started)
+
+
+async def _open(
+    client: httpx.AsyncClient, conn: Connection, request: HttpRequest, started: float
+) -> httpx.Response | Failure:
+    """Send once and wait for the head of the answer; an error answer is read, closed and classified."""
+    try:
+        response = await client.send(_build(client, conn, request), stream=True)
+    except httpx.TimeoutException:
+        return _timed_out(conn, started)
+    except (httpx.TransportError, httpx.InvalidURL) as error:
+        return Failure("unreachable", None, f"cannot reach {_origin(request.url)}: {describe_error(error)}", _since(started))
+    if response.status_code < 400:
+        return response
+    try:
+        body = await response.aread()
+    except httpx.TransportError:
+        body = b""
+    finally:
+        await response.aclose()
+    return failure_from_answer(response.status_code, response.headers, body, _since(started))
+
+
+def _build(client: httpx.AsyncClient, conn: Connection, request: HttpRequest) -> httpx.Request:
+    headers = request.headers if request.body is None else {"content-type": "application/json", **request.headers}
+    return client.build_request(
+        request.method,
+        request.url,
+        headers=headers,
+        params=request.params,
+        content=request.body,
+        timeout=httpx.Timeout(conn.timeout_ms / 1000),
+    )
+
+
+def _timed_out(conn: Connection, started: float) -> Failure:
+    return Failure("timeout", None, f"no answer within {conn.timeout_ms} ms", _since(started))
+
+
+def _since(started: float) -> float:
+    return round((perf_counter() - started) * 1000, 3)
+
+
+def _origin(url: str) -> str:
+    """Scheme, host and port only: a URL's path, query or user part may carry a secret."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return "an invalid URL"
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.scheme}://{parsed.host}{port}" if parsed.host else "a URL without a host"
