@@ -1,0 +1,100 @@
+"""The store's tables and triggers, and how a file is created or recognised as a store."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from events.errors import NotAnEventStore
+
+FORMAT = "switchboard-events"
+SCHEMA_VERSION = 1
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+SCHEMA = f"""
+BEGIN IMMEDIATE;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    stream_id TEXT NOT NULL,
+    version INTEGER NOT NULL CHECK (version > 0),
+    type TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    UNIQUE (stream_id, version)
+);
+CREATE INDEX IF NOT EXISTS events_by_type ON events (type, position);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (recorded_at);
+CREATE INDEX IF NOT EXISTS events_by_actor ON events (actor, position);
+CREATE TRIGGER IF NOT EXISTS events_refuse_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS events_refuse_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only: DELETE refused'); END;
+CREATE TABLE IF NOT EXISTS checkpoints (view TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta (key, value) VALUES ('format', '{FORMAT}'), ('schema_version', '{SCHEMA_VERSION}');
+COMMIT;
+"""
+
+SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def prepare_file(path: Path) -> None:
+    """Create a new store at `path`, or check that the existing file is one; a foreign file is left untouched."""
+    _make_parent(path.parent)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+    if path.stat().st_size == 0:
+        _create_schema(path)
+    else:
+        _check_identity(path)
+
+
+def _make_parent(directory: Path) -> None:
+    """Create missing folders as 0700; an existing folder keeps its mode."""
+    if not directory.exists():
+        _make_parent(directory.parent)
+        directory.mkdir(mode=0o700, exist_ok=True)
+
+
+def _create_schema(path: Path) -> None:
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.executescript(SCHEMA)
+    finally:
+        connection.close()
+
+
+def _check_identity(path: Path) -> None:
+    with path.open("rb") as file:
+        if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+            raise NotAnEventStore(path, "it is not an SQLite database")
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as error:
+        raise NotAnEventStore(path, str(error)) from error
+    try:
+        _check_meta(path, connection)
+    except sqlite3.Error as error:
+        raise NotAnEventStore(path, str(error)) from error
+    finally:
+        connection.close()
+
+
+def _check_meta(path: Path, connection: sqlite3.Connection) -> None:
+    tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not {"meta", "events"} <= tables:
+        raise NotAnEventStore(path, "it has no Switchboard event tables")
+    meta = dict(connection.execute("SELECT key, value FROM meta"))
+    if meta.get("format") != FORMAT:
+        raise NotAnEventStore(path, "its meta table does not name it a Switchboard event store")
+    version = int(meta.get("schema_version", "0"))
+    if version > SCHEMA_VERSION:
+        raise NotAnEventStore(path, f"its schema {version} is newer than this code understands ({SCHEMA_VERSION})")

@@ -1,0 +1,334 @@
+"""The SQLite event store: appends through one group-committing writer, reads, subscriptions, verify and rebuild."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+import aiosqlite
+import anyio
+import msgspec
+from anyio.streams.memory import MemoryObjectSendStream
+
+from events.chain import GENESIS_HASH, VerifyReport, event_hash
+from events.errors import StoreClosed
+from events.event import AppendResult, Event, Metadata, StoredEvent
+from events.registry import EventRegistry
+from events.rows import EVENT_COLUMNS, EventRow, stored_event, to_microseconds
+from events.schema import SYNCHRONOUS_LEVELS, prepare_file
+from events.views import CatchUpRunner, CatchUpView, InlineView, read_checkpoint, write_checkpoint
+from events.writer import EncodedEvent, GroupWriter, PendingAppend, WriterItem, WriterJob, new_event_id
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_SECONDS = 30.0
+PAGE = 1000
+
+
+class Durability(msgspec.Struct, frozen=True):
+    """The writer connection's journal mode and synchronous level, as SQLite reports them."""
+
+    journal_mode: str
+    synchronous: str
+
+
+class SQLiteEventStore:
+    """An append-only event log in one SQLite file; open it with `SQLiteEventStore.open`."""
+
+    def __init__(
+        self,
+        path: Path,
+        registry: EventRegistry,
+        writer: GroupWriter,
+        queue: MemoryObjectSendStream[WriterItem],
+        reader: aiosqlite.Connection,
+        query_reader: aiosqlite.Connection,
+        inline_views: Sequence[InlineView],
+        poll_interval: float,
+    ) -> None:
+        self.path = path
+        self.registry = registry
+        self._writer = writer
+        self._queue = queue
+        self._reader = reader
+        self._query_reader = query_reader
+        self._inline_views = tuple(inline_views)
+        self._poll_interval = poll_interval
+        self._committed = anyio.Event()
+        self._closed = False
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        path: Path,
+        *,
+        registry: EventRegistry,
+        inline_views: Sequence[InlineView] = (),
+        synchronous: str = "FULL",
+        poll_interval: float = 0.25,
+    ) -> AsyncIterator[SQLiteEventStore]:
+        """Create or open the store at `path`, run its writer, and close it cleanly on exit."""
+        path = Path(path)
+        if synchronous.upper() not in SYNCHRONOUS_LEVELS:
+            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_LEVELS)}")
+        await anyio.to_thread.run_sync(prepare_file, path)
+        async with (
+            _connect(path, synchronous, writer=True) as writer_conn,
+            _connect(path, synchronous, writer=False) as reader,
+            _connect(path, synchronous, writer=False) as query_reader,
+        ):
+            query_reader.row_factory = sqlite3.Row
+            await _create_views(writer_conn, inline_views)
+            send, receive = anyio.create_memory_object_stream[WriterItem](math.inf)
+            store: SQLiteEventStore
+            writer = GroupWriter(writer_conn, inline_views, lambda: store._wake_subscribers())
+            store = cls(path, registry, writer, send, reader, query_reader, inline_views, poll_interval)
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(writer.run, receive)
+                try:
+                    yield store
+                finally:
+                    store._close()
+
+    @property
+    def transactions(self) -> int:
+        """How many write transactions this store has committed (appends share them under load)."""
+        return self._writer.transactions
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[Event],
+        *,
+        metadata: Metadata,
+        expected_version: int | None = None,
+        event_ids: Sequence[str] | None = None,
+    ) -> AppendResult:
+        """Append events to a stream atomically; returns once they are committed."""
+        pending = PendingAppend(
+            stream_id=stream_id,
+            events=self._encode(events, event_ids),
+            metadata=metadata,
+            metadata_json=msgspec.json.encode(metadata).decode(),
+            expected_version=expected_version,
+        )
+        self._submit(pending)
+        return await pending.outcome()
+
+    async def write_transaction(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+        """Run `work` on the writer connection in a transaction of its own, between append groups.
+
+        For view machinery only: `work` must not write to the events table.
+        """
+        job = WriterJob(work)
+        self._submit(job)  # type: ignore[arg-type]
+        return await job.outcome()
+
+    async def read(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 500,
+        stream: str | None = None,
+        type: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[StoredEvent]:
+        """Events after a position, in order, filtered; `since` is inclusive, `until` exclusive."""
+        clauses, params = ["position > ?"], [after]
+        for clause, value in (("stream_id = ?", stream), ("type = ?", type), ("actor = ?", actor)):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        if since is not None:
+            clauses.append("recorded_at >= ?")
+            params.append(to_microseconds(since))
+        if until is not None:
+            clauses.append("recorded_at < ?")
+            params.append(to_microseconds(until))
+        sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(clauses)} ORDER BY position LIMIT ?"
+        return await self._read_events(sql, (*params, limit))
+
+    async def read_stream(self, stream_id: str) -> list[StoredEvent]:
+        sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ? ORDER BY version"
+        return await self._read_events(sql, (stream_id,))
+
+    async def stream_version(self, stream_id: str) -> int:
+        return await self._scalar("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?", (stream_id,))
+
+    async def head(self) -> int:
+        return await self._scalar("SELECT COALESCE(MAX(position), 0) FROM events")
+
+    async def count(self) -> int:
+        return await self._scalar("SELECT COUNT(*) FROM events")
+
+    async def checkpoint(self, view_name: str) -> int:
+        """The position a catch-up view has applied up to (0 if it never ran)."""
+        return await read_checkpoint(self._query_reader, view_name)
+
+    async def subscribe(self, after: int = 0) -> AsyncIterator[StoredEvent]:
+        """Every event after `after`, in order and once each: the stored ones first, then new ones as they commit."""
+        async for batch in self.subscribe_batches(after):
+            for event in batch:
+                yield event
+
+    async def subscribe_batches(self, after: int = 0, *, batch_size: int = 500) -> AsyncIterator[list[StoredEvent]]:
+        """Like `subscribe`, a batch at a time; ends when the store closes."""
+        position = after
+        while not self._closed:
+            committed = self._committed
+            batch = await self.read(after=position, limit=batch_size)
+            if batch:
+                position = batch[-1].position
+                yield batch
+                continue
+            with anyio.move_on_after(self._poll_interval):
+                await committed.wait()
+
+    async def verify(self) -> VerifyReport:
+        """Recompute the hash chain over the whole log; the report names the first position where it breaks."""
+        previous, checked = GENESIS_HASH, 0
+        while True:
+            rows = await self._reader.execute_fetchall(
+                f"SELECT {EVENT_COLUMNS}, actor FROM events WHERE position > ? ORDER BY position LIMIT ?",
+                (checked, PAGE),
+            )
+            if not rows:
+                break
+            for row in rows:
+                checked += 1
+                reason = _row_fault(row, checked, previous)
+                if reason:
+                    return VerifyReport(ok=False, checked=checked, first_bad_position=checked, reason=reason)
+                previous = row[9]
+        return await self._check_tail(checked, previous)
+
+    async def rebuild(self, view: InlineView | CatchUpView) -> None:
+        """Empty the view and replay the whole log into it, in one writer transaction."""
+        await self.write_transaction(partial(self._replay, view))
+
+    @asynccontextmanager
+    async def run_catch_up(self, view: CatchUpView) -> AsyncIterator[CatchUpRunner]:
+        """Keep `view` following the log while the block runs; an error in the view ends the block."""
+        runner = CatchUpRunner(self, view)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(runner.run)
+            yield runner
+            tasks.cancel_scope.cancel()
+
+    async def fetch(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        """A read-only query, for views reading their own tables."""
+        return list(await self._query_reader.execute_fetchall(sql, params))
+
+    async def durability(self) -> Durability:
+        """What the writer connection runs with."""
+        return await self.write_transaction(_read_durability)
+
+    def _encode(self, events: Sequence[Event], event_ids: Sequence[str] | None) -> list[EncodedEvent]:
+        if not events:
+            raise ValueError("an append needs at least one event")
+        ids = list(event_ids) if event_ids is not None else [new_event_id() for _ in events]
+        if len(ids) != len(events) or len(set(ids)) != len(ids):
+            raise ValueError("event_ids must give one distinct id per event")
+        return [
+            EncodedEvent(event_id, self.registry.name_of(event), type(event).schema_version,
+                         msgspec.json.encode(event).decode())
+            for event_id, event in zip(ids, events)
+        ]
+
+    def _submit(self, item: WriterItem) -> None:
+        if self._closed:
+            raise StoreClosed(f"the event store {self.path} is closed")
+        self._queue.send_nowait(item)
+
+    async def _read_events(self, sql: str, params: Sequence[object]) -> list[StoredEvent]:
+        rows: Sequence[EventRow] = await self._reader.execute_fetchall(sql, params)  # type: ignore[assignment]
+        return [stored_event(row) for row in rows]
+
+    async def _scalar(self, sql: str, params: Sequence[object] = ()) -> int:
+        rows = list(await self._reader.execute_fetchall(sql, params))
+        return int(rows[0][0])
+
+    async def _check_tail(self, checked: int, head_hash: str) -> VerifyReport:
+        highest = await self._scalar("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'events'")
+        if highest > checked:
+            return VerifyReport(
+                ok=False, checked=checked, first_bad_position=checked + 1,
+                reason=f"events after position {checked} are missing (the log reached {highest})",
+            )
+        return VerifyReport(ok=True, checked=checked, head_hash=head_hash)
+
+    async def _replay(self, view: InlineView | CatchUpView, conn: aiosqlite.Connection) -> None:
+        await view.create(conn)
+        await view.reset(conn)
+        position = 0
+        while True:
+            rows: Sequence[EventRow] = await conn.execute_fetchall(  # type: ignore[assignment]
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?", (position, PAGE)
+            )
+            if not rows:
+                break
+            await view.apply(conn, [stored_event(row) for row in rows])
+            position = rows[-1][0]
+        if all(view is not inline for inline in self._inline_views):
+            await write_checkpoint(conn, view.name, position)
+
+    def _wake_subscribers(self) -> None:
+        self._committed.set()
+        self._committed = anyio.Event()
+
+    def _close(self) -> None:
+        self._closed = True
+        self._queue.close()
+        self._wake_subscribers()
+
+
+def _row_fault(row: sqlite3.Row | tuple[object, ...], expected_position: int, previous: str) -> str:
+    """Why a row breaks the chain, or "" if it holds."""
+    position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash, actor = row
+    if position != expected_position:
+        return f"position {expected_position} is missing (next row is {position})"
+    recomputed = event_hash(previous, position, stream_id, version, event_id, type,  # type: ignore[arg-type]
+                            schema_version, data, metadata, recorded_at)  # type: ignore[arg-type]
+    if recomputed != hash:
+        return f"the hash of position {position} does not match its content and the previous hash"
+    if msgspec.json.decode(metadata, type=Metadata).actor != actor:  # type: ignore[arg-type]
+        return f"the actor column of position {position} differs from its metadata"
+    return ""
+
+
+async def _read_durability(conn: aiosqlite.Connection) -> Durability:
+    journal = list(await conn.execute_fetchall("PRAGMA journal_mode"))
+    synchronous = list(await conn.execute_fetchall("PRAGMA synchronous"))
+    levels = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+    return Durability(journal_mode=str(journal[0][0]).upper(), synchronous=levels[int(synchronous[0][0])])
+
+
+@asynccontextmanager
+async def _connect(path: Path, synchronous: str, *, writer: bool) -> AsyncIterator[aiosqlite.Connection]:
+    """The writer begins BEGIN IMMEDIATE transactions implicitly at its first INSERT; readers are query-only."""
+    isolation = "IMMEDIATE" if writer else None
+    async with aiosqlite.connect(path, isolation_level=isolation, timeout=BUSY_TIMEOUT_SECONDS) as conn:
+        if writer:
+            mode = list(await conn.execute_fetchall("PRAGMA journal_mode = WAL"))
+            if str(mode[0][0]).lower() != "wal":
+                raise sqlite3.OperationalError(f"{path}: could not switch to WAL (got {mode[0][0]})")
+        else:
+            await conn.execute("PRAGMA query_only = ON")
+        await conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+        yield conn
+
+
+async def _create_views(conn: aiosqlite.Connection, views: Sequence[InlineView]) -> None:
+    for view in views:
+        await conn.execute("BEGIN IMMEDIATE")
+        await view.create(conn)
+        await conn.commit()
