@@ -1,7 +1,8 @@
 """Switchboard's event-sourcing core: event types, the SQLite event store, subscriptions and read views.
 
 Beyond the agreed API the store also offers `subscribe_batches`, `write_transaction`,
-`checkpoint`, `durability`, `run_catch_up` and the `transactions` counter; `VerifyReport`
+`checkpoint`, `durability`, `run_catch_up` and the `transactions` counter, all described by
+the `EventStore` protocol (`durability` is SQLite-only); `VerifyReport`
 carries `head_hash` too, and `open` takes `poll_interval`.
 """
 
@@ -10,6 +11,7 @@ from events.errors import ConcurrencyConflict, EventIdReused, NotAnEventStore, S
 from events.event import AppendResult, Event, Metadata, StoredEvent
 from events.registry import EventRegistry
 from events.sqlite_store import Durability, SQLiteEventStore
+from events.store import EventStore
 from events.views import CatchUpRunner, CatchUpView, InlineView
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "Event",
     "EventIdReused",
     "EventRegistry",
+    "EventStore",
     "InlineView",
     "Metadata",
     "NotAnEventStore",

@@ -51,10 +51,9 @@ def prepare_file(path: Path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except FileExistsError:
         pass
-    if path.stat().st_size == 0:
-        _create_schema(path)
-    else:
+    if path.stat().st_size > 0:
         _check_identity(path)
+    _create_schema(path)
 
 
 def _make_parent(directory: Path) -> None:
@@ -65,6 +64,7 @@ def _make_parent(directory: Path) -> None:
 
 
 def _create_schema(path: Path) -> None:
+    """Create what is missing (all of it for a new file; a dropped trigger on an old one)."""
     connection = sqlite3.connect(path, isolation_level=None)
     try:
         connection.executescript(SCHEMA)
@@ -74,10 +74,11 @@ def _create_schema(path: Path) -> None:
 
 def _check_identity(path: Path) -> None:
     with path.open("rb") as file:
-        if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-            raise NotAnEventStore(path, "it is not an SQLite database")
+        header = file.read(100)
+    if not header.startswith(SQLITE_HEADER):
+        raise NotAnEventStore(path, "it is not an SQLite database")
     try:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        connection = sqlite3.connect(_read_only_uri(path, header), uri=True)
     except sqlite3.Error as error:
         raise NotAnEventStore(path, str(error)) from error
     try:
@@ -86,6 +87,18 @@ def _check_identity(path: Path) -> None:
         raise NotAnEventStore(path, str(error)) from error
     finally:
         connection.close()
+
+
+def _read_only_uri(path: Path, header: bytes) -> str:
+    """A URI that reads the file without writing anything beside it.
+
+    A read-only connection to a WAL database creates its -shm and -wal files when they are
+    missing; a WAL file without -shm has no open connection, so it is read as immutable.
+    """
+    in_wal_mode = header[18:20] == b"\x02\x02"
+    shm = path.with_name(path.name + "-shm")
+    immutable = "&immutable=1" if in_wal_mode and not shm.exists() else ""
+    return f"{path.resolve().as_uri()}?mode=ro{immutable}"
 
 
 def _check_meta(path: Path, connection: sqlite3.Connection) -> None:

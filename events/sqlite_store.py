@@ -16,6 +16,7 @@ import anyio
 import msgspec
 from anyio.streams.memory import MemoryObjectSendStream
 
+from events.background import alongside
 from events.chain import GENESIS_HASH, VerifyReport, event_hash
 from events.errors import StoreClosed
 from events.event import AppendResult, Event, Metadata, StoredEvent
@@ -90,12 +91,8 @@ class SQLiteEventStore:
             store: SQLiteEventStore
             writer = GroupWriter(writer_conn, inline_views, lambda: store._wake_subscribers())
             store = cls(path, registry, writer, send, reader, query_reader, inline_views, poll_interval)
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(writer.run, receive)
-                try:
-                    yield store
-                finally:
-                    store._close()
+            async with alongside(partial(writer.run, receive), on_exit=store._close, cancel_on_exit=False):
+                yield store
 
     @property
     def transactions(self) -> int:
@@ -216,13 +213,11 @@ class SQLiteEventStore:
         await self.write_transaction(partial(self._replay, view))
 
     @asynccontextmanager
-    async def run_catch_up(self, view: CatchUpView) -> AsyncIterator[CatchUpRunner]:
+    async def run_catch_up(self, view: CatchUpView, *, batch_size: int = 500) -> AsyncIterator[CatchUpRunner]:
         """Keep `view` following the log while the block runs; an error in the view ends the block."""
-        runner = CatchUpRunner(self, view)
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(runner.run)
+        runner = CatchUpRunner(self, view, batch_size=batch_size)
+        async with alongside(runner.run, on_exit=lambda: None, cancel_on_exit=True):
             yield runner
-            tasks.cancel_scope.cancel()
 
     async def fetch(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
         """A read-only query, for views reading their own tables."""

@@ -1,0 +1,36 @@
+"""A task that runs alongside a `with` block, whose errors come out unwrapped rather than in an ExceptionGroup."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import anyio
+
+
+@asynccontextmanager
+async def alongside(
+    task: Callable[[], Awaitable[None]], *, on_exit: Callable[[], None], cancel_on_exit: bool
+) -> AsyncIterator[None]:
+    """Run `task` while the block runs; on leaving call `on_exit`, cancel the task if asked, and wait for it.
+
+    An error in the block is raised as it is; an error in the task cancels the block and is raised in its place.
+    """
+    failure: Exception | None = None
+    try:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(task)
+            try:
+                yield
+            except Exception as error:
+                failure = error
+            finally:
+                on_exit()
+                if cancel_on_exit:
+                    tasks.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        if failure is None and len(group.exceptions) == 1 and isinstance(group.exceptions[0], Exception):
+            raise group.exceptions[0] from None
+        raise
+    if failure is not None:
+        raise failure

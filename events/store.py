@@ -1,0 +1,75 @@
+"""What every event store backend offers; the conformance suite runs against this shape."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+import aiosqlite
+
+from events.chain import VerifyReport
+from events.event import AppendResult, Event, Metadata, StoredEvent
+from events.registry import EventRegistry
+from events.views import CatchUpRunner, CatchUpView, InlineView
+
+T = TypeVar("T")
+
+
+class EventStore(Protocol):
+    """An append-only, tamper-evident event log with subscriptions and read views."""
+
+    registry: EventRegistry
+
+    @property
+    def transactions(self) -> int: ...
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[Event],
+        *,
+        metadata: Metadata,
+        expected_version: int | None = None,
+        event_ids: Sequence[str] | None = None,
+    ) -> AppendResult: ...
+
+    async def read(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 500,
+        stream: str | None = None,
+        type: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[StoredEvent]: ...
+
+    async def read_stream(self, stream_id: str) -> list[StoredEvent]: ...
+
+    async def stream_version(self, stream_id: str) -> int: ...
+
+    async def head(self) -> int: ...
+
+    async def count(self) -> int: ...
+
+    async def checkpoint(self, view_name: str) -> int: ...
+
+    def subscribe(self, after: int = 0) -> AsyncIterator[StoredEvent]: ...
+
+    def subscribe_batches(self, after: int = 0, *, batch_size: int = 500) -> AsyncIterator[list[StoredEvent]]: ...
+
+    async def verify(self) -> VerifyReport: ...
+
+    async def rebuild(self, view: InlineView | CatchUpView) -> None: ...
+
+    def run_catch_up(
+        self, view: CatchUpView, *, batch_size: int = 500
+    ) -> AbstractAsyncContextManager[CatchUpRunner]: ...
+
+    async def write_transaction(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T: ...
+
+    async def fetch(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]: ...

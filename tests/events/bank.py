@@ -1,0 +1,98 @@
+"""A tiny domain for the event store tests: account events and read views built from them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aiosqlite
+
+from events import Event, EventRegistry, StoredEvent
+
+
+class Opened(Event):
+    owner: str
+
+
+class Deposited(Event):
+    amount: int
+
+
+class Withdrawn(Event):
+    amount: int
+
+
+class Poison(Event):
+    """An event the test views refuse, to make a view fail on purpose."""
+
+
+class SimulatedCrash(Exception):
+    """Raised by a view to stand for a crash in the middle of an update."""
+
+
+def bank_registry() -> EventRegistry:
+    registry = EventRegistry()
+    registry.register(Opened, Deposited, Withdrawn, Poison)
+    return registry
+
+
+class BalanceView:
+    """Balance and event count per account; refuses Poison events."""
+
+    def __init__(self, name: str = "balances") -> None:
+        self.name = name
+        self.table = f"{name}_accounts"
+        self._registry = bank_registry()
+
+    async def create(self, conn: aiosqlite.Connection) -> None:
+        await conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.table} "
+            "(stream_id TEXT PRIMARY KEY, owner TEXT, balance INTEGER NOT NULL, events INTEGER NOT NULL)"
+        )
+
+    async def reset(self, conn: aiosqlite.Connection) -> None:
+        await conn.execute(f"DELETE FROM {self.table}")
+
+    async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None:
+        rows = [self._row(event) for event in events]
+        await conn.executemany(
+            f"INSERT INTO {self.table} (stream_id, owner, balance, events) VALUES (?, ?, ?, 1) "
+            "ON CONFLICT (stream_id) DO UPDATE SET owner = COALESCE(excluded.owner, owner), "
+            "balance = balance + excluded.balance, events = events + 1",
+            rows,
+        )
+
+    def _row(self, stored: StoredEvent) -> tuple[str, str | None, int]:
+        event = self._registry.decode(stored)
+        if isinstance(event, Poison):
+            raise SimulatedCrash(f"poison at position {stored.position}")
+        if isinstance(event, Opened):
+            return (stored.stream_id, event.owner, 0)
+        if isinstance(event, Deposited):
+            return (stored.stream_id, None, event.amount)
+        assert isinstance(event, Withdrawn)
+        return (stored.stream_id, None, -event.amount)
+
+
+class AppliedLog:
+    """Counts how many times each position was applied; can crash once it reaches a given position."""
+
+    def __init__(self, name: str = "applied", crash_at: int | None = None) -> None:
+        self.name = name
+        self.table = f"{name}_positions"
+        self.crash_at = crash_at
+
+    async def create(self, conn: aiosqlite.Connection) -> None:
+        await conn.execute(f"CREATE TABLE IF NOT EXISTS {self.table} (position INTEGER PRIMARY KEY, times INTEGER)")
+
+    async def reset(self, conn: aiosqlite.Connection) -> None:
+        await conn.execute(f"DELETE FROM {self.table}")
+
+    async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None:
+        for event in events:
+            await conn.execute(
+                f"INSERT INTO {self.table} (position, times) VALUES (?, 1) "
+                "ON CONFLICT (position) DO UPDATE SET times = times + 1",
+                (event.position,),
+            )
+            if event.position == self.crash_at:
+                raise SimulatedCrash(f"crash while applying position {event.position}")
