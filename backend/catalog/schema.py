@@ -37,7 +37,7 @@ class ModelOptions(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     provider_options: msgspec.Raw | None = None
 
 
-class Model(msgspec.Struct, frozen=True, kw_only=True):
+class Model(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One model a provider offers, with prices in USD per 1M tokens.
 
     `price_status` says what the two main prices mean: "known", "unknown" (both are 0
@@ -60,7 +60,7 @@ class Model(msgspec.Struct, frozen=True, kw_only=True):
     options: ModelOptions | None = None
 
 
-class ProviderDraft(msgspec.Struct, frozen=True, kw_only=True):
+class ProviderDraft(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A provider definition as a user writes it: everything but its id and provenance.
 
     `api_key` names where the key comes from (`$OPENAI_API_KEY`), never the key itself.

@@ -1,0 +1,425 @@
+"""The catalog's commands and queries: the one object the HTTP layer and other domains call.
+
+It loads the shipped seed, applies the catalog events already in the log, applies each event
+it appends at once (read-your-writes) and follows the log for writes from other processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import uuid
+from pathlib import Path
+from typing import Literal, NoReturn
+
+import httpx
+import msgspec
+
+from backend.catalog.catwalk import CatwalkInput, draft_from_catwalk, encode_catwalk
+from backend.catalog.events import (
+    REFRESH_STREAM,
+    CatalogRefreshed,
+    CustomModelAdded,
+    CustomProviderCreated,
+    CustomProviderDeleted,
+    CustomProviderUpdated,
+    RefreshCounts,
+    SkippedProvider,
+    custom_stream,
+)
+from backend.catalog.refresh import (
+    CatalogServiceFailed,
+    convert_listed,
+    diff_catalogs,
+    fetch_providers,
+    providers_endpoint,
+)
+from backend.catalog.schema import Model, ProviderDraft, as_draft
+from backend.catalog.search import ModelPage, ModelQuery, search_models
+from backend.catalog.seed import SEED_DIR, load_seed
+from backend.catalog.templates import TEMPLATES, Template
+from backend.catalog.validation import provider_problems, settle_price_status
+from backend.catalog.views import (
+    CatalogIndex,
+    CatalogState,
+    ProviderSummary,
+    ProviderView,
+    is_catalog_stream,
+)
+from backend.errors import Conflict, FieldError, NotFound, ValidationFailed
+from backend.settings import Settings
+from events import ConcurrencyConflict, Event, EventIdReused, Metadata, SQLiteEventStore, StoredEvent
+
+log = logging.getLogger(__name__)
+EVENT_ID_NAMESPACE = uuid.UUID("5b0c3a9e-4f0e-4c1e-9a57-6a1f3c2d8e10")
+READ_PAGE = 1000
+DEFAULT_REFRESH_TIMEOUT = 10.0
+
+SaveStatus = Literal["created", "updated", "unchanged"]
+
+
+class SaveOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What saving a custom provider did, and the provider as it now shows."""
+
+    status: SaveStatus
+    provider: ProviderView
+
+
+class RefreshOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """A refresh that reached the service: `updated` (event recorded) or `not_modified` (304)."""
+
+    status: Literal["updated", "not_modified"]
+    url: str
+    etag: str | None
+    counts: RefreshCounts
+    skipped: list[SkippedProvider] = []
+
+
+def event_ids(idempotency_key: str | None, stream_id: str, count: int) -> list[str] | None:
+    """Stable event ids from a client's Idempotency-Key, so a retried request writes nothing new."""
+    if idempotency_key is None:
+        return None
+    return [
+        str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{idempotency_key}\n{stream_id}\n{index}"))
+        for index in range(count)
+    ]
+
+
+class CatalogService:
+    """Providers and models: shipped, refreshed and custom; searched, edited, imported, exported."""
+
+    def __init__(
+        self,
+        store: SQLiteEventStore,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        state: CatalogState,
+        warnings: list[str],
+        refresh_timeout: float,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._http = http
+        self._state = state
+        self._position = 0
+        self._follower: asyncio.Task[None] | None = None
+        self.warnings = warnings
+        self.refresh_timeout = refresh_timeout
+
+    @classmethod
+    async def open(
+        cls,
+        store: SQLiteEventStore,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        *,
+        seed_dir: Path = SEED_DIR,
+        refresh_timeout: float = DEFAULT_REFRESH_TIMEOUT,
+    ) -> CatalogService:
+        """Load the seed, apply the log, and start following it; call `close()` when done."""
+        seed = load_seed(seed_dir)
+        service = cls(store, settings, http, CatalogState(seed.providers), seed.warnings, refresh_timeout)
+        await service._catch_up()
+        service._follower = asyncio.create_task(service._follow(), name="catalog-follower")
+        return service
+
+    async def close(self) -> None:
+        if self._follower is not None:
+            self._follower.cancel()
+            await asyncio.gather(self._follower, return_exceptions=True)
+            self._follower = None
+
+    async def __aenter__(self) -> CatalogService:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    # Queries
+
+    @property
+    def index(self) -> CatalogIndex:
+        return self._state.index
+
+    @property
+    def last_refresh(self) -> CatalogRefreshed | None:
+        return self._state.last_refresh
+
+    def providers(self) -> list[ProviderSummary]:
+        return self._state.index.summaries
+
+    def provider(self, provider_id: str) -> ProviderView | None:
+        return self._state.index.providers.get(provider_id)
+
+    def require_provider(self, provider_id: str) -> ProviderView:
+        provider = self.provider(provider_id)
+        if provider is None:
+            raise NotFound(f"no provider {provider_id!r} in the catalog")
+        return provider
+
+    def search(self, query: ModelQuery) -> ModelPage:
+        unknown = sorted(query.providers - self._state.index.providers.keys())
+        if unknown:
+            raise ValidationFailed(
+                "unknown provider in filter",
+                [FieldError("provider", f"no provider {pid!r} in the catalog") for pid in unknown],
+            )
+        return search_models(self._state.index, query)
+
+    def templates(self) -> tuple[Template, ...]:
+        return TEMPLATES
+
+    def export(self, provider_id: str) -> bytes:
+        """Catwalk-format JSON for the provider as it shows (the override, when there is one)."""
+        return encode_catwalk(self.require_provider(provider_id))
+
+    # Commands
+
+    async def save_custom(
+        self,
+        provider_id: str,
+        draft: ProviderDraft,
+        metadata: Metadata,
+        *,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> SaveOutcome:
+        """Create or replace a custom provider; with a shipped provider's id it overrides it."""
+        draft = settle_price_status(draft)
+        problems = provider_problems(provider_id, draft)
+        if problems:
+            raise ValidationFailed(f"provider {provider_id!r} has {len(problems)} problem(s)", problems)
+        return await self._save(provider_id, draft, metadata, expected_version, idempotency_key)
+
+    async def delete_custom(
+        self,
+        provider_id: str,
+        metadata: Metadata,
+        *,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> ProviderView | None:
+        """Remove a custom provider; returns the shipped provider that shows again, if any."""
+        if provider_id not in self._state.custom:
+            if provider_id in self._state.shipped:
+                raise Conflict(
+                    f"{provider_id!r} is a shipped provider and cannot be deleted; "
+                    "only a custom override of it can be removed"
+                )
+            raise NotFound(f"no custom provider {provider_id!r}")
+        stream = custom_stream(provider_id)
+        expected = self._expected(stream, expected_version)
+        event = CustomProviderDeleted(provider_id=provider_id)
+        await self._append(stream, [event], metadata, expected, idempotency_key)
+        return self.provider(provider_id)
+
+    async def add_model(
+        self, provider_id: str, model: Model, metadata: Metadata, *, idempotency_key: str | None = None
+    ) -> ProviderView:
+        """Add one model to a provider; a shipped provider gets a custom override holding it."""
+        current = self.require_provider(provider_id)
+        draft = settle_price_status(msgspec.structs.replace(as_draft(current), models=[*current.models, model]))
+        problems = provider_problems(provider_id, draft)
+        if problems:
+            raise ValidationFailed(f"model {model.id!r} cannot be added", problems)
+        if not current.custom:
+            return (await self._save(provider_id, draft, metadata, None, idempotency_key)).provider
+        stream = custom_stream(provider_id)
+        event = CustomModelAdded(provider_id=provider_id, model=draft.models[-1])
+        await self._append(stream, [event], metadata, current.version, idempotency_key)
+        return self.require_provider(provider_id)
+
+    async def import_catwalk(
+        self,
+        data: CatwalkInput,
+        metadata: Metadata,
+        *,
+        as_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> list[SaveOutcome]:
+        """Save Catwalk-format providers as custom providers; nothing is written if any is invalid."""
+        items = data if isinstance(data, list) else [data]
+        prefix = "[{}]." if isinstance(data, list) else ""
+        problems = _import_shape_problems(len(items), as_id)
+        drafts: list[tuple[str, ProviderDraft]] = []
+        seen: set[str] = set()
+        for index, item in enumerate(items):
+            provider_id = as_id or item.id
+            draft = settle_price_status(draft_from_catwalk(item)[0])
+            at = prefix.format(index)
+            problems += provider_problems(provider_id, draft, prefix=at)
+            if provider_id in seen:
+                problems.append(FieldError(f"{at}id", f"provider {provider_id!r} is listed twice"))
+            seen.add(provider_id)
+            drafts.append((provider_id, draft))
+        if problems:
+            raise ValidationFailed(f"the import has {len(problems)} problem(s); nothing was saved", problems)
+        return [
+            await self._save(pid, draft, metadata, None, _sub_key(idempotency_key, index))
+            for index, (pid, draft) in enumerate(drafts)
+        ]
+
+    async def refresh(self, metadata: Metadata, *, url: str | None = None) -> RefreshOutcome:
+        """Fetch the provider list from a catalog service and record what changed."""
+        base = url if url is not None else self._settings.catalog_url
+        endpoint = providers_endpoint(base)
+        if endpoint is None:
+            message = (
+                "must be an http(s) URL" if base else
+                "no catalog service configured: set SWITCHBOARD_CATALOG_URL or send {\"url\": ...}"
+            )
+            raise ValidationFailed("no usable catalog service URL", [FieldError("url", message)])
+        last = self._state.last_refresh
+        etag = last.etag if last is not None and last.url == endpoint else None
+        fetched = await fetch_providers(self._http, endpoint, etag, self.refresh_timeout)
+        if fetched is None:
+            return RefreshOutcome(status="not_modified", url=endpoint, etag=etag, counts=RefreshCounts())
+        today = datetime.datetime.now(datetime.UTC).date()
+        kept, skipped = convert_listed(fetched.providers, endpoint, today)
+        if not kept:
+            raise_all_skipped(endpoint, skipped)
+        diff = diff_catalogs(self._state.shipped, kept)
+        event = CatalogRefreshed(
+            url=endpoint,
+            etag=fetched.etag,
+            counts=diff.counts,
+            upserted=diff.upserted,
+            removed=diff.removed,
+            skipped=skipped,
+        )
+        expected = self._state.versions.get(REFRESH_STREAM, 0)
+        await self._append(REFRESH_STREAM, [event], metadata, expected, None)
+        return RefreshOutcome(
+            status="updated", url=endpoint, etag=fetched.etag, counts=diff.counts, skipped=skipped
+        )
+
+    # Writing and following the log
+
+    async def _save(
+        self,
+        provider_id: str,
+        draft: ProviderDraft,
+        metadata: Metadata,
+        expected_version: int | None,
+        idempotency_key: str | None,
+    ) -> SaveOutcome:
+        stream = custom_stream(provider_id)
+        expected = self._expected(stream, expected_version)
+        current = self._state.custom.get(provider_id)
+        if current is not None and as_draft(current.provider) == draft:
+            return SaveOutcome(status="unchanged", provider=self.require_provider(provider_id))
+        event: Event
+        if current is None:
+            event = CustomProviderCreated(provider_id=provider_id, provider=draft)
+        else:
+            event = CustomProviderUpdated(provider_id=provider_id, provider=draft)
+        await self._append(stream, [event], metadata, expected, idempotency_key)
+        status: SaveStatus = "created" if current is None else "updated"
+        return SaveOutcome(status=status, provider=self.require_provider(provider_id))
+
+    def _expected(self, stream: str, expected_version: int | None) -> int:
+        known = self._state.versions.get(stream, 0)
+        if expected_version is not None and expected_version != known:
+            raise Conflict(
+                f"{stream} is at version {known}, not {expected_version}; reload and retry"
+            )
+        return known
+
+    async def _append(
+        self,
+        stream: str,
+        events: list[Event],
+        metadata: Metadata,
+        expected_version: int,
+        idempotency_key: str | None,
+    ) -> None:
+        try:
+            await self._store.append(
+                stream,
+                events,
+                metadata=metadata,
+                expected_version=expected_version,
+                event_ids=event_ids(idempotency_key, stream, len(events)),
+            )
+        except ConcurrencyConflict as error:
+            await self._catch_up_stream(stream)
+            raise Conflict(
+                f"{stream} changed meanwhile (version {error.actual}, expected {error.expected}); "
+                "reload and retry"
+            ) from error
+        except EventIdReused as error:
+            raise Conflict("this Idempotency-Key was already used for a different request") from error
+        await self._catch_up_stream(stream)
+
+    async def _catch_up(self) -> None:
+        """Apply every catalog event in the log (at open)."""
+        while True:
+            batch = await self._store.read(after=self._position, limit=READ_PAGE)
+            if not batch:
+                return
+            await self._take(batch)
+
+    async def _follow(self) -> None:
+        """Apply catalog events appended by anyone, as they commit."""
+        try:
+            async for batch in self._store.subscribe_batches(self._position):
+                await self._take(batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the catalog stopped following the event log")
+
+    async def _take(self, batch: list[StoredEvent]) -> None:
+        changed = False
+        for stored in batch:
+            if is_catalog_stream(stored.stream_id):
+                changed = await self._apply(stored) or changed
+        self._position = max(self._position, batch[-1].position)
+        if changed:
+            self._state.reindex()
+
+    async def _apply(self, stored: StoredEvent) -> bool:
+        expectation = self._state.expects(stored)
+        if expectation == "seen":
+            return False
+        if expectation == "gap":
+            return await self._apply_stream(stored.stream_id)
+        try:
+            event = self._store.registry.decode(stored)
+        except (msgspec.DecodeError, msgspec.ValidationError, LookupError):
+            log.exception("cannot apply catalog event at position %s", stored.position)
+            return False
+        self._state.apply(stored, event)
+        return True
+
+    async def _apply_stream(self, stream: str) -> bool:
+        changed = False
+        for stored in await self._store.read_stream(stream):
+            if self._state.expects(stored) == "apply":
+                changed = await self._apply(stored) or changed
+        return changed
+
+    async def _catch_up_stream(self, stream: str) -> None:
+        if await self._apply_stream(stream):
+            self._state.reindex()
+
+
+def _import_shape_problems(count: int, as_id: str | None) -> list[FieldError]:
+    problems: list[FieldError] = []
+    if count == 0:
+        problems.append(FieldError("body", "lists no providers"))
+    if as_id is not None and count != 1:
+        problems.append(FieldError("as_id", "only applies when importing a single provider"))
+    return problems
+
+
+def _sub_key(idempotency_key: str | None, index: int) -> str | None:
+    return None if idempotency_key is None else f"{idempotency_key}\n{index}"
+
+
+def raise_all_skipped(endpoint: str, skipped: list[SkippedProvider]) -> NoReturn:
+    reasons = "; ".join(f"{item.provider_id}: {item.reason}" for item in skipped[:5])
+    raise CatalogServiceFailed(
+        f"{endpoint} listed no valid provider ({reasons}); the current catalog is kept"
+    )
