@@ -1,0 +1,188 @@
+"""Creating, changing and deleting instances; nothing is written when a rule is broken."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import anyio
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from backend.catalog.schema import Provider
+from backend.errors import Conflict, FieldError, ValidationFailed
+from backend.instances.connection import catalog_endpoint
+from backend.instances.credentials import credential_event
+from backend.instances.events import InstanceCreated, InstanceDeleted, InstanceUpdated, SettingsChange
+from backend.instances.schemas import CreateInstance, UpdateInstance
+from backend.instances.service import Instances
+from backend.instances.validation import (
+    api_version_problems,
+    endpoint_problems,
+    header_problems,
+    key_problems,
+    name_problems,
+    policy_problems,
+)
+from backend.instances.vault import Secret
+from backend.instances.view import InstanceView
+from events import Event, Metadata
+
+SETTINGS = tuple(SettingsChange.__struct_fields__)
+
+
+def new_instance_id(metadata: Metadata, idempotency_key: str | None) -> str:
+    """Random, or derived from the client's Idempotency-Key so a retried create finds its instance."""
+    if idempotency_key is None:
+        return secrets.token_hex(8)
+    return hashlib.sha256(f"{metadata.actor}\x00{idempotency_key}".encode()).hexdigest()[:16]
+
+
+def event_ids_for(instance_id: str, count: int, idempotency_key: str | None) -> list[str] | None:
+    if idempotency_key is None:
+        return None
+    return [f"{instance_id}-create-{n}" for n in range(count)]
+
+
+async def taken_names(instances: Instances, except_id: str = "") -> set[str]:
+    return {row.instance.name.casefold() for row in await instances.view.all(instances.store) if row.instance.id != except_id}
+
+
+def settings_problems(settings: SettingsChange, provider: Provider | None, taken: set[str]) -> list[FieldError]:
+    """The rules for each field present in `settings`."""
+    errors: list[FieldError] = []
+    if settings.name is not UNSET:
+        errors += name_problems(settings.name, taken)
+    if settings.endpoint is not UNSET:
+        errors += endpoint_problems(settings.endpoint, provider, catalog_endpoint(provider) if provider else "")
+    if settings.headers is not UNSET:
+        errors += header_problems(settings.headers)
+    if settings.api_version is not UNSET:
+        errors += api_version_problems(settings.api_version)
+    return errors
+
+
+async def create_instance(
+    instances: Instances, command: CreateInstance, metadata: Metadata, idempotency_key: str | None = None
+) -> InstanceView:
+    """Record `InstanceCreated` (and `CredentialSet` when a key is given, stored in the vault first)."""
+    instance_id = new_instance_id(metadata, idempotency_key)
+    if idempotency_key is not None:
+        replay = await instances.view.get(instances.store, instance_id)
+        if replay is not None:
+            return replay.instance
+    provider = instances.provider(command.provider_id)
+    _check_create(command, provider, await taken_names(instances))
+    assert provider is not None
+    created = InstanceCreated(
+        instance_id=instance_id,
+        name=command.name.strip(),
+        provider_id=provider.id,
+        provider_type=provider.type,
+        endpoint=command.endpoint.strip(),
+        timeout_ms=command.timeout_ms,
+        max_attempts=command.max_attempts,
+        backoff_ms=command.backoff_ms,
+        headers=command.headers,
+        api_version=command.api_version,
+    )
+    async with instances.lock(instance_id):
+        events: list[Event] = [created]
+        if command.api_key is not None:
+            secret = Secret(command.api_key)
+            await anyio.to_thread.run_sync(instances.vault.store, instance_id, secret, 1)
+            events.append(credential_event(instances, instance_id, secret, 1, previous=None, verified=False))
+        try:
+            await instances.append(
+                instance_id, events, metadata, expected_version=0,
+                event_ids=event_ids_for(instance_id, len(events), idempotency_key),
+            )
+        except BaseException:
+            await anyio.to_thread.run_sync(instances.vault.destroy, instance_id)
+            raise
+    row = await instances.view.get(instances.store, instance_id)
+    if row is None:
+        raise Conflict(f"instance {instance_id} was created with this Idempotency-Key and deleted since")
+    return row.instance
+
+
+def _check_create(command: CreateInstance, provider: Provider | None, taken: set[str]) -> None:
+    settings = SettingsChange(
+        name=command.name, endpoint=command.endpoint.strip(), headers=command.headers, api_version=command.api_version
+    )
+    errors = [] if provider else [FieldError("provider_id", f"no catalog provider {command.provider_id!r}")]
+    errors += settings_problems(settings, provider, taken)
+    errors += policy_problems(command.timeout_ms, command.max_attempts, command.backoff_ms)
+    if command.api_key is not None:
+        errors += key_problems(command.api_key)
+    if errors:
+        raise ValidationFailed("the instance was not created", errors)
+
+
+def _normalised(command: UpdateInstance) -> SettingsChange:
+    endpoint = command.endpoint
+    return SettingsChange(
+        name=command.name.strip() if isinstance(command.name, str) else UNSET,
+        endpoint=UNSET if endpoint is UNSET else (endpoint or "").strip(),
+        timeout_ms=command.timeout_ms,
+        max_attempts=command.max_attempts,
+        backoff_ms=command.backoff_ms,
+        headers=command.headers,
+        api_version=command.api_version,
+    )
+
+
+def changed_settings(instance: InstanceView, wanted: SettingsChange) -> tuple[SettingsChange, SettingsChange]:
+    """(before, after) holding only the fields whose value really changes."""
+    before: dict[str, object] = {}
+    after: dict[str, object] = {}
+    for name in SETTINGS:
+        value = getattr(wanted, name)
+        if value is not UNSET and value != getattr(instance, name):
+            before[name] = getattr(instance, name)
+            after[name] = value
+    return msgspec.convert(before, SettingsChange), msgspec.convert(after, SettingsChange)
+
+
+async def update_instance(
+    instances: Instances, instance_id: str, command: UpdateInstance, metadata: Metadata, if_match: int | None
+) -> InstanceView:
+    """Record `InstanceUpdated` with the changed fields only; no change records nothing."""
+    instance = (await instances.row(instance_id)).instance
+    if if_match is not None and if_match != instance.version:
+        raise Conflict(f"instance {instance_id} is at version {instance.version}, not {if_match}")
+    before, after = changed_settings(instance, _normalised(command))
+    if after == SettingsChange():
+        return instance
+    _check_update(instance, after, instances.provider(instance.provider_id), await taken_names(instances, instance_id))
+    event = InstanceUpdated(instance_id=instance_id, before=before, after=after)
+    await instances.append(instance_id, [event], metadata, expected_version=instance.version)
+    return (await instances.row(instance_id)).instance
+
+
+def _check_update(instance: InstanceView, after: SettingsChange, provider: Provider | None, taken: set[str]) -> None:
+    """Unchanged fields were valid already, so every problem found is about a changed one."""
+    errors = settings_problems(after, provider, taken)
+    errors += policy_problems(
+        _or(after.timeout_ms, instance.timeout_ms),
+        _or(after.max_attempts, instance.max_attempts),
+        _or(after.backoff_ms, instance.backoff_ms),
+    )
+    if errors:
+        raise ValidationFailed("the instance was not changed", errors)
+
+
+def _or(value: int | UnsetType, current: int) -> int:
+    return current if isinstance(value, UnsetType) else value
+
+
+async def delete_instance(instances: Instances, instance_id: str, metadata: Metadata, if_match: int | None) -> None:
+    """Record `InstanceDeleted`, then destroy the instance's credential file."""
+    async with instances.lock(instance_id):
+        instance = (await instances.row(instance_id)).instance
+        if if_match is not None and if_match != instance.version:
+            raise Conflict(f"instance {instance_id} is at version {instance.version}, not {if_match}")
+        has_key = instances.vault.path_of(instance_id).exists()
+        event = InstanceDeleted(instance_id=instance_id, name=instance.name, credential_destroyed=has_key)
+        await instances.append(instance_id, [event], metadata, expected_version=instance.version)
+        await anyio.to_thread.run_sync(instances.vault.destroy, instance_id)

@@ -1,0 +1,126 @@
+"""HTTP routes for instances and the environment import: parse, call one domain function, shape the answer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import HeaderParameter, Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+
+from backend.audit.schemas import EventOut, event_out
+from backend.context import idempotency_key
+from backend.errors import FieldError, NotFound, ValidationFailed
+from backend.instances.commands import create_instance, delete_instance, update_instance
+from backend.instances.connection import run_connection_test
+from backend.instances.credentials import remove_credential, set_credential
+from backend.instances.discovery import add_listed_model, instance_models
+from backend.instances.env_import import apply_env, preview_env
+from backend.instances.events import stream_of
+from backend.instances.schemas import (
+    AddModel,
+    CreateInstance,
+    EnvImportResult,
+    EnvPreview,
+    InstanceModels,
+    SetCredential,
+    UpdateInstance,
+)
+from backend.instances.view import InstanceView
+from backend.instances.service import Instances
+from events import Metadata
+
+IfMatch = Annotated[
+    str | None,
+    HeaderParameter(name="if-match", description="The instance version the change is based on; 409 when it moved on"),
+]
+InstanceId = Annotated[str, Parameter(max_length=64)]
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """`If-Match: 3`, `"3"` or `W/"3"` as a version number."""
+    if value is None:
+        return None
+    digits = value.strip().removeprefix("W/").strip('"')
+    if not digits.isdigit():
+        raise ValidationFailed("If-Match must be an instance version", [FieldError("If-Match", "must be a version number")])
+    return int(digits)
+
+
+class InstancesController(Controller):
+    path = "/api/v1/instances"
+    tags = ["instances"]
+
+    @get(
+        "/",
+        summary="All instances, ordered by name",
+        responses={HTTP_200_OK: ResponseSpec(data_container=list[InstanceView], description="The instances")},
+    )
+    async def list_instances(self, instances: Instances) -> Response[bytes]:
+        body = await instances.view.list_bytes(instances.store)
+        return Response(body, media_type="application/json")
+
+    @post("/", summary="Create an instance (Idempotency-Key honoured)")
+    async def create(
+        self, instances: Instances, data: CreateInstance, metadata: Metadata, request: Request
+    ) -> InstanceView:
+        return await create_instance(instances, data, metadata, idempotency_key(request))
+
+    @get("/{instance_id:str}", summary="One instance")
+    async def detail(self, instances: Instances, instance_id: InstanceId) -> InstanceView:
+        return (await instances.row(instance_id)).instance
+
+    @patch("/{instance_id:str}", summary="Change settings (If-Match: <version>)")
+    async def update(
+        self, instances: Instances, instance_id: InstanceId, data: UpdateInstance, metadata: Metadata, if_match: IfMatch = None
+    ) -> InstanceView:
+        return await update_instance(instances, instance_id, data, metadata, parse_if_match(if_match))
+
+    @delete("/{instance_id:str}", summary="Delete an instance and destroy its key (If-Match: <version>)", status_code=HTTP_204_NO_CONTENT)
+    async def remove(self, instances: Instances, instance_id: InstanceId, metadata: Metadata, if_match: IfMatch = None) -> None:
+        await delete_instance(instances, instance_id, metadata, parse_if_match(if_match))
+
+    @put("/{instance_id:str}/credential", summary="Set or rotate the key, optionally verified first")
+    async def put_credential(
+        self, instances: Instances, instance_id: InstanceId, data: SetCredential, metadata: Metadata
+    ) -> InstanceView:
+        return await set_credential(instances, instance_id, data, metadata)
+
+    @delete("/{instance_id:str}/credential", summary="Remove the key", status_code=HTTP_200_OK)
+    async def delete_credential(self, instances: Instances, instance_id: InstanceId, metadata: Metadata) -> InstanceView:
+        return await remove_credential(instances, instance_id, metadata)
+
+    @post("/{instance_id:str}/test", summary="Test the connection by listing models (never a completion)", status_code=HTTP_200_OK)
+    async def test(self, instances: Instances, instance_id: InstanceId, metadata: Metadata) -> InstanceView:
+        return await run_connection_test(instances, instance_id, metadata)
+
+    @get("/{instance_id:str}/models", summary="Catalog models joined with what the endpoint listed")
+    async def models(self, instances: Instances, instance_id: InstanceId) -> InstanceModels:
+        return await instance_models(instances, instance_id)
+
+    @post("/{instance_id:str}/models", summary="Add a model the endpoint listed to the instance's custom provider")
+    async def add_model(
+        self, instances: Instances, instance_id: InstanceId, data: AddModel, metadata: Metadata
+    ) -> InstanceModels:
+        return await add_listed_model(instances, instance_id, data, metadata)
+
+    @get("/{instance_id:str}/history", summary="The instance's events, oldest first (also after deletion)")
+    async def history(self, instances: Instances, instance_id: InstanceId) -> list[EventOut]:
+        events = await instances.store.read_stream(stream_of(instance_id))
+        if not events:
+            raise NotFound(f"no instance {instance_id!r}")
+        return [event_out(stored, instances.store.registry) for stored in events]
+
+
+class EnvImportController(Controller):
+    path = "/api/v1/import/env"
+    tags = ["instances"]
+
+    @get("/", summary="Preview the instances the environment's provider keys would create")
+    async def preview(self, instances: Instances) -> EnvPreview:
+        return await preview_env(instances)
+
+    @post("/", summary="Create those instances (actor env-import); running it twice creates nothing new", status_code=HTTP_200_OK)
+    async def apply(self, instances: Instances, metadata: Metadata) -> EnvImportResult:
+        return await apply_env(instances, metadata)

@@ -1,0 +1,122 @@
+"""Setting, rotating (optionally verified against the provider) and removing an instance's key."""
+
+from __future__ import annotations
+
+import anyio
+
+from backend.errors import FieldError, NotFound, ValidationFailed
+from backend.instances.connection import try_key
+from backend.instances.events import (
+    CredentialRemoved,
+    CredentialRotated,
+    CredentialSet,
+    CredentialVerificationFailed,
+)
+from backend.instances.schemas import SetCredential
+from backend.instances.service import Instances, damaged
+from backend.instances.validation import key_problems
+from backend.instances.vault import CredentialUnreadable, Secret, StoredCredential
+from backend.instances.view import CredentialSummary, InstanceView
+from events import Metadata
+
+
+class VerificationRefused(ValidationFailed):
+    """The provider did not accept the new key; the previous key stays active."""
+
+    title = "Key verification failed"
+
+
+def credential_event(
+    instances: Instances,
+    instance_id: str,
+    secret: Secret,
+    version: int,
+    previous: CredentialSummary | None,
+    verified: bool,
+) -> CredentialSet | CredentialRotated:
+    """`CredentialSet` for a first key, `CredentialRotated` when it replaces one."""
+    fingerprint = instances.vault.fingerprint(secret)
+    if previous is None:
+        return CredentialSet(
+            instance_id=instance_id, fingerprint=fingerprint, last4=secret.last4,
+            credential_version=version, verified=verified,
+        )
+    return CredentialRotated(
+        instance_id=instance_id, fingerprint=fingerprint, last4=secret.last4, credential_version=version,
+        previous_fingerprint=previous.fingerprint, previous_version=previous.version, verified=verified,
+    )
+
+
+async def set_credential(
+    instances: Instances, instance_id: str, command: SetCredential, metadata: Metadata
+) -> InstanceView:
+    """Store a key (or rotate to it). The same key again changes nothing."""
+    errors = key_problems(command.api_key)
+    if errors:
+        raise ValidationFailed("the key was not stored", errors)
+    secret = Secret(command.api_key)
+    async with instances.lock(instance_id):
+        row = await instances.row(instance_id)
+        instance = row.instance
+        previous = instance.credential
+        if previous is not None and previous.fingerprint == instances.vault.fingerprint(secret):
+            return instance
+        old = _load(instances, instance_id)
+        if command.verify:
+            await _verify(instances, instance, secret, metadata)
+        version = row.credential_serial + 1
+        event = credential_event(instances, instance_id, secret, version, previous, verified=command.verify)
+        await anyio.to_thread.run_sync(instances.vault.store, instance_id, secret, version)
+        try:
+            await instances.append(instance_id, [event], metadata, expected_version=instance.version)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(_restore, instances, instance_id, old)
+            raise
+    return (await instances.row(instance_id)).instance
+
+
+async def _verify(instances: Instances, instance: InstanceView, secret: Secret, metadata: Metadata) -> None:
+    """Test the new key; on failure record `CredentialVerificationFailed` and refuse."""
+    result = await try_key(instances, instance, secret)
+    if result.outcome == "ok":
+        return
+    failed = CredentialVerificationFailed(
+        instance_id=instance.id, fingerprint=instances.vault.fingerprint(secret), last4=secret.last4,
+        outcome=result.outcome, http_status=result.http_status, message=result.message,
+    )
+    await instances.append(instance.id, [failed], metadata)
+    status = f" (HTTP {result.http_status})" if result.http_status else ""
+    message = f"the provider refused it: {result.outcome}{status}; the previous key stays active"
+    raise VerificationRefused(result.message, [FieldError("api_key", message)])
+
+
+def _load(instances: Instances, instance_id: str) -> StoredCredential | None:
+    try:
+        return instances.vault.load(instance_id)
+    except CredentialUnreadable as error:
+        raise damaged(error) from None
+
+
+def _restore(instances: Instances, instance_id: str, old: StoredCredential | None) -> None:
+    if old is None:
+        instances.vault.destroy(instance_id)
+    else:
+        instances.vault.store(instance_id, old.secret, old.version)
+
+
+async def remove_credential(instances: Instances, instance_id: str, metadata: Metadata) -> InstanceView:
+    """Record `CredentialRemoved`, then destroy the key file (even a damaged one)."""
+    async with instances.lock(instance_id):
+        instance = (await instances.row(instance_id)).instance
+        current = instance.credential
+        if current is None:
+            if not await anyio.to_thread.run_sync(instances.vault.destroy, instance_id):
+                raise NotFound(f"instance {instance_id} has no credential")
+            return instance  # a file left behind by an interrupted write: nothing to record
+        event = CredentialRemoved(
+            instance_id=instance_id, fingerprint=current.fingerprint, credential_version=current.version
+        )
+        await instances.append(instance_id, [event], metadata, expected_version=instance.version)
+        await anyio.to_thread.run_sync(instances.vault.destroy, instance_id)
+    return (await instances.row(instance_id)).instance

@@ -1,0 +1,143 @@
+"""Importing connections from the environment: the catalog's own `$VAR` key placeholders, plus OLLAMA_HOST.
+
+Applying twice creates nothing new: a key already stored for that provider (same fingerprint),
+or an Ollama instance already pointing at that host, counts as present.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from backend.catalog.schema import Provider, as_draft, with_identity
+from backend.catalog.templates import TEMPLATES
+from backend.instances.commands import create_instance
+from backend.instances.schemas import CreateInstance, EnvCandidate, EnvImportResult, EnvPreview
+from backend.instances.service import Instances
+from backend.instances.validation import endpoint_problems, key_problems
+from backend.instances.vault import Secret
+from backend.instances.view import InstanceView
+from events import Metadata
+
+ENV_ACTOR = "env-import"
+OLLAMA_HOST = "OLLAMA_HOST"
+OLLAMA_PORT = 11434
+
+
+class Found(NamedTuple):
+    """A candidate as shown, with the key it was found with (never sent to a client)."""
+
+    shown: EnvCandidate
+    secret: Secret | None
+
+
+def _ollama_template() -> Provider:
+    """The catalog's Ollama template as a provider, used when the catalog has no Ollama provider yet."""
+    template = next(template for template in TEMPLATES if template.id == "ollama")
+    return with_identity(template.provider, template.suggested_id, source="template", as_of="")
+
+
+OLLAMA_TEMPLATE = _ollama_template()
+
+
+def ollama_url(host: str) -> str:
+    """OLLAMA_HOST as a URL: `http://` and port 11434 unless it names them."""
+    host = host.strip().rstrip("/")
+    url = host if "://" in host else f"http://{host}"
+    authority = url.split("://", 1)[1].split("/", 1)[0]
+    return url if ":" in authority.rsplit("]", 1)[-1] else url.replace(authority, f"{authority}:{OLLAMA_PORT}", 1)
+
+
+def _key_variable(provider: Provider) -> str | None:
+    placeholder = (provider.api_key or "").strip()
+    return placeholder[1:] if placeholder.startswith("$") and len(placeholder) > 1 else None
+
+
+def _free_name(wanted: str, taken: set[str]) -> str:
+    name, number = wanted, 2
+    while name.casefold() in taken:
+        name, number = f"{wanted} {number}", number + 1
+    taken.add(name.casefold())
+    return name
+
+
+def _candidate(
+    instances: Instances, provider: Provider, variable: str, value: str, existing: list[InstanceView], taken: set[str]
+) -> Found:
+    secret = None if variable == OLLAMA_HOST else Secret(value.strip())
+    endpoint = ollama_url(value) if secret is None else ""
+    invalid = bool(key_problems(secret.reveal()) if secret else endpoint_problems(endpoint, provider, ""))
+    match = None if invalid else _matching(instances, provider, secret, endpoint, existing)
+    name = match.name if match else _free_name(f"{provider.name} (environment)", taken)
+    shown = EnvCandidate(
+        name=name,
+        provider_id=provider.id,
+        variable=variable,
+        last4=secret.last4 if secret and not invalid else None,
+        endpoint=endpoint,
+        action="invalid" if invalid else "exists" if match else "create",
+        existing_instance_id=match.id if match else None,
+        creates_provider=provider is OLLAMA_TEMPLATE,
+    )
+    return Found(shown, secret)
+
+
+def _matching(
+    instances: Instances, provider: Provider, secret: Secret | None, endpoint: str, existing: list[InstanceView]
+) -> InstanceView | None:
+    fingerprint = instances.vault.fingerprint(secret) if secret else None
+    for instance in existing:
+        if instance.provider_id != provider.id:
+            continue
+        if fingerprint is None and instance.endpoint == endpoint:
+            return instance
+        if fingerprint is not None and instance.credential and instance.credential.fingerprint == fingerprint:
+            return instance
+    return None
+
+
+async def find_in_environment(instances: Instances, environ: Mapping[str, str]) -> list[Found]:
+    """Every catalog provider whose key variable is set, and the first Ollama provider when OLLAMA_HOST is."""
+    existing = [row.instance for row in await instances.view.all(instances.store)]
+    taken = {instance.name.casefold() for instance in existing}
+    found: list[Found] = []
+    providers = list(instances.catalog.index.providers.values())
+    for provider in providers:
+        variable = _key_variable(provider)
+        if variable and environ.get(variable, "").strip():
+            found.append(_candidate(instances, provider, variable, environ[variable], existing, taken))
+    if environ.get(OLLAMA_HOST, "").strip():
+        ollama = next((provider for provider in providers if provider.type == "ollama"), None)
+        found.append(_candidate(instances, ollama or OLLAMA_TEMPLATE, OLLAMA_HOST, environ[OLLAMA_HOST], existing, taken))
+    return found
+
+
+async def preview_env(instances: Instances, environ: Mapping[str, str] = os.environ) -> EnvPreview:
+    """What applying would do: names and last four characters only."""
+    return EnvPreview(candidates=[found.shown for found in await find_in_environment(instances, environ)])
+
+
+async def apply_env(
+    instances: Instances, metadata: Metadata, environ: Mapping[str, str] = os.environ
+) -> EnvImportResult:
+    """Create an instance (and its credential) for each candidate not yet present, as actor `env-import`."""
+    as_import = Metadata(actor=ENV_ACTOR, request_id=metadata.request_id, correlation_id=metadata.correlation_id)
+    created: list[str] = []
+    existing: list[str] = []
+    async with instances.lock(f"\x00{ENV_ACTOR}"):
+        for shown, secret in await find_in_environment(instances, environ):
+            if shown.existing_instance_id is not None:
+                existing.append(shown.existing_instance_id)
+            if shown.action != "create":
+                continue
+            if shown.creates_provider:
+                await instances.catalog.save_custom(OLLAMA_TEMPLATE.id, as_draft(OLLAMA_TEMPLATE), as_import)
+            command = CreateInstance(
+                name=shown.name,
+                provider_id=shown.provider_id,
+                endpoint=shown.endpoint,
+                api_key=secret.reveal() if secret else None,
+            )
+            created.append((await create_instance(instances, command, as_import)).id)
+    return EnvImportResult(created=created, existing=existing)

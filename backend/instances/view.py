@@ -1,0 +1,281 @@
+"""The instance list view: one pre-shaped JSON row per live instance, updated inside each append.
+
+Rows are stored as the exact bytes the API answers with; the whole list is also kept in memory
+until the next change, so listing 1,000 instances costs one join of cached bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+
+import aiosqlite
+import msgspec
+
+from backend.instances.events import (
+    STREAM_PREFIX,
+    ConnectionTested,
+    CredentialRemoved,
+    CredentialRotated,
+    CredentialSet,
+    InstanceCreated,
+    InstanceDeleted,
+    InstanceUpdated,
+)
+from backend.providers.contract import Outcome
+from events import Event, EventRegistry, SQLiteEventStore, StoredEvent
+
+Status = Literal["untested", "connected", "error"]
+
+TABLE = "instance_view"
+CREATE = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    instance_id TEXT PRIMARY KEY,
+    sort_key TEXT NOT NULL,
+    body BLOB NOT NULL,
+    model_ids TEXT NOT NULL,
+    credential_serial INTEGER NOT NULL
+) WITHOUT ROWID
+"""
+UPSERT = f"""
+INSERT INTO {TABLE} (instance_id, sort_key, body, model_ids, credential_serial) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (instance_id) DO UPDATE SET sort_key = excluded.sort_key, body = excluded.body,
+    model_ids = excluded.model_ids, credential_serial = excluded.credential_serial
+"""
+
+
+class CredentialSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """What may be shown about a stored key: never the key itself."""
+
+    last4: str
+    version: int
+    fingerprint: str
+    verified: bool
+    set_at: datetime
+    rotated_at: datetime | None = None
+
+
+class LastTest(msgspec.Struct, frozen=True, kw_only=True):
+    outcome: Outcome
+    http_status: int | None
+    latency_ms: float
+    model_count: int
+    message: str
+    credential_version: int | None
+    tested_at: datetime
+
+
+class InstanceView(msgspec.Struct, frozen=True, kw_only=True):
+    """An instance as the API shows it: settings, credential summary and last connection test."""
+
+    id: str
+    name: str
+    provider_id: str
+    provider_type: str
+    endpoint: str
+    timeout_ms: int
+    max_attempts: int
+    backoff_ms: int
+    headers: dict[str, str]
+    api_version: str
+    version: int
+    status: Status
+    credential: CredentialSummary | None
+    last_test: LastTest | None
+    model_count: int | None
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+
+
+class InstanceRow(msgspec.Struct, frozen=True):
+    """A view row: the instance, the model ids its endpoint listed last, the highest key version issued."""
+
+    instance: InstanceView
+    model_ids: list[str]
+    credential_serial: int
+
+
+_instance_encoder = msgspec.json.Encoder()
+_instance_decoder = msgspec.json.Decoder(InstanceView)
+_ids_decoder = msgspec.json.Decoder(list[str])
+
+
+def evolve(row: InstanceRow | None, event: Event, stored: StoredEvent) -> InstanceRow | None:
+    """The row after one event; None once the instance is deleted (or for events it does not follow)."""
+    if isinstance(event, InstanceCreated):
+        return InstanceRow(_created(event, stored), [], 0)
+    if row is None or isinstance(event, InstanceDeleted):
+        return None
+    moved = msgspec.structs.replace(row.instance, version=stored.version, updated_at=stored.recorded_at)
+    changed = msgspec.structs.replace(row, instance=moved)
+    return _apply(changed, event, stored.recorded_at)
+
+
+def _created(event: InstanceCreated, stored: StoredEvent) -> InstanceView:
+    return InstanceView(
+        id=event.instance_id,
+        name=event.name,
+        provider_id=event.provider_id,
+        provider_type=event.provider_type,
+        endpoint=event.endpoint,
+        timeout_ms=event.timeout_ms,
+        max_attempts=event.max_attempts,
+        backoff_ms=event.backoff_ms,
+        headers=event.headers,
+        api_version=event.api_version,
+        version=stored.version,
+        status="untested",
+        credential=None,
+        last_test=None,
+        model_count=None,
+        created_at=stored.recorded_at,
+        created_by=stored.metadata.actor,
+        updated_at=stored.recorded_at,
+    )
+
+
+def _apply(row: InstanceRow, event: Event, at: datetime) -> InstanceRow:
+    instance = row.instance
+    if isinstance(event, InstanceUpdated):
+        changes = {name: value for name, value in msgspec.structs.asdict(event.after).items() if value is not msgspec.UNSET}
+        return msgspec.structs.replace(row, instance=msgspec.structs.replace(instance, **changes))
+    if isinstance(event, CredentialSet | CredentialRotated):
+        return _with_credential(row, event, at)
+    if isinstance(event, CredentialRemoved):
+        return msgspec.structs.replace(row, instance=msgspec.structs.replace(instance, credential=None))
+    if isinstance(event, ConnectionTested):
+        return _tested(row, event, at)
+    return row
+
+
+def _with_credential(row: InstanceRow, event: CredentialSet | CredentialRotated, at: datetime) -> InstanceRow:
+    before = row.instance.credential
+    summary = CredentialSummary(
+        last4=event.last4,
+        version=event.credential_version,
+        fingerprint=event.fingerprint,
+        verified=event.verified,
+        set_at=before.set_at if before is not None and isinstance(event, CredentialRotated) else at,
+        rotated_at=at if isinstance(event, CredentialRotated) else None,
+    )
+    serial = max(row.credential_serial, event.credential_version)
+    return InstanceRow(msgspec.structs.replace(row.instance, credential=summary), row.model_ids, serial)
+
+
+def _tested(row: InstanceRow, event: ConnectionTested, at: datetime) -> InstanceRow:
+    test = LastTest(
+        outcome=event.outcome,
+        http_status=event.http_status,
+        latency_ms=event.latency_ms,
+        model_count=event.model_count,
+        message=event.message,
+        credential_version=event.credential_version,
+        tested_at=at,
+    )
+    ok = event.outcome == "ok"
+    instance = msgspec.structs.replace(
+        row.instance,
+        last_test=test,
+        status="connected" if ok else "error",
+        model_count=event.model_count if ok else row.instance.model_count,
+    )
+    return InstanceRow(instance, event.model_ids if ok else row.model_ids, row.credential_serial)
+
+
+def _sort_key(instance: InstanceView) -> str:
+    return f"{instance.name.casefold()}\x00{instance.id}"
+
+
+def _instance_id(stream_id: str) -> str:
+    return stream_id.removeprefix(STREAM_PREFIX)
+
+
+class InstanceListView:
+    """The inline view of live instances, plus an in-memory copy of the list's answer bytes."""
+
+    name = "instances"
+
+    def __init__(self, registry: EventRegistry) -> None:
+        self._registry = registry
+        self._generation = 0
+        self._cached: tuple[int, bytes] | None = None
+
+    async def create(self, conn: aiosqlite.Connection) -> None:
+        await conn.execute(CREATE)
+
+    async def reset(self, conn: aiosqlite.Connection) -> None:
+        self.changed()
+        await conn.execute(f"DELETE FROM {TABLE}")
+
+    async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None:
+        mine = [stored for stored in events if stored.stream_id.startswith(STREAM_PREFIX)]
+        if not mine:
+            return
+        self.changed()
+        ids = sorted({_instance_id(stored.stream_id) for stored in mine})
+        rows: dict[str, InstanceRow | None] = dict(await _load_rows(conn, ids))
+        for stored in mine:
+            instance_id = _instance_id(stored.stream_id)
+            rows[instance_id] = evolve(rows.get(instance_id), self._registry.decode(stored), stored)
+        await _save_rows(conn, rows)
+
+    def changed(self) -> None:
+        """Forget the cached list; called inside appends and again once an append has committed."""
+        self._generation += 1
+        self._cached = None
+
+    async def list_bytes(self, store: SQLiteEventStore) -> bytes:
+        """The JSON array of all live instances ordered by name, served from memory when unchanged."""
+        cached = self._cached
+        if cached is not None and cached[0] == self._generation:
+            return cached[1]
+        generation = self._generation
+        rows = await store.fetch(f"SELECT body FROM {TABLE} ORDER BY sort_key", ())
+        body = b"[" + b",".join(bytes(row[0]) for row in rows) + b"]"
+        if generation == self._generation:
+            self._cached = (generation, body)
+        return body
+
+    async def get(self, store: SQLiteEventStore, instance_id: str) -> InstanceRow | None:
+        rows = await store.fetch(
+            f"SELECT instance_id, body, model_ids, credential_serial FROM {TABLE} WHERE instance_id = ?",
+            (instance_id,),
+        )
+        return _row(rows[0]) if rows else None
+
+    async def all(self, store: SQLiteEventStore) -> list[InstanceRow]:
+        rows = await store.fetch(
+            f"SELECT instance_id, body, model_ids, credential_serial FROM {TABLE} ORDER BY sort_key", ()
+        )
+        return [_row(row) for row in rows]
+
+
+
+def _row(row: Sequence[object]) -> InstanceRow:
+    _, body, model_ids, serial = row
+    assert isinstance(body, bytes) and isinstance(model_ids, str) and isinstance(serial, int)
+    return InstanceRow(_instance_decoder.decode(body), _ids_decoder.decode(model_ids), serial)
+
+
+async def _load_rows(conn: aiosqlite.Connection, ids: list[str]) -> list[tuple[str, InstanceRow]]:
+    marks = ",".join("?" * len(ids))
+    found = await conn.execute_fetchall(
+        f"SELECT instance_id, body, model_ids, credential_serial FROM {TABLE} WHERE instance_id IN ({marks})", ids
+    )
+    return [(str(row[0]), _row(row)) for row in found]
+
+
+async def _save_rows(conn: aiosqlite.Connection, rows: dict[str, InstanceRow | None]) -> None:
+    gone = [(instance_id,) for instance_id, row in rows.items() if row is None]
+    kept = [
+        (instance_id, _sort_key(row.instance), _instance_encoder.encode(row.instance),
+         _instance_encoder.encode(row.model_ids).decode(), row.credential_serial)
+        for instance_id, row in rows.items()
+        if row is not None
+    ]
+    if gone:
+        await conn.executemany(f"DELETE FROM {TABLE} WHERE instance_id = ?", gone)
+    if kept:
+        await conn.executemany(UPSERT, kept)
