@@ -1,0 +1,105 @@
+"""Anthropic Messages API under /anthropic: GET /v1/models, POST /v1/messages (typed SSE events)."""
+
+from tests.upstreams.asgi import SSE, JsonReply, Reply, Request, StreamReply, sse
+from tests.upstreams.dialect import Dialect, route
+from tests.upstreams.scenario import Scenario, count_tokens, reply_pieces
+
+ERRORS: dict[int, tuple[str, str]] = {  # status: type, usual message
+    400: ("invalid_request_error", "Invalid request."),
+    401: ("authentication_error", "invalid x-api-key"),
+    403: ("permission_error", "Your API key does not have permission to use the specified resource."),
+    404: ("not_found_error", "Not found"),
+    429: ("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit."),
+    500: ("api_error", "Internal server error"),
+    529: ("overloaded_error", "Overloaded"),
+}
+
+
+def error(status: int, message: str | None) -> JsonReply:
+    kind, usual = ERRORS.get(status, ERRORS[500])
+    body = {"type": "error", "error": {"type": kind, "message": message or usual}, "request_id": "req_local"}
+    return JsonReply(body, status)
+
+
+def refuse(request: Request, scenario: Scenario) -> JsonReply | None:
+    key = request.headers.get("x-api-key") or request.bearer()
+    if key is None:
+        return error(401, "x-api-key header is required")
+    if key != scenario.key:
+        return error(401, "invalid x-api-key")
+    if "anthropic-version" not in request.headers:
+        return error(400, "anthropic-version: header is required")
+    return None
+
+
+def models(request: Request, params: dict[str, str], scenario: Scenario) -> Reply:
+    data = [
+        {"type": "model", "id": model, "display_name": model, "created_at": "2025-01-01T00:00:00Z"}
+        for model in scenario.models
+    ]
+    first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
+    return JsonReply({"data": data, "has_more": False, "first_id": first, "last_id": last})
+
+
+def messages(request: Request, params: dict[str, str], scenario: Scenario) -> Reply:
+    body = request.json()
+    model = body.get("model", "")
+    if "max_tokens" not in body:
+        return error(400, "max_tokens: Field required")
+    if model not in scenario.models:
+        return error(404, f"model: {model}")
+    input_tokens = count_tokens(_text(body.get("system", "")), *(_text(m.get("content")) for m in body["messages"]))
+    pieces = reply_pieces(scenario.reply)
+    if not body.get("stream"):
+        return JsonReply(_message(model, [{"type": "text", "text": scenario.reply}], input_tokens, len(pieces)))
+    frames = [
+        _event({"type": "message_start", "message": _message(model, [], input_tokens, 1, stop=None)}),
+        _event({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        _event({"type": "ping"}),
+        *(
+            _event({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}})
+            for piece in pieces
+        ),
+        _event({"type": "content_block_stop", "index": 0}),
+        _event(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": len(pieces)},
+            }
+        ),
+        _event({"type": "message_stop"}),
+    ]
+    return StreamReply(frames, SSE)
+
+
+def _event(data: dict) -> bytes:
+    return sse(data, event=data["type"])
+
+
+def _message(model: str, content: list, input_tokens: int, output_tokens: int, stop: str | None = "end_turn") -> dict:
+    return {
+        "id": "msg_local",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+    }
+
+
+def _text(content: object) -> str:
+    """A system or message content: a string, or a list of blocks of which text blocks count."""
+    if isinstance(content, list):
+        return " ".join(block.get("text", "") for block in content if isinstance(block, dict))
+    return str(content or "")
+
+
+DIALECT = Dialect(
+    "/anthropic",
+    (route("GET", "/v1/models", models), route("POST", "/v1/messages", messages)),
+    refuse,
+    error,
+)

@@ -1,0 +1,111 @@
+"""Gemini API under /gemini (v1 and v1beta): GET /models, POST /models/{m}:streamGenerateContent|generateContent."""
+
+from tests.upstreams.asgi import SSE, JsonReply, Reply, Request, StreamReply, sse
+from tests.upstreams.dialect import Dialect, route
+from tests.upstreams.scenario import Scenario, count_tokens, reply_pieces
+
+STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
+USUAL_MESSAGES = {
+    401: "Request had invalid authentication credentials.",
+    404: "Requested entity was not found.",
+    429: "Resource has been exhausted (e.g. check quota).",
+    500: "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting",
+}
+KEY_INVALID = {
+    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+    "reason": "API_KEY_INVALID",
+    "domain": "googleapis.com",
+    "metadata": {"service": "generativelanguage.googleapis.com"},
+}
+UNREGISTERED = (
+    "Method doesn't allow unregistered callers (callers without established identity). "
+    "Please use API Key or other form of API consumer identity to call this API."
+)
+
+
+def error(status: int, message: str | None, details: list[dict] | None = None) -> JsonReply:
+    body: dict = {"code": status, "message": message or USUAL_MESSAGES.get(status, "Error"), "status": STATUS_NAMES.get(status, "UNKNOWN")}
+    return JsonReply({"error": {**body, "details": details} if details else body}, status)
+
+
+def refuse(request: Request, scenario: Scenario) -> JsonReply | None:
+    """Gemini: no key is 403 PERMISSION_DENIED; a wrong key is 400 INVALID_ARGUMENT, reason API_KEY_INVALID."""
+    key = request.headers.get("x-goog-api-key") or request.query.get("key")
+    if key is None:
+        return error(403, UNREGISTERED)
+    if key != scenario.key:
+        return error(400, "API key not valid. Please pass a valid API key.", [KEY_INVALID])
+    return None
+
+
+def models(request: Request, params: dict[str, str], scenario: Scenario) -> Reply:
+    data = [
+        {
+            "name": f"models/{model}",
+            "version": "001",
+            "displayName": model,
+            "description": "A local test model.",
+            "inputTokenLimit": 1048576,
+            "outputTokenLimit": 8192,
+            "supportedGenerationMethods": ["generateContent", "countTokens"],
+        }
+        for model in scenario.models
+    ]
+    return JsonReply({"models": data})
+
+
+def generate(request: Request, params: dict[str, str], scenario: Scenario) -> Reply:
+    model, method = params["model"], params["method"]
+    if model not in scenario.models:
+        return error(
+            404,
+            f"models/{model} is not found for API version {params['version']}, or is not supported for generateContent. "
+            "Call ListModels to see the list of available models and their supported methods.",
+        )
+    body = request.json()
+    prompt = count_tokens(*_texts(body.get("systemInstruction")), *(t for c in body.get("contents", []) for t in _texts(c)))
+    pieces = reply_pieces(scenario.reply)
+    if method == "generateContent":
+        return JsonReply(_chunk(model, scenario.reply, prompt, len(pieces), final=True))
+    chunks = [_chunk(model, piece, prompt, index + 1, final=index == len(pieces) - 1) for index, piece in enumerate(pieces)]
+    if request.query.get("alt") != "sse":
+        return JsonReply(chunks)  # without alt=sse Gemini streams one JSON array
+    return StreamReply([sse(chunk, newline="\r\n") for chunk in chunks], SSE)
+
+
+def _chunk(model: str, text: str, prompt: int, output: int, *, final: bool) -> dict:
+    candidate: dict = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
+    usage = {"promptTokenCount": prompt, "candidatesTokenCount": output, "totalTokenCount": prompt + output}
+    return {
+        "candidates": [{**candidate, "finishReason": "STOP"} if final else candidate],
+        "usageMetadata": usage,
+        "modelVersion": model,
+        "responseId": "local",
+    }
+
+
+def _texts(content: dict | None) -> list[str]:
+    return [part.get("text", "") for part in (content or {}).get("parts", [])]
+
+
+DIALECT = Dialect(
+    "/gemini",
+    (
+        route("GET", r"/(?P<version>v1|v1beta)/models", models),
+        route(
+            "POST",
+            r"/(?P<version>v1|v1beta)/models/(?P<model>[^/:]+):(?P<method>streamGenerateContent|generateContent)",
+            generate,
+        ),
+    ),
+    refuse,
+    error,
+)

@@ -1,0 +1,72 @@
+"""Ollama's native API under /ollama: GET /api/tags and POST /api/chat (NDJSON stream); no auth."""
+
+from datetime import datetime, timezone
+
+from tests.upstreams.asgi import NDJSON, JsonReply, Reply, Request, StreamReply, ndjson
+from tests.upstreams.dialect import Dialect, route
+from tests.upstreams.scenario import Scenario, count_tokens, reply_pieces
+
+USUAL_MESSAGES = {401: "unauthorized", 404: "not found", 429: "too many requests", 500: "internal server error"}
+
+
+def error(status: int, message: str | None) -> JsonReply:
+    return JsonReply({"error": message or USUAL_MESSAGES.get(status, "error")}, status)
+
+
+def refuse(request: Request, scenario: Scenario) -> JsonReply | None:
+    return None
+
+
+def tags(request: Request, params: dict[str, str], scenario: Scenario) -> Reply:
+    details = {
+        "parent_model": "",
+        "format": "gguf",
+        "family": "llama",
+        "families": ["llama"],
+        "parameter_size": "1B",
+        "quantization_level": "Q4_K_M",
+    }
+    data = [
+        {
+            "name": model,
+            "model": model,
+            "modified_at": "2025-01-01T00:00:00Z",
+            "size": 1_000_000,
+            "digest": "0" * 64,
+            "details": details,
+        }
+        for model in scenario.models
+    ]
+    return JsonReply({"models": data})
+
+
+def chat(request: Request, params: dict[str, str], scenario: Scenario) -> Reply:
+    body = request.json()
+    model = body.get("model", "")
+    if model not in scenario.models and f"{model}:latest" not in scenario.models:
+        return error(404, f'model "{model}" not found, try pulling it first')
+    pieces = reply_pieces(scenario.reply)
+    lines = [ndjson(_line(model, piece)) for piece in pieces]
+    prompt = count_tokens(*(str(message.get("content", "")) for message in body.get("messages", [])))
+    final = {
+        **_line(model, ""),
+        "done_reason": "stop",
+        "done": True,
+        "total_duration": 1_000_000,
+        "load_duration": 1_000,
+        "prompt_eval_count": prompt,
+        "prompt_eval_duration": 1_000,
+        "eval_count": len(pieces),
+        "eval_duration": 1_000,
+    }
+    if body.get("stream") is False:
+        return JsonReply({**final, "message": {"role": "assistant", "content": scenario.reply}})
+    return StreamReply(lines + [ndjson(final)], NDJSON)
+
+
+def _line(model: str, content: str) -> dict:
+    created = datetime.now(timezone.utc).isoformat()
+    return {"model": model, "created_at": created, "message": {"role": "assistant", "content": content}, "done": False}
+
+
+DIALECT = Dialect("/ollama", (route("GET", "/api/tags", tags), route("POST", "/api/chat", chat)), refuse, error)

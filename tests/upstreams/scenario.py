@@ -1,0 +1,65 @@
+"""What an upstream does next: the key it accepts, its models and reply, faults to play, requests it saw."""
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+from tests.upstreams.asgi import Fault, Request
+
+Behaviour = Literal[
+    "ok",
+    "unauthorized",  # 401 (or the protocol's own auth refusal) whatever the key
+    "not_found",  # 404
+    "rate_limited",  # 429 with retry-after
+    "server_error",  # 500
+    "slow",  # wait delay_s before answering at all
+    "stall",  # send the first piece of the answer, then wait delay_s
+    "malformed",  # 200 with a body that is not valid JSON (or a garbage stream event)
+    "broken_stream",  # close the connection in the middle of the answer
+]
+BEHAVIOURS: tuple[Behaviour, ...] = get_args(Behaviour)
+BEHAVIOUR_HEADER = "x-upstream-behaviour"  # per-request choice, e.g. set as an instance's extra header
+ERROR_STATUS: dict[Behaviour, int] = {"unauthorized": 401, "not_found": 404, "rate_limited": 429, "server_error": 500}
+FAULTS: dict[Behaviour, Fault] = {"malformed": "malformed", "broken_stream": "broken_stream", "stall": "stall"}
+DEFAULT_KEY = "test-key"
+DEFAULT_MODELS = ("local-small", "local-large")
+DEFAULT_REPLY = "Hello from the local upstream."
+
+
+@dataclass
+class Scenario:
+    """Mutable by the test (or over HTTP at /_upstream/scenario); one per server, shared by all protocols."""
+
+    key: str = DEFAULT_KEY
+    models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
+    reply: str = DEFAULT_REPLY
+    behaviour: Behaviour = "ok"
+    script: list[Behaviour] = field(default_factory=list)  # played one per request before `behaviour`
+    retry_after_s: float = 0.2
+    delay_s: float = 1.0
+    error_message: str | None = None  # replaces the service's usual error text
+    requests: list[Request] = field(default_factory=list)
+
+    def next_behaviour(self, request: Request) -> Behaviour:
+        chosen = request.headers.get(BEHAVIOUR_HEADER)
+        if chosen in BEHAVIOURS:
+            return chosen  # type: ignore[return-value]
+        return self.script.pop(0) if self.script else self.behaviour
+
+    def reset(self) -> None:
+        fresh = Scenario()
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(fresh, name))
+
+    def requests_to(self, path_end: str) -> list[Request]:
+        return [request for request in self.requests if request.path.endswith(path_end)]
+
+
+def reply_pieces(text: str) -> list[str]:
+    """The reply cut into word-sized stream pieces that join back to the whole text."""
+    return re.findall(r"\s*\S+\s*?(?=\s|$)", text) or [text]
+
+
+def count_tokens(*texts: str) -> int:
+    """The upstreams' token count: one per whitespace-separated word."""
+    return sum(len(text.split()) for text in texts)

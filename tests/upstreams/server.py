@@ -1,0 +1,172 @@
+"""All upstream protocols on one port: the ASGI app, its control routes, and uvicorn run in a thread."""
+
+import asyncio
+import dataclasses
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import uvicorn
+
+from tests.upstreams import anthropic_api, azure_api, gemini_api, ollama_api, openai_api
+from tests.upstreams.asgi import Fault, JsonReply, Receive, Reply, Request, Scope, Send, read_request, send_reply
+from tests.upstreams.dialect import Dialect
+from tests.upstreams.scenario import BEHAVIOURS, ERROR_STATUS, FAULTS, Behaviour, Scenario
+
+DIALECTS: tuple[Dialect, ...] = (
+    openai_api.DIALECT,
+    anthropic_api.DIALECT,
+    gemini_api.DIALECT,
+    azure_api.DIALECT,
+    ollama_api.DIALECT,
+)
+CONTROL_PREFIX = "/_upstream"
+SETTABLE = ("key", "models", "reply", "behaviour", "script", "retry_after_s", "delay_s", "error_message")
+
+
+@dataclass(frozen=True)
+class Urls:
+    """Base URLs to put in a Connection (or an SDK client) for each protocol."""
+
+    origin: str
+    openai: str
+    anthropic: str
+    gemini: str
+    azure: str
+    ollama: str
+    control: str
+
+    @classmethod
+    def at(cls, origin: str) -> "Urls":
+        return cls(
+            origin=origin,
+            openai=f"{origin}/openai/v1",
+            anthropic=f"{origin}/anthropic",
+            gemini=f"{origin}/gemini",
+            azure=f"{origin}/azure",
+            ollama=f"{origin}/ollama",
+            control=f"{origin}{CONTROL_PREFIX}",
+        )
+
+
+class UpstreamApp:
+    """Routes a request to its protocol, plays the scenario's behaviour, and records what it saw."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request = await read_request(scope, receive)
+        if request.path.startswith(CONTROL_PREFIX + "/"):
+            await send_reply(send, control(request, self.scenario), "none", 0)
+            return
+        reply, fault = await self.answer(request)
+        await send_reply(send, reply, fault, self.scenario.delay_s)
+
+    async def answer(self, request: Request) -> tuple[Reply, Fault]:
+        dialect = next((d for d in DIALECTS if request.path.startswith(d.prefix + "/")), None)
+        if dialect is None:
+            return JsonReply({"error": f"no upstream serves {request.path}"}, 404), "none"
+        self.scenario.requests.append(request)
+        behaviour = self.scenario.next_behaviour(request)
+        found = dialect.find(request.method, request.path)
+        refusal = dialect.refuse(request, self.scenario)
+        if found is None:
+            return dialect.error(404, None), "none"
+        if refusal is not None:
+            return refusal, "none"
+        if behaviour in ERROR_STATUS:
+            return self.forced_error(dialect, behaviour), "none"
+        if behaviour == "slow":
+            await asyncio.sleep(self.scenario.delay_s)
+        route, params = found
+        return route.handler(request, params, self.scenario), FAULTS.get(behaviour, "none")
+
+    def forced_error(self, dialect: Dialect, behaviour: Behaviour) -> JsonReply:
+        status = ERROR_STATUS[behaviour]
+        reply = dialect.error(status, self.scenario.error_message)
+        if status != 429:
+            return reply
+        return dataclasses.replace(reply, headers={"retry-after": f"{self.scenario.retry_after_s:g}"})
+
+
+def control(request: Request, scenario: Scenario) -> JsonReply:
+    """GET|POST /_upstream/scenario, POST /_upstream/reset, GET /_upstream/requests."""
+    action = (request.method, request.path.removeprefix(CONTROL_PREFIX))
+    if action == ("POST", "/scenario"):
+        problem = _update(scenario, request.json() or {})
+        if problem:
+            return JsonReply({"error": problem}, 400)
+    elif action == ("POST", "/reset"):
+        scenario.reset()
+    elif action == ("GET", "/requests"):
+        return JsonReply([_described(seen) for seen in scenario.requests])
+    elif action != ("GET", "/scenario"):
+        return JsonReply({"error": "unknown control route"}, 404)
+    return JsonReply({name: getattr(scenario, name) for name in SETTABLE})
+
+
+def _update(scenario: Scenario, changes: dict) -> str | None:
+    unknown = set(changes) - set(SETTABLE)
+    named = [changes.get("behaviour", "ok"), *changes.get("script", [])]
+    if unknown or any(name not in BEHAVIOURS for name in named):
+        return f"settable: {', '.join(SETTABLE)}; behaviours: {', '.join(BEHAVIOURS)}"
+    for name, value in changes.items():
+        setattr(scenario, name, value)
+    return None
+
+
+def _described(request: Request) -> dict:
+    body = request.body.decode("utf-8", "replace")
+    return {"method": request.method, "path": request.path, "query": request.query, "headers": request.headers, "body": body}
+
+
+class UpstreamServer:
+    """uvicorn on 127.0.0.1 (a free port unless one is given); `start` runs it in a thread, `serve` in front."""
+
+    def __init__(self, scenario: Scenario | None = None, port: int = 0, host: str = "127.0.0.1") -> None:
+        self.scenario = scenario or Scenario()
+        self._socket = socket.create_server((host, port))
+        self.port: int = self._socket.getsockname()[1]
+        self.urls = Urls.at(f"http://{host}:{self.port}")
+        config = uvicorn.Config(
+            UpstreamApp(self.scenario),
+            http="h11",
+            ws="none",
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=1,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "UpstreamServer":
+        self._thread = threading.Thread(target=self.serve, name=f"upstream-{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError(f"the upstream server on port {self.port} did not start")
+            time.sleep(0.01)
+        return self
+
+    def serve(self) -> None:
+        self._server.run(sockets=[self._socket])
+
+    def stop(self) -> None:
+        """Stop listening: afterwards connections to this port are refused."""
+        self._server.should_exit = True
+        self._server.force_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._socket.close()
+
+    def __enter__(self) -> "UpstreamServer":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
