@@ -34,7 +34,7 @@ class ModelOptions(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     top_k: int | None = None
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
-    provider_options: msgspec.Raw | None = None
+    provider_options: dict[str, object] | None = None
 
 
 class Model(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
