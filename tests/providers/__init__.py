@@ -1,0 +1,1 @@
+"""Tests of the provider protocols against the local upstreams."""
