@@ -31,7 +31,7 @@ def event_hash(
     schema_version: int,
     data: str,
     metadata: str,
-    recorded_at: int,
+    recorded_at: str,
 ) -> str:
     """sha256 over one row's content and the previous row's hash, as hex."""
     content = (

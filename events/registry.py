@@ -8,6 +8,7 @@ import msgspec
 
 from events.errors import UnknownEventType
 from events.event import Event, StoredEvent, type_name
+from events.planning import EncodedEvent
 
 Upcaster = Callable[[dict[str, object]], dict[str, object]]
 
@@ -17,7 +18,9 @@ class EventRegistry:
 
     def __init__(self) -> None:
         self._classes: dict[str, type[Event]] = {}
-        self._decoders: dict[str, msgspec.json.Decoder[Event]] = {}
+        self._names: dict[type[Event], str] = {}
+        self._decoders: dict[tuple[str, int], msgspec.json.Decoder[Event]] = {}
+        self._encoder = msgspec.json.Encoder()
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
 
     def register(self, *classes: type[Event]) -> None:
@@ -27,7 +30,8 @@ class EventRegistry:
             if known is not None and known is not event_class:
                 raise ValueError(f"event type {name!r} is already registered to another class")
             self._classes[name] = event_class
-            self._decoders[name] = msgspec.json.Decoder(event_class)
+            self._names[event_class] = name
+            self._decoders[(name, event_class.schema_version)] = msgspec.json.Decoder(event_class)
 
     def upcaster(self, type_name: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
         """Decorator: register a function turning a body of `from_version` into `from_version + 1`."""
@@ -47,17 +51,20 @@ class EventRegistry:
         except KeyError:
             raise UnknownEventType(f"event type {name!r} is not registered") from None
 
-    def name_of(self, event: Event) -> str:
-        """The type name of a registered event; refuses events the registry could not decode."""
-        name = type_name(type(event))
-        if self._classes.get(name) is not type(event):
-            raise UnknownEventType(f"event type {name!r} is not registered")
-        return name
+    def encode(self, event: Event, event_id: str) -> EncodedEvent:
+        """The stored form of a registered event; refuses events the registry could not decode."""
+        event_class = type(event)
+        name = self._names.get(event_class)
+        if name is None:
+            raise UnknownEventType(f"event type {type_name(event_class)!r} is not registered")
+        return EncodedEvent(event_id, name, event_class.schema_version, self._encoder.encode(event).decode())
 
     def decode(self, stored: StoredEvent) -> Event:
+        """The event a stored one holds, upcast first if it was stored under an older schema version."""
+        decoder = self._decoders.get((stored.type, stored.schema_version))
+        if decoder is not None:
+            return decoder.decode(stored.data)
         event_class = self.class_for(stored.type)
-        if stored.schema_version == event_class.schema_version:
-            return self._decoders[stored.type].decode(stored.data)
         if stored.schema_version > event_class.schema_version:
             raise UnknownEventType(
                 f"{stored.type} v{stored.schema_version} at position {stored.position} "

@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT NOT NULL,
     metadata TEXT NOT NULL,
     actor TEXT NOT NULL,
-    recorded_at INTEGER NOT NULL,
+    recorded_at TEXT NOT NULL,
     hash TEXT NOT NULL,
     UNIQUE (stream_id, version)
 );

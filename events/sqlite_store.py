@@ -21,13 +21,15 @@ from events.chain import GENESIS_HASH, VerifyReport, event_hash
 from events.errors import StoreClosed
 from events.event import AppendResult, Event, Metadata, StoredEvent
 from events.registry import EventRegistry
-from events.rows import EVENT_COLUMNS, EventRow, stored_event, to_microseconds
+from events.rows import EVENT_JSON, decode_page, format_time
 from events.schema import SYNCHRONOUS_LEVELS, prepare_file
 from events.views import CatchUpRunner, CatchUpView, InlineView, read_checkpoint, write_checkpoint
-from events.writer import EncodedEvent, GroupWriter, PendingAppend, WriterItem, WriterJob, new_event_id
+from events.planning import AppendRequest, EncodedEvent, new_event_id
+from events.writer import GroupWriter, PendingAppend, WriterItem, WriterJob
 
 T = TypeVar("T")
 
+VERIFY_COLUMNS = "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash, actor"
 BUSY_TIMEOUT_SECONDS = 30.0
 PAGE = 1000
 
@@ -109,15 +111,17 @@ class SQLiteEventStore:
         event_ids: Sequence[str] | None = None,
     ) -> AppendResult:
         """Append events to a stream atomically; returns once they are committed."""
-        pending = PendingAppend(
+        request = AppendRequest(
             stream_id=stream_id,
             events=self._encode(events, event_ids),
             metadata=metadata,
             metadata_json=msgspec.json.encode(metadata).decode(),
             expected_version=expected_version,
+            caller_ids=event_ids is not None,
         )
+        pending = PendingAppend(request)
         self._submit(pending)
-        return await pending.outcome()
+        return await pending.answer
 
     async def write_transaction(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
         """Run `work` on the writer connection in a transaction of its own, between append groups.
@@ -126,7 +130,7 @@ class SQLiteEventStore:
         """
         job = WriterJob(work)
         self._submit(job)  # type: ignore[arg-type]
-        return await job.outcome()
+        return await job.answer
 
     async def read(
         self,
@@ -147,15 +151,15 @@ class SQLiteEventStore:
                 params.append(value)
         if since is not None:
             clauses.append("recorded_at >= ?")
-            params.append(to_microseconds(since))
+            params.append(format_time(since))
         if until is not None:
             clauses.append("recorded_at < ?")
-            params.append(to_microseconds(until))
-        sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(clauses)} ORDER BY position LIMIT ?"
+            params.append(format_time(until))
+        sql = f"SELECT {EVENT_JSON} FROM events WHERE {' AND '.join(clauses)} ORDER BY position LIMIT ?"
         return await self._read_events(sql, (*params, limit))
 
     async def read_stream(self, stream_id: str) -> list[StoredEvent]:
-        sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ? ORDER BY version"
+        sql = f"SELECT {EVENT_JSON} FROM events WHERE stream_id = ? ORDER BY version"
         return await self._read_events(sql, (stream_id,))
 
     async def stream_version(self, stream_id: str) -> int:
@@ -195,7 +199,7 @@ class SQLiteEventStore:
         previous, checked = GENESIS_HASH, 0
         while True:
             rows = await self._reader.execute_fetchall(
-                f"SELECT {EVENT_COLUMNS}, actor FROM events WHERE position > ? ORDER BY position LIMIT ?",
+                f"SELECT {VERIFY_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
                 (checked, PAGE),
             )
             if not rows:
@@ -233,11 +237,7 @@ class SQLiteEventStore:
         ids = list(event_ids) if event_ids is not None else [new_event_id() for _ in events]
         if len(ids) != len(events) or len(set(ids)) != len(ids):
             raise ValueError("event_ids must give one distinct id per event")
-        return [
-            EncodedEvent(event_id, self.registry.name_of(event), type(event).schema_version,
-                         msgspec.json.encode(event).decode())
-            for event_id, event in zip(ids, events)
-        ]
+        return [self.registry.encode(event, event_id) for event, event_id in zip(events, ids)]
 
     def _submit(self, item: WriterItem) -> None:
         if self._closed:
@@ -245,8 +245,7 @@ class SQLiteEventStore:
         self._queue.send_nowait(item)
 
     async def _read_events(self, sql: str, params: Sequence[object]) -> list[StoredEvent]:
-        rows: Sequence[EventRow] = await self._reader.execute_fetchall(sql, params)  # type: ignore[assignment]
-        return [stored_event(row) for row in rows]
+        return decode_page(await self._reader.execute_fetchall(sql, params))  # type: ignore[arg-type]
 
     async def _scalar(self, sql: str, params: Sequence[object] = ()) -> int:
         rows = list(await self._reader.execute_fetchall(sql, params))
@@ -266,13 +265,14 @@ class SQLiteEventStore:
         await view.reset(conn)
         position = 0
         while True:
-            rows: Sequence[EventRow] = await conn.execute_fetchall(  # type: ignore[assignment]
-                f"SELECT {EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?", (position, PAGE)
+            rows = await conn.execute_fetchall(
+                f"SELECT {EVENT_JSON} FROM events WHERE position > ? ORDER BY position LIMIT ?", (position, PAGE)
             )
             if not rows:
                 break
-            await view.apply(conn, [stored_event(row) for row in rows])
-            position = rows[-1][0]
+            events = decode_page(rows)  # type: ignore[arg-type]
+            await view.apply(conn, events)
+            position = events[-1].position
         if all(view is not inline for inline in self._inline_views):
             await write_checkpoint(conn, view.name, position)
 

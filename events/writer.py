@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-import time
-import uuid
-from datetime import timedelta
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import aiosqlite
 import anyio
+import anyio.lowlevel
 import msgspec
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from events.chain import GENESIS_HASH, event_hash
 from events.errors import ConcurrencyConflict, EventIdReused, StoreClosed
-from events.event import AppendResult, Metadata, StoredEvent
-from events.rows import EPOCH
+from events.event import AppendResult, StoredEvent
+from events.planning import AppendRequest, GroupState, LogTip, Planned, StoredId
 from events.views import InlineView
 
 T = TypeVar("T")
 
 MAX_GROUP = 1000
 MAX_CACHED_STREAMS = 100_000
-
-InsertRow = tuple[int, str, str, int, str, int, str, str, str, int, str]
 
 INSERT_EVENT = (
     "INSERT INTO events (position, event_id, stream_id, version, type, schema_version, "
@@ -50,177 +45,58 @@ STREAM_VERSIONS = (
     "SELECT stream_id, MAX(version) FROM events WHERE stream_id IN (SELECT value FROM json_each(?)) GROUP BY stream_id"
 )
 
-
-class EncodedEvent(msgspec.Struct, frozen=True):
-    """An event ready to be stored: its id, type, schema version and JSON body."""
-
-    event_id: str
-    type: str
-    schema_version: int
-    data: str
+Outcome = Planned | AppendResult | Exception
 
 
-@dataclass(eq=False)
 class PendingAppend:
     """One caller's append, waiting for the writer to commit or refuse it."""
 
-    stream_id: str
-    events: Sequence[EncodedEvent]
-    metadata: Metadata
-    metadata_json: str
-    expected_version: int | None
-    done: anyio.Event = field(default_factory=anyio.Event)
-    result: AppendResult | None = None
-    error: BaseException | None = None
+    __slots__ = ("request", "answer")
+
+    def __init__(self, request: AppendRequest) -> None:
+        self.request = request
+        self.answer: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
 
     def finish(self, outcome: AppendResult | BaseException) -> None:
+        if self.answer.done():
+            return
         if isinstance(outcome, BaseException):
-            self.error = outcome
+            self.answer.set_exception(outcome)
         else:
-            self.result = outcome
-        self.done.set()
-
-    async def outcome(self) -> AppendResult:
-        await self.done.wait()
-        if self.error is not None:
-            raise self.error
-        assert self.result is not None
-        return self.result
+            self.answer.set_result(outcome)
 
 
-@dataclass(eq=False)
 class WriterJob(Generic[T]):
     """Other work that needs the write connection, run in a transaction of its own."""
 
-    work: Callable[[aiosqlite.Connection], Awaitable[T]]
-    done: anyio.Event = field(default_factory=anyio.Event)
-    result: T | None = None
-    error: BaseException | None = None
+    __slots__ = ("work", "answer")
 
-    async def outcome(self) -> T:
-        await self.done.wait()
-        if self.error is not None:
-            raise self.error
-        return self.result  # type: ignore[return-value]
+    def __init__(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> None:
+        self.work = work
+        self.answer: asyncio.Future[T] = asyncio.get_running_loop().create_future()
 
 
 WriterItem = PendingAppend | WriterJob[object]
 
 
-class LogTip(msgspec.Struct):
-    """The last row of the log: where the next append starts and the hash it chains to."""
-
-    position: int = 0
-    hash: str = GENESIS_HASH
-    recorded_at: int = 0
-
-
-class StoredId(msgspec.Struct, frozen=True):
-    position: int
-    version: int
-    stream_id: str
-
-
-class Planned(msgspec.Struct):
-    """An accepted append: its rows, the events as they will be stored, and the caller's answer."""
-
-    rows: list[InsertRow]
-    stored: list[StoredEvent]
-    result: AppendResult
-
-
-class GroupState:
-    """What one transaction knows about the log while it plans its appends in order."""
-
-    def __init__(self, tip: LogTip, versions: dict[str, int], stored_ids: dict[str, StoredId]) -> None:
-        self.tip = tip
-        self.versions = versions
-        self.stored_ids = stored_ids
-        self.recorded_at = max(time.time_ns() // 1000, tip.recorded_at)
-
-    def plan(self, append: PendingAppend, with_stored: bool) -> Planned | AppendResult:
-        """Decide one append against the state: accepted, a duplicate, or an error raised."""
-        duplicate = self._duplicate(append)
-        if duplicate is not None:
-            return duplicate
-        actual = self.versions[append.stream_id]
-        if append.expected_version is not None and append.expected_version != actual:
-            raise ConcurrencyConflict(append.stream_id, append.expected_version, actual)
-        return self._rows(append, actual, with_stored)
-
-    def advance(self, planned: Planned) -> None:
-        last = planned.rows[-1]
-        self.tip = LogTip(position=last[0], hash=last[10], recorded_at=self.recorded_at)
-        self.versions[last[2]] = last[3]
-        for row in planned.rows:
-            self.stored_ids[row[1]] = StoredId(row[0], row[3], row[2])
-
-    def _duplicate(self, append: PendingAppend) -> AppendResult | None:
-        found = [self.stored_ids.get(event.event_id) for event in append.events]
-        if all(stored is None for stored in found):
-            return None
-        if any(stored is None or stored.stream_id != append.stream_id for stored in found):
-            raise EventIdReused(f"append to {append.stream_id!r} reuses event ids stored by another append")
-        known = [stored for stored in found if stored is not None]
-        return AppendResult(known[0].position, known[-1].position, known[-1].version, duplicate=True)
-
-    def _rows(self, append: PendingAppend, version: int, with_stored: bool) -> Planned:
-        rows: list[InsertRow] = []
-        stored: list[StoredEvent] = []
-        position, previous = self.tip.position, self.tip.hash
-        recorded_at = self.recorded_at
-        for event in append.events:
-            position += 1
-            version += 1
-            previous = event_hash(
-                previous, position, append.stream_id, version, event.event_id, event.type,
-                event.schema_version, event.data, append.metadata_json, recorded_at,
-            )
-            rows.append((
-                position, event.event_id, append.stream_id, version, event.type, event.schema_version,
-                event.data, append.metadata_json, append.metadata.actor, recorded_at, previous,
-            ))
-        if with_stored:
-            stored = [_stored_from_row(row, append.metadata) for row in rows]
-        result = AppendResult(rows[0][0], rows[-1][0], version)
-        return Planned(rows, stored, result)
-
-
-def _stored_from_row(row: InsertRow, metadata: Metadata) -> StoredEvent:
-    position, event_id, stream_id, version, type, schema_version, data, _, _, recorded_at, hash = row
-    return StoredEvent(
-        position=position, stream_id=stream_id, version=version, event_id=event_id, type=type,
-        schema_version=schema_version, data=msgspec.Raw(data), metadata=metadata,
-        recorded_at=EPOCH + timedelta(microseconds=recorded_at), hash=hash,
-    )
-
-
-def new_event_id() -> str:
-    return uuid.uuid4().hex
-
-
 class LogCache:
     """The tip and stream versions as of this writer's last commit.
 
-    Valid only while no other connection has appended; a group planned from it inserts at
-    the cached next position, so an append by another process makes that insert collide
-    (position is the primary key) and the group is planned again from the database.
+    Valid only while no other connection appends. A group decided from it inserts at the
+    cached next position, so an append by another process makes that insert collide
+    (position is the primary key) and the group is decided again from the database.
     """
 
-    def __init__(self, tip: LogTip, versions: dict[str, int]) -> None:
+    def __init__(self, tip: LogTip) -> None:
         self.tip = tip
-        self.versions = versions
+        self.versions: dict[str, int] = {}
 
 
 class GroupWriter:
     """Commits queued appends in groups and runs writer jobs, all on one connection."""
 
-    def __init__(
-        self,
-        conn: aiosqlite.Connection,
-        inline_views: Sequence[InlineView],
-        on_commit: Callable[[], None],
-    ) -> None:
+    def __init__(self, conn: aiosqlite.Connection, inline_views: Sequence[InlineView],
+                 on_commit: Callable[[], None]) -> None:
         self._conn = conn
         self._views = tuple(inline_views)
         self._on_commit = on_commit
@@ -231,13 +107,15 @@ class GroupWriter:
         """Serve the queue until it is closed and drained."""
         async with queue:
             async for first in queue:
+                await anyio.lowlevel.checkpoint()  # let appenders woken by the last commit queue up first
                 await self._serve(_drain(first, queue))
 
     async def _serve(self, items: list[WriterItem]) -> None:
         appends: list[PendingAppend] = []
         for item in items:
             if isinstance(item, PendingAppend):
-                appends.append(item)
+                if not item.answer.cancelled():
+                    appends.append(item)
                 continue
             await self._write_appends(appends)
             appends = []
@@ -247,13 +125,15 @@ class GroupWriter:
     async def _run_job(self, job: WriterJob[object]) -> None:
         try:
             await self._conn.execute("BEGIN IMMEDIATE")
-            job.result = await job.work(self._conn)
+            result = await job.work(self._conn)
             await self._commit()
         except Exception as error:
             await self._rollback()
-            job.error = error
-        finally:
-            job.done.set()
+            if not job.answer.done():
+                job.answer.set_exception(error)
+        else:
+            if not job.answer.done():
+                job.answer.set_result(result)
 
     async def _write_appends(self, appends: list[PendingAppend]) -> None:
         if not appends:
@@ -266,24 +146,19 @@ class GroupWriter:
                 await self._rollback()
             failure = error if isinstance(error, Exception) else StoreClosed("the store closed during the append")
             for append in appends:
-                if not append.done.is_set():
-                    append.finish(failure)
+                append.finish(failure)
             if not isinstance(error, Exception):
                 raise
 
     async def _write_group(self, appends: list[PendingAppend]) -> None:
+        """Try the whole group at once (from the cache when warm); if that fails, each append alone."""
         if self._cache is not None:
             try:
                 if await self._write_together(appends, fresh=False):
                     return
-            except sqlite3.IntegrityError:
+            except sqlite3.IntegrityError:  # another connection appended since our last commit
                 await self._rollback()
                 self._cache = None
-            except Exception:
-                await self._rollback()
-                self._cache = None
-                await self._write_one_by_one(appends)
-                return
         try:
             await self._write_together(appends, fresh=True)
         except Exception:
@@ -292,40 +167,37 @@ class GroupWriter:
             await self._write_one_by_one(appends)
 
     async def _write_together(self, appends: list[PendingAppend], fresh: bool) -> bool:
-        """Plan and insert the whole group with one INSERT; False if the cache could not decide it."""
+        """Decide the group in order and insert it with one statement; False if the cache cannot decide it."""
         state = await (self._load_state(appends) if fresh else self._cached_state(appends))
-        outcomes: list[Planned | AppendResult | BaseException] = []
+        outcomes: list[Outcome] = []
         for append in appends:
-            outcomes.append(self._plan(state, append))
-            if isinstance(outcomes[-1], Planned):
-                state.advance(outcomes[-1])
+            outcome = self._decide(state, append)
+            if isinstance(outcome, Planned):
+                state.advance(outcome)
+            outcomes.append(outcome)
         planned = [outcome for outcome in outcomes if isinstance(outcome, Planned)]
         if not fresh and len(planned) < len(appends):
-            return False
+            return False  # a refusal or duplicate must be confirmed inside a transaction
         if planned:
             await self._conn.executemany(INSERT_EVENT, [row for plan in planned for row in plan.rows])
             await self._apply_views([event for plan in planned for event in plan.stored])
         await self._commit()
-        self._remember(state, changed=bool(planned))
-        for append, outcome in zip(appends, outcomes):
-            append.finish(outcome.result if isinstance(outcome, Planned) else outcome)
+        self._committed(state, appends, outcomes)
         return True
 
     async def _write_one_by_one(self, appends: list[PendingAppend]) -> None:
-        """Each append in a savepoint of its own, so one that fails in a view fails alone."""
+        """Each append in a savepoint of its own, so one that fails (in a view, say) fails alone."""
         state = await self._load_state(appends)
-        outcomes: list[AppendResult | BaseException] = []
+        outcomes: list[Outcome] = []
         for append in appends:
-            outcome = self._plan(state, append)
+            outcome = self._decide(state, append)
             if isinstance(outcome, Planned):
                 outcome = await self._insert_alone(state, outcome)
             outcomes.append(outcome)
         await self._commit()
-        self._remember(state, changed=True)
-        for append, result in zip(appends, outcomes):
-            append.finish(result)
+        self._committed(state, appends, outcomes)
 
-    async def _insert_alone(self, state: GroupState, planned: Planned) -> AppendResult | BaseException:
+    async def _insert_alone(self, state: GroupState, planned: Planned) -> Planned | Exception:
         await self._conn.execute("SAVEPOINT append")
         try:
             await self._conn.executemany(INSERT_EVENT, planned.rows)
@@ -336,11 +208,11 @@ class GroupWriter:
             return error
         await self._conn.execute("RELEASE append")
         state.advance(planned)
-        return planned.result
+        return planned
 
-    def _plan(self, state: GroupState, append: PendingAppend) -> Planned | AppendResult | BaseException:
+    def _decide(self, state: GroupState, append: PendingAppend) -> Outcome:
         try:
-            return state.plan(append, with_stored=bool(self._views))
+            return state.plan(append.request, with_stored=bool(self._views))
         except (ConcurrencyConflict, EventIdReused) as error:
             return error
 
@@ -349,10 +221,10 @@ class GroupWriter:
             await view.apply(self._conn, events)
 
     async def _load_state(self, appends: list[PendingAppend]) -> GroupState:
-        """Start the transaction and read what it needs in one query."""
+        """Begin the transaction and read what it needs in one query."""
         await self._conn.execute("BEGIN IMMEDIATE")
-        streams = sorted({append.stream_id for append in appends})
-        ids = [event.event_id for append in appends for event in append.events]
+        streams = sorted({append.request.stream_id for append in appends})
+        ids = [event.event_id for append in appends for event in append.request.events]
         rows = await self._conn.execute_fetchall(LOAD_STATE, (_json_list(streams), _json_list(ids)))
         tip = LogTip()
         versions = dict.fromkeys(streams, 0)
@@ -368,20 +240,24 @@ class GroupWriter:
 
     async def _cached_state(self, appends: list[PendingAppend]) -> GroupState:
         assert self._cache is not None
-        cache = self._cache
-        unknown = sorted({a.stream_id for a in appends if a.stream_id not in cache.versions})
-        versions = {append.stream_id: cache.versions.get(append.stream_id, 0) for append in appends}
+        known = self._cache.versions
+        streams = {append.request.stream_id for append in appends}
+        versions = {stream_id: known.get(stream_id, 0) for stream_id in streams}
+        unknown = sorted(streams - known.keys())
         if unknown:
             rows = await self._conn.execute_fetchall(STREAM_VERSIONS, (_json_list(unknown),))
             versions.update({stream_id: version for stream_id, version in rows})
-        return GroupState(cache.tip, versions, {})
+        return GroupState(self._cache.tip, versions, {})
 
-    def _remember(self, state: GroupState, changed: bool) -> None:
+    def _committed(self, state: GroupState, appends: list[PendingAppend], outcomes: list[Outcome]) -> None:
+        """Remember the new state, answer every caller, and wake subscribers."""
         if self._cache is None or len(self._cache.versions) > MAX_CACHED_STREAMS:
-            self._cache = LogCache(state.tip, {})
+            self._cache = LogCache(state.tip)
         self._cache.tip = state.tip
         self._cache.versions.update(state.versions)
-        if changed:
+        for append, outcome in zip(appends, outcomes):
+            append.finish(outcome.result if isinstance(outcome, Planned) else outcome)
+        if any(isinstance(outcome, Planned) for outcome in outcomes):
             self._on_commit()
 
     async def _commit(self) -> None:
