@@ -9,6 +9,7 @@ from backend.providers.contract import (
     ChatChunk,
     ChatError,
     ChatMessage,
+    ChatStream,
     Connection,
     ListResult,
     Outcome,
@@ -86,7 +87,7 @@ def stream_chat(
     messages: Sequence[ChatMessage],
     *,
     max_tokens: int | None = None,
-) -> AsyncIterator[ChatChunk]:
+) -> ChatStream:
     body = _ChatBody(
         model=model,
         max_tokens=max_tokens or DEFAULT_MAX_TOKENS,

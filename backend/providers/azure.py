@@ -1,12 +1,12 @@
 """Azure OpenAI: the OpenAI chat protocol at a per-resource endpoint, by deployment, with an api-version."""
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from urllib.parse import quote
 
 import httpx
 
 from backend.providers import openai
-from backend.providers.contract import ChatChunk, ChatMessage, Connection, ListResult
+from backend.providers.contract import ChatMessage, ChatStream, Connection, ListResult
 from backend.providers.exchange import list_models_via, stream_chat_via
 from backend.providers.transport import HttpRequest, endpoint, headers_for
 
@@ -25,7 +25,7 @@ def stream_chat(
     messages: Sequence[ChatMessage],
     *,
     max_tokens: int | None = None,
-) -> AsyncIterator[ChatChunk]:
+) -> ChatStream:
     """`model` is the deployment name."""
     url = endpoint(conn, f"/openai/deployments/{quote(model, safe='')}/chat/completions")
     body = openai.chat_body(conn.provider_type, model, messages, max_tokens)

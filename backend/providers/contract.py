@@ -1,5 +1,6 @@
 """The shapes every provider protocol shares: the connection it is given and what it answers."""
 
+from collections.abc import AsyncGenerator
 from typing import Literal
 
 import msgspec
@@ -69,3 +70,4 @@ class ChatError(msgspec.Struct, frozen=True, tag="error"):
 
 
 ChatChunk = TextDelta | Usage | ChatError
+ChatStream = AsyncGenerator[ChatChunk, None]  # close it (aclose) to stop reading early

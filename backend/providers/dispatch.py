@@ -1,12 +1,12 @@
 """Choosing the protocol module for an instance's provider type."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import NamedTuple, Protocol
 
 import httpx
 
 from backend.providers import anthropic, azure, google, ollama, openai
-from backend.providers.contract import ChatChunk, ChatError, ChatMessage, Connection, ListResult
+from backend.providers.contract import ChatChunk, ChatError, ChatMessage, ChatStream, Connection, ListResult
 
 
 class StreamChat(Protocol):
@@ -18,7 +18,7 @@ class StreamChat(Protocol):
         messages: Sequence[ChatMessage],
         *,
         max_tokens: int | None = None,
-    ) -> AsyncIterator[ChatChunk]: ...
+    ) -> ChatStream: ...
 
 
 class ProviderProtocol(NamedTuple):
@@ -55,7 +55,7 @@ def stream_chat(
     messages: Sequence[ChatMessage],
     *,
     max_tokens: int | None = None,
-) -> AsyncIterator[ChatChunk]:
+) -> ChatStream:
     """Stream one chat turn: text deltas, then usage when reported; a failure ends it with a ChatError."""
     protocol = PROTOCOLS.get(conn.provider_type)
     if protocol is None:
@@ -70,5 +70,5 @@ def not_supported_message(provider_type: str) -> str:
     return f"unknown provider type {provider_type!r}: Switchboard has no protocol for it"
 
 
-async def _only(chunk: ChatChunk) -> AsyncIterator[ChatChunk]:
+async def _only(chunk: ChatChunk) -> ChatStream:
     yield chunk

@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import msgspec
 
-from backend.providers.contract import ChatChunk, ChatError, Connection, ListResult
+from backend.providers.contract import ChatChunk, ChatError, ChatStream, Connection, ListResult
 from backend.providers.failures import Failure, describe_error, scrub, secrets_of
 from backend.providers.transport import HttpRequest, fetch, open_stream
 
@@ -34,7 +34,7 @@ async def list_models_via(
 
 async def stream_chat_via(
     client: httpx.AsyncClient, conn: Connection, request: HttpRequest, decode: DecodeChat
-) -> AsyncIterator[ChatChunk]:
+) -> ChatStream:
     """Yield the decoded chunks; any failure becomes one last ChatError with a scrubbed message."""
     secrets = secrets_of(conn.api_key, request.headers)
     async with open_stream(client, conn, request) as opened:

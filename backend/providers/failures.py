@@ -1,7 +1,7 @@
 """How a failed exchange is described: outcome classification, upstream error text, retry hints, scrubbing."""
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import msgspec
@@ -59,9 +59,7 @@ def classify_status(status: int, reasons: Iterable[str] = ()) -> Outcome:
     return "bad_response"
 
 
-def failure_from_answer(
-    status: int, headers: Mapping[str, str], body: bytes, latency_ms: float
-) -> Failure:
+def failure_from_answer(status: int, headers: Mapping[str, str], body: bytes, latency_ms: float) -> Failure:
     """Classify an error answer and keep its retry hint and the upstream's own explanation."""
     text, reasons = _error_text(body)
     retry_after_s = retry_after_seconds(headers)
@@ -109,7 +107,7 @@ def _seconds_until(http_date: str) -> float | None:
         moment = parsedate_to_datetime(http_date)
     except (TypeError, ValueError):
         return None
-    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def secrets_of(api_key: str | None, headers: Mapping[str, str]) -> tuple[str, ...]:

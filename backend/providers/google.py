@@ -6,7 +6,16 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
-from backend.providers.contract import ChatChunk, ChatError, ChatMessage, Connection, ListResult, TextDelta, Usage
+from backend.providers.contract import (
+    ChatChunk,
+    ChatError,
+    ChatMessage,
+    ChatStream,
+    Connection,
+    ListResult,
+    TextDelta,
+    Usage,
+)
 from backend.providers.exchange import StreamEndedEarly, list_models_via, stream_chat_via
 from backend.providers.failures import UpstreamError
 from backend.providers.sse import sse_events
@@ -78,7 +87,7 @@ def stream_chat(
     messages: Sequence[ChatMessage],
     *,
     max_tokens: int | None = None,
-) -> AsyncIterator[ChatChunk]:
+) -> ChatStream:
     url = endpoint(conn, f"/v1beta/{_model_path(model)}:streamGenerateContent", DEFAULT_BASE_URL)
     body = msgspec.json.encode(_chat_body(messages, max_tokens))
     request = HttpRequest("POST", url, _headers(conn), {"alt": "sse"}, body)

@@ -5,7 +5,16 @@ from collections.abc import AsyncIterator, Sequence
 import httpx
 import msgspec
 
-from backend.providers.contract import ChatChunk, ChatError, ChatMessage, Connection, ListResult, TextDelta, Usage
+from backend.providers.contract import (
+    ChatChunk,
+    ChatError,
+    ChatMessage,
+    ChatStream,
+    Connection,
+    ListResult,
+    TextDelta,
+    Usage,
+)
 from backend.providers.exchange import StreamEndedEarly, list_models_via, stream_chat_via
 from backend.providers.transport import HttpRequest, endpoint, headers_for
 
@@ -59,7 +68,7 @@ def stream_chat(
     messages: Sequence[ChatMessage],
     *,
     max_tokens: int | None = None,
-) -> AsyncIterator[ChatChunk]:
+) -> ChatStream:
     options = _Options(max_tokens) if max_tokens else None
     body = msgspec.json.encode(_ChatBody(model, messages, stream=True, options=options))
     url = endpoint(conn, "/api/chat", DEFAULT_BASE_URL)

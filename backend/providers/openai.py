@@ -5,7 +5,16 @@ from collections.abc import AsyncIterator, Sequence
 import httpx
 import msgspec
 
-from backend.providers.contract import ChatChunk, ChatError, ChatMessage, Connection, ListResult, TextDelta, Usage
+from backend.providers.contract import (
+    ChatChunk,
+    ChatError,
+    ChatMessage,
+    ChatStream,
+    Connection,
+    ListResult,
+    TextDelta,
+    Usage,
+)
 from backend.providers.exchange import StreamEndedEarly, list_models_via, stream_chat_via
 from backend.providers.failures import UpstreamError
 from backend.providers.sse import sse_events
@@ -72,7 +81,7 @@ def stream_chat(
     messages: Sequence[ChatMessage],
     *,
     max_tokens: int | None = None,
-) -> AsyncIterator[ChatChunk]:
+) -> ChatStream:
     url = endpoint(conn, "/chat/completions", DEFAULT_BASE_URL)
     body = chat_body(conn.provider_type, model, messages, max_tokens)
     return stream_chat_via(client, conn, HttpRequest("POST", url, _headers(conn), body=body), decode_chat)

@@ -89,7 +89,7 @@ def _retry_delay(conn: Connection, number: int, failure: Failure) -> float | Non
     if failure.outcome not in RETRYABLE:
         return None
     if failure.retry_after_s is None:
-        return conn.backoff_ms / 1000 * 2 ** (number - 1)
+        return conn.backoff_ms / 1000 * 2.0 ** (number - 1)
     return failure.retry_after_s if failure.retry_after_s <= MAX_RETRY_AFTER_S else None
 
 
@@ -104,16 +104,16 @@ async def _fetch_once(client: httpx.AsyncClient, conn: Connection, request: Http
         except httpx.TimeoutException:
             return _timed_out(conn, started)
         except httpx.TransportError as error:
-            return Failure("bad_response", opened.status_code, f"the answer broke off: {describe_error(error)}", _since(started))
+            return Failure(
+                "bad_response", opened.status_code, f"the answer broke off: {describe_error(error)}", _since(started)
+            )
         finally:
             await opened.aclose()
         return Reply(opened.status_code, body, _since(started))
     return _timed_out(conn, started)
 
 
-async def _stream_once(
-    client: httpx.AsyncClient, conn: Connection, request: HttpRequest
-) -> httpx.Response | Failure:
+async def _stream_once(client: httpx.AsyncClient, conn: Connection, request: HttpRequest) -> httpx.Response | Failure:
     started = perf_counter()
     with anyio.move_on_after(conn.timeout_ms / 1000):
         return await _open(client, conn, request, started)
@@ -129,7 +129,9 @@ async def _open(
     except httpx.TimeoutException:
         return _timed_out(conn, started)
     except (httpx.TransportError, httpx.InvalidURL) as error:
-        return Failure("unreachable", None, f"cannot reach {_origin(request.url)}: {describe_error(error)}", _since(started))
+        return Failure(
+            "unreachable", None, f"cannot reach {_origin(request.url)}: {describe_error(error)}", _since(started)
+        )
     if response.status_code < 400:
         return response
     try:

@@ -1,17 +1,19 @@
 """Listing models (the connection test) through every protocol, and each outcome it can end in."""
 
-import pytest
 import httpx
+import pytest
 
 from backend.providers import list_models
 from tests.providers.peers import ALL_TYPES, KEYED, PROTOCOLS, connection
-from tests.upstreams import UpstreamServer, Urls
+from tests.upstreams import Behaviour, UpstreamServer, Urls
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.mark.parametrize("provider_type", ALL_TYPES)
-async def test_lists_the_upstreams_models(client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str) -> None:
+async def test_lists_the_upstreams_models(
+    client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str
+) -> None:
     upstream.scenario.models = ["first-model", "second-model", "third-model"]
     result = await list_models(client, connection(upstream.urls, provider_type))
     assert (result.outcome, result.http_status) == ("ok", 200)
@@ -33,7 +35,9 @@ async def test_a_wrong_key_is_auth_failed_and_not_retried(
 
 
 @pytest.mark.parametrize("provider_type", KEYED)
-async def test_a_missing_key_is_auth_failed(client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str) -> None:
+async def test_a_missing_key_is_auth_failed(
+    client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str
+) -> None:
     result = await list_models(client, connection(upstream.urls, provider_type, api_key=None))
     assert result.outcome == "auth_failed"
     assert result.http_status == (403 if provider_type == "google" else 401)
@@ -52,9 +56,14 @@ async def test_a_missing_key_is_auth_failed(client: httpx.AsyncClient, upstream:
     ],
 )
 async def test_each_failure_maps_to_its_outcome(
-    client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str, behaviour: str, outcome: str, status: int
+    client: httpx.AsyncClient,
+    upstream: UpstreamServer,
+    provider_type: str,
+    behaviour: Behaviour,
+    outcome: str,
+    status: int,
 ) -> None:
-    upstream.scenario.behaviour = behaviour  # type: ignore[assignment]
+    upstream.scenario.behaviour = behaviour
     result = await list_models(client, connection(upstream.urls, provider_type))
     assert (result.outcome, result.http_status) == (outcome, status)
     assert result.model_ids == []
@@ -74,7 +83,9 @@ async def test_a_slow_answer_times_out_at_the_instances_timeout(
 
 
 @pytest.mark.parametrize("provider_type", PROTOCOLS)
-async def test_a_stopped_server_is_unreachable(client: httpx.AsyncClient, refused_urls: Urls, provider_type: str) -> None:
+async def test_a_stopped_server_is_unreachable(
+    client: httpx.AsyncClient, refused_urls: Urls, provider_type: str
+) -> None:
     result = await list_models(client, connection(refused_urls, provider_type))
     assert (result.outcome, result.http_status) == ("unreachable", None)
     assert result.message.startswith(f"cannot reach {refused_urls.origin}")

@@ -8,7 +8,7 @@ import pytest
 from backend.providers import list_models, stream_chat
 from backend.providers.transport import MAX_RETRY_AFTER_S
 from tests.providers.peers import MESSAGES, PROTOCOLS, collect, connection, text_of
-from tests.upstreams import UpstreamServer, Urls
+from tests.upstreams import Behaviour, UpstreamServer, Urls
 from tests.upstreams.scenario import DEFAULT_REPLY
 
 pytestmark = pytest.mark.anyio
@@ -83,9 +83,9 @@ async def test_a_refused_connection_is_retried_with_backoff(client: httpx.AsyncC
 
 @pytest.mark.parametrize("behaviour", ["unauthorized", "not_found", "malformed"])
 async def test_auth_not_found_and_bad_answers_are_never_retried(
-    client: httpx.AsyncClient, upstream: UpstreamServer, behaviour: str
+    client: httpx.AsyncClient, upstream: UpstreamServer, behaviour: Behaviour
 ) -> None:
-    upstream.scenario.behaviour = behaviour  # type: ignore[assignment]
+    upstream.scenario.behaviour = behaviour
     await list_models(client, connection(upstream.urls, "openai", max_attempts=3))
     assert len(upstream.scenario.requests) == 1
 

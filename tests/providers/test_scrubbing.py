@@ -20,7 +20,9 @@ async def test_an_upstream_that_echoes_secrets_has_them_redacted(
     upstream.scenario.key = KEY
     upstream.scenario.behaviour = "server_error"
     upstream.scenario.error_message = f"failed for key {KEY} via Bearer {PROXY_TOKEN}"
-    conn = connection(upstream.urls, provider_type, api_key=KEY, headers={"X-Proxy-Authorization": f"Bearer {PROXY_TOKEN}"})
+    conn = connection(
+        upstream.urls, provider_type, api_key=KEY, headers={"X-Proxy-Authorization": f"Bearer {PROXY_TOKEN}"}
+    )
     listed = await list_models(client, conn)
     chatted = last_error(await collect(stream_chat(client, conn, "local-small", MESSAGES)))
     for message in (listed.message, chatted.message):

@@ -18,7 +18,7 @@ from tests.providers.peers import (
     text_of,
     usage_of,
 )
-from tests.upstreams import UpstreamServer, Urls, reply_pieces
+from tests.upstreams import Behaviour, UpstreamServer, Urls, reply_pieces
 from tests.upstreams.scenario import DEFAULT_REPLY
 
 pytestmark = pytest.mark.anyio
@@ -46,7 +46,9 @@ async def test_openai_compatible_types_stream_the_same_way(
 
 
 @pytest.mark.parametrize("provider_type", PROTOCOLS)
-async def test_an_unknown_model_is_not_found(client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str) -> None:
+async def test_an_unknown_model_is_not_found(
+    client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str
+) -> None:
     conn = connection(upstream.urls, provider_type, max_attempts=3)
     chunks = await collect(stream_chat(client, conn, "no-such-model", MESSAGES))
     assert len(chunks) == 1
@@ -57,15 +59,25 @@ async def test_an_unknown_model_is_not_found(client: httpx.AsyncClient, upstream
 @pytest.mark.parametrize("provider_type", PROTOCOLS)
 @pytest.mark.parametrize(
     ("behaviour", "outcome", "status"),
-    [("unauthorized", "auth_failed", 401), ("rate_limited", "rate_limited", 429), ("server_error", "server_error", 500)],
+    [
+        ("unauthorized", "auth_failed", 401),
+        ("rate_limited", "rate_limited", 429),
+        ("server_error", "server_error", 500),
+    ],
 )
 async def test_an_error_answer_ends_the_stream_with_its_outcome(
-    client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str, behaviour: str, outcome: str, status: int
+    client: httpx.AsyncClient,
+    upstream: UpstreamServer,
+    provider_type: str,
+    behaviour: Behaviour,
+    outcome: str,
+    status: int,
 ) -> None:
-    upstream.scenario.behaviour = behaviour  # type: ignore[assignment]
+    upstream.scenario.behaviour = behaviour
     chunks = await collect(stream_chat(client, connection(upstream.urls, provider_type), "local-small", MESSAGES))
-    assert chunks == [last_error(chunks)]
-    assert (chunks[0].outcome, chunks[0].http_status) == (outcome, status)  # type: ignore[union-attr]
+    error = last_error(chunks)
+    assert chunks == [error]
+    assert (error.outcome, error.http_status) == (outcome, status)
 
 
 @pytest.mark.parametrize("provider_type", PROTOCOLS)
@@ -100,7 +112,9 @@ async def test_a_stream_that_goes_silent_times_out(
 ) -> None:
     upstream.scenario.behaviour = "stall"
     upstream.scenario.delay_s = 2.0
-    chunks = await collect(stream_chat(client, connection(upstream.urls, provider_type, timeout_ms=200), "local-small", MESSAGES))
+    chunks = await collect(
+        stream_chat(client, connection(upstream.urls, provider_type, timeout_ms=200), "local-small", MESSAGES)
+    )
     assert (last_error(chunks).outcome, last_error(chunks).message) == ("timeout", "the stream went silent for 200 ms")
 
 
@@ -116,7 +130,9 @@ async def test_an_answer_that_never_starts_times_out(
 
 
 @pytest.mark.parametrize("provider_type", PROTOCOLS)
-async def test_a_stopped_server_is_unreachable(client: httpx.AsyncClient, refused_urls: Urls, provider_type: str) -> None:
+async def test_a_stopped_server_is_unreachable(
+    client: httpx.AsyncClient, refused_urls: Urls, provider_type: str
+) -> None:
     chunks = await collect(stream_chat(client, connection(refused_urls, provider_type), "local-small", MESSAGES))
     assert last_error(chunks).outcome == "unreachable"
 

@@ -1,8 +1,8 @@
 """The pure pieces under the protocols: SSE framing, retry hints, status classification, scrubbing."""
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -17,7 +17,7 @@ async def _lines(*lines: str) -> AsyncIterator[str]:
 
 @pytest.mark.anyio
 async def test_sse_events_join_data_lines_skip_comments_and_keep_a_last_unterminated_event() -> None:
-    lines = _lines(": keep-alive", "event: message_start", "data: {\"a\":", "data: 1}", "", "", "data:[DONE]")
+    lines = _lines(": keep-alive", "event: message_start", 'data: {"a":', "data: 1}", "", "", "data:[DONE]")
     assert [event async for event in sse_events(lines)] == [
         SseEvent("message_start", '{"a":\n1}'),
         SseEvent("message", "[DONE]"),
@@ -27,7 +27,7 @@ async def test_sse_events_join_data_lines_skip_comments_and_keep_a_last_untermin
 def test_retry_after_is_read_in_milliseconds_seconds_or_as_a_date() -> None:
     assert retry_after_seconds({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
     assert retry_after_seconds({"retry-after": "2"}) == 2.0
-    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     assert 25 < (retry_after_seconds({"retry-after": later}) or 0) <= 30
     assert retry_after_seconds({"retry-after": "soon"}) is None
     assert retry_after_seconds({}) is None

@@ -2,11 +2,13 @@
 
 One uvicorn server on 127.0.0.1 serves every protocol under a path prefix; point a Connection or an SDK at:
 
-    {origin}/openai/v1   OpenAI and openai-compat  GET /models, POST /chat/completions (Bearer)
-    {origin}/anthropic   Anthropic Messages        GET /v1/models, POST /v1/messages (x-api-key or Bearer, anthropic-version)
-    {origin}/gemini      Gemini API                GET /v1beta/models, POST /v1beta/models/{m}:streamGenerateContent?alt=sse
-    {origin}/azure       Azure OpenAI              GET /openai/models, POST /openai/deployments/{d}/chat/completions (api-key, api-version)
-    {origin}/ollama      Ollama                    GET /api/tags, POST /api/chat (NDJSON, no auth)
+    {origin}/openai/v1  OpenAI, openai-compat: GET /models, POST /chat/completions; Bearer
+    {origin}/anthropic  Anthropic: GET /v1/models, POST /v1/messages; x-api-key or Bearer, anthropic-version
+    {origin}/gemini     Gemini: GET /v1beta/models, POST /v1beta/models/{m}:streamGenerateContent?alt=sse
+                        (and :generateContent; /v1 too); x-goog-api-key or ?key=
+    {origin}/azure      Azure OpenAI: GET /openai/models, POST /openai/deployments/{d}/chat/completions;
+                        api-key header and ?api-version=
+    {origin}/ollama     Ollama: GET /api/tags, POST /api/chat (NDJSON); no auth
 
 In-process: `with UpstreamServer() as server:` (or the `upstream` fixture), then change `server.scenario`:
 `behaviour` for every request, `script` for the next few, `models`, `reply`, `key`, `retry_after_s`, `delay_s`,

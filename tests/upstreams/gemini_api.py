@@ -32,7 +32,11 @@ UNREGISTERED = (
 
 
 def error(status: int, message: str | None, details: list[dict] | None = None) -> JsonReply:
-    body: dict = {"code": status, "message": message or USUAL_MESSAGES.get(status, "Error"), "status": STATUS_NAMES.get(status, "UNKNOWN")}
+    body: dict = {
+        "code": status,
+        "message": message or USUAL_MESSAGES.get(status, "Error"),
+        "status": STATUS_NAMES.get(status, "UNKNOWN"),
+    }
     return JsonReply({"error": {**body, "details": details} if details else body}, status)
 
 
@@ -67,15 +71,18 @@ def generate(request: Request, params: dict[str, str], scenario: Scenario) -> Re
     if model not in scenario.models:
         return error(
             404,
-            f"models/{model} is not found for API version {params['version']}, or is not supported for generateContent. "
-            "Call ListModels to see the list of available models and their supported methods.",
+            f"models/{model} is not found for API version {params['version']}, or is not supported for "
+            "generateContent. Call ListModels to see the list of available models and their supported methods.",
         )
     body = request.json()
-    prompt = count_tokens(*_texts(body.get("systemInstruction")), *(t for c in body.get("contents", []) for t in _texts(c)))
+    contents = [body.get("systemInstruction"), *body.get("contents", [])]
+    prompt = count_tokens(*(text for content in contents for text in _texts(content)))
     pieces = reply_pieces(scenario.reply)
     if method == "generateContent":
         return JsonReply(_chunk(model, scenario.reply, prompt, len(pieces), final=True))
-    chunks = [_chunk(model, piece, prompt, index + 1, final=index == len(pieces) - 1) for index, piece in enumerate(pieces)]
+    chunks = [
+        _chunk(model, piece, prompt, index + 1, final=index == len(pieces) - 1) for index, piece in enumerate(pieces)
+    ]
     if request.query.get("alt") != "sse":
         return JsonReply(chunks)  # without alt=sse Gemini streams one JSON array
     return StreamReply([sse(chunk, newline="\r\n") for chunk in chunks], SSE)

@@ -1,6 +1,6 @@
 """Ollama's native API under /ollama: GET /api/tags and POST /api/chat (NDJSON stream); no auth."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tests.upstreams.asgi import NDJSON, JsonReply, Reply, Request, StreamReply, ndjson
 from tests.upstreams.dialect import Dialect, route
@@ -65,7 +65,7 @@ def chat(request: Request, params: dict[str, str], scenario: Scenario) -> Reply:
 
 
 def _line(model: str, content: str) -> dict:
-    created = datetime.now(timezone.utc).isoformat()
+    created = datetime.now(UTC).isoformat()
     return {"model": model, "created_at": created, "message": {"role": "assistant", "content": content}, "done": False}
 
 

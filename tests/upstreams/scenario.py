@@ -42,8 +42,9 @@ class Scenario:
 
     def next_behaviour(self, request: Request) -> Behaviour:
         chosen = request.headers.get(BEHAVIOUR_HEADER)
-        if chosen in BEHAVIOURS:
-            return chosen  # type: ignore[return-value]
+        for behaviour in BEHAVIOURS:
+            if behaviour == chosen:
+                return behaviour
         return self.script.pop(0) if self.script else self.behaviour
 
     def reset(self) -> None:

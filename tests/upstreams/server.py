@@ -121,7 +121,13 @@ def _update(scenario: Scenario, changes: dict) -> str | None:
 
 def _described(request: Request) -> dict:
     body = request.body.decode("utf-8", "replace")
-    return {"method": request.method, "path": request.path, "query": request.query, "headers": request.headers, "body": body}
+    return {
+        "method": request.method,
+        "path": request.path,
+        "query": request.query,
+        "headers": request.headers,
+        "body": body,
+    }
 
 
 class UpstreamServer:

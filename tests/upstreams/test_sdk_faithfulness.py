@@ -4,14 +4,20 @@ import anthropic
 import ollama
 import openai
 import pytest
+from anthropic.types import MessageParam
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
+from openai.types.chat import ChatCompletionMessageParam
 
-from tests.upstreams import UpstreamServer, count_tokens, reply_pieces
+from tests.upstreams import Behaviour, UpstreamServer, Urls, count_tokens, reply_pieces
 from tests.upstreams.scenario import DEFAULT_KEY
 
-MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello to me"}]
+MESSAGES: list[ChatCompletionMessageParam] = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "Say hello to me"},
+]
+USER_TURN: MessageParam = {"role": "user", "content": "Say hello to me"}
 PROMPT_TOKENS = count_tokens("Be brief.", "Say hello to me")
 
 
@@ -28,7 +34,9 @@ def anthropic_client(upstream: UpstreamServer, key: str = DEFAULT_KEY) -> anthro
 
 
 def gemini_client(upstream: UpstreamServer, key: str = DEFAULT_KEY) -> genai.Client:
-    options = genai_types.HttpOptions(base_url=upstream.urls.gemini, retry_options=genai_types.HttpRetryOptions(attempts=1))
+    options = genai_types.HttpOptions(
+        base_url=upstream.urls.gemini, retry_options=genai_types.HttpRetryOptions(attempts=1)
+    )
     return genai.Client(api_key=key, http_options=options)
 
 
@@ -71,9 +79,9 @@ def test_openai_wrong_key_is_the_sdks_authentication_error(upstream: UpstreamSer
     ],
 )
 def test_openai_statuses_map_to_the_sdks_errors(
-    upstream: UpstreamServer, behaviour: str, error: type[openai.APIStatusError]
+    upstream: UpstreamServer, behaviour: Behaviour, error: type[openai.APIStatusError]
 ) -> None:
-    upstream.scenario.behaviour = behaviour  # type: ignore[assignment]
+    upstream.scenario.behaviour = behaviour
     with pytest.raises(error):
         openai_client(upstream).models.list()
 
@@ -121,7 +129,10 @@ def test_anthropic_lists_models_and_streams_with_usage(upstream: UpstreamServer)
     client = anthropic_client(upstream)
     assert [model.id for model in client.models.list()] == upstream.scenario.models
     with client.messages.stream(
-        model="local-small", max_tokens=100, system="Be brief.", messages=[MESSAGES[1]]  # type: ignore[list-item]
+        model="local-small",
+        max_tokens=100,
+        system="Be brief.",
+        messages=[USER_TURN],
     ) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
@@ -145,9 +156,9 @@ def test_anthropic_accepts_a_bearer_token(upstream: UpstreamServer) -> None:
     ],
 )
 def test_anthropic_statuses_map_to_the_sdks_errors(
-    upstream: UpstreamServer, behaviour: str, error: type[anthropic.APIStatusError]
+    upstream: UpstreamServer, behaviour: Behaviour, error: type[anthropic.APIStatusError]
 ) -> None:
-    upstream.scenario.behaviour = behaviour  # type: ignore[assignment]
+    upstream.scenario.behaviour = behaviour
     with pytest.raises(error):
         anthropic_client(upstream).models.list()
 
@@ -161,7 +172,7 @@ def test_anthropic_wrong_key_and_unknown_model(upstream: UpstreamServer) -> None
         "request_id": "req_local",
     }
     with pytest.raises(anthropic.NotFoundError):
-        anthropic_client(upstream).messages.create(model="nope", max_tokens=10, messages=[MESSAGES[1]])  # type: ignore[list-item]
+        anthropic_client(upstream).messages.create(model="nope", max_tokens=10, messages=[USER_TURN])
 
 
 def test_gemini_lists_models_and_streams_with_usage(upstream: UpstreamServer) -> None:
@@ -196,9 +207,9 @@ def test_gemini_wrong_key_is_invalid_argument_and_missing_model_not_found(upstre
     [("rate_limited", genai_errors.ClientError, 429), ("server_error", genai_errors.ServerError, 500)],
 )
 def test_gemini_statuses_map_to_the_sdks_errors(
-    upstream: UpstreamServer, behaviour: str, error: type[genai_errors.APIError], code: int
+    upstream: UpstreamServer, behaviour: Behaviour, error: type[genai_errors.APIError], code: int
 ) -> None:
-    upstream.scenario.behaviour = behaviour  # type: ignore[assignment]
+    upstream.scenario.behaviour = behaviour
     client = gemini_client(upstream)
     with pytest.raises(error) as raised:
         list(client.models.list())
@@ -227,7 +238,7 @@ def test_ollama_unknown_model_and_forced_errors(upstream: UpstreamServer) -> Non
     assert failed.value.status_code == 500
 
 
-def test_refused_connection_is_the_sdks_connection_error(refused_urls) -> None:  # type: ignore[no-untyped-def]
+def test_refused_connection_is_the_sdks_connection_error(refused_urls: Urls) -> None:
     client = openai.OpenAI(base_url=refused_urls.openai, api_key=DEFAULT_KEY, max_retries=0)
     with pytest.raises(openai.APIConnectionError):
         client.models.list()
