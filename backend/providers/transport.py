@@ -67,7 +67,7 @@ async def open_stream(
     try:
         yield opened
     finally:
-        await opened.aclose()
+        await _close(opened)
 
 
 async def _with_retries(conn: Connection, attempt: Callable[[], Awaitable[Answer | Failure]]) -> Answer | Failure:
@@ -108,7 +108,7 @@ async def _fetch_once(client: httpx.AsyncClient, conn: Connection, request: Http
                 "bad_response", opened.status_code, f"the answer broke off: {describe_error(error)}", _since(started)
             )
         finally:
-            await opened.aclose()
+            await _close(opened)
         return Reply(opened.status_code, body, _since(started))
     return _timed_out(conn, started)
 
@@ -139,8 +139,14 @@ async def _open(
     except httpx.TransportError:
         body = b""
     finally:
-        await response.aclose()
+        await _close(response)
     return failure_from_answer(response.status_code, response.headers, body, _since(started))
+
+
+async def _close(response: httpx.Response) -> None:
+    """Close even when the attempt's deadline has passed, so the connection is released, not abandoned."""
+    with anyio.CancelScope(shield=True):
+        await response.aclose()
 
 
 def _build(client: httpx.AsyncClient, conn: Connection, request: HttpRequest) -> httpx.Request:

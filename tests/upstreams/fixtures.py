@@ -1,5 +1,6 @@
 """Pytest fixtures for the upstreams: one running server per session, its scenario reset for every test."""
 
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -21,8 +22,11 @@ def upstream(upstream_server: UpstreamServer) -> Iterator[UpstreamServer]:
 
 
 @pytest.fixture(scope="session")
-def refused_urls() -> Urls:
-    """URLs of a server that has stopped: connecting to them is refused."""
+def refused_urls() -> Iterator[Urls]:
+    """URLs of a server that has stopped: connecting is refused. Its port stays bound, never listening,
+    so no other server can take it during the session."""
     server = UpstreamServer().start()
     server.stop()
-    return server.urls
+    with socket.socket() as placeholder:
+        placeholder.bind(("127.0.0.1", server.port))
+        yield server.urls
