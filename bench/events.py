@@ -147,7 +147,7 @@ async def store_catch_up(path: Path, count: int) -> float:
     async with SQLiteEventStore.open(path, registry=_registry()) as store:
         registry, seen = store.registry, 0
         started = time.perf_counter()
-        async for batch in store.subscribe_batches(0, batch_size=2000):
+        async for batch in store.subscribe_batches(0):
             for stored in batch:
                 registry.decode(stored)
             seen += len(batch)

@@ -1,9 +1,9 @@
-"""How event rows are read from SQLite and turned into StoredEvents, and how times are stored."""
+"""How pages of events are read from SQLite and turned into StoredEvents, and how times are stored."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime
+from operator import attrgetter
 
 import msgspec
 
@@ -12,20 +12,40 @@ from events.event import StoredEvent
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 # SQLite renders each row as the JSON of a StoredEvent (data and metadata are stored as JSON
-# already), so a whole page is decoded by msgspec in one call instead of field by field.
+# already) and joins a page of them into one string, so the reader thread hands over one
+# value per page and msgspec decodes the page in one call.
 EVENT_JSON = (
-    """'{"position":' || position || ',"stream_id":' || json_quote(stream_id) || ',"version":' || version"""
-    """ || ',"event_id":' || json_quote(event_id) || ',"type":' || json_quote(type)"""
-    """ || ',"schema_version":' || schema_version || ',"data":' || data || ',"metadata":' || metadata"""
-    """ || ',"recorded_at":"' || recorded_at || '","hash":"' || hash || '"}'"""
+    """printf('{"position":%d,"stream_id":%s,"version":%d,"event_id":%s,"type":%s,"schema_version":%d,"""
+    """"data":%s,"metadata":%s,"recorded_at":"%s","hash":"%s"}', position, json_quote(stream_id), version,"""
+    """ json_quote(event_id), json_quote(type), schema_version, data, metadata, recorded_at, hash)"""
 )
 
+
+class Page(msgspec.Struct, frozen=True):
+    """One page of events as SQLite returns it: how many, the last position, and their joined JSON."""
+
+    count: int
+    last_position: int
+    body: str
+
+    def decode(self) -> list[StoredEvent]:
+        if not self.count:
+            return []
+        events = _page_decoder.decode(f"[{self.body}]")
+        events.sort(key=_position)  # group_concat does not promise an order
+        return events
+
+
 _page_decoder = msgspec.json.Decoder(list[StoredEvent])
+_position = attrgetter("position")
 
 
-def decode_page(rows: Iterable[tuple[str]]) -> list[StoredEvent]:
-    """StoredEvents from rows selecting EVENT_JSON."""
-    return _page_decoder.decode("[" + ",".join([row[0] for row in rows]) + "]")
+def page_query(where: str) -> str:
+    """SQL for the first page (size bound to the last parameter) of events matching `where`, in position order."""
+    return (
+        "SELECT count(*), coalesce(max(position), 0), coalesce(group_concat(record, ','), '') FROM "
+        f"(SELECT position, {EVENT_JSON} AS record FROM events WHERE {where} ORDER BY position LIMIT ?)"
+    )
 
 
 def format_time(moment: datetime) -> str:

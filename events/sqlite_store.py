@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -21,7 +22,7 @@ from events.chain import GENESIS_HASH, VerifyReport, event_hash
 from events.errors import StoreClosed
 from events.event import AppendResult, Event, Metadata, StoredEvent
 from events.registry import EventRegistry
-from events.rows import EVENT_JSON, decode_page, format_time
+from events.rows import Page, format_time, page_query
 from events.schema import SYNCHRONOUS_LEVELS, prepare_file
 from events.views import CatchUpRunner, CatchUpView, InlineView, read_checkpoint, write_checkpoint
 from events.planning import AppendRequest, EncodedEvent, new_event_id
@@ -31,6 +32,10 @@ T = TypeVar("T")
 
 VERIFY_COLUMNS = "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash, actor"
 BUSY_TIMEOUT_SECONDS = 30.0
+# Decoding a page holds the GIL; this pause lets the reader thread get into SQLite first, so
+# the next page is fetched while this one is decoded.
+PREFETCH_HEAD_START = 0.0002
+AFTER_POSITION = page_query("position > ?")
 PAGE = 1000
 
 
@@ -155,12 +160,15 @@ class SQLiteEventStore:
         if until is not None:
             clauses.append("recorded_at < ?")
             params.append(format_time(until))
-        sql = f"SELECT {EVENT_JSON} FROM events WHERE {' AND '.join(clauses)} ORDER BY position LIMIT ?"
-        return await self._read_events(sql, (*params, limit))
+        page = await _fetch_page(self._reader, page_query(" AND ".join(clauses)), (*params, limit))
+        return page.decode()
 
     async def read_stream(self, stream_id: str) -> list[StoredEvent]:
-        sql = f"SELECT {EVENT_JSON} FROM events WHERE stream_id = ? ORDER BY version"
-        return await self._read_events(sql, (stream_id,))
+        """Every event of one stream, in version order."""
+        events: list[StoredEvent] = []
+        while page := await self.read(after=events[-1].position if events else 0, limit=PAGE, stream=stream_id):
+            events.extend(page)
+        return events
 
     async def stream_version(self, stream_id: str) -> int:
         return await self._scalar("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?", (stream_id,))
@@ -181,18 +189,30 @@ class SQLiteEventStore:
             for event in batch:
                 yield event
 
-    async def subscribe_batches(self, after: int = 0, *, batch_size: int = 500) -> AsyncIterator[list[StoredEvent]]:
-        """Like `subscribe`, a batch at a time; ends when the store closes."""
-        position = after
-        while not self._closed:
-            committed = self._committed
-            batch = await self.read(after=position, limit=batch_size)
-            if batch:
-                position = batch[-1].position
-                yield batch
-                continue
-            with anyio.move_on_after(self._poll_interval):
-                await committed.wait()
+    async def subscribe_batches(self, after: int = 0, *, batch_size: int = 2000) -> AsyncIterator[list[StoredEvent]]:
+        """Like `subscribe`, a batch at a time; ends when the store closes.
+
+        While catching up, the next page is fetched while this one is decoded and handled.
+        """
+        position, ahead = after, None
+        try:
+            while not self._closed:
+                committed = self._committed
+                page = await (ahead or self._page_after(position, batch_size))
+                prefetched, ahead = ahead is not None, None
+                if not page.count:
+                    if not prefetched:
+                        with anyio.move_on_after(self._poll_interval):
+                            await committed.wait()
+                    continue
+                position = page.last_position
+                if page.count == batch_size:
+                    ahead = asyncio.get_running_loop().create_task(self._page_after(position, batch_size))
+                    await anyio.sleep(PREFETCH_HEAD_START)
+                yield page.decode()
+        finally:
+            if ahead is not None:
+                ahead.cancel()
 
     async def verify(self) -> VerifyReport:
         """Recompute the hash chain over the whole log; the report names the first position where it breaks."""
@@ -217,7 +237,7 @@ class SQLiteEventStore:
         await self.write_transaction(partial(self._replay, view))
 
     @asynccontextmanager
-    async def run_catch_up(self, view: CatchUpView, *, batch_size: int = 500) -> AsyncIterator[CatchUpRunner]:
+    async def run_catch_up(self, view: CatchUpView, *, batch_size: int = 2000) -> AsyncIterator[CatchUpRunner]:
         """Keep `view` following the log while the block runs; an error in the view ends the block."""
         runner = CatchUpRunner(self, view, batch_size=batch_size)
         async with alongside(runner.run, on_exit=lambda: None, cancel_on_exit=True):
@@ -244,8 +264,8 @@ class SQLiteEventStore:
             raise StoreClosed(f"the event store {self.path} is closed")
         self._queue.send_nowait(item)
 
-    async def _read_events(self, sql: str, params: Sequence[object]) -> list[StoredEvent]:
-        return decode_page(await self._reader.execute_fetchall(sql, params))  # type: ignore[arg-type]
+    async def _page_after(self, position: int, limit: int) -> Page:
+        return await _fetch_page(self._reader, AFTER_POSITION, (position, limit))
 
     async def _scalar(self, sql: str, params: Sequence[object] = ()) -> int:
         rows = list(await self._reader.execute_fetchall(sql, params))
@@ -265,14 +285,11 @@ class SQLiteEventStore:
         await view.reset(conn)
         position = 0
         while True:
-            rows = await conn.execute_fetchall(
-                f"SELECT {EVENT_JSON} FROM events WHERE position > ? ORDER BY position LIMIT ?", (position, PAGE)
-            )
-            if not rows:
+            page = await _fetch_page(conn, AFTER_POSITION, (position, PAGE))
+            if not page.count:
                 break
-            events = decode_page(rows)  # type: ignore[arg-type]
-            await view.apply(conn, events)
-            position = events[-1].position
+            await view.apply(conn, page.decode())
+            position = page.last_position
         if all(view is not inline for inline in self._inline_views):
             await write_checkpoint(conn, view.name, position)
 
@@ -284,6 +301,11 @@ class SQLiteEventStore:
         self._closed = True
         self._queue.close()
         self._wake_subscribers()
+
+
+async def _fetch_page(conn: aiosqlite.Connection, sql: str, params: Sequence[object]) -> Page:
+    rows = list(await conn.execute_fetchall(sql, params))
+    return Page(*rows[0])
 
 
 def _row_fault(row: sqlite3.Row | tuple[object, ...], expected_position: int, previous: str) -> str:

@@ -58,7 +58,7 @@ class CatchUpRunner:
     after a crash, or a rebuild running alongside, never applies an event twice or loses one.
     """
 
-    def __init__(self, store: SQLiteEventStore, view: CatchUpView, *, batch_size: int = 500) -> None:
+    def __init__(self, store: SQLiteEventStore, view: CatchUpView, *, batch_size: int = 2000) -> None:
         self._store = store
         self._view = view
         self._batch_size = batch_size
