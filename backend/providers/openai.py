@@ -110,11 +110,12 @@ def parse_models(body: bytes) -> list[str]:
 
 
 async def decode_chat(lines: AsyncIterator[str]) -> AsyncIterator[ChatChunk]:
-    """Text deltas, then usage from the last chunk; `data: [DONE]` (or a clean end after a finish) ends it."""
-    finished = False
+    """Text deltas, then the last usage seen; `data: [DONE]` (or a clean end after a finish reason) ends it."""
+    finished, usage = False, None
     async for event in sse_events(lines):
         if event.data == "[DONE]":
-            return
+            finished = True
+            break
         chunk = _chunk.decode(event.data)
         if chunk.error is not None:
             yield ChatError("server_error", None, chunk.error.message or "the stream reported an error")
@@ -123,7 +124,8 @@ async def decode_chat(lines: AsyncIterator[str]) -> AsyncIterator[ChatChunk]:
             if choice.delta is not None and choice.delta.content:
                 yield TextDelta(choice.delta.content)
             finished = finished or choice.finish_reason is not None
-        if chunk.usage is not None:
-            yield Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+        usage = chunk.usage or usage
     if not finished:
         raise StreamEndedEarly
+    if usage is not None:
+        yield Usage(usage.prompt_tokens, usage.completion_tokens)

@@ -30,6 +30,19 @@ async def test_an_upstream_that_echoes_secrets_has_them_redacted(
         assert message == "HTTP 500: failed for key [redacted] via [redacted]"
 
 
+@pytest.mark.parametrize("provider_type", PROTOCOLS)
+async def test_an_error_inside_a_stream_has_secrets_redacted(
+    client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str
+) -> None:
+    upstream.scenario.key = KEY
+    upstream.scenario.behaviour = "stream_error"
+    upstream.scenario.error_message = f"key {KEY} is over its quota"
+    conn = connection(upstream.urls, provider_type, api_key=KEY)
+    error = last_error(await collect(stream_chat(client, conn, "local-small", MESSAGES)))
+    assert KEY not in error.message
+    assert "key [redacted] is over its quota" in error.message
+
+
 async def test_a_key_given_only_as_an_instance_header_is_redacted(
     client: httpx.AsyncClient, upstream: UpstreamServer
 ) -> None:

@@ -96,6 +96,22 @@ async def test_a_broken_stream_keeps_the_text_so_far_and_ends_in_bad_response(
 
 
 @pytest.mark.parametrize("provider_type", PROTOCOLS)
+async def test_an_error_reported_inside_the_stream_ends_it(
+    client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str
+) -> None:
+    upstream.scenario.behaviour = "stream_error"
+    upstream.scenario.error_message = "the model is overloaded"
+    conn = connection(upstream.urls, provider_type, max_attempts=3)
+    chunks = await collect(stream_chat(client, conn, "local-small", MESSAGES))
+    error = last_error(chunks)
+    assert error.outcome == "server_error"
+    assert "the model is overloaded" in error.message
+    assert DEFAULT_REPLY.startswith(text_of(chunks))
+    assert usage_of(chunks) == []
+    assert len(upstream.scenario.requests) == 1
+
+
+@pytest.mark.parametrize("provider_type", PROTOCOLS)
 async def test_malformed_stream_data_is_bad_response(
     client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str
 ) -> None:

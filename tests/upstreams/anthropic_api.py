@@ -70,7 +70,11 @@ def messages(request: Request, params: dict[str, str], scenario: Scenario) -> Re
         ),
         _event({"type": "message_stop"}),
     ]
-    return StreamReply(frames, SSE)
+    overloaded = {
+        "type": "error",
+        "error": {"type": "overloaded_error", "message": scenario.error_message or "Overloaded"},
+    }
+    return StreamReply(frames, SSE, _event(overloaded))
 
 
 def _event(data: dict) -> bytes:

@@ -12,7 +12,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-Fault = Literal["none", "malformed", "broken_stream", "stall"]
+Fault = Literal["none", "malformed", "broken_stream", "stall", "stream_error"]
 SSE = "text/event-stream; charset=utf-8"
 NDJSON = "application/x-ndjson"
 
@@ -44,6 +44,7 @@ class JsonReply:
 class StreamReply:
     frames: list[bytes]
     media_type: str
+    error_frame: bytes  # how this protocol reports a failure in the middle of a stream
 
 
 Reply = JsonReply | StreamReply
@@ -95,6 +96,8 @@ async def _send_stream(send: Send, reply: StreamReply, fault: Fault, stall_s: fl
     frames = reply.frames
     if fault == "malformed":
         frames = frames[:1] + [b"data: {not json\n\n" if reply.media_type == SSE else b"{not json\n"]
+    if fault == "stream_error":
+        frames = frames[:2] + [reply.error_frame]
     for index, frame in enumerate(frames):
         if fault == "broken_stream" and index == 2:
             return  # the server answers no more: the client sees the connection close mid-body

@@ -85,7 +85,8 @@ def generate(request: Request, params: dict[str, str], scenario: Scenario) -> Re
     ]
     if request.query.get("alt") != "sse":
         return JsonReply(chunks)  # without alt=sse Gemini streams one JSON array
-    return StreamReply([sse(chunk, newline="\r\n") for chunk in chunks], SSE)
+    unavailable = error(503, scenario.error_message or "The model is overloaded. Please try again later.").body
+    return StreamReply([sse(chunk, newline="\r\n") for chunk in chunks], SSE, sse(unavailable, newline="\r\n"))
 
 
 def _chunk(model: str, text: str, prompt: int, output: int, *, final: bool) -> dict:

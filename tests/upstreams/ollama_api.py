@@ -61,7 +61,8 @@ def chat(request: Request, params: dict[str, str], scenario: Scenario) -> Reply:
     }
     if body.get("stream") is False:
         return JsonReply({**final, "message": {"role": "assistant", "content": scenario.reply}})
-    return StreamReply(lines + [ndjson(final)], NDJSON)
+    failed = {"error": scenario.error_message or "an error was encountered while running the model"}
+    return StreamReply(lines + [ndjson(final)], NDJSON, ndjson(failed))
 
 
 def _line(model: str, content: str) -> dict:

@@ -62,7 +62,7 @@ def chat_answer(body: dict, model: str, scenario: Scenario, *, prompt_filter: bo
     frames += [sse(_chunk(model, delta, finish, include_usage)) for delta, finish in _deltas(scenario.reply)]
     if include_usage:
         frames.append(sse({**_chunk(model, None, None, True), "choices": [], "usage": usage}))
-    return StreamReply(frames + [b"data: [DONE]\n\n"], SSE)
+    return StreamReply(frames + [b"data: [DONE]\n\n"], SSE, sse(error(500, scenario.error_message).body))
 
 
 def _deltas(reply: str) -> list[tuple[dict[str, str], str | None]]:

@@ -16,11 +16,17 @@ Behaviour = Literal[
     "stall",  # send the first piece of the answer, then wait delay_s
     "malformed",  # 200 with a body that is not valid JSON (or a garbage stream event)
     "broken_stream",  # close the connection in the middle of the answer
+    "stream_error",  # report an error inside the stream, in the protocol's own way, after the first pieces
 ]
 BEHAVIOURS: tuple[Behaviour, ...] = get_args(Behaviour)
 BEHAVIOUR_HEADER = "x-upstream-behaviour"  # per-request choice, e.g. set as an instance's extra header
 ERROR_STATUS: dict[Behaviour, int] = {"unauthorized": 401, "not_found": 404, "rate_limited": 429, "server_error": 500}
-FAULTS: dict[Behaviour, Fault] = {"malformed": "malformed", "broken_stream": "broken_stream", "stall": "stall"}
+FAULTS: dict[Behaviour, Fault] = {
+    "malformed": "malformed",
+    "broken_stream": "broken_stream",
+    "stall": "stall",
+    "stream_error": "stream_error",
+}
 DEFAULT_KEY = "test-key"
 DEFAULT_MODELS = ("local-small", "local-large")
 DEFAULT_REPLY = "Hello from the local upstream."
@@ -37,7 +43,7 @@ class Scenario:
     script: list[Behaviour] = field(default_factory=list)  # played one per request before `behaviour`
     retry_after_s: float = 0.2
     delay_s: float = 1.0
-    error_message: str | None = None  # replaces the service's usual error text
+    error_message: str | None = None  # replaces the service's usual error text, in answers and in streams
     requests: list[Request] = field(default_factory=list)
 
     def next_behaviour(self, request: Request) -> Behaviour:

@@ -100,6 +100,14 @@ def test_openai_sees_a_broken_stream_as_a_failure(upstream: UpstreamServer) -> N
     assert "incomplete chunked read" in str(raised.value.__cause__)
 
 
+def test_openai_raises_on_an_error_inside_the_stream(upstream: UpstreamServer) -> None:
+    upstream.scenario.behaviour = "stream_error"
+    upstream.scenario.error_message = "The server had an error while streaming."
+    stream = openai_client(upstream).chat.completions.create(model="local-small", messages=MESSAGES, stream=True)
+    with pytest.raises(openai.APIError, match="The server had an error while streaming."):
+        list(stream)
+
+
 def test_azure_lists_models_and_streams_a_deployment(upstream: UpstreamServer) -> None:
     client = azure_client(upstream)
     assert [model.id for model in client.models.list()] == upstream.scenario.models
@@ -139,6 +147,14 @@ def test_anthropic_lists_models_and_streams_with_usage(upstream: UpstreamServer)
     assert text == upstream.scenario.reply
     assert (final.usage.input_tokens, final.usage.output_tokens) == (PROMPT_TOKENS, len(reply_pieces(text)))
     assert final.stop_reason == "end_turn"
+
+
+def test_anthropic_raises_on_an_overloaded_error_event(upstream: UpstreamServer) -> None:
+    upstream.scenario.behaviour = "stream_error"
+    with anthropic_client(upstream).messages.stream(model="local-small", max_tokens=10, messages=[USER_TURN]) as stream:
+        with pytest.raises(anthropic.APIStatusError) as raised:
+            stream.until_done()
+    assert raised.value.body == {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
 
 
 def test_anthropic_accepts_a_bearer_token(upstream: UpstreamServer) -> None:
@@ -225,6 +241,12 @@ def test_ollama_lists_models_and_streams_with_counts(upstream: UpstreamServer) -
         PROMPT_TOKENS,
         len(reply_pieces(upstream.scenario.reply)),
     )
+
+
+def test_ollama_raises_on_an_error_line(upstream: UpstreamServer) -> None:
+    upstream.scenario.behaviour = "stream_error"
+    with pytest.raises(ollama.ResponseError, match="an error was encountered while running the model"):
+        list(ollama.Client(host=upstream.urls.ollama).chat(model="local-small", messages=MESSAGES, stream=True))
 
 
 def test_ollama_unknown_model_and_forced_errors(upstream: UpstreamServer) -> None:
