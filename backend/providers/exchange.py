@@ -29,7 +29,8 @@ async def list_models_via(
     except msgspec.DecodeError as error:
         message = scrub(f"HTTP {answer.status}: unreadable model list: {error}", secrets)
         return ListResult("bad_response", answer.status, answer.latency_ms, [], message)
-    return ListResult("ok", answer.status, answer.latency_ms, model_ids, f"{len(model_ids)} models listed")
+    count = f"{len(model_ids)} model" if len(model_ids) == 1 else f"{len(model_ids)} models"
+    return ListResult("ok", answer.status, answer.latency_ms, model_ids, f"{count} listed")
 
 
 async def stream_chat_via(

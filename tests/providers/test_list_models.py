@@ -149,3 +149,8 @@ async def test_azure_sends_the_instances_api_version(client: httpx.AsyncClient, 
 async def test_the_upstreams_explanation_is_kept(client: httpx.AsyncClient, upstream: UpstreamServer) -> None:
     result = await list_models(client, connection(upstream.urls, "anthropic", api_key="wrong"))
     assert result.message == "HTTP 401: invalid x-api-key"
+
+
+async def test_a_single_model_is_counted_in_the_singular(client: httpx.AsyncClient, upstream: UpstreamServer) -> None:
+    upstream.scenario.models = ["only-model"]
+    assert (await list_models(client, connection(upstream.urls, "ollama"))).message == "1 model listed"

@@ -73,9 +73,9 @@ class UpstreamApp:
         self.scenario.requests.append(request)
         behaviour = self.scenario.next_behaviour(request)
         found = dialect.find(request.method, request.path)
-        refusal = dialect.refuse(request, self.scenario)
         if found is None:
             return dialect.error(404, None), "none"
+        refusal = dialect.refuse(request, self.scenario)
         if refusal is not None:
             return refusal, "none"
         if behaviour in ERROR_STATUS:

@@ -1,6 +1,7 @@
 """The official SDKs talk to the local upstreams as they would to the real services."""
 
 import anthropic
+import httpx
 import ollama
 import openai
 import pytest
@@ -133,6 +134,11 @@ def test_azure_wrong_key_unknown_version_and_deployment(upstream: UpstreamServer
     assert missing.value.code == "DeploymentNotFound"
 
 
+def test_azure_without_an_api_version_is_resource_not_found(upstream: UpstreamServer) -> None:
+    answer = httpx.get(f"{upstream.urls.azure}/openai/models", headers={"api-key": DEFAULT_KEY})
+    assert (answer.status_code, answer.json()) == (404, {"error": {"code": "404", "message": "Resource not found"}})
+
+
 def test_anthropic_lists_models_and_streams_with_usage(upstream: UpstreamServer) -> None:
     client = anthropic_client(upstream)
     assert [model.id for model in client.models.list()] == upstream.scenario.models
@@ -216,6 +222,12 @@ def test_gemini_wrong_key_is_invalid_argument_and_missing_model_not_found(upstre
     with pytest.raises(genai_errors.ClientError) as missing:
         client.models.generate_content(model="nope", contents="hi")
     assert (missing.value.code, missing.value.status) == (404, "NOT_FOUND")
+
+
+def test_gemini_also_takes_the_key_as_a_query_parameter(upstream: UpstreamServer) -> None:
+    assert httpx.get(f"{upstream.urls.gemini}/v1beta/models", params={"key": DEFAULT_KEY}).status_code == 200
+    refused = httpx.get(f"{upstream.urls.gemini}/v1beta/models")
+    assert (refused.status_code, refused.json()["error"]["status"]) == (403, "PERMISSION_DENIED")
 
 
 @pytest.mark.parametrize(
