@@ -9,8 +9,6 @@ import msgspec
 
 from events.event import StoredEvent
 
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-
 # SQLite renders each row as the JSON of a StoredEvent (data and metadata are stored as JSON
 # already) and joins a page of them into one string, so the reader thread hands over one
 # value per page and msgspec decodes the page in one call.
@@ -52,4 +50,4 @@ def format_time(moment: datetime) -> str:
     """The stored form of a time: UTC, fixed width, so text order is time order."""
     if moment.tzinfo is None:
         raise ValueError("datetimes given to the event store must be timezone-aware")
-    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"

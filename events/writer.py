@@ -101,13 +101,15 @@ class GroupWriter:
         self._views = tuple(inline_views)
         self._on_commit = on_commit
         self._cache: LogCache | None = None
+        self._last_group = 0
         self.transactions = 0
 
     async def run(self, queue: MemoryObjectReceiveStream[WriterItem]) -> None:
         """Serve the queue until it is closed and drained."""
         async with queue:
             async for first in queue:
-                await anyio.lowlevel.checkpoint()  # let appenders woken by the last commit queue up first
+                if self._last_group > 1:
+                    await anyio.lowlevel.checkpoint()  # let the appenders the last commit woke queue up first
                 await self._serve(_drain(first, queue))
 
     async def _serve(self, items: list[WriterItem]) -> None:
@@ -138,6 +140,7 @@ class GroupWriter:
     async def _write_appends(self, appends: list[PendingAppend]) -> None:
         if not appends:
             return
+        self._last_group = len(appends)
         try:
             await self._write_group(appends)
         except BaseException as error:
