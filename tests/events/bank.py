@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import aiosqlite
 
 from events import Event, EventRegistry, StoredEvent
+
+
+KILLED_EXIT_CODE = 37
 
 
 class Opened(Event):
@@ -74,12 +78,17 @@ class BalanceView:
 
 
 class AppliedLog:
-    """Counts how many times each position was applied; can crash once it reaches a given position."""
+    """Counts how many times each position was applied; can crash once it reaches a given position.
 
-    def __init__(self, name: str = "applied", crash_at: int | None = None) -> None:
+    The crash is an exception, or with `kill_process` the process ending on the spot.
+    """
+
+    def __init__(self, name: str = "applied", crash_at: int | None = None, kill_process: bool = False) -> None:
         self.name = name
         self.table = f"{name}_positions"
         self.crash_at = crash_at
+        self.kill_process = kill_process
+        self.seen: list[StoredEvent] = []
 
     async def create(self, conn: aiosqlite.Connection) -> None:
         await conn.execute(f"CREATE TABLE IF NOT EXISTS {self.table} (position INTEGER PRIMARY KEY, times INTEGER)")
@@ -95,4 +104,7 @@ class AppliedLog:
                 (event.position,),
             )
             if event.position == self.crash_at:
+                if self.kill_process:
+                    os._exit(KILLED_EXIT_CODE)
                 raise SimulatedCrash(f"crash while applying position {event.position}")
+        self.seen.extend(events)

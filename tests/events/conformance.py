@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 import time
+from datetime import datetime, timedelta
+from functools import partial
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
-from datetime import timedelta
 from typing import ClassVar
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from events import (
@@ -20,6 +22,7 @@ from events import (
     EventStore,
     InlineView,
     Metadata,
+    StoreClosed,
     StoredEvent,
 )
 from tests.events.bank import (
@@ -290,6 +293,31 @@ class EventStoreConformance:
         assert not report.ok
         assert report.first_bad_position == removed
 
+    # --- closing -----------------------------------------------------------------------------
+
+    @pytest.mark.anyio
+    async def test_closing_answers_queued_appends_and_ends_subscriptions(self) -> None:
+        ended = anyio.Event()
+
+        async def tail() -> None:
+            async for _ in store.subscribe(after=0):
+                pass
+            ended.set()
+
+        with anyio.fail_after(HANG_GUARD_SECONDS):
+            async with anyio.create_task_group() as tasks:
+                async with self.open_store() as store:
+                    tasks.start_soon(tail)
+                    for n in range(20):
+                        tasks.start_soon(partial(store.append, f"acct-{n}", [Opened(owner="x")], metadata=ALICE))
+                    await anyio.lowlevel.checkpoint()
+                await ended.wait()
+            with pytest.raises(StoreClosed):
+                await store.append("acct-late", [Opened(owner="late")], metadata=ALICE)
+        async with self.open_store() as store:
+            assert await store.count() == 20
+            assert (await store.verify()).ok
+
     # --- subscriptions ---------------------------------------------------------------------
 
     @pytest.mark.anyio
@@ -308,6 +336,21 @@ class EventStoreConformance:
                 got.append((await anext(subscription)).position)
                 await subscription.aclose()  # type: ignore[attr-defined]
         assert got == [3, 4, 5, 6, 7, 8]
+
+    @pytest.mark.anyio
+    async def test_batches_read_ahead_keep_order_across_pages(self) -> None:
+        seen: list[int] = []
+        async with self.open_store() as store:
+            await _fill(store, 60)
+            with anyio.fail_after(HANG_GUARD_SECONDS):
+                batches = store.subscribe_batches(after=3, batch_size=7)
+                async for batch in batches:
+                    assert 0 < len(batch) <= 7
+                    seen.extend(e.position for e in batch)
+                    if seen[-1] == 60:
+                        break
+                await batches.aclose()  # type: ignore[attr-defined]
+        assert seen == list(range(4, 61))
 
     @pytest.mark.anyio
     async def test_a_subscriber_sees_appends_from_another_process(self) -> None:
@@ -370,6 +413,12 @@ class EventStoreConformance:
         assert [e.recorded_at for e in everything] == sorted(e.recorded_at for e in everything)
 
     @pytest.mark.anyio
+    async def test_read_refuses_times_without_a_zone(self) -> None:
+        async with self.open_store() as store:
+            with pytest.raises(ValueError, match="timezone"):
+                await store.read(since=datetime(2026, 1, 1))
+
+    @pytest.mark.anyio
     async def test_the_log_survives_reopening(self) -> None:
         async with self.open_store() as store:
             await _fill(store, 10)
@@ -418,6 +467,15 @@ class EventStoreConformance:
         assert [tuple(r) for r in second] == [("Ann", 3)]
 
     @pytest.mark.anyio
+    async def test_an_inline_view_is_given_the_events_as_stored(self) -> None:
+        view = AppliedLog()
+        async with self.open_store(inline_views=(view,)) as store:
+            await store.append("acct-1", [Opened(owner="Ann"), Deposited(amount=5)], metadata=ALICE)
+            await _gather([lambda n=n: store.append(f"acct-{n}", [Deposited(amount=n)], metadata=BOB) for n in range(9)])
+            stored = await store.read()
+        assert sorted(view.seen, key=lambda e: e.position) == stored
+
+    @pytest.mark.anyio
     async def test_rebuilt_views_equal_the_live_ones(self) -> None:
         inline, catch_up = BalanceView("live"), BalanceView("stats")
         query = "SELECT stream_id, owner, balance, events FROM {} ORDER BY stream_id"
@@ -459,6 +517,20 @@ class EventStoreConformance:
             assert await store.checkpoint(view.name) == 320
         assert [tuple(r) for r in after_crash] == [(p, 1) for p in range(1, 101)]
         assert [tuple(r) for r in after_restart] == [(p, 1) for p in range(1, 321)]
+
+
+    @pytest.mark.anyio
+    async def test_rebuilding_a_running_catch_up_view_applies_each_event_once(self) -> None:
+        view = AppliedLog()
+        async with self.open_store() as store:
+            with anyio.fail_after(HANG_GUARD_SECONDS):
+                async with store.run_catch_up(view, batch_size=10) as runner:
+                    await _fill(store, 100)
+                    await store.rebuild(view)
+                    await _fill(store, 50)
+                    await runner.wait_until(150)
+            rows = await store.fetch(f"SELECT position, times FROM {view.table} ORDER BY position")
+        assert [tuple(r) for r in rows] == [(p, 1) for p in range(1, 151)]
 
 
 def _renamed_v1() -> type[Event]:

@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 from events import EventRegistry, EventStore, InlineView, Metadata, NotAnEventStore, SQLiteEventStore
-from tests.events.bank import Opened, bank_registry
+from tests.events.bank import KILLED_EXIT_CODE, AppliedLog, Deposited, Opened, bank_registry
 from tests.events.conformance import EventStoreConformance
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,6 +31,27 @@ async def main(path: str, stream: str, count: int) -> None:
         for _ in range(count):
             await store.append(stream, [Deposited(amount=1)], metadata=Metadata(actor="cli"))
         print(time.time())
+
+anyio.run(main, sys.argv[1], sys.argv[2], int(sys.argv[3]))
+"""
+
+# Ends its own process with os._exit in the middle of a view update: in a catch-up view's
+# transaction, or inside an append's transaction through an inline view.
+KILL_SCRIPT = """
+import sys, anyio
+from pathlib import Path
+from events import Metadata, SQLiteEventStore
+from tests.events.bank import AppliedLog, Deposited, bank_registry
+
+async def main(path: str, where: str, crash_at: int) -> None:
+    view = AppliedLog(crash_at=crash_at, kill_process=True)
+    inline_views = (view,) if where == "inline" else ()
+    async with SQLiteEventStore.open(Path(path), registry=bank_registry(), inline_views=inline_views) as store:
+        if where == "inline":
+            for n in range(crash_at + 10):
+                await store.append(f"acct-{n % 3}", [Deposited(amount=n)], metadata=Metadata(actor="cli"))
+        async with store.run_catch_up(view, batch_size=50) as runner:
+            await runner.wait_until(10**9)
 
 anyio.run(main, sys.argv[1], sys.argv[2], int(sys.argv[3]))
 """
@@ -75,6 +96,11 @@ class TestSQLiteEventStore(EventStoreConformance):
         done = await anyio.run_process(command, cwd=REPO, check=True)
         return float(done.stdout.decode().strip())
 
+    async def _killed_in_another_process(self, where: str, crash_at: int) -> None:
+        command = [sys.executable, "-c", KILL_SCRIPT, str(self.path), where, str(crash_at)]
+        done = await anyio.run_process(command, cwd=REPO, check=False)
+        assert done.returncode == KILLED_EXIT_CODE, done.stderr.decode()
+
     def _raw(self) -> sqlite3.Connection:
         """A plain sqlite3 connection that commits on leaving its `with` block."""
         return sqlite3.connect(self.path)
@@ -98,6 +124,54 @@ class TestSQLiteEventStore(EventStoreConformance):
             await store.append("acct-1", [Opened(owner="Ann")], metadata=Metadata(actor="alice"))
         assert stat.S_IMODE(self.path.stat().st_mode) == 0o600
         assert stat.S_IMODE(self.path.parent.stat().st_mode) == 0o700
+
+
+    @pytest.mark.anyio
+    async def test_verify_catches_an_edited_actor_column(self) -> None:
+        async with self.open_store() as store:
+            await store.append("acct-1", [Opened(owner="Ann"), Opened(owner="Bo")], metadata=Metadata(actor="alice"))
+        with self._raw() as conn:
+            conn.execute("DROP TRIGGER events_refuse_update")
+            conn.execute("UPDATE events SET actor = 'mallory' WHERE position = 2")
+        async with self.open_store() as store:
+            report = await store.verify()
+            assert await store.read(actor="mallory") != []
+        assert (report.ok, report.first_bad_position) == (False, 2)
+
+    @pytest.mark.anyio
+    async def test_a_process_killed_inside_a_catch_up_update_loses_and_repeats_nothing(self) -> None:
+        view = AppliedLog()
+        query = f"SELECT position, times FROM {view.table} ORDER BY position"
+        async with self.open_store() as store:
+            await _fill_deposits(store, 300)
+        await self._killed_in_another_process("catch-up", crash_at=137)
+        async with self.open_store() as store:
+            assert await store.checkpoint(view.name) == 100
+            assert [tuple(r) for r in await store.fetch(query)] == [(p, 1) for p in range(1, 101)]
+            with anyio.fail_after(60):
+                async with store.run_catch_up(view) as runner:
+                    await runner.wait_until(300)
+            assert [tuple(r) for r in await store.fetch(query)] == [(p, 1) for p in range(1, 301)]
+
+    @pytest.mark.anyio
+    async def test_a_process_killed_inside_an_append_leaves_log_and_inline_view_agreeing(self) -> None:
+        view = AppliedLog()
+        query = f"SELECT position, times FROM {view.table} ORDER BY position"
+        await self._killed_in_another_process("inline", crash_at=137)
+        async with self.open_store(inline_views=(view,)) as store:
+            assert await store.head() == 136
+            assert (await store.verify()).ok
+            live = [tuple(r) for r in await store.fetch(query)]
+            await store.rebuild(view)
+            rebuilt = [tuple(r) for r in await store.fetch(query)]
+            result = await store.append("acct-9", [Opened(owner="after")], metadata=Metadata(actor="alice"))
+        assert live == rebuilt == [(p, 1) for p in range(1, 137)]
+        assert result.first_position == 137
+
+
+async def _fill_deposits(store: EventStore, count: int) -> None:
+    for n in range(count):
+        await store.append(f"acct-{n % 3}", [Deposited(amount=n)], metadata=Metadata(actor="alice"))
 
 
 class TestFilesThatAreNotStores:
