@@ -315,8 +315,11 @@ class CatalogService:
         else:
             event = CustomProviderUpdated(provider_id=provider_id, provider=draft)
         await self._append(stream, [event], metadata, expected, idempotency_key)
+        saved = self.provider(provider_id)
+        if saved is None:
+            raise Conflict("this Idempotency-Key was already used; what it saved has since been deleted")
         status: SaveStatus = "created" if current is None else "updated"
-        return SaveOutcome(status=status, provider=self.require_provider(provider_id))
+        return SaveOutcome(status=status, provider=saved)
 
     def _expected(self, stream: str, expected_version: int | None) -> int:
         known = self._state.versions.get(stream, 0)
