@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import msgspec
 
 from backend.catalog.views import CatalogIndex, IndexedModel, ModelHit, SortKey
-
-Predicate = Callable[[IndexedModel], bool]
 
 
 class ModelQuery(msgspec.Struct, frozen=True, kw_only=True):
@@ -35,33 +31,33 @@ class ModelPage(msgspec.Struct, frozen=True, kw_only=True):
     items: list[ModelHit]
 
 
-def _predicates(query: ModelQuery) -> list[Predicate]:
-    checks: list[Predicate] = []
-    words = query.q.casefold().split()
-    if words:
-        checks.append(lambda row: all(word in row.key for word in words))
+def _narrow(rows: list[IndexedModel], query: ModelQuery) -> list[IndexedModel]:
+    """Apply each filter as its own pass, so every pass is a tight comprehension."""
+    for word in query.q.casefold().split():
+        rows = [row for row in rows if word in row.key]
     if query.providers:
-        checks.append(lambda row: row.provider_id in query.providers)
+        providers = query.providers
+        rows = [row for row in rows if row.provider_id in providers]
     if query.can_reason is not None:
-        checks.append(lambda row: row.can_reason is query.can_reason)
+        can_reason = query.can_reason
+        rows = [row for row in rows if row.can_reason is can_reason]
     if query.supports_attachments is not None:
-        checks.append(lambda row: row.supports_attachments is query.supports_attachments)
+        attachments = query.supports_attachments
+        rows = [row for row in rows if row.supports_attachments is attachments]
     if query.min_context is not None:
         minimum = query.min_context
-        checks.append(lambda row: row.context >= minimum)
+        rows = [row for row in rows if row.context >= minimum]
     if query.max_price_in is not None:
         max_in = query.max_price_in
-        checks.append(lambda row: row.price_in is not None and row.price_in <= max_in)
+        rows = [row for row in rows if row.price_in is not None and row.price_in <= max_in]
     if query.max_price_out is not None:
         max_out = query.max_price_out
-        checks.append(lambda row: row.price_out is not None and row.price_out <= max_out)
-    return checks
+        rows = [row for row in rows if row.price_out is not None and row.price_out <= max_out]
+    return rows
 
 
 def search_models(index: CatalogIndex, query: ModelQuery) -> ModelPage:
-    checks = _predicates(query)
-    rows = index.sorted_models[query.sort]
-    matches = [row for row in rows if all(check(row) for check in checks)] if checks else rows
+    matches = _narrow(index.sorted_models[query.sort], query)
     page = matches[query.offset : query.offset + query.limit]
     return ModelPage(
         total=len(matches),
