@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 
 import anyio
@@ -10,7 +10,7 @@ import anyio
 
 @asynccontextmanager
 async def alongside(
-    task: Callable[[], Awaitable[None]], *, on_exit: Callable[[], None], cancel_on_exit: bool
+    task: Callable[[], Coroutine[object, object, None]], *, on_exit: Callable[[], None], cancel_on_exit: bool
 ) -> AsyncIterator[None]:
     """Run `task` while the block runs; on leaving call `on_exit`, cancel the task if asked, and wait for it.
 

@@ -31,6 +31,7 @@ from events.writer import GroupWriter, PendingAppend, WriterItem, WriterJob
 T = TypeVar("T")
 
 VERIFY_COLUMNS = "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash, actor"
+VerifyRow = tuple[int, str, int, str, str, int, str, str, str, str, str]
 BUSY_TIMEOUT_SECONDS = 30.0
 # Decoding a page holds the GIL; this pause lets the reader thread get into SQLite first, so
 # the next page is fetched while this one is decoded.
@@ -149,7 +150,8 @@ class SQLiteEventStore:
         until: datetime | None = None,
     ) -> list[StoredEvent]:
         """Events after a position, in order, filtered; `since` is inclusive, `until` exclusive."""
-        clauses, params = ["position > ?"], [after]
+        clauses: list[str] = ["position > ?"]
+        params: list[object] = [after]
         for clause, value in (("stream_id = ?", stream), ("type = ?", type), ("actor = ?", actor)):
             if value is not None:
                 clauses.append(clause)
@@ -218,7 +220,7 @@ class SQLiteEventStore:
         """Recompute the hash chain over the whole log; the report names the first position where it breaks."""
         previous, checked = GENESIS_HASH, 0
         while True:
-            rows = await self._reader.execute_fetchall(
+            rows: Sequence[VerifyRow] = await self._reader.execute_fetchall(  # type: ignore[assignment]
                 f"SELECT {VERIFY_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
                 (checked, PAGE),
             )
@@ -308,16 +310,16 @@ async def _fetch_page(conn: aiosqlite.Connection, sql: str, params: Sequence[obj
     return Page(*rows[0])
 
 
-def _row_fault(row: sqlite3.Row | tuple[object, ...], expected_position: int, previous: str) -> str:
+def _row_fault(row: VerifyRow, expected_position: int, previous: str) -> str:
     """Why a row breaks the chain, or "" if it holds."""
     position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash, actor = row
     if position != expected_position:
         return f"position {expected_position} is missing (next row is {position})"
-    recomputed = event_hash(previous, position, stream_id, version, event_id, type,  # type: ignore[arg-type]
-                            schema_version, data, metadata, recorded_at)  # type: ignore[arg-type]
+    recomputed = event_hash(previous, position, stream_id, version, event_id, type,
+                            schema_version, data, metadata, recorded_at)
     if recomputed != hash:
         return f"the hash of position {position} does not match its content and the previous hash"
-    if msgspec.json.decode(metadata, type=Metadata).actor != actor:  # type: ignore[arg-type]
+    if msgspec.json.decode(metadata, type=Metadata).actor != actor:
         return f"the actor column of position {position} differs from its metadata"
     return ""
 

@@ -6,7 +6,7 @@ import random
 import time
 from datetime import datetime, timedelta
 from functools import partial
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import ClassVar
 
@@ -15,6 +15,7 @@ import anyio.lowlevel
 import pytest
 
 from events import (
+    AppendResult,
     ConcurrencyConflict,
     Event,
     EventIdReused,
@@ -152,7 +153,7 @@ class EventStoreConformance:
     async def test_the_same_ids_appended_concurrently_are_written_once(self) -> None:
         async with self.open_store() as store:
             results = await _gather([
-                lambda: store.append("acct-1", [Opened(owner="Ann")], metadata=ALICE, event_ids=["only-once"])
+                partial(store.append, "acct-1", [Opened(owner="Ann")], metadata=ALICE, event_ids=["only-once"])
                 for _ in range(5)
             ])
             assert await store.count() == 1
@@ -198,7 +199,7 @@ class EventStoreConformance:
         async with self.open_store() as store:
             before = store.transactions
             await _gather([
-                lambda n=n: store.append(f"acct-{n}", [Opened(owner=str(n))], metadata=ALICE) for n in range(appends)
+                partial(store.append, f"acct-{n}", [Opened(owner=str(n))], metadata=ALICE) for n in range(appends)
             ])
             used = store.transactions - before
             assert await store.count() == appends
@@ -209,9 +210,9 @@ class EventStoreConformance:
         async with self.open_store() as store:
             before = store.transactions
             outcomes = await _gather_outcomes(
-                [lambda: store.append("contested", [Opened(owner="x")], metadata=ALICE, expected_version=0)
+                [partial(store.append, "contested", [Opened(owner="x")], metadata=ALICE, expected_version=0)
                  for _ in range(5)]
-                + [lambda n=n: store.append(f"free-{n}", [Opened(owner="y")], metadata=ALICE) for n in range(5)]
+                + [partial(store.append, f"free-{n}", [Opened(owner="y")], metadata=ALICE) for n in range(5)]
             )
             used = store.transactions - before
             assert await store.count() == 6
@@ -226,9 +227,9 @@ class EventStoreConformance:
         view = BalanceView()
         async with self.open_store(inline_views=(view,)) as store:
             outcomes = await _gather_outcomes(
-                [lambda n=n: store.append(f"acct-{n}", [Opened(owner=str(n))], metadata=ALICE) for n in range(3)]
-                + [lambda: store.append("bad", [Opened(owner="b"), Poison()], metadata=ALICE)]
-                + [lambda n=n: store.append(f"acct-{n}", [Deposited(amount=10)], metadata=ALICE) for n in range(3)]
+                [partial(store.append, f"acct-{n}", [Opened(owner=str(n))], metadata=ALICE) for n in range(3)]
+                + [partial(store.append, "bad", [Opened(owner="b"), Poison()], metadata=ALICE)]
+                + [partial(store.append, f"acct-{n}", [Deposited(amount=10)], metadata=ALICE) for n in range(3)]
             )
             rows = await store.fetch(f"SELECT stream_id, balance, events FROM {view.table} ORDER BY stream_id")
             positions = [e.position for e in await store.read()]
@@ -443,14 +444,14 @@ class EventStoreConformance:
             return {**body, "first": first, "last": last}
 
         async with self.open_store(registry=old) as store:
-            await store.append("acct-1", [old_class(name="Ann Lee")], metadata=ALICE)  # type: ignore[call-arg]
+            await store.append("acct-1", [old_class(name="Ann Lee")], metadata=ALICE)
         async with self.open_store(registry=new) as store:
-            await store.append("acct-1", [new_class(first="Bo", last="Ek")], metadata=ALICE)  # type: ignore[call-arg]
+            await store.append("acct-1", [new_class(first="Bo", last="Ek")], metadata=ALICE)
             stored = await store.read()
         assert [e.schema_version for e in stored] == [1, 2]
         assert [new.decode(e) for e in stored] == [
-            new_class(first="Ann", last="Lee"),  # type: ignore[call-arg]
-            new_class(first="Bo", last="Ek"),  # type: ignore[call-arg]
+            new_class(first="Ann", last="Lee"),
+            new_class(first="Bo", last="Ek"),
         ]
 
     # --- read views ------------------------------------------------------------------------
@@ -471,7 +472,7 @@ class EventStoreConformance:
         view = AppliedLog()
         async with self.open_store(inline_views=(view,)) as store:
             await store.append("acct-1", [Opened(owner="Ann"), Deposited(amount=5)], metadata=ALICE)
-            await _gather([lambda n=n: store.append(f"acct-{n}", [Deposited(amount=n)], metadata=BOB) for n in range(9)])
+            await _gather([partial(store.append, f"acct-{n}", [Deposited(amount=n)], metadata=BOB) for n in range(9)])
             stored = await store.read()
         assert sorted(view.seen, key=lambda e: e.position) == stored
 
@@ -589,25 +590,27 @@ def _fold_balances(events: list[StoredEvent], registry: EventRegistry) -> list[t
     return [(stream, str(a[0]), int(a[1]), int(a[2])) for stream, a in sorted(accounts.items())]
 
 
-async def _gather_outcomes(calls: list[object]) -> list[object]:
+async def _gather_outcomes(calls: Sequence[Callable[[], Awaitable[AppendResult]]]) -> list[AppendResult | Exception]:
     """Run the calls concurrently; each outcome is its result or the exception it raised."""
-    outcomes: list[object] = [None] * len(calls)
+    outcomes: dict[int, AppendResult | Exception] = {}
 
     async def run(index: int) -> None:
         try:
-            outcomes[index] = await calls[index]()  # type: ignore[operator]
+            outcomes[index] = await calls[index]()
         except Exception as error:
             outcomes[index] = error
 
     async with anyio.create_task_group() as tasks:
         for index in range(len(calls)):
             tasks.start_soon(run, index)
-    return outcomes
+    return [outcomes[index] for index in range(len(calls))]
 
 
-async def _gather(calls: list[object]) -> list[AsyncIterator[object]]:
-    outcomes = await _gather_outcomes(calls)
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
+async def _gather(calls: Sequence[Callable[[], Awaitable[AppendResult]]]) -> list[AppendResult]:
+    """Run the calls concurrently; all must succeed."""
+    results: list[AppendResult] = []
+    for outcome in await _gather_outcomes(calls):
+        if isinstance(outcome, Exception):
             raise outcome
-    return outcomes  # type: ignore[return-value]
+        results.append(outcome)
+    return results
