@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 from litestar import Litestar, Request, Response, get
+from litestar.datastructures import State
 
 from backend.app import create_app
 from backend.catalog.search import ModelQuery, search_models
@@ -87,7 +88,7 @@ def bare_app(answers: dict[str, bytes]) -> Litestar:
     """A Litestar app whose one handler returns pre-serialized bytes looked up by query string."""
 
     @get(SEARCH, sync_to_thread=False)
-    def models(request: Request) -> Response[bytes]:
+    def models(request: Request[object, object, State]) -> Response[bytes]:
         return Response(answers[request.url.query], media_type="application/json")
 
     return Litestar([models])

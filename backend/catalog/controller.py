@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import Body, FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -107,7 +108,7 @@ class CatalogController(Controller):
     @put("/custom/{provider_id:str}", summary="Create or replace a custom provider (overrides a shipped one with the same id)")
     async def put_custom(
         self,
-        request: Request,
+        request: Request[object, object, State],
         catalog: Catalog,
         metadata: RequestMetadata,
         provider_id: FromPath[str],
@@ -127,7 +128,7 @@ class CatalogController(Controller):
     @delete("/custom/{provider_id:str}", status_code=HTTP_200_OK, summary="Remove a custom provider or override")
     async def delete_custom(
         self,
-        request: Request,
+        request: Request[object, object, State],
         catalog: Catalog,
         metadata: RequestMetadata,
         provider_id: FromPath[str],
@@ -144,7 +145,7 @@ class CatalogController(Controller):
     @post("/import", status_code=HTTP_200_OK, summary="Import Catwalk-format JSON: one provider or a list")
     async def import_providers(
         self,
-        request: Request,
+        request: Request[object, object, State],
         catalog: Catalog,
         metadata: RequestMetadata,
         data: JSONBody[CatwalkInput],

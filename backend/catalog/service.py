@@ -18,6 +18,7 @@ import msgspec
 
 from backend.catalog.catwalk import CatwalkInput, draft_from_catwalk, encode_catwalk
 from backend.catalog.events import (
+    EVENT_TYPES,
     REFRESH_STREAM,
     CatalogRefreshed,
     CustomModelAdded,
@@ -50,11 +51,13 @@ from backend.catalog.views import (
 from backend.errors import Conflict, FieldError, NotFound, ValidationFailed
 from backend.settings import Settings
 from events import ConcurrencyConflict, Event, EventIdReused, Metadata, SQLiteEventStore, StoredEvent
+from events.event import type_name
 
 log = logging.getLogger(__name__)
 EVENT_ID_NAMESPACE = uuid.UUID("5b0c3a9e-4f0e-4c1e-9a57-6a1f3c2d8e10")
 READ_PAGE = 1000
 DEFAULT_REFRESH_TIMEOUT = 10.0
+CATALOG_TYPES = tuple(type_name(event_class) for event_class in EVENT_TYPES)
 
 SaveStatus = Literal["created", "updated", "unchanged"]
 
@@ -356,12 +359,24 @@ class CatalogService:
         await self._catch_up_stream(stream)
 
     async def _catch_up(self) -> None:
-        """Apply every catalog event in the log (at open)."""
+        """Apply the catalog events already in the log (at open), reading only catalog types."""
+        head = await self._store.head()
+        found = [stored for name in CATALOG_TYPES for stored in await self._read_type(name, head)]
+        found.sort(key=lambda stored: stored.position)
+        for stored in found:
+            await self._apply(stored)
+        self._position = head
+        self._state.reindex()
+
+    async def _read_type(self, name: str, head: int) -> list[StoredEvent]:
+        found: list[StoredEvent] = []
         while True:
-            batch = await self._store.read(after=self._position, limit=READ_PAGE)
-            if not batch:
-                return
-            await self._take(batch)
+            after = found[-1].position if found else 0
+            page = await self._store.read(after=after, limit=READ_PAGE, type=name)
+            kept = [stored for stored in page if stored.position <= head]
+            found += kept
+            if len(kept) < READ_PAGE:
+                return found
 
     async def _follow(self) -> None:
         """Apply catalog events appended by anyone, as they commit."""

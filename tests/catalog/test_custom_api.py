@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import anyio
 import pytest
@@ -17,10 +18,10 @@ pytestmark = pytest.mark.anyio
 CATALOG = "/api/v1/catalog"
 
 
-async def template(client: Client, template_id: str) -> dict[str, object]:
+async def template(client: Client, template_id: str) -> dict[str, Any]:
     templates = (await client.get(f"{CATALOG}/templates")).json()["templates"]
     chosen = next(t for t in templates if t["id"] == template_id)
-    provider: dict[str, object] = chosen["provider"]
+    provider: dict[str, Any] = chosen["provider"]
     return provider
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.anyio
 CATALOG = "/api/v1/catalog"
 
 
-def served_list() -> list[dict[str, object]]:
+def served_list() -> list[dict[str, Any]]:
     """The shipped catalog as a Catwalk service would serve it (pioneer is not served upstream)."""
     import msgspec
 
@@ -35,7 +36,7 @@ def service() -> Iterator[CatalogServer]:
         yield server
 
 
-async def refresh(client: Client, url: str | None = None) -> tuple[int, dict[str, object]]:
+async def refresh(client: Client, url: str | None = None) -> tuple[int, dict[str, Any]]:
     response = await (client.post(f"{CATALOG}/refresh", json={"url": url}) if url else client.post(f"{CATALOG}/refresh"))
     return response.status_code, response.json()
 

@@ -74,7 +74,7 @@ def test_sorts_order_results_and_put_unknown_prices_last(index: CatalogIndex, so
     field = sort.lstrip("-")
     descending = sort.startswith("-")
     if field == "name":
-        values: list[object] = [hit.model.name.casefold() for hit in hits]
+        values = [hit.model.name.casefold() for hit in hits]
         assert values == sorted(values, reverse=descending)
         return
     if field == "context":
