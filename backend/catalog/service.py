@@ -242,20 +242,7 @@ class CatalogService:
         idempotency_key: str | None = None,
     ) -> list[SaveOutcome]:
         """Save Catwalk-format providers as custom providers; nothing is written if any is invalid."""
-        items = data if isinstance(data, list) else [data]
-        prefix = "[{}]." if isinstance(data, list) else ""
-        problems = _import_shape_problems(len(items), as_id)
-        drafts: list[tuple[str, ProviderDraft]] = []
-        seen: set[str] = set()
-        for index, item in enumerate(items):
-            provider_id = as_id or item.id
-            draft = settle_price_status(draft_from_catwalk(item)[0])
-            at = prefix.format(index)
-            problems += provider_problems(provider_id, draft, prefix=at)
-            if provider_id in seen:
-                problems.append(FieldError(f"{at}id", f"provider {provider_id!r} is listed twice"))
-            seen.add(provider_id)
-            drafts.append((provider_id, draft))
+        drafts, problems = import_drafts(data, as_id)
         if problems:
             raise ValidationFailed(f"the import has {len(problems)} problem(s); nothing was saved", problems)
         return [
@@ -265,14 +252,7 @@ class CatalogService:
 
     async def refresh(self, metadata: Metadata, *, url: str | None = None) -> RefreshOutcome:
         """Fetch the provider list from a catalog service and record what changed."""
-        base = url if url is not None else self._settings.catalog_url
-        endpoint = providers_endpoint(base)
-        if endpoint is None:
-            message = (
-                "must be an http(s) URL" if base else
-                "no catalog service configured: set SWITCHBOARD_CATALOG_URL or send {\"url\": ...}"
-            )
-            raise ValidationFailed("no usable catalog service URL", [FieldError("url", message)])
+        endpoint = refresh_endpoint(url if url is not None else self._settings.catalog_url)
         last = self._state.last_refresh
         etag = last.etag if last is not None and last.url == endpoint else None
         fetched = await fetch_providers(self._http, endpoint, etag, self.refresh_timeout)
@@ -423,13 +403,39 @@ class CatalogService:
             self._state.reindex()
 
 
-def _import_shape_problems(count: int, as_id: str | None) -> list[FieldError]:
+def import_drafts(
+    data: CatwalkInput, as_id: str | None
+) -> tuple[list[tuple[str, ProviderDraft]], list[FieldError]]:
+    """Catwalk input as (id, draft) pairs, with every problem; list items prefix fields with `[i].`."""
+    items = data if isinstance(data, list) else [data]
+    prefix = "[{}]." if isinstance(data, list) else ""
     problems: list[FieldError] = []
-    if count == 0:
+    if not items:
         problems.append(FieldError("body", "lists no providers"))
-    if as_id is not None and count != 1:
+    if as_id is not None and len(items) != 1:
         problems.append(FieldError("as_id", "only applies when importing a single provider"))
-    return problems
+    drafts: list[tuple[str, ProviderDraft]] = []
+    for index, item in enumerate(items):
+        provider_id, at = as_id or item.id, prefix.format(index)
+        draft = settle_price_status(draft_from_catwalk(item)[0])
+        problems += provider_problems(provider_id, draft, prefix=at)
+        if provider_id in (seen for seen, _ in drafts):
+            problems.append(FieldError(f"{at}id", f"provider {provider_id!r} is listed twice"))
+        drafts.append((provider_id, draft))
+    return drafts, problems
+
+
+def refresh_endpoint(base_url: str) -> str:
+    """The `/v2/providers` URL of a catalog service, or a validation error naming `url`."""
+    endpoint = providers_endpoint(base_url)
+    if endpoint is None:
+        message = (
+            "must be an http(s) URL"
+            if base_url
+            else 'no catalog service configured: set SWITCHBOARD_CATALOG_URL or send {"url": ...}'
+        )
+        raise ValidationFailed("no usable catalog service URL", [FieldError("url", message)])
+    return endpoint
 
 
 def _sub_key(idempotency_key: str | None, index: int) -> str | None:
