@@ -45,7 +45,7 @@ async def test_one_provider_with_models_and_provenance(client: Client) -> None:
 
 
 async def test_search_pages_with_total(client: Client) -> None:
-    params = {"q": "gpt", "sort": "-context", "limit": 7}
+    params: dict[str, str | int] = {"q": "gpt", "sort": "-context", "limit": 7}
     first = (await client.get(f"{CATALOG}/models", params=params)).json()
     second = (await client.get(f"{CATALOG}/models", params={**params, "offset": 7})).json()
     everything = (await client.get(f"{CATALOG}/models", params={**params, "limit": 500})).json()
