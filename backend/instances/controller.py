@@ -6,12 +6,14 @@ from typing import Annotated
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import HeaderParameter, Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, HeaderParameter, JSONBody, PathParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from backend.audit.schemas import EventOut, event_out
+from backend.catalog.controller import parse_if_match
 from backend.context import idempotency_key
-from backend.errors import FieldError, NotFound, ValidationFailed
+from backend.errors import NotFound
 from backend.instances.commands import create_instance, delete_instance, update_instance
 from backend.instances.connection import run_connection_test
 from backend.instances.credentials import remove_credential, set_credential
@@ -35,17 +37,9 @@ IfMatch = Annotated[
     str | None,
     HeaderParameter(name="if-match", description="The instance version the change is based on; 409 when it moved on"),
 ]
-InstanceId = Annotated[str, Parameter(max_length=64)]
-
-
-def parse_if_match(value: str | None) -> int | None:
-    """`If-Match: 3`, `"3"` or `W/"3"` as a version number."""
-    if value is None:
-        return None
-    digits = value.strip().removeprefix("W/").strip('"')
-    if not digits.isdigit():
-        raise ValidationFailed("If-Match must be an instance version", [FieldError("If-Match", "must be a version number")])
-    return int(digits)
+InstanceId = FromPath[Annotated[str, PathParameter(max_length=64)]]
+InstancesDep = NamedDependency[Instances]
+RequestMetadata = NamedDependency[Metadata]
 
 
 class InstancesController(Controller):
@@ -57,56 +51,56 @@ class InstancesController(Controller):
         summary="All instances, ordered by name",
         responses={HTTP_200_OK: ResponseSpec(data_container=list[InstanceView], description="The instances")},
     )
-    async def list_instances(self, instances: Instances) -> Response[bytes]:
+    async def list_instances(self, instances: InstancesDep) -> Response[bytes]:
         body = await instances.view.list_bytes(instances.store)
         return Response(body, media_type="application/json")
 
     @post("/", summary="Create an instance (Idempotency-Key honoured)")
     async def create(
-        self, instances: Instances, data: CreateInstance, metadata: Metadata, request: Request
+        self, instances: InstancesDep, data: JSONBody[CreateInstance], metadata: RequestMetadata, request: Request
     ) -> InstanceView:
         return await create_instance(instances, data, metadata, idempotency_key(request))
 
     @get("/{instance_id:str}", summary="One instance")
-    async def detail(self, instances: Instances, instance_id: InstanceId) -> InstanceView:
+    async def detail(self, instances: InstancesDep, instance_id: InstanceId) -> InstanceView:
         return (await instances.row(instance_id)).instance
 
     @patch("/{instance_id:str}", summary="Change settings (If-Match: <version>)")
     async def update(
-        self, instances: Instances, instance_id: InstanceId, data: UpdateInstance, metadata: Metadata, if_match: IfMatch = None
+        self, instances: InstancesDep, instance_id: InstanceId, data: JSONBody[UpdateInstance], metadata: RequestMetadata, if_match: IfMatch = None
     ) -> InstanceView:
         return await update_instance(instances, instance_id, data, metadata, parse_if_match(if_match))
 
     @delete("/{instance_id:str}", summary="Delete an instance and destroy its key (If-Match: <version>)", status_code=HTTP_204_NO_CONTENT)
-    async def remove(self, instances: Instances, instance_id: InstanceId, metadata: Metadata, if_match: IfMatch = None) -> None:
+    async def remove(self, instances: InstancesDep, instance_id: InstanceId, metadata: RequestMetadata, if_match: IfMatch = None) -> None:
         await delete_instance(instances, instance_id, metadata, parse_if_match(if_match))
 
     @put("/{instance_id:str}/credential", summary="Set or rotate the key, optionally verified first")
     async def put_credential(
-        self, instances: Instances, instance_id: InstanceId, data: SetCredential, metadata: Metadata
+        self, instances: InstancesDep, instance_id: InstanceId, data: JSONBody[SetCredential], metadata: RequestMetadata
     ) -> InstanceView:
         return await set_credential(instances, instance_id, data, metadata)
 
     @delete("/{instance_id:str}/credential", summary="Remove the key", status_code=HTTP_200_OK)
-    async def delete_credential(self, instances: Instances, instance_id: InstanceId, metadata: Metadata) -> InstanceView:
+    async def delete_credential(self, instances: InstancesDep, instance_id: InstanceId, metadata: RequestMetadata) -> InstanceView:
         return await remove_credential(instances, instance_id, metadata)
 
     @post("/{instance_id:str}/test", summary="Test the connection by listing models (never a completion)", status_code=HTTP_200_OK)
-    async def test(self, instances: Instances, instance_id: InstanceId, metadata: Metadata) -> InstanceView:
+    async def test(self, instances: InstancesDep, instance_id: InstanceId, metadata: RequestMetadata) -> InstanceView:
         return await run_connection_test(instances, instance_id, metadata)
 
     @get("/{instance_id:str}/models", summary="Catalog models joined with what the endpoint listed")
-    async def models(self, instances: Instances, instance_id: InstanceId) -> InstanceModels:
+    async def models(self, instances: InstancesDep, instance_id: InstanceId) -> InstanceModels:
         return await instance_models(instances, instance_id)
 
     @post("/{instance_id:str}/models", summary="Add a model the endpoint listed to the instance's custom provider")
     async def add_model(
-        self, instances: Instances, instance_id: InstanceId, data: AddModel, metadata: Metadata
+        self, instances: InstancesDep, instance_id: InstanceId, data: JSONBody[AddModel], metadata: RequestMetadata
     ) -> InstanceModels:
         return await add_listed_model(instances, instance_id, data, metadata)
 
     @get("/{instance_id:str}/history", summary="The instance's events, oldest first (also after deletion)")
-    async def history(self, instances: Instances, instance_id: InstanceId) -> list[EventOut]:
+    async def history(self, instances: InstancesDep, instance_id: InstanceId) -> list[EventOut]:
         events = await instances.store.read_stream(stream_of(instance_id))
         if not events:
             raise NotFound(f"no instance {instance_id!r}")
@@ -118,9 +112,9 @@ class EnvImportController(Controller):
     tags = ["instances"]
 
     @get("/", summary="Preview the instances the environment's provider keys would create")
-    async def preview(self, instances: Instances) -> EnvPreview:
+    async def preview(self, instances: InstancesDep) -> EnvPreview:
         return await preview_env(instances)
 
     @post("/", summary="Create those instances (actor env-import); running it twice creates nothing new", status_code=HTTP_200_OK)
-    async def apply(self, instances: Instances, metadata: Metadata) -> EnvImportResult:
+    async def apply(self, instances: InstancesDep, metadata: RequestMetadata) -> EnvImportResult:
         return await apply_env(instances, metadata)

@@ -1,0 +1,52 @@
+"""Fixtures for instance tests: the real app on a real SQLite file, and the local upstream servers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from backend.app import create_app
+from backend.instances import Instances
+from backend.settings import Settings
+from tests.upstreams.fixtures import refused_urls, upstream, upstream_server
+
+__all__ = ["refused_urls", "upstream", "upstream_server"]
+
+Client = AsyncTestClient[Litestar]
+SECRET = "sk-switchboard-plaintext-9f8e7d6c5b4aQRST"
+OTHER_SECRET = "sk-switchboard-rotated-1a2b3c4d5e6fWXYZ"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[Client]:
+    async with AsyncTestClient(app=create_app(settings)) as test_client:
+        yield test_client
+
+
+def instances_of(client: Client) -> Instances:
+    instances: Instances = client.app.state.services.instances
+    return instances
+
+
+async def create(client: Client, **fields: object) -> dict[str, object]:
+    """Create an instance (OpenAI by default) and return its JSON; fails the test on refusal."""
+    body = {"name": "OpenAI Dev", "provider_id": "openai", **fields}
+    response = await client.post("/api/v1/instances", json=body)
+    assert response.status_code == 201, response.text
+    created: dict[str, object] = response.json()
+    return created
+
+
+def error_fields(response_json: dict[str, object]) -> set[str]:
+    errors = response_json.get("errors", [])
+    assert isinstance(errors, list)
+    return {str(error["field"]) for error in errors}
