@@ -13,6 +13,8 @@ from backend.api_docs import ServerRenderedDocs
 
 from backend.audit.controller import AuditController
 from backend.audit.live import live_feed
+from backend.catalog import CatalogController, CatalogService
+from backend.instances import EnvImportController, Instances, InstancesController
 from backend.context import request_metadata
 from backend.errors import EXCEPTION_HANDLERS
 from backend.query_guard import refuse_unknown_query_params
@@ -23,6 +25,14 @@ from backend.settings import Settings
 def _services(state: State) -> Services:
     services: Services = state.services
     return services
+
+
+def _catalog(state: State) -> CatalogService:
+    return _services(state).catalog
+
+
+def _instances(state: State) -> Instances:
+    return _services(state).instances
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -36,9 +46,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
 
     return Litestar(
-        route_handlers=[AuditController, live_feed],
+        route_handlers=[AuditController, live_feed, CatalogController, InstancesController, EnvImportController],
         dependencies={
             "services": Provide(_services, sync_to_thread=False),
+            "catalog": Provide(_catalog, sync_to_thread=False),
+            "instances": Provide(_instances, sync_to_thread=False),
             "metadata": Provide(request_metadata, sync_to_thread=False),
         },
         lifespan=[lifespan],

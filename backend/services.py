@@ -10,6 +10,10 @@ import httpx
 
 from backend.audit.events import EVENT_TYPES as AUDIT_EVENTS
 from backend.audit.events import SERVICE_STREAM, ServiceStarted
+from backend.catalog import EVENT_TYPES as CATALOG_EVENTS
+from backend.catalog import CatalogService
+from backend.instances import EVENT_TYPES as INSTANCE_EVENTS
+from backend.instances import InstanceListView, Instances, Vault
 from backend.settings import Settings
 from events import EventRegistry, Metadata, SQLiteEventStore
 
@@ -26,12 +30,12 @@ def service_version() -> str:
 def build_registry() -> EventRegistry:
     """Every event type the service knows, so any stored event can be decoded."""
     registry = EventRegistry()
-    registry.register(*AUDIT_EVENTS)
+    registry.register(*AUDIT_EVENTS, *CATALOG_EVENTS, *INSTANCE_EVENTS)
     return registry
 
 
 class Services:
-    """What request handlers use: settings, the event store, the shared HTTP client."""
+    """What request handlers use: settings, the event store, the shared HTTP client, the domains."""
 
     def __init__(
         self,
@@ -39,12 +43,16 @@ class Services:
         registry: EventRegistry,
         store: SQLiteEventStore,
         http: httpx.AsyncClient,
+        catalog: CatalogService,
+        instances: Instances,
     ) -> None:
         self.settings = settings
         self.version = service_version()
         self.registry = registry
         self.store = store
         self.http = http
+        self.catalog = catalog
+        self.instances = instances
 
 
 def prepare_data_dir(settings: Settings) -> None:
@@ -57,11 +65,15 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """Open the store and the HTTP client, record ServiceStarted, and close both on exit."""
     prepare_data_dir(settings)
     registry = build_registry()
+    vault = Vault.open(settings.credentials_dir, settings.master_key, settings.key_file)
+    instance_list = InstanceListView(registry)
     async with (
-        SQLiteEventStore.open(settings.database_path, registry=registry) as store,
+        SQLiteEventStore.open(settings.database_path, registry=registry, inline_views=[instance_list]) as store,
         httpx.AsyncClient(follow_redirects=False) as http,
+        await CatalogService.open(store, settings, http) as catalog,
     ):
-        services = Services(settings, registry, store, http)
+        instances = Instances(store, instance_list, vault, catalog, http)
+        services = Services(settings, registry, store, http, catalog, instances)
         started = ServiceStarted(version=services.version, data_dir=str(settings.data_dir))
         await store.append(SERVICE_STREAM, [started], metadata=SYSTEM)
         yield services
