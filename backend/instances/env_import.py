@@ -42,11 +42,12 @@ OLLAMA_TEMPLATE = _ollama_template()
 
 
 def ollama_url(host: str) -> str:
-    """OLLAMA_HOST as a URL: `http://` and port 11434 unless it names them."""
+    """OLLAMA_HOST as a URL, read as the Ollama client does: a bare host gets http:// and port 11434."""
     host = host.strip().rstrip("/")
-    url = host if "://" in host else f"http://{host}"
-    authority = url.split("://", 1)[1].split("/", 1)[0]
-    return url if ":" in authority.rsplit("]", 1)[-1] else url.replace(authority, f"{authority}:{OLLAMA_PORT}", 1)
+    if "://" in host:
+        return host
+    has_port = ":" in host.rsplit("]", 1)[-1]
+    return f"http://{host}" if has_port else f"http://{host}:{OLLAMA_PORT}"
 
 
 def _key_variable(provider: Provider) -> str | None:
