@@ -44,12 +44,16 @@ def event_ids_for(instance_id: str, count: int, idempotency_key: str | None) -> 
     return [f"{instance_id}-create-{n}" for n in range(count)]
 
 
-async def taken_names(instances: Instances, except_id: str = "") -> set[str]:
-    return {row.instance.name.casefold() for row in await instances.view.all(instances.store) if row.instance.id != except_id}
+async def name_taken(instances: Instances, name: str | UnsetType, instance_id: str = "") -> bool:
+    """True when another instance already carries `name`."""
+    if isinstance(name, UnsetType):
+        return False
+    holder = await instances.view.holder_of_name(instances.store, name)
+    return holder is not None and holder != instance_id
 
 
-def settings_problems(settings: SettingsChange, provider: Provider | None, taken: set[str]) -> list[FieldError]:
-    """The rules for each field present in `settings`."""
+def settings_problems(settings: SettingsChange, provider: Provider | None, taken: bool) -> list[FieldError]:
+    """The rules for each field present in `settings`; `taken`: its name belongs to another instance."""
     errors: list[FieldError] = []
     if settings.name is not UNSET:
         errors += name_problems(settings.name, taken)
@@ -72,7 +76,7 @@ async def create_instance(
         if replay is not None:
             return replay.instance
     provider = instances.provider(command.provider_id)
-    _check_create(command, provider, await taken_names(instances))
+    _check_create(command, provider, await name_taken(instances, command.name))
     assert provider is not None
     created = InstanceCreated(
         instance_id=instance_id,
@@ -106,7 +110,7 @@ async def create_instance(
     return row.instance
 
 
-def _check_create(command: CreateInstance, provider: Provider | None, taken: set[str]) -> None:
+def _check_create(command: CreateInstance, provider: Provider | None, taken: bool) -> None:
     settings = SettingsChange(
         name=command.name, endpoint=command.endpoint.strip(), headers=command.headers, api_version=command.api_version
     )
@@ -154,13 +158,14 @@ async def update_instance(
     before, after = changed_settings(instance, _normalised(command))
     if after == SettingsChange():
         return instance
-    _check_update(instance, after, instances.provider(instance.provider_id), await taken_names(instances, instance_id))
+    taken = await name_taken(instances, after.name, instance_id)
+    _check_update(instance, after, instances.provider(instance.provider_id), taken)
     event = InstanceUpdated(instance_id=instance_id, before=before, after=after)
     await instances.append(instance_id, [event], metadata, expected_version=instance.version)
     return (await instances.row(instance_id)).instance
 
 
-def _check_update(instance: InstanceView, after: SettingsChange, provider: Provider | None, taken: set[str]) -> None:
+def _check_update(instance: InstanceView, after: SettingsChange, provider: Provider | None, taken: bool) -> None:
     """Unchanged fields were valid already, so every problem found is about a changed one."""
     errors = settings_problems(after, provider, taken)
     errors += policy_problems(

@@ -26,15 +26,15 @@ KEY_CHARS = re.compile(r"^[\x21-\x7e]+$")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def name_problems(name: str, taken: set[str]) -> list[FieldError]:
-    """`taken` holds the other instances' names, case-folded."""
+def name_problems(name: str, taken: bool) -> list[FieldError]:
+    """`taken`: another instance already has this name (compared case-folded)."""
     if not name.strip():
         return [FieldError("name", "must not be empty")]
     if len(name) > MAX_NAME:
         return [FieldError("name", f"must be at most {MAX_NAME} characters")]
     if CONTROL.search(name):
         return [FieldError("name", "must not contain control characters")]
-    if name.strip().casefold() in taken:
+    if taken:
         return [FieldError("name", f"another instance is already called {name.strip()!r}")]
     return []
 

@@ -245,6 +245,15 @@ class InstanceListView:
         )
         return _row(rows[0]) if rows else None
 
+    async def holder_of_name(self, store: SQLiteEventStore, name: str) -> str | None:
+        """The id of the instance called `name` (compared case-folded), if any."""
+        prefix = f"{name.strip().casefold()}\x00"
+        rows = await store.fetch(
+            f"SELECT instance_id FROM {TABLE} WHERE sort_key >= ? AND sort_key < ? LIMIT 1",
+            (prefix, prefix[:-1] + "\x01"),
+        )
+        return str(rows[0][0]) if rows else None
+
     async def all(self, store: SQLiteEventStore) -> list[InstanceRow]:
         rows = await store.fetch(
             f"SELECT instance_id, body, model_ids, credential_serial FROM {TABLE} ORDER BY sort_key", ()
