@@ -1,0 +1,108 @@
+"""Instances benchmark: what a connection test adds to the upstream's own latency, and the list vs bare bytes.
+
+Run `python -m bench.instances`. Everything goes over real HTTP on 127.0.0.1: the real app (store with
+fsync, vault, view) against the local upstream server, and against a bare Litestar handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from litestar import Litestar, Response, get
+
+from backend.app import create_app
+from backend.settings import Settings
+from bench.catalog import percentile, served
+from tests.upstreams import UpstreamServer
+
+LIST = "/api/v1/instances"
+KEY = "sk-bench-key-0123456789abcdef"
+
+
+def timed(send: Callable[[], httpx.Response], rounds: int) -> list[float]:
+    timings: list[float] = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        response = send()
+        timings.append(time.perf_counter() - started)
+        response.raise_for_status()
+    return timings
+
+
+def bare_app(body: bytes) -> Litestar:
+    @get(LIST, sync_to_thread=False)
+    def instances() -> Response[bytes]:
+        return Response(body, media_type="application/json")
+
+    return Litestar([instances])
+
+
+def row(label: str, times: list[float]) -> str:
+    return (
+        f"  {label:34}{statistics.median(times) * 1000:10.3f}{percentile(times, 0.99) * 1000:10.3f}"
+    )
+
+
+def connection_test_overhead(api: httpx.Client, upstream: UpstreamServer, rounds: int) -> None:
+    body = {"name": "Bench", "provider_id": "openai", "endpoint": upstream.urls.openai, "api_key": KEY, "max_attempts": 1}
+    instance_id = api.post(LIST, json=body).json()["id"]
+    with httpx.Client() as direct:
+        own = lambda: direct.get(f"{upstream.urls.openai}/models", headers={"authorization": f"Bearer {KEY}"})  # noqa: E731
+        test = lambda: api.post(f"{LIST}/{instance_id}/test")  # noqa: E731
+        timed(own, 20)
+        timed(test, 20)
+        upstream_times = timed(own, rounds)
+        test_times = timed(test, rounds)
+    assert api.get(f"{LIST}/{instance_id}").json()["last_test"]["outcome"] == "ok"
+    median = (statistics.median(test_times) - statistics.median(upstream_times)) * 1000
+    p99 = (percentile(test_times, 0.99) - percentile(upstream_times, 0.99)) * 1000
+    print(f"connection test, {rounds} each:{'median ms':>15}{'p99 ms':>10}")
+    print(row("upstream's own GET /models", upstream_times))
+    print(row("POST /instances/{id}/test", test_times))
+    print(f"  added by Switchboard: median {median:.3f} ms  p99 {p99:.3f} ms   (target: median < 5 ms)")
+    print("  (includes the HTTP hop into the app, the vault read, the fsync'd ConnectionTested append and the view update)")
+
+
+def list_against_bare(api: httpx.Client, count: int, rounds: int) -> None:
+    for number in range(count - 1):
+        api.post(LIST, json={"name": f"instance {number:05d}", "provider_id": "openai", "api_key": f"{KEY}-{number}"})
+    body = api.get(LIST).content
+    timed(lambda: api.get(LIST), 20)
+    app_times = timed(lambda: api.get(LIST), rounds)
+    with served(bare_app(body)) as bare, httpx.Client(base_url=bare) as client:
+        timed(lambda: client.get(LIST), 20)
+        bare_times = timed(lambda: client.get(LIST), rounds)
+    print(f"GET {LIST} with {count} instances ({len(body)} bytes), {rounds} each:{'median ms':>8}{'p99 ms':>10}")
+    print(row("real app", app_times))
+    print(row("bare handler, same bytes", bare_times))
+    ratio = statistics.median(app_times) / statistics.median(bare_times)
+    ratio99 = percentile(app_times, 0.99) / percentile(bare_times, 0.99)
+    print(f"  ratio real/bare: median {ratio:.2f}x  p99 {ratio99:.2f}x   (target: real p99 < 20 ms)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    parser = argparse.ArgumentParser(description="Instances benchmark")
+    parser.add_argument("--rounds", type=int, default=300, help="requests per measurement")
+    parser.add_argument("--instances", type=int, default=1000, help="instances in the listed store")
+    args = parser.parse_args(argv)
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        UpstreamServer() as upstream,
+        served(create_app(Settings(data_dir=Path(folder)))) as real,
+        httpx.Client(base_url=real, timeout=30) as api,
+    ):
+        upstream.scenario.key = KEY
+        connection_test_overhead(api, upstream, args.rounds)
+        list_against_bare(api, args.instances, args.rounds)
+
+
+if __name__ == "__main__":
+    main()
