@@ -10,7 +10,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.app import create_app
 from frontend.layout import coming_soon
-from frontend.pages.audit import AuditState, audit_page
+from frontend.live import LiveState
+from frontend.pages.audit import audit_page
 
 API_PREFIX = "/api/"
 
@@ -28,11 +29,16 @@ def mount_api(api: Litestar) -> Callable[[ASGIApp], ASGIApp]:
     return transform
 
 
+def add_page(route: str, title: str, page: Callable[[], rx.Component], *on_load: rx.event.EventHandler) -> None:
+    """Every page follows the live feed, plus whatever it loads itself."""
+    app.add_page(page, route=route, title=f"{title} · Switchboard", on_load=[LiveState.follow, *on_load])
+
+
 api_app = create_app()
 app = rx.App(api_transformer=mount_api(api_app), theme=rx.theme(accent_color="indigo"))
 app.register_lifespan_task(api_app.lifespan)
-app.add_page(audit_page, route="/audit", title="Audit · Switchboard", on_load=AuditState.follow)
-app.add_page(audit_page, route="/", title="Switchboard", on_load=AuditState.follow)
-app.add_page(lambda: coming_soon("Catalog", "Providers and models"), route="/catalog", title="Catalog · Switchboard")
-app.add_page(lambda: coming_soon("Instances", "Connections"), route="/instances", title="Instances · Switchboard")
-app.add_page(lambda: coming_soon("Sessions", "Sessions and agents"), route="/sessions", title="Sessions · Switchboard")
+add_page("/", "Audit", audit_page)
+add_page("/audit", "Audit", audit_page)
+add_page("/catalog", "Catalog", lambda: coming_soon("Catalog", "Providers and models"))
+add_page("/instances", "Instances", lambda: coming_soon("Instances", "Connections"))
+add_page("/sessions", "Sessions", lambda: coming_soon("Sessions", "Sessions and agents"))

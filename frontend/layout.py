@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from frontend.live import LiveState
+
 NAV = (("Catalog", "/catalog"), ("Instances", "/instances"), ("Sessions", "/sessions"), ("Audit", "/audit"))
 
 
@@ -11,11 +13,27 @@ def _nav_link(label: str, href: str) -> rx.Component:
     return rx.link(label, href=href, size="3", weight="medium", id=f"nav-{label.lower()}")
 
 
+def _live_dot() -> rx.Component:
+    return rx.tooltip(
+        rx.badge(
+            rx.cond(LiveState.error == "", "live", "reconnecting"),
+            color_scheme=rx.cond(LiveState.error == "", "green", "amber"),
+            id="live-status",
+        ),
+        content=rx.cond(LiveState.error == "", "Following the event log", LiveState.error),
+    )
+
+
 def page_frame(title: str, *children: rx.Component) -> rx.Component:
     return rx.box(
         rx.flex(
             rx.link(rx.heading("Switchboard", size="5"), href="/", underline="none"),
-            rx.flex(*(_nav_link(label, href) for label, href in NAV), gap="5"),
+            rx.flex(
+                *(_nav_link(label, href) for label, href in NAV),
+                _live_dot(),
+                gap="5",
+                align="center",
+            ),
             justify="between",
             align="center",
             padding_x="6",

@@ -6,11 +6,14 @@ from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, QueryParameter
 
 from backend.audit.schemas import EventPage, Health, event_out
 from backend.errors import FieldError, ValidationFailed
 from backend.services import Services
+
+ServicesDep = NamedDependency[Services]
 
 MAX_PAGE = 500
 
@@ -20,7 +23,7 @@ class AuditController(Controller):
     tags = ["audit"]
 
     @get("/health", summary="Service health and log position")
-    async def health(self, services: Services) -> Health:
+    async def health(self, services: ServicesDep) -> Health:
         store = services.store
         return Health(
             status="ok",
@@ -32,14 +35,14 @@ class AuditController(Controller):
     @get("/events", summary="Events in position order, filtered")
     async def list_events(
         self,
-        services: Services,
-        after: Annotated[int, Parameter(ge=0)] = 0,
-        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 100,
-        stream: str | None = None,
-        type: str | None = None,
-        actor: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        services: ServicesDep,
+        after: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
+        stream: FromQuery[str | None] = None,
+        type: FromQuery[str | None] = None,
+        actor: FromQuery[str | None] = None,
+        since: FromQuery[datetime | None] = None,
+        until: FromQuery[datetime | None] = None,
     ) -> EventPage:
         if since and until and since > until:
             raise ValidationFailed(

@@ -10,11 +10,12 @@ from typing import Annotated
 
 import anyio
 import msgspec
-from anyio.abc import CancelScope
+
 from anyio.streams.memory import MemoryObjectSendStream
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 
 from backend.audit.schemas import event_out
 from backend.services import Services
@@ -36,7 +37,7 @@ async def _forward(
                 return
 
 
-async def _wait_for_disconnect(socket: WebSocket, scope: CancelScope) -> None:
+async def _wait_for_disconnect(socket: WebSocket, scope: anyio.CancelScope) -> None:
     try:
         while True:
             await socket.receive_data(mode="text")
@@ -47,7 +48,9 @@ async def _wait_for_disconnect(socket: WebSocket, scope: CancelScope) -> None:
 
 @websocket("/api/v1/live")
 async def live_feed(
-    socket: WebSocket, services: Services, after: Annotated[int, Parameter(ge=0)] = 0
+    socket: WebSocket,
+    services: NamedDependency[Services],
+    after: Annotated[int, QueryParameter(ge=0)] = 0,
 ) -> None:
     """Send every event after `after` as one JSON text frame each, then follow the log."""
     await socket.accept()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 import msgspec
 
 from events import EventRegistry, StoredEvent
+from events.errors import UnknownEventType
 
 
 class EventOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,6 +42,13 @@ class Health(msgspec.Struct, frozen=True, kw_only=True):
     event_count: int
 
 
+@runtime_checkable
+class Summarized(Protocol):
+    """An event type that describes itself in one line."""
+
+    def summary(self) -> str: ...
+
+
 def _words(type_name: str) -> str:
     out = "".join(f" {c.lower()}" if c.isupper() else c for c in type_name).strip()
     return out[:1].upper() + out[1:]
@@ -49,11 +58,10 @@ def summarize(stored: StoredEvent, registry: EventRegistry) -> str:
     """The event's own summary when its type gives one, else its type in words and its stream."""
     try:
         event = registry.decode(stored)
-    except (KeyError, msgspec.DecodeError, msgspec.ValidationError):
+    except (UnknownEventType, msgspec.DecodeError, msgspec.ValidationError):
         return f"{_words(stored.type)} on {stored.stream_id}"
-    summary = getattr(event, "summary", None)
-    if callable(summary):
-        return str(summary())
+    if isinstance(event, Summarized):
+        return event.summary()
     return f"{_words(stored.type)} on {stored.stream_id}"
 
 

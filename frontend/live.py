@@ -1,0 +1,96 @@
+"""One live feed per browser tab: follows /api/v1/live and tells the pages what changed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import reflex as rx
+from reflex.utils.prerequisites import get_app
+
+from frontend import api
+
+SHOWN = 200
+RECONNECT_DELAY_S = 1.0
+
+
+@dataclass
+class EventRow:
+    position: int
+    time: str
+    type: str
+    stream: str
+    actor: str
+    summary: str
+
+
+def _row(event: api.LoggedEvent) -> EventRow:
+    time = event.recorded_at.replace("T", " ")[:19]
+    return EventRow(event.position, time, event.type, event.stream_id, event.actor, event.summary)
+
+
+def _client_connected(token: str) -> bool:
+    namespace = get_app().app.event_namespace
+    return namespace is not None and token in namespace.token_to_sid
+
+
+class LiveState(rx.State):
+    """The newest events (newest first) and whether the live feed is connected."""
+
+    rows: list[EventRow] = []
+    last_position: int = 0
+    following: bool = False
+    error: str = ""
+
+    def _add(self, events: list[api.LoggedEvent]) -> list[str]:
+        fresh = [e for e in events if e.position > self.last_position]
+        if fresh:
+            self.rows = ([_row(e) for e in reversed(fresh)] + self.rows)[:SHOWN]
+            self.last_position = fresh[-1].position
+        return [e.type for e in fresh]
+
+    @rx.event(background=True)
+    async def follow(self) -> AsyncIterator[rx.event.EventSpec]:
+        """Load the newest events, then follow the feed while this tab stays connected."""
+        async with self:
+            if self.following:
+                return
+            self.following = True
+        token = self.router.session.client_token
+        try:
+            while _client_connected(token):
+                async for reaction in self._follow_once():
+                    yield reaction
+                await asyncio.sleep(RECONNECT_DELAY_S)
+        finally:
+            async with self:
+                self.following = False
+
+    async def _follow_once(self) -> AsyncIterator[rx.event.EventSpec]:
+        try:
+            if self.last_position == 0:
+                events, _ = await api.latest_events(SHOWN)
+                async with self:
+                    self._add(events)
+            async for event in api.follow_events(self.last_position):
+                async with self:
+                    types = self._add([event])
+                    self.error = ""
+                for reaction in reactions_to(types):
+                    yield reaction
+        except (OSError, api.Problem, api.websockets.WebSocketException) as exc:
+            async with self:
+                self.error = f"Live feed interrupted ({type(exc).__name__}); reconnecting"
+
+
+REACTIONS: list[tuple[tuple[str, ...], rx.event.EventHandler]] = []
+
+
+def react_to(type_prefixes: tuple[str, ...], handler: rx.event.EventHandler) -> None:
+    """Run `handler` in this tab whenever an event whose type starts with one of the prefixes arrives."""
+    REACTIONS.append((type_prefixes, handler))
+
+
+def reactions_to(types: list[str]) -> list[rx.event.EventSpec]:
+    return [handler() for prefixes, handler in REACTIONS if any(t.startswith(prefixes) for t in types)]

@@ -1,0 +1,1 @@
+"""Tests of the HTTP face: routes, errors, the live feed."""

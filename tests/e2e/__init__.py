@@ -1,0 +1,1 @@
+"""Browser tests: the app started the way the README starts it, driven in Debian's Chromium."""
