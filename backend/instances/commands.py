@@ -13,7 +13,7 @@ from backend.catalog.schema import Provider
 from backend.errors import Conflict, FieldError, ValidationFailed
 from backend.instances.connection import catalog_endpoint
 from backend.instances.credentials import credential_event
-from backend.instances.events import InstanceCreated, InstanceDeleted, InstanceUpdated, SettingsChange
+from backend.instances.events import InstanceCreated, InstanceDeleted, InstanceUpdated, SettingsChange, stream_of
 from backend.instances.schemas import CreateInstance, UpdateInstance
 from backend.instances.service import Instances
 from backend.instances.validation import (
@@ -69,16 +69,43 @@ def settings_problems(settings: SettingsChange, provider: Provider | None, taken
 async def create_instance(
     instances: Instances, command: CreateInstance, metadata: Metadata, idempotency_key: str | None = None
 ) -> InstanceView:
-    """Record `InstanceCreated` (and `CredentialSet` when a key is given, stored in the vault first)."""
+    """Record `InstanceCreated` (and `CredentialSet` when a key is given, stored in the vault first).
+
+    A create repeated with the same Idempotency-Key answers the instance it made, and writes nothing.
+    """
     instance_id = new_instance_id(metadata, idempotency_key)
-    if idempotency_key is not None:
-        replay = await instances.view.get(instances.store, instance_id)
-        if replay is not None:
-            return replay.instance
-    provider = instances.provider(command.provider_id)
-    _check_create(command, provider, await name_taken(instances, command.name))
-    assert provider is not None
-    created = InstanceCreated(
+    async with instances.lock(instance_id):
+        if idempotency_key is not None and await instances.store.stream_version(stream_of(instance_id)):
+            return await _replayed(instances, instance_id)
+        provider = instances.provider(command.provider_id)
+        _check_create(command, provider, await name_taken(instances, command.name))
+        assert provider is not None
+        events: list[Event] = [_created(instance_id, command, provider)]
+        if command.api_key is not None:
+            secret = Secret(command.api_key)
+            await anyio.to_thread.run_sync(instances.vault.store, instance_id, secret, 1)
+            events.append(credential_event(instances, instance_id, secret, 1, previous=None, verified=False))
+        try:
+            await instances.append(
+                instance_id, events, metadata, expected_version=0,
+                event_ids=event_ids_for(instance_id, len(events), idempotency_key),
+            )
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(instances.vault.destroy, instance_id)
+            raise
+    return (await instances.row(instance_id)).instance
+
+
+async def _replayed(instances: Instances, instance_id: str) -> InstanceView:
+    row = await instances.view.get(instances.store, instance_id)
+    if row is None:
+        raise Conflict(f"instance {instance_id} was created with this Idempotency-Key and deleted since")
+    return row.instance
+
+
+def _created(instance_id: str, command: CreateInstance, provider: Provider) -> InstanceCreated:
+    return InstanceCreated(
         instance_id=instance_id,
         name=command.name.strip(),
         provider_id=provider.id,
@@ -90,24 +117,6 @@ async def create_instance(
         headers=command.headers,
         api_version=command.api_version,
     )
-    async with instances.lock(instance_id):
-        events: list[Event] = [created]
-        if command.api_key is not None:
-            secret = Secret(command.api_key)
-            await anyio.to_thread.run_sync(instances.vault.store, instance_id, secret, 1)
-            events.append(credential_event(instances, instance_id, secret, 1, previous=None, verified=False))
-        try:
-            await instances.append(
-                instance_id, events, metadata, expected_version=0,
-                event_ids=event_ids_for(instance_id, len(events), idempotency_key),
-            )
-        except BaseException:
-            await anyio.to_thread.run_sync(instances.vault.destroy, instance_id)
-            raise
-    row = await instances.view.get(instances.store, instance_id)
-    if row is None:
-        raise Conflict(f"instance {instance_id} was created with this Idempotency-Key and deleted since")
-    return row.instance
 
 
 def _check_create(command: CreateInstance, provider: Provider | None, taken: bool) -> None:
@@ -148,13 +157,18 @@ def changed_settings(instance: InstanceView, wanted: SettingsChange) -> tuple[Se
     return msgspec.convert(before, SettingsChange), msgspec.convert(after, SettingsChange)
 
 
+def check_version(instance: InstanceView, if_match: int | None) -> None:
+    """Refuse with 409 when the client's If-Match version is not the instance's."""
+    if if_match is not None and if_match != instance.version:
+        raise Conflict(f"instance {instance.id} is at version {instance.version}, not {if_match}")
+
+
 async def update_instance(
     instances: Instances, instance_id: str, command: UpdateInstance, metadata: Metadata, if_match: int | None
 ) -> InstanceView:
     """Record `InstanceUpdated` with the changed fields only; no change records nothing."""
     instance = (await instances.row(instance_id)).instance
-    if if_match is not None and if_match != instance.version:
-        raise Conflict(f"instance {instance_id} is at version {instance.version}, not {if_match}")
+    check_version(instance, if_match)
     before, after = changed_settings(instance, _normalised(command))
     if after == SettingsChange():
         return instance
@@ -185,8 +199,7 @@ async def delete_instance(instances: Instances, instance_id: str, metadata: Meta
     """Record `InstanceDeleted`, then destroy the instance's credential file."""
     async with instances.lock(instance_id):
         instance = (await instances.row(instance_id)).instance
-        if if_match is not None and if_match != instance.version:
-            raise Conflict(f"instance {instance_id} is at version {instance.version}, not {if_match}")
+        check_version(instance, if_match)
         has_key = instances.vault.path_of(instance_id).exists()
         event = InstanceDeleted(instance_id=instance_id, name=instance.name, credential_destroyed=has_key)
         await instances.append(instance_id, [event], metadata, expected_version=instance.version)

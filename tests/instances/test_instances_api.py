@@ -65,6 +65,16 @@ async def test_idempotency_key_makes_a_retried_create_create_nothing(client: Cli
     assert len(await events_of(client, first.json()["id"])) == 2
 
 
+async def test_idempotency_key_of_a_deleted_instance_is_a_409_and_stores_no_key(client: Client) -> None:
+    headers = {"idempotency-key": "create-then-delete"}
+    body = {"name": "Gone", "provider_id": "openai", "api_key": SECRET}
+    created = (await client.post("/api/v1/instances", json=body, headers=headers)).json()
+    assert (await client.delete(f"/api/v1/instances/{created['id']}")).status_code == 204
+    again = await client.post("/api/v1/instances", json=body, headers=headers)
+    assert again.status_code == 409
+    assert not list(instances_of(client).vault.folder.iterdir())
+
+
 @pytest.mark.parametrize(
     ("body", "fields"),
     [
