@@ -44,12 +44,6 @@ class Secret:
 
     __str__ = __repr__
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and hmac.compare_digest(self._value, other._value)
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
 
 class VaultKeyError(Exception):
     """The master key is missing, too short, or its key file is unreadable."""
