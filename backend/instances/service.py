@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections.abc import Sequence
 
@@ -15,6 +16,8 @@ from backend.instances.events import stream_of
 from backend.instances.vault import CredentialUnreadable, Vault
 from backend.instances.view import InstanceListView, InstanceRow
 from events import AppendResult, ConcurrencyConflict, Event, Metadata, SQLiteEventStore
+
+log = logging.getLogger(__name__)
 
 
 class CredentialDamaged(Conflict):
@@ -57,6 +60,14 @@ class Instances:
             lock = anyio.Lock()
             self._locks[instance_id] = lock
         return lock
+
+    async def remove_orphan_credentials(self) -> list[str]:
+        """At start-up: destroy key files a crash left behind for instances that do not exist."""
+        live = {row.instance.id for row in await self.view.all(self.store)}
+        orphans = await anyio.to_thread.run_sync(self.vault.sweep, live)
+        for instance_id in orphans:
+            log.warning("destroyed the credential file of %s: no such instance in the log", instance_id)
+        return orphans
 
     async def append(
         self,

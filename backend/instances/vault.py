@@ -181,6 +181,15 @@ class Vault:
         _fsync_folder(self.folder)
         return True
 
+    def sweep(self, keep: set[str]) -> list[str]:
+        """Destroy every credential file of an instance not in `keep`, and temp files of interrupted writes."""
+        for temporary in self.folder.glob(".*.tmp"):
+            temporary.unlink(missing_ok=True)
+        orphans = sorted(path.stem for path in self.folder.glob("*.cred") if path.stem not in keep)
+        for instance_id in orphans:
+            self.destroy(instance_id)
+        return orphans
+
     def _decrypt(self, path: Path, instance_id: str, raw: bytes) -> StoredCredential:
         try:
             body = _file_decoder.decode(raw)
