@@ -73,6 +73,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         await CatalogService.open(store, settings, http) as catalog,
     ):
         instances = Instances(store, instance_list, vault, catalog, http)
+        await instances.remove_orphan_credentials()
         services = Services(settings, registry, store, http, catalog, instances)
         started = ServiceStarted(version=services.version, data_dir=str(settings.data_dir))
         await store.append(SERVICE_STREAM, [started], metadata=SYSTEM)
