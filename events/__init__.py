@@ -1,9 +1,19 @@
 """Switchboard's event-sourcing core: event types, the SQLite event store, subscriptions and read views.
 
-Beyond the agreed API the store also offers `subscribe_batches`, `write_transaction`,
-`checkpoint`, `durability`, `run_catch_up` and the `transactions` counter, all described by
-the `EventStore` protocol (`durability` is SQLite-only); `VerifyReport`
-carries `head_hash` too, and `open` takes `poll_interval`.
+Details beyond the agreed API:
+- `EventStore` is the protocol every backend meets (the conformance suite in tests/events runs on it);
+  `SQLiteEventStore` adds `durability()` and `path`.
+- More on the store: `subscribe_batches(after, batch_size=)`, `run_catch_up(view, batch_size=)`
+  yielding its `CatchUpRunner` (`position`, `wait_until(position)`), `checkpoint(view_name)`,
+  `write_transaction(work)` (view machinery only), `transactions` (commits so far), `registry`;
+  `open()` takes `poll_interval` (seconds between looks for other processes' appends).
+- `append` refuses event classes its registry does not know (`UnknownEventType`), and ids that are
+  already stored but not as this same append (`EventIdReused`); a closed store raises `StoreClosed`.
+- `recorded_at` is stored as fixed-width UTC ISO-8601 text (`2026-01-02T03:04:05.000006Z`) and never
+  goes back in time along the log, so `since`/`until` follow position order.
+- `VerifyReport.head_hash` is the hash of the last event. The chain is not keyed: keep that hash
+  somewhere else to detect a rewrite of the whole log.
+- The store runs on asyncio (aiosqlite needs it).
 """
 
 from events.chain import VerifyReport
