@@ -135,3 +135,20 @@ def test_second_file_with_the_same_provider_id_is_skipped(tmp_path: Path) -> Non
     assert seed.warnings == [
         "skipped catalog file openai.json: provider id 'openai' is already defined by openai-copy.json"
     ]
+
+
+def test_seed_script_reads_a_catalog_service_too(tmp_path: Path) -> None:
+    from backend.catalog.catwalk import to_catwalk
+    from tests.catalog.catalog_server import serve_catalog
+
+    served = [msgspec.to_builtins(to_catwalk(p)) for p in load_seed().providers if p.id != "pioneer"]
+    out = tmp_path / "seed"
+    with serve_catalog(json.dumps(served).encode()) as server:
+        assert build_seed(["--url", server.url, "--as-of", "2026-09-01", "--out", str(out)]) == 0
+    seed = load_seed(out)
+    assert seed.warnings == []
+    assert len(seed.providers) == 40
+    assert {p.source for p in seed.providers} == {f"{server.url}/v2/providers"}
+    assert (out / "bedrock.json").is_file() and not (out / "pioneer.json").exists()
+    original = {p.id: p.models for p in load_seed().providers}
+    assert all(p.models == original[p.id] for p in seed.providers)
