@@ -1,4 +1,6 @@
-"""Catalog benchmark: start-up load of the seed, and model search through the app vs bare bytes. Run `python -m bench.catalog`.
+"""Catalog benchmark: seed load at start-up, model search through the app vs bare bytes.
+
+Run `python -m bench.catalog`.
 
 Search is measured over real HTTP on 127.0.0.1: the real app (store, catalog, guards, error
 handlers) against a bare Litestar handler that returns the very same bytes, pre-serialized.
@@ -143,7 +145,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  build search index     {index * 1000:8.2f} ms")
 
     local = in_process_search(args.rounds)
-    print(f"search in process: p50 {percentile(local, 0.5) * 1000:.3f} ms  p99 {percentile(local, 0.99) * 1000:.3f} ms")
+    local_p50, local_p99 = percentile(local, 0.5) * 1000, percentile(local, 0.99) * 1000
+    print(f"search in process: p50 {local_p50:.3f} ms  p99 {local_p99:.3f} ms")
 
     with tempfile.TemporaryDirectory() as folder, served(create_app(Settings(data_dir=Path(folder)))) as real:
         with httpx.Client(base_url=real) as client:

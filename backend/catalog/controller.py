@@ -1,4 +1,7 @@
-"""HTTP routes of the catalog under /api/v1/catalog: each parses, calls one service method, shapes the answer."""
+"""HTTP routes of the catalog under /api/v1/catalog.
+
+Each handler parses, calls one service method and shapes the answer.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ Q_HELP = "Words that must all occur in the model id or name"
 PROVIDER_HELP = "Only these provider ids (repeat the parameter for several)"
 MAX_IN_HELP = "USD per 1M input tokens; models with an unknown price are left out"
 MAX_OUT_HELP = "USD per 1M output tokens; models with an unknown price are left out"
+AS_ID_HELP = "Save a single provider under this id instead of its own"
 SORT_HELP = "name, price_in, price_out or context; a leading '-' sorts descending; unknown prices last"
 Catalog = NamedDependency[CatalogService]
 RequestMetadata = NamedDependency[Metadata]
@@ -105,7 +109,10 @@ class CatalogController(Controller):
     async def list_templates(self, catalog: Catalog) -> TemplateList:
         return TemplateList(templates=list(catalog.templates()))
 
-    @put("/custom/{provider_id:str}", summary="Create or replace a custom provider (overrides a shipped one with the same id)")
+    @put(
+        "/custom/{provider_id:str}",
+        summary="Create or replace a custom provider (overrides a shipped one with the same id)",
+    )
     async def put_custom(
         self,
         request: Request[object, object, State],
@@ -125,7 +132,11 @@ class CatalogController(Controller):
         status = HTTP_201_CREATED if outcome.status == "created" else HTTP_200_OK
         return Response(outcome.provider, status_code=status)
 
-    @delete("/custom/{provider_id:str}", status_code=HTTP_200_OK, summary="Remove a custom provider or override")
+    @delete(
+        "/custom/{provider_id:str}",
+        status_code=HTTP_200_OK,
+        summary="Remove a custom provider or override",
+    )
     async def delete_custom(
         self,
         request: Request[object, object, State],
@@ -149,7 +160,7 @@ class CatalogController(Controller):
         catalog: Catalog,
         metadata: RequestMetadata,
         data: JSONBody[CatwalkInput],
-        as_id: Annotated[str | None, QueryParameter(description="Save a single provider under this id")] = None,
+        as_id: Annotated[str | None, QueryParameter(description=AS_ID_HELP)] = None,
     ) -> ImportResult:
         saved = await catalog.import_catwalk(
             data, metadata, as_id=as_id, idempotency_key=idempotency_key(request)

@@ -222,7 +222,8 @@ class CatalogService:
     ) -> ProviderView:
         """Add one model to a provider; a shipped provider gets a custom override holding it."""
         current = self.require_provider(provider_id)
-        draft = settle_price_status(msgspec.structs.replace(as_draft(current), models=[*current.models, model]))
+        grown = msgspec.structs.replace(as_draft(current), models=[*current.models, model])
+        draft = settle_price_status(grown)
         problems = provider_problems(provider_id, draft)
         if problems:
             raise ValidationFailed(f"model {model.id!r} cannot be added", problems)

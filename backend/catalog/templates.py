@@ -89,7 +89,10 @@ TEMPLATES: tuple[Template, ...] = (
         suggested_id="ollama",
         local=True,
         provider=_local(
-            "Ollama", "ollama", "http://localhost:11434", _model("llama3.2", "Llama 3.2", 131_072, 4_096, True)
+            "Ollama",
+            "ollama",
+            "http://localhost:11434",
+            _model("llama3.2", "Llama 3.2", 131_072, 4_096, True),
         ),
     ),
     Template(
