@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import resource
 import sqlite3
@@ -24,6 +23,7 @@ from events.schema import prepare_file
 from events.writer import INSERT_EVENT
 
 METADATA = Metadata(actor="bench", request_id="req-0001")
+BUILD_CACHE_KIB = 64 * 1024
 METADATA_JSON = msgspec.json.encode(METADATA).decode()
 
 
@@ -121,12 +121,22 @@ def bare_batches(path: Path, count: int, batch: int) -> float:
 
 
 def build_log(path: Path, count: int) -> None:
-    """Write `count` events with a valid hash chain straight into a new store file."""
+    """Write `count` events with a valid hash chain straight into a new store file.
+
+    The secondary indexes are dropped for the bulk insert and built again afterwards.
+    """
+    prepare_file(path)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = OFF")
+    conn.execute(f"PRAGMA cache_size = -{BUILD_CACHE_KIB}")
+    indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").fetchall()
     conn.execute("BEGIN")
+    for name, _ in indexes:
+        conn.execute(f"DROP INDEX {name}")
     conn.executemany(INSERT_EVENT, _chained_rows(count))
+    for _, sql in indexes:
+        conn.execute(sql)
     conn.execute("COMMIT")
     conn.close()
 
@@ -135,7 +145,7 @@ def _chained_rows(count: int) -> Iterator[tuple[int, str, str, int, str, int, st
     previous, recorded_at = GENESIS_HASH, "2026-01-01T00:00:00.000000Z"
     for position in range(1, count + 1):
         stream, version = f"stream-{position % 1000}", position // 1000 + 1
-        event_id = hashlib.md5(position.to_bytes(8, "big")).hexdigest()
+        event_id = f"{position:032x}"
         data = msgspec.json.encode(_event(position)).decode()
         previous = event_hash(previous, position, stream, version, event_id, "CounterIncremented", 1, data,
                               METADATA_JSON, recorded_at)
@@ -224,7 +234,6 @@ def _run(folder: Path, events: int, appends: int, rounds: int) -> None:
     print(f"3. catch-up read of {events:,} events, decode included, vs bare SELECT of the same rows")
     path = folder / "catch-up.db"
     started = time.perf_counter()
-    prepare_file(path)
     build_log(path, events)
     print(f"  built the log in {time.perf_counter() - started:.1f} s")
     store_rates, bare_rates = [], []

@@ -21,16 +21,18 @@ from events.background import alongside
 from events.chain import GENESIS_HASH, VerifyReport, event_hash
 from events.errors import StoreClosed
 from events.event import AppendResult, Event, Metadata, StoredEvent
+from events.planning import AppendRequest, EncodedEvent, new_event_id
 from events.registry import EventRegistry
 from events.rows import Page, format_time, page_query
 from events.schema import SYNCHRONOUS_LEVELS, prepare_file
 from events.views import CatchUpRunner, CatchUpView, InlineView, read_checkpoint, write_checkpoint
-from events.planning import AppendRequest, EncodedEvent, new_event_id
 from events.writer import GroupWriter, PendingAppend, WriterItem, WriterJob
 
 T = TypeVar("T")
 
-VERIFY_COLUMNS = "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash, actor"
+VERIFY_COLUMNS = (
+    "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash, actor"
+)
 VerifyRow = tuple[int, str, int, str, str, int, str, str, str, str, str]
 BUSY_TIMEOUT_SECONDS = 30.0
 # Decoding a page holds the GIL; this pause lets the reader thread get into SQLite first, so
@@ -259,7 +261,7 @@ class SQLiteEventStore:
         ids = list(event_ids) if event_ids is not None else [new_event_id() for _ in events]
         if len(ids) != len(events) or len(set(ids)) != len(ids):
             raise ValueError("event_ids must give one distinct id per event")
-        return [self.registry.encode(event, event_id) for event, event_id in zip(events, ids)]
+        return [self.registry.encode(event, event_id) for event, event_id in zip(events, ids, strict=True)]
 
     def _submit(self, item: WriterItem) -> None:
         if self._closed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 import aiosqlite
@@ -70,14 +71,14 @@ class CatchUpRunner:
         await self._store.write_transaction(self._view.create)
         self._advance(await self._store.checkpoint(self._view.name))
         async for batch in self._store.subscribe_batches(self.position, batch_size=self._batch_size):
-            self._advance(await self._store.write_transaction(lambda conn: self._apply(conn, batch)))
+            self._advance(await self._store.write_transaction(partial(self._apply, batch)))
 
     async def wait_until(self, position: int) -> None:
         """Return once the view includes every event up to `position`."""
         while self.position < position:
             await self._progress.wait()
 
-    async def _apply(self, conn: aiosqlite.Connection, batch: Sequence[StoredEvent]) -> int:
+    async def _apply(self, batch: Sequence[StoredEvent], conn: aiosqlite.Connection) -> int:
         checkpoint = await read_checkpoint(conn, self._view.name)
         fresh = [event for event in batch if event.position > checkpoint]
         if not fresh:

@@ -258,7 +258,7 @@ class GroupWriter:
             self._cache = LogCache(state.tip)
         self._cache.tip = state.tip
         self._cache.versions.update(state.versions)
-        for append, outcome in zip(appends, outcomes):
+        for append, outcome in zip(appends, outcomes, strict=True):
             append.finish(outcome.result if isinstance(outcome, Planned) else outcome)
         if any(isinstance(outcome, Planned) for outcome in outcomes):
             self._on_commit()

@@ -9,7 +9,6 @@ import aiosqlite
 
 from events import Event, EventRegistry, StoredEvent
 
-
 KILLED_EXIT_CODE = 37
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import datetime, timedelta
-from functools import partial
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta
+from functools import partial
 from typing import ClassVar
 
 import anyio
@@ -34,7 +34,6 @@ from tests.events.bank import (
     Poison,
     SimulatedCrash,
     Withdrawn,
-    bank_registry,
 )
 
 ALICE = Metadata(actor="alice", request_id="req-1")

@@ -6,7 +6,6 @@ import hashlib
 import os
 import sqlite3
 import stat
-import subprocess
 import sys
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
