@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,7 +14,7 @@ import pytest
 from backend.catalog import CatalogService
 from backend.catalog.schema import Model
 from backend.catalog.templates import TEMPLATES
-from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.errors import Conflict, NotFound, ProblemError, ValidationFailed
 from backend.settings import Settings
 from events import Metadata, SQLiteEventStore
 from tests.catalog.conftest import catalog_registry
@@ -101,3 +102,27 @@ async def test_unknown_provider_is_not_found(settings: Settings) -> None:
         assert catalog.provider("nope") is None
         with pytest.raises(NotFound, match="no provider 'nope'"):
             await catalog.add_model("nope", free_model("x"), META)
+
+
+async def test_state_rebuilt_from_the_log_equals_the_live_state(settings: Settings) -> None:
+    chooser = random.Random(7)
+    ids = ["ollama", "openai", "groq", "lab", "desk"]
+    async with opened(settings) as (catalog, store):
+        for step in range(60):
+            provider_id = chooser.choice(ids)
+            action = chooser.choice(["save", "save", "delete", "add"])
+            try:
+                if action == "save":
+                    renamed = msgspec.structs.replace(OLLAMA, name=f"{provider_id} {step}")
+                    await catalog.save_custom(provider_id, renamed, META)
+                elif action == "delete":
+                    await catalog.delete_custom(provider_id, META)
+                else:
+                    await catalog.add_model(provider_id, free_model(f"m{step}"), META)
+            except ProblemError:
+                pass
+        live = catalog.index
+        async with httpx.AsyncClient() as http, await CatalogService.open(store, settings, http) as rebuilt:
+            assert rebuilt.index.providers == live.providers
+            assert rebuilt.index.summaries == live.summaries
+        assert await store.count() > 20
