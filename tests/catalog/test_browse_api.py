@@ -80,3 +80,17 @@ async def test_skipped_seed_files_are_reported(tmp_path: Path) -> None:
     assert len(body["providers"]) == 41
     (warning,) = body["warnings"]
     assert warning.startswith("skipped catalog file broken.json: is not a valid provider file")
+
+
+async def test_the_service_app_serves_the_catalog_and_logs_its_events(tmp_path: Path) -> None:
+    from backend.app import create_app
+
+    async with AsyncTestClient(app=create_app(Settings(data_dir=tmp_path / "data"))) as client:
+        assert (await client.get(f"{CATALOG}/providers")).json()["model_count"] == 1534
+        templates = (await client.get(f"{CATALOG}/templates")).json()["templates"]
+        local = next(t for t in templates if t["id"] == "llama-cpp")
+        created = await client.put(f"{CATALOG}/custom/llama-cpp", json=local["provider"])
+        assert created.status_code == 201
+        logged = (await client.get("/api/v1/events", params={"stream": "catalog-llama-cpp"})).json()
+        assert [e["type"] for e in logged["events"]] == ["CustomProviderCreated"]
+        assert logged["events"][0]["summary"] == "Custom provider llama-cpp created with 1 models"
