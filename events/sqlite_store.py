@@ -118,7 +118,11 @@ class SQLiteEventStore:
         expected_version: int | None = None,
         event_ids: Sequence[str] | None = None,
     ) -> AppendResult:
-        """Append events to a stream atomically; returns once they are committed."""
+        """Append events to a stream atomically; returns once they are committed.
+
+        A caller cancelled while waiting may still find its events stored: retry with the same
+        `event_ids` to learn where they landed.
+        """
         request = AppendRequest(
             stream_id=stream_id,
             events=self._encode(events, event_ids),
@@ -152,6 +156,8 @@ class SQLiteEventStore:
         until: datetime | None = None,
     ) -> list[StoredEvent]:
         """Events after a position, in order, filtered; `since` is inclusive, `until` exclusive."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
         clauses: list[str] = ["position > ?"]
         params: list[object] = [after]
         for clause, value in (("stream_id = ?", stream), ("type = ?", type), ("actor = ?", actor)):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -159,7 +158,7 @@ class GroupWriter:
             try:
                 if await self._write_together(appends, fresh=False):
                     return
-            except sqlite3.IntegrityError:  # another connection appended since our last commit
+            except Exception:  # another connection appended since our last commit, or a view failed
                 await self._rollback()
                 self._cache = None
         try:
