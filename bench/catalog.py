@@ -3,7 +3,8 @@
 Run `python -m bench.catalog`.
 
 Search is measured over real HTTP on 127.0.0.1: the real app (store, catalog, guards, error
-handlers) against a bare Litestar handler that returns the very same bytes, pre-serialized.
+handlers) against a bare Litestar handler that returns the very same bytes, pre-serialized,
+each request sent to both in turn.
 """
 
 from __future__ import annotations
@@ -100,17 +101,19 @@ def query_string(params: dict[str, str]) -> str:
     return str(httpx.QueryParams(params))
 
 
-def measure_http(base: str, rounds: int) -> list[float]:
-    timings: list[float] = []
-    with httpx.Client(base_url=base) as client:
+def measure_http(real: str, bare: str, rounds: int) -> tuple[list[float], list[float]]:
+    """Alternate the same request between the two servers, so machine noise hits both alike."""
+    timings: dict[str, list[float]] = {real: [], bare: []}
+    with httpx.Client() as client:
         for _ in range(rounds):
             for params in QUERIES:
-                url = f"{SEARCH}?{query_string(params)}" if params else SEARCH
-                started = time.perf_counter()
-                response = client.get(url)
-                timings.append(time.perf_counter() - started)
-                response.raise_for_status()
-    return timings
+                path = f"{SEARCH}?{query_string(params)}" if params else SEARCH
+                for base in (real, bare):
+                    started = time.perf_counter()
+                    response = client.get(base + path)
+                    timings[base].append(time.perf_counter() - started)
+                    response.raise_for_status()
+    return timings[real], timings[bare]
 
 
 def startup(runs: int) -> tuple[float, float, int, int]:
@@ -153,11 +156,9 @@ def main(argv: list[str] | None = None) -> None:
             answers = {
                 query_string(params): client.get(SEARCH, params=params).content for params in QUERIES
             }
-        measure_http(real, 5)
-        app_times = measure_http(real, args.rounds)
-    with served(bare_app(answers)) as bare:
-        measure_http(bare, 5)
-        bare_times = measure_http(bare, args.rounds)
+        with served(bare_app(answers)) as bare:
+            measure_http(real, bare, 5)
+            app_times, bare_times = measure_http(real, bare, args.rounds)
 
     count = len(app_times)
     print(f"model search over HTTP on 127.0.0.1, {count} requests each ({len(QUERIES)} queries):")
