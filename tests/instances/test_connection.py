@@ -173,3 +173,14 @@ async def test_a_failed_test_keeps_the_models_last_listed(client: Client, upstre
     assert instance["status"] == "error" and instance["model_count"] == 2
     history = (await client.get(f"/api/v1/instances/{created['id']}/history")).json()
     assert [event["data"]["outcome"] for event in history if event["type"] == "ConnectionTested"] == ["ok", "server_error"]
+
+
+async def test_an_upstream_echoing_the_key_is_scrubbed_before_recording(client: Client, upstream: UpstreamServer) -> None:
+    upstream.scenario.behaviour = "unauthorized"
+    upstream.scenario.error_message = f"the key {SECRET} is not valid here"
+    created = await create(client, endpoint=upstream.urls.openai, api_key=SECRET)
+    response = await client.post(f"/api/v1/instances/{created['id']}/test")
+    test = response.json()["last_test"]
+    assert test["outcome"] == "auth_failed" and "[redacted]" in test["message"]
+    history = await client.get(f"/api/v1/instances/{created['id']}/history")
+    assert SECRET not in response.text and SECRET not in history.text
