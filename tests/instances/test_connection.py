@@ -176,6 +176,7 @@ async def test_a_failed_test_keeps_the_models_last_listed(client: Client, upstre
 
 
 async def test_an_upstream_echoing_the_key_is_scrubbed_before_recording(client: Client, upstream: UpstreamServer) -> None:
+    upstream.scenario.key = SECRET
     upstream.scenario.behaviour = "unauthorized"
     upstream.scenario.error_message = f"the key {SECRET} is not valid here"
     created = await create(client, endpoint=upstream.urls.openai, api_key=SECRET)
