@@ -19,6 +19,7 @@ from backend.catalog.events import (
     CustomProviderCreated,
     CustomProviderDeleted,
     CustomProviderUpdated,
+    custom_stream,
 )
 from backend.catalog.schema import Model, Provider, with_identity
 from events import Event, StoredEvent
@@ -176,7 +177,7 @@ def provider_view(state: CatalogState, provider_id: str) -> ProviderView | None:
         custom=entry is not None,
         overridden=entry is not None and shipped is not None,
         shipped=shipped is not None,
-        version=state.versions.get(f"{CUSTOM_STREAM_PREFIX}{provider_id}", 0) if entry else 0,
+        version=state.versions.get(custom_stream(provider_id), 0) if entry else 0,
         updated_at=entry.updated_at if entry else None,
         updated_by=entry.updated_by if entry else None,
     )
