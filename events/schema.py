@@ -42,6 +42,7 @@ COMMIT;
 """
 
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+BUSY_TIMEOUT_SECONDS = 30.0  # how long a connection waits for another one's write lock
 
 
 def prepare_file(path: Path) -> None:
@@ -65,7 +66,7 @@ def _make_parent(directory: Path) -> None:
 
 def _create_schema(path: Path) -> None:
     """Create what is missing (all of it for a new file; a dropped trigger on an old one)."""
-    connection = sqlite3.connect(path, isolation_level=None)
+    connection = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS)
     try:
         connection.executescript(SCHEMA)
     finally:

@@ -24,7 +24,7 @@ from events.event import AppendResult, Event, Metadata, StoredEvent
 from events.planning import AppendRequest, EncodedEvent, new_event_id
 from events.registry import EventRegistry
 from events.rows import Page, format_time, page_query
-from events.schema import SYNCHRONOUS_LEVELS, prepare_file
+from events.schema import BUSY_TIMEOUT_SECONDS, SYNCHRONOUS_LEVELS, prepare_file
 from events.views import CatchUpRunner, CatchUpView, InlineView, read_checkpoint, write_checkpoint
 from events.writer import GroupWriter, PendingAppend, WriterItem, WriterJob
 
@@ -34,7 +34,6 @@ VERIFY_COLUMNS = (
     "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash, actor"
 )
 VerifyRow = tuple[int, str, int, str, str, int, str, str, str, str, str]
-BUSY_TIMEOUT_SECONDS = 30.0
 # Decoding a page holds the GIL; this pause lets the reader thread get into SQLite first, so
 # the next page is fetched while this one is decoded.
 PREFETCH_HEAD_START = 0.0002
