@@ -324,6 +324,15 @@ class EventStoreConformance:
             assert await store.count() == 20
             assert (await store.verify()).ok
 
+    @pytest.mark.anyio
+    async def test_an_error_inside_the_open_block_comes_out_as_itself(self) -> None:
+        with pytest.raises(LookupError, match="from the block"):
+            async with self.open_store() as store:
+                await store.append("acct-1", [Opened(owner="Ann")], metadata=ALICE)
+                raise LookupError("from the block")
+        async with self.open_store() as store:
+            assert await store.count() == 1
+
     # --- subscriptions ---------------------------------------------------------------------
 
     @pytest.mark.anyio
