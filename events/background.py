@@ -14,23 +14,18 @@ async def alongside(
 ) -> AsyncIterator[None]:
     """Run `task` while the block runs; on leaving call `on_exit`, cancel the task if asked, and wait for it.
 
-    An error in the block is raised as it is; an error in the task cancels the block and is raised in its place.
+    A single error, from the block or from the task (which then cancels the block), is raised as it is.
     """
-    failure: Exception | None = None
     try:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(task)
             try:
                 yield
-            except Exception as error:
-                failure = error
             finally:
                 on_exit()
                 if cancel_on_exit:
                     tasks.cancel_scope.cancel()
     except BaseExceptionGroup as group:
-        if failure is None and len(group.exceptions) == 1 and isinstance(group.exceptions[0], Exception):
+        if len(group.exceptions) == 1 and isinstance(group.exceptions[0], Exception):
             raise group.exceptions[0] from None
         raise
-    if failure is not None:
-        raise failure
