@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
@@ -41,42 +42,42 @@ BOB = Metadata(actor="bob", request_id="req-2")
 HANG_GUARD_SECONDS = 60
 
 
-class EventStoreConformance:
+class EventStoreConformance(ABC):
     """Guarantees of the event store. A backend subclasses this and supplies the hooks below."""
 
     refusal_error: ClassVar[type[Exception]] = Exception
 
     # --- hooks a backend supplies -------------------------------------------------------------
 
+    @abstractmethod
     def open_store(
         self, registry: EventRegistry | None = None, inline_views: tuple[InlineView, ...] = ()
     ) -> AbstractAsyncContextManager[EventStore]:
         """Open (creating on first use) the one store this test works on."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def tamper_with_data(self, position: int, data: str) -> None:
         """Change the body of a stored event behind the store's back."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def remove_behind_the_back(self, position: int) -> None:
         """Remove a stored event behind the store's back."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def update_directly(self, position: int) -> None:
         """Try an UPDATE of a stored event straight in the database; the database must refuse it."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def delete_directly(self, position: int) -> None:
         """Try a DELETE of a stored event straight in the database; the database must refuse it."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def count_seen_from_outside(self) -> int:
         """How many events an independent connection to the database sees."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def append_in_another_process(self, stream_id: str, count: int) -> float:
         """Append `count` Deposited events in a separate OS process; returns the wall time of its last commit."""
-        raise NotImplementedError
 
     # --- appends ------------------------------------------------------------------------------
 
