@@ -13,9 +13,17 @@ from pathlib import Path
 import anyio
 import pytest
 
-from events import EventRegistry, EventStore, InlineView, Metadata, NotAnEventStore, SQLiteEventStore
+from events import (
+    EventRegistry,
+    EventStore,
+    InlineView,
+    Metadata,
+    NotAnEventStore,
+    SQLiteEventStore,
+    StoredEvent,
+)
 from tests.events.bank import KILLED_EXIT_CODE, AppliedLog, Deposited, Opened, bank_registry
-from tests.events.conformance import EventStoreConformance
+from tests.events.conformance import ALICE, EventStoreConformance
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -116,6 +124,23 @@ class TestSQLiteEventStore(EventStoreConformance):
         assert (durability.journal_mode, durability.synchronous) == ("WAL", "FULL")
         assert relaxed.synchronous == "NORMAL"
         assert journal_mode == "wal"
+
+    @pytest.mark.anyio
+    async def test_appends_in_this_process_wake_subscribers_without_polling(self) -> None:
+        received: list[StoredEvent] = []
+
+        async def first_event() -> None:
+            async for event in store.subscribe(after=0):
+                received.append(event)
+                return
+
+        async with SQLiteEventStore.open(self.path, registry=bank_registry(), poll_interval=3600) as store:
+            with anyio.fail_after(30):
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(first_event)
+                    await anyio.sleep(0.1)  # the subscriber is now waiting, with no poll due for an hour
+                    await store.append("acct-1", [Opened(owner="Ann")], metadata=ALICE)
+        assert [e.position for e in received] == [1]
 
     @pytest.mark.anyio
     async def test_a_new_store_is_private_to_its_owner(self) -> None:
