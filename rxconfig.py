@@ -12,6 +12,6 @@ config = rx.Config(
     telemetry_enabled=False,
     bun_path=ROOT / ".tools" / "node_modules" / ".bin" / "bun",
     show_built_with_reflex=False,
-    plugins=[rx.plugins.RadixThemesPlugin()],
+    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="indigo"))],
     disable_plugins=[rx.plugins.SitemapPlugin],
 )

@@ -35,7 +35,7 @@ def add_page(route: str, title: str, page: Callable[[], rx.Component], *on_load:
 
 
 api_app = create_app()
-app = rx.App(api_transformer=mount_api(api_app), theme=rx.theme(accent_color="indigo"))
+app = rx.App(api_transformer=mount_api(api_app))
 app.register_lifespan_task(api_app.lifespan)
 add_page("/", "Audit", audit_page)
 add_page("/audit", "Audit", audit_page)

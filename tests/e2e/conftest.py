@@ -43,12 +43,24 @@ def _wait_until_healthy(base: str, process: subprocess.Popen[bytes], log: Path) 
             raise RuntimeError(f"switchboard run exited early:\n{log.read_text()[-4000:]}")
         try:
             if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                if httpx.get(f"{base}/audit", timeout=5).status_code == 200:
+                if httpx.get(f"{base}/audit", timeout=5, follow_redirects=True).status_code == 200:
                     return
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
     raise RuntimeError(f"switchboard run did not become healthy:\n{log.read_text()[-4000:]}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the app and everything it started (its own process group)."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 class RunningApp:
@@ -84,11 +96,7 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
         _wait_until_healthy(base, process, log)
         yield RunningApp(base, data_dir)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        _stop(process)
 
 
 @pytest.fixture(scope="session")
@@ -115,7 +123,7 @@ def page(browser: Browser, console_errors: ConsoleErrors) -> Iterator[Page]:
 
     def on_console(message: ConsoleMessage) -> None:
         if message.type == "error":
-            console_errors.append(message.text)
+            console_errors.append(f"{message.text} ({message.location.get('url', '')})")
 
     opened.on("console", on_console)
     opened.on("pageerror", lambda error: console_errors.append(str(error)))
