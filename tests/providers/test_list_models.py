@@ -75,10 +75,10 @@ async def test_a_slow_answer_times_out_at_the_instances_timeout(
     client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str
 ) -> None:
     upstream.scenario.behaviour = "slow"
-    upstream.scenario.delay_s = 2.0
+    upstream.scenario.delay_s = 5.0
     result = await list_models(client, connection(upstream.urls, provider_type, timeout_ms=200))
     assert (result.outcome, result.http_status) == ("timeout", None)
-    assert 190 <= result.latency_ms < 1000
+    assert 190 <= result.latency_ms < 2500  # well before the answer would come
     assert result.message == "no answer within 200 ms"
 
 

@@ -25,7 +25,7 @@ async def test_a_429_is_retried_after_the_servers_retry_after(
     result = await list_models(client, conn)
     elapsed = time.perf_counter() - started
     assert result.outcome == "ok"
-    assert 0.3 <= elapsed < 2.0  # the server's wait, not the 3 s backoff
+    assert 0.3 <= elapsed < 2.9  # the server's wait, not the 3 s backoff
     assert len(upstream.scenario.requests) == 2
 
 
@@ -44,7 +44,7 @@ async def test_a_wait_beyond_the_cap_is_reported_at_once(client: httpx.AsyncClie
     started = time.perf_counter()
     result = await list_models(client, connection(upstream.urls, "anthropic", max_attempts=5))
     assert result.outcome == "rate_limited"
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < MAX_RETRY_AFTER_S / 2
     assert len(upstream.scenario.requests) == 1
 
 
