@@ -39,20 +39,57 @@ class _Health(msgspec.Struct, frozen=True):
     last_position: int
 
 
+class FieldProblem(msgspec.Struct, frozen=True):
+    field: str
+    message: str
+
+
+class _ProblemBody(msgspec.Struct, frozen=True):
+    title: str = "Request failed"
+    detail: str = ""
+    errors: list[FieldProblem] = []
+
+
 @dataclass(frozen=True)
 class Problem(Exception):
-    """An error answer from the API, with its title and field errors."""
+    """An error answer from the API: its status, a readable message and the errors by field."""
 
     status: int
-    title: str
+    message: str
+    fields: dict[str, str]
 
 
-async def get_json(path: str, params: dict[str, str | int] | None = None) -> bytes:
-    async with httpx.AsyncClient(base_url=api_base(), timeout=10) as client:
-        response = await client.get(path, params=params)
+def _problem(response: httpx.Response) -> Problem:
+    try:
+        body = msgspec.json.decode(response.content, type=_ProblemBody)
+    except msgspec.DecodeError:
+        body = _ProblemBody(title=response.reason_phrase)
+    message = f"{body.title}: {body.detail}" if body.detail else body.title
+    return Problem(response.status_code, message, {e.field: e.message for e in body.errors})
+
+
+Query = dict[str, str | int | float | bool | list[str]]
+
+
+async def send(
+    method: str,
+    path: str,
+    *,
+    params: Query | None = None,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> bytes:
+    """One API call; an error answer raises Problem."""
+    sent_headers = {"content-type": "application/json", **(headers or {})} if body is not None else headers
+    async with httpx.AsyncClient(base_url=api_base(), timeout=30) as client:
+        response = await client.request(method, path, params=params, content=body, headers=sent_headers)
     if response.status_code >= 400:
-        raise Problem(response.status_code, response.text[:200])
+        raise _problem(response)
     return response.content
+
+
+async def get_json(path: str, params: Query | None = None) -> bytes:
+    return await send("GET", path, params=params)
 
 
 async def latest_events(count: int) -> tuple[list[LoggedEvent], int]:

@@ -12,6 +12,9 @@ from backend.app import create_app
 from frontend.layout import coming_soon
 from frontend.live import LiveState
 from frontend.pages.audit import audit_page
+from frontend.pages.catalog import CatalogState, catalog_page
+from frontend.pages.editor import EditorState, editor_page
+from frontend.pages.provider import ProviderState, provider_page
 
 API_PREFIX = "/api/"
 
@@ -37,8 +40,10 @@ def add_page(route: str, title: str, page: Callable[[], rx.Component], *on_load:
 api_app = create_app()
 app = rx.App(api_transformer=mount_api(api_app))
 app.register_lifespan_task(api_app.lifespan)
-add_page("/", "Audit", audit_page)
+add_page("/", "Catalog", catalog_page, CatalogState.load)
 add_page("/audit", "Audit", audit_page)
-add_page("/catalog", "Catalog", lambda: coming_soon("Catalog", "Providers and models"))
+add_page("/catalog", "Catalog", catalog_page, CatalogState.load)
+add_page("/catalog/provider", "Provider", provider_page, ProviderState.load)
+add_page("/catalog/edit", "Custom provider", editor_page, EditorState.load)
 add_page("/instances", "Instances", lambda: coming_soon("Instances", "Connections"))
 add_page("/sessions", "Sessions", lambda: coming_soon("Sessions", "Sessions and agents"))

@@ -31,16 +31,16 @@ def page_frame(title: str, *children: rx.Component) -> rx.Component:
             rx.flex(
                 *(_nav_link(label, href) for label, href in NAV),
                 _live_dot(),
-                gap="5",
+                spacing="5",
                 align="center",
             ),
             justify="between",
             align="center",
-            padding_x="6",
-            padding_y="3",
+            padding_x="32px",
+            padding_y="12px",
             border_bottom="1px solid var(--gray-5)",
         ),
-        rx.box(rx.heading(title, size="7", margin_bottom="4"), *children, padding="6", max_width="1200px"),
+        rx.box(rx.heading(title, size="7", margin_bottom="16px"), *children, padding="32px", max_width="1280px", margin_x="auto"),
     )
 
 

@@ -29,6 +29,6 @@ def audit_page() -> rx.Component:
             rx.table.header(rx.table.row(*(rx.table.column_header_cell(c) for c in COLUMNS))),
             rx.table.body(rx.foreach(LiveState.rows, _event_row), id="event-rows"),
             width="100%",
-            margin_top="4",
+            margin_top="16px",
         ),
     )

@@ -1,0 +1,125 @@
+"""A provider's page: all its models, export, and for custom providers the way to edit or remove them."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from frontend import catalog_api
+from frontend.api import Problem
+from frontend.layout import page_frame
+from frontend.live import react_to
+from frontend.pages.catalog import ModelRow, model_row
+
+
+class ProviderState(rx.State):
+    provider_id: str = ""
+    name: str = ""
+    type: str = ""
+    endpoint: str = ""
+    source: str = ""
+    custom: bool = False
+    overridden: bool = False
+    shipped: bool = False
+    models: list[ModelRow] = []
+    error: str = ""
+
+    @rx.event
+    async def load(self) -> None:
+        self.provider_id = self.router.url.query_parameters.get("id", "")
+        try:
+            provider = await catalog_api.provider(self.provider_id)
+        except Problem as exc:
+            self.error = exc.message
+            self.models = []
+            return
+        self.error = ""
+        self.name, self.type, self.endpoint = provider.name, provider.type, provider.api_endpoint
+        self.source = f"{provider.source} (as of {provider.as_of})" if provider.as_of else provider.source
+        self.custom, self.overridden, self.shipped = provider.custom, provider.overridden, provider.shipped
+        self.models = [model_row(provider.id, provider.name, m) for m in provider.models]
+
+    @rx.event
+    async def remove(self) -> rx.event.EventSpec | None:
+        try:
+            await catalog_api.delete_custom(self.provider_id)
+        except Problem as exc:
+            self.error = exc.message
+            return None
+        if self.shipped:
+            await self.load()
+            return None
+        return rx.redirect("/catalog")
+
+
+react_to(("Custom", "CatalogRefreshed"), ProviderState.load)
+
+
+def _model_line(row: ModelRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.text(row.name, weight="medium"), rx.code(row.id, size="1", variant="ghost")),
+        rx.table.cell(row.price_in),
+        rx.table.cell(row.price_out),
+        rx.table.cell(row.cache_read),
+        rx.table.cell(row.cache_write),
+        rx.table.cell(row.context),
+        rx.table.cell(row.max_tokens),
+        rx.table.cell(row.reasoning),
+        rx.table.cell(row.attachments),
+    )
+
+
+def _actions() -> rx.Component:
+    remove_label = rx.cond(ProviderState.overridden, "Remove override", "Delete provider")
+    return rx.flex(
+        rx.link(
+            rx.button("Export JSON", variant="soft", id="export-provider"),
+            href="/api/v1/catalog/export/" + ProviderState.provider_id,
+            is_external=False,
+            download=True,
+        ),
+        rx.link(
+            rx.button(rx.cond(ProviderState.custom, "Edit", "Override"), variant="soft", id="edit-provider"),
+            href="/catalog/edit?id=" + ProviderState.provider_id,
+        ),
+        rx.cond(
+            ProviderState.custom,
+            rx.alert_dialog.root(
+                rx.alert_dialog.trigger(rx.button(remove_label, color_scheme="red", variant="soft", id="remove-provider")),
+                rx.alert_dialog.content(
+                    rx.alert_dialog.title(remove_label),
+                    rx.alert_dialog.description("This is recorded in the log; the shipped provider, if any, shows again."),
+                    rx.flex(
+                        rx.alert_dialog.cancel(rx.button("Cancel", variant="soft")),
+                        rx.alert_dialog.action(rx.button("Confirm", color_scheme="red", on_click=ProviderState.remove, id="confirm-remove")),
+                        spacing="3", justify="end",
+                    ),
+                ),
+            ),
+        ),
+        spacing="3",
+    )
+
+
+def provider_page() -> rx.Component:
+    return page_frame(
+        "Provider",
+        rx.cond(ProviderState.error != "", rx.callout(ProviderState.error, color_scheme="red")),
+        rx.flex(
+            rx.heading(ProviderState.name, size="6", id="provider-name"),
+            rx.badge(ProviderState.type, variant="surface"),
+            rx.cond(ProviderState.overridden, rx.badge("overridden", color_scheme="orange")),
+            rx.cond(ProviderState.custom & ~ProviderState.overridden, rx.badge("custom", color_scheme="orange")),
+            spacing="3", align="center",
+        ),
+        rx.text(rx.code(ProviderState.provider_id), " · ", ProviderState.endpoint, " · ", ProviderState.source, size="2", color_scheme="gray"),
+        rx.box(_actions(), margin_y="16px"),
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *(rx.table.column_header_cell(h) for h in ("Model", "Input $/1M", "Output $/1M", "Cache read", "Cache write", "Context", "Max tokens", "Reasoning", "Images"))
+                )
+            ),
+            rx.table.body(rx.foreach(ProviderState.models, _model_line), id="provider-models"),
+            width="100%",
+        ),
+    )
