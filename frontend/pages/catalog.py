@@ -233,7 +233,7 @@ def _result_row(row: ModelRow) -> rx.Component:
                 aria_label="compare " + row.key,
             )
         ),
-        rx.table.cell(rx.text(row.name, weight="medium"), rx.code(row.id, size="1", variant="ghost")),
+        rx.table.cell(rx.text(row.name, weight="medium", class_name="model-name"), rx.code(row.id, size="1", variant="ghost")),
         rx.table.cell(row.provider),
         rx.table.cell(row.price_in),
         rx.table.cell(row.price_out),

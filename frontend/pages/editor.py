@@ -140,7 +140,7 @@ class EditorState(rx.State):
     @rx.event
     def set_field(self, field: str, value: str) -> None:
         if field in PROVIDER_FIELDS or field in ("import_json", "import_as_id"):
-            setattr(self, field, value)
+            setattr(self, "provider_id" if field == "id" else field, value)
 
     @rx.event
     def set_model_field(self, index: int, field: str, value: str) -> None:
@@ -171,7 +171,7 @@ class EditorState(rx.State):
             name=self.name.strip(), type=self.type, api_endpoint=self.api_endpoint.strip(),
             api_key=self.api_key.strip() or None, default_large_model_id=self.default_large_model_id.strip(),
             default_small_model_id=self.default_small_model_id.strip(),
-            default_headers=self._headers,
+            default_headers=dict(self._headers),
             models=[m for m in models if m is not None],
         )
         try:

@@ -26,6 +26,9 @@ class ProviderState(rx.State):
     @rx.event
     async def load(self) -> None:
         self.provider_id = self.router.url.query_parameters.get("id", "")
+        if not self.provider_id:
+            self.error, self.models = "No provider chosen: pick one in the Catalog.", []
+            return
         try:
             provider = await catalog_api.provider(self.provider_id)
         except Problem as exc:
@@ -37,6 +40,10 @@ class ProviderState(rx.State):
         self.source = f"{provider.source} (as of {provider.as_of})" if provider.as_of else provider.source
         self.custom, self.overridden, self.shipped = provider.custom, provider.overridden, provider.shipped
         self.models = [model_row(provider.id, provider.name, m) for m in provider.models]
+
+    @rx.event
+    def export(self) -> rx.event.EventSpec:
+        return rx.download(url=catalog_api.export_url(self.provider_id), filename=f"{self.provider_id}.json")
 
     @rx.event
     async def remove(self) -> rx.event.EventSpec | None:
@@ -71,12 +78,7 @@ def _model_line(row: ModelRow) -> rx.Component:
 def _actions() -> rx.Component:
     remove_label = rx.cond(ProviderState.overridden, "Remove override", "Delete provider")
     return rx.flex(
-        rx.link(
-            rx.button("Export JSON", variant="soft", id="export-provider"),
-            href="/api/v1/catalog/export/" + ProviderState.provider_id,
-            is_external=False,
-            download=True,
-        ),
+        rx.button("Export JSON", variant="soft", id="export-provider", on_click=ProviderState.export),
         rx.link(
             rx.button(rx.cond(ProviderState.custom, "Edit", "Override"), variant="soft", id="edit-provider"),
             href="/catalog/edit?id=" + ProviderState.provider_id,
