@@ -6,6 +6,7 @@ import uuid
 
 from litestar import Request
 
+from backend.errors import FieldError, ValidationFailed
 from events import Metadata
 
 ACTOR_HEADER = "x-switchboard-actor"
@@ -23,3 +24,16 @@ def idempotency_key(request: Request) -> str | None:
     """The client's Idempotency-Key, used to derive stable event ids."""
     key = request.headers.get("idempotency-key", "").strip()
     return key[:200] or None
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """`If-Match: 3`, `"3"` or `W/"3"` as the stream version the client last read."""
+    if value is None:
+        return None
+    text = value.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise ValidationFailed(
+            "If-Match must be a version number",
+            [FieldError("If-Match", "must be the version you last read, a whole number")],
+        )
+    return int(text)

@@ -26,7 +26,7 @@ from backend.catalog.schemas import (
 from backend.catalog.search import ModelPage, ModelQuery
 from backend.catalog.service import CatalogService, RefreshOutcome
 from backend.catalog.views import ProviderView, SortKey
-from backend.context import idempotency_key
+from backend.context import idempotency_key, parse_if_match
 from backend.errors import FieldError, ValidationFailed
 from events import Metadata
 
@@ -43,19 +43,6 @@ IfMatch = Annotated[
     str | None,
     HeaderParameter(name="if-match", description="The custom provider's `version` you last read"),
 ]
-
-
-def parse_if_match(value: str | None) -> int | None:
-    """`If-Match: 3` or `If-Match: "3"` as a version number."""
-    if value is None:
-        return None
-    text = value.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
-        raise ValidationFailed(
-            "If-Match must be a version number",
-            [FieldError("If-Match", "must be the provider's version, a whole number")],
-        )
-    return int(text)
 
 
 class CatalogController(Controller):

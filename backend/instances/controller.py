@@ -11,8 +11,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, PathParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from backend.audit.schemas import EventOut, event_out
-from backend.catalog.controller import parse_if_match
-from backend.context import idempotency_key
+from backend.context import idempotency_key, parse_if_match
 from backend.errors import NotFound
 from backend.instances.commands import create_instance, delete_instance, update_instance
 from backend.instances.connection import run_connection_test
