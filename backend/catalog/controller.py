@@ -27,7 +27,6 @@ from backend.catalog.search import ModelPage, ModelQuery
 from backend.catalog.service import CatalogService, RefreshOutcome
 from backend.catalog.views import ProviderView, SortKey
 from backend.context import idempotency_key, parse_if_match
-from backend.errors import FieldError, ValidationFailed
 from events import Metadata
 
 MAX_PAGE = 500

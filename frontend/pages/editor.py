@@ -51,12 +51,12 @@ def _parse(text: str, kind: type[int] | type[float]) -> int | float | None:
 def _model_of(draft: ModelDraft, index: int, errors: dict[str, str]) -> catalog_api.ModelInfo | None:
     """The model to send, or None with the local errors recorded (not-a-number fields)."""
     numbers: dict[str, int | float] = {}
-    for field, kind in NUMBER_FIELDS.items():
-        value = _parse(getattr(draft, field), kind)
+    for name, kind in NUMBER_FIELDS.items():
+        value = _parse(getattr(draft, name), kind)
         if value is None:
-            errors[f"models[{index}].{API_NAMES.get(field, field)}"] = "must be a number"
+            errors[f"models[{index}].{API_NAMES.get(name, name)}"] = "must be a number"
         else:
-            numbers[API_NAMES.get(field, field)] = value
+            numbers[API_NAMES.get(name, name)] = value
     if len(numbers) < len(NUMBER_FIELDS):
         return None
     base = msgspec.json.decode(draft.base, type=catalog_api.ModelInfo) if draft.base else None
