@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -56,19 +55,6 @@ async def test_search_pages_with_total(client: Client) -> None:
     several = (await client.get(f"{CATALOG}/models?provider=openai&provider=azure&limit=500")).json()
     assert {hit["provider_id"] for hit in several["items"]} == {"openai", "azure"}
     assert several["total"] == 28 + 14
-
-
-async def test_search_p99_through_the_app_is_under_20ms(client: Client) -> None:
-    queries = [{"q": "claude"}, {"can_reason": "true", "sort": "price_in"}, {"min_context": "100000", "max_price_out": "5", "sort": "-price_out"}, {}]
-    timings = []
-    for _ in range(50):
-        for params in queries:
-            started = time.perf_counter()
-            response = await client.get(f"{CATALOG}/models", params=params)
-            timings.append(time.perf_counter() - started)
-            assert response.status_code == 200
-    timings.sort()
-    assert timings[int(len(timings) * 0.99)] < 0.020
 
 
 async def test_skipped_seed_files_are_reported(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -80,16 +79,11 @@ async def test_list_cache_follows_every_change(services: Services) -> None:
     assert await instances.view.list_bytes(services.store) == b"[]"
 
 
-async def test_list_of_a_thousand_instances_is_fast(client: Client) -> None:
+async def test_list_holds_a_thousand_instances_in_name_order(client: Client) -> None:
+    """Speed is measured by bench/instances.py; this checks what the list answers."""
     for number in range(1000):
         await create(client, name=f"instance {number:04d}", api_key=f"sk-bulk-key-{number:06d}")
-    timings: list[float] = []
-    for _ in range(200):
-        started = time.perf_counter()
-        response = await client.get("/api/v1/instances")
-        timings.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200
-    assert len(response.json()) == 1000
-    timings.sort()
-    p99 = timings[int(len(timings) * 0.99) - 1]
-    assert p99 < 20, f"p99 {p99:.1f} ms"
+    response = await client.get("/api/v1/instances")
+    assert response.status_code == 200
+    names = [item["name"] for item in response.json()]
+    assert len(names) == 1000 and names == sorted(names)
