@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
+import httpx
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ConsoleErrors, RunningApp
@@ -100,4 +101,20 @@ def test_custom_provider_from_template_then_export_and_import(
     expect(page).to_have_url(re.compile(f"/catalog/provider\\?id={copy_id}"), timeout=10_000)
     expect(page.locator("#provider-name")).to_have_text("My laptop")
     expect(page.locator("#provider-models")).to_contain_text("llama3.2")
+    assert console_errors == []
+
+
+def test_changes_made_through_the_api_appear_live(
+    page: Page, running_app: RunningApp, console_errors: ConsoleErrors
+) -> None:
+    page.goto(f"{running_app.base_url}/catalog")
+    expect(page.locator("#provider-cards")).to_contain_text("OpenAI", timeout=15_000)
+    provider_id = f"gateway-{uuid.uuid4().hex[:6]}"
+    templates = httpx.get(f"{running_app.base_url}/api/v1/catalog/templates").json()["templates"]
+    draft = next(t["provider"] for t in templates if t["id"] == "openai-compatible-gateway")
+    draft["name"] = "Company gateway"
+    answer = httpx.put(f"{running_app.base_url}/api/v1/catalog/custom/{provider_id}", json=draft)
+    assert answer.status_code == 201, answer.text
+    card = page.locator(f".provider-card[data-provider='{provider_id}']")
+    expect(card).to_contain_text("Company gateway", timeout=5_000)
     assert console_errors == []
