@@ -14,7 +14,8 @@ import msgspec
 from backend.audit.schemas import event_out
 from backend.services import build_registry
 from backend.settings import Settings
-from events import SQLiteEventStore
+from events import NotAnEventStore, SQLiteEventStore
+from events.schema import check_file
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,9 +78,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _refusal(command: str, settings: Settings) -> str | None:
+    """Why the command cannot start on this data folder, in one line, or None."""
+    path = settings.database_path
+    if command in ("events", "verify") and not path.exists():
+        return f"no event log at {path} (set SWITCHBOARD_DATA_DIR)"
+    try:
+        check_file(path)
+    except NotAnEventStore as error:
+        return f"{error}; it was left untouched"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings.from_env()
+    refusal = _refusal(args.command, settings)
+    if refusal:
+        print(f"switchboard: {refusal}", file=sys.stderr)
+        return 2
     if args.command == "run":
         return run_web(settings)
     if args.command == "api":

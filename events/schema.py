@@ -57,6 +57,12 @@ def prepare_file(path: Path) -> None:
     _create_schema(path)
 
 
+def check_file(path: Path) -> None:
+    """Raise NotAnEventStore when an existing, non-empty file at `path` is not a store; read only."""
+    if path.exists() and path.stat().st_size > 0:
+        _check_identity(path)
+
+
 def _make_parent(directory: Path) -> None:
     """Create missing folders as 0700; an existing folder keeps its mode."""
     if not directory.exists():

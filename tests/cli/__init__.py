@@ -1,0 +1,1 @@
+"""Tests of the `switchboard` command, run as a real subprocess."""
