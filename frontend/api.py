@@ -39,20 +39,61 @@ class _Health(msgspec.Struct, frozen=True):
     last_position: int
 
 
+class FieldProblem(msgspec.Struct, frozen=True):
+    """One refused input field, as named in a problem+json answer."""
+
+    field: str
+    message: str
+
+
+class _ProblemBody(msgspec.Struct, frozen=True):
+    title: str = ""
+    detail: str = ""
+    errors: list[FieldProblem] = []
+
+
 @dataclass(frozen=True)
 class Problem(Exception):
-    """An error answer from the API, with its title and field errors."""
+    """An error answer from the API, with its title, detail and field errors."""
 
     status: int
     title: str
+    detail: str = ""
+    errors: tuple[FieldProblem, ...] = ()
+
+    def __str__(self) -> str:
+        return self.detail or self.title or f"HTTP {self.status}"
+
+
+def _problem(response: httpx.Response) -> Problem:
+    try:
+        body = msgspec.json.decode(response.content, type=_ProblemBody)
+    except msgspec.DecodeError:
+        return Problem(response.status_code, response.text[:200])
+    return Problem(response.status_code, body.title, body.detail, tuple(body.errors))
+
+
+async def send(
+    method: str,
+    path: str,
+    *,
+    params: dict[str, str | int] | None = None,
+    body: object = None,
+    headers: dict[str, str] | None = None,
+    timeout_s: float = 10,
+) -> bytes:
+    """One API request; an error answer is raised as a Problem, a failed connection as httpx.HTTPError."""
+    content = None if body is None else msgspec.json.encode(body)
+    sent_headers = {**(headers or {}), **({"content-type": "application/json"} if content is not None else {})}
+    async with httpx.AsyncClient(base_url=api_base(), timeout=timeout_s) as client:
+        response = await client.request(method, path, params=params, content=content, headers=sent_headers)
+    if response.status_code >= 400:
+        raise _problem(response)
+    return response.content
 
 
 async def get_json(path: str, params: dict[str, str | int] | None = None) -> bytes:
-    async with httpx.AsyncClient(base_url=api_base(), timeout=10) as client:
-        response = await client.get(path, params=params)
-    if response.status_code >= 400:
-        raise Problem(response.status_code, response.text[:200])
-    return response.content
+    return await send("GET", path, params=params)
 
 
 async def latest_events(count: int) -> tuple[list[LoggedEvent], int]:

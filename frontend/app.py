@@ -12,6 +12,9 @@ from backend.app import create_app
 from frontend.layout import coming_soon
 from frontend.live import LiveState
 from frontend.pages.audit import audit_page
+from frontend.pages.env_import import EnvImportState, env_import_page
+from frontend.pages.instances import instances_page
+from frontend.pages.instances_state import InstancesState
 
 API_PREFIX = "/api/"
 
@@ -40,5 +43,6 @@ app.register_lifespan_task(api_app.lifespan)
 add_page("/", "Audit", audit_page)
 add_page("/audit", "Audit", audit_page)
 add_page("/catalog", "Catalog", lambda: coming_soon("Catalog", "Providers and models"))
-add_page("/instances", "Instances", lambda: coming_soon("Instances", "Connections"))
+add_page("/instances", "Instances", instances_page, InstancesState.reload)
+add_page("/instances/import", "Import from environment", env_import_page, EnvImportState.load)
 add_page("/sessions", "Sessions", lambda: coming_soon("Sessions", "Sessions and agents"))
