@@ -31,16 +31,21 @@ def page_frame(title: str, *children: rx.Component) -> rx.Component:
             rx.flex(
                 *(_nav_link(label, href) for label, href in NAV),
                 _live_dot(),
-                gap="5",
+                spacing="5",
                 align="center",
             ),
             justify="between",
             align="center",
-            padding_x="6",
-            padding_y="3",
+            padding_x="var(--space-6)",
+            padding_y="var(--space-3)",
             border_bottom="1px solid var(--gray-5)",
         ),
-        rx.box(rx.heading(title, size="7", margin_bottom="4"), *children, padding="6", max_width="1200px"),
+        rx.box(
+            rx.heading(title, size="7", margin_bottom="var(--space-4)"),
+            *children,
+            padding="var(--space-6)",
+            max_width="1200px",
+        ),
     )
 
 
