@@ -35,7 +35,7 @@ def labelled(label: str, control: rx.Component, field_id: str, error: rx.Var[str
         control,
         rx.cond(error, rx.text(error, size="1", color_scheme="red", class_name="field-error")),
         direction="column",
-        gap="1",
+        spacing="1",
         width="100%",
     )
 

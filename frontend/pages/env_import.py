@@ -103,7 +103,7 @@ def env_import_page() -> rx.Component:
             rx.table.header(rx.table.row(*(rx.table.column_header_cell(c) for c in COLUMNS))),
             rx.table.body(rx.foreach(EnvImportState.rows, _candidate_row), id="env-candidates"),
             width="100%",
-            margin_y="4",
+            margin_y="var(--space-4)",
         ),
         rx.flex(
             rx.link(rx.button("Back to instances", variant="soft"), href="/instances"),
@@ -114,6 +114,6 @@ def env_import_page() -> rx.Component:
                 disabled=EnvImportState.creatable == 0,
                 id="apply-import",
             ),
-            gap="3",
+            spacing="3",
         ),
     )

@@ -325,9 +325,9 @@ def dialog_buttons(*confirm: rx.Component) -> rx.Component:
     return rx.flex(
         rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
         *confirm,
-        gap="3",
+        spacing="3",
         justify="end",
-        margin_top="4",
+        margin_top="var(--space-4)",
     )
 
 
@@ -343,7 +343,7 @@ def _provider_choice(provider: ProviderChoice) -> rx.Component:
         variant="surface",
         color_scheme="gray",
         height="auto",
-        padding="2",
+        padding="var(--space-2)",
         justify="start",
         class_name="provider-choice",
         type="button",
@@ -360,14 +360,14 @@ def _provider_step() -> rx.Component:
             custom_attrs={"aria-label": "Search providers"},
         ),
         rx.scroll_area(
-            rx.grid(rx.foreach(InstanceFormState.shown_providers, _provider_choice), columns="2", gap="2"),
+            rx.grid(rx.foreach(InstanceFormState.shown_providers, _provider_choice), columns="2", spacing="2"),
             max_height="360px",
             type="auto",
         ),
         dialog_buttons(),
         direction="column",
-        gap="3",
-        margin_top="3",
+        spacing="3",
+        margin_top="var(--space-3)",
     )
 
 
@@ -402,8 +402,8 @@ def _settings_step() -> rx.Component:
                 align="end",
             ),
             direction="column",
-            gap="3",
-            margin_top="3",
+            spacing="3",
+            margin_top="var(--space-3)",
         ),
         on_submit=InstanceFormState.save,
     )
@@ -429,14 +429,14 @@ def rotate_dialog() -> rx.Component:
                 rx.flex(
                     rx.checkbox(checked=RotateState.verify, on_change=RotateState.choose_verify, id="rotate-verify"),
                     rx.text("Verify the new key with the provider first; keep the old key if it fails", size="2"),
-                    gap="2",
+                    spacing="2",
                     align="center",
                 ),
             ),
             dialog_buttons(rx.button("Save key", type="submit", loading=RotateState.saving)),
             direction="column",
-            gap="3",
-            margin_top="3",
+            spacing="3",
+            margin_top="var(--space-3)",
         ),
         on_submit=RotateState.save,
     )
@@ -455,9 +455,9 @@ def delete_dialog() -> rx.Component:
             rx.flex(
                 rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
                 rx.button("Delete", color_scheme="red", on_click=DeleteState.confirm),
-                gap="3",
+                spacing="3",
                 justify="end",
-                margin_top="4",
+                margin_top="var(--space-4)",
             ),
             max_width="440px",
         ),
@@ -483,7 +483,7 @@ def history_dialog() -> rx.Component:
         size="1",
         width="100%",
     )
-    body = rx.scroll_area(table, max_height="60vh", type="auto", margin_top="3")
+    body = rx.scroll_area(table, max_height="60vh", type="auto", margin_top="var(--space-3)")
     return dialog(HistoryState, "History · " + HistoryState.instance_name, body, dialog_buttons(), width="900px")
 
 
@@ -512,5 +512,5 @@ def models_dialog() -> rx.Component:
         size="1",
         width="100%",
     )
-    body = rx.scroll_area(table, max_height="60vh", type="auto", margin_top="3")
+    body = rx.scroll_area(table, max_height="60vh", type="auto", margin_top="var(--space-3)")
     return dialog(ModelsState, "Models · " + ModelsState.instance_name, note, body, dialog_buttons(), width="760px")

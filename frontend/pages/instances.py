@@ -47,7 +47,7 @@ def _header(card: InstanceCard) -> rx.Component:
             class_name="instance-status",
         ),
         align="center",
-        gap="2",
+        spacing="2",
     )
 
 
@@ -63,7 +63,6 @@ def _facts(card: InstanceCard) -> rx.Component:
         fact("Models", card.model_count, "instance-model-count"),
         fact("Key", key, "instance-key"),
         size="1",
-        gap="1",
     )
 
 
@@ -84,7 +83,7 @@ def _actions(card: InstanceCard) -> rx.Component:
             "Delete", size="1", variant="soft", color_scheme="red",
             on_click=DeleteState.open_for(card.id, card.name, card.version),
         ),
-        gap="2",
+        spacing="2",
         wrap="wrap",
     )
 
@@ -95,7 +94,7 @@ def instance_card(card: InstanceCard) -> rx.Component:
         rx.text(card.message, size="1", color_scheme="red", class_name="instance-message"),
     )
     return rx.card(
-        rx.flex(_header(card), _facts(card), message, _actions(card), direction="column", gap="3"),
+        rx.flex(_header(card), _facts(card), message, _actions(card), direction="column", spacing="3"),
         class_name="instance-card",
         custom_attrs={"data-instance-id": card.id},
     )
@@ -108,8 +107,8 @@ def _toolbar() -> rx.Component:
         rx.link(rx.button("Import from environment", variant="soft"), href="/instances/import"),
         rx.button(rx.icon("plus", size=16), "Add instance", on_click=InstanceFormState.open_add, id="add-instance"),
         align="center",
-        gap="3",
-        margin_bottom="4",
+        spacing="3",
+        margin_bottom="var(--space-4)",
     )
 
 
@@ -129,7 +128,7 @@ def instances_page() -> rx.Component:
         rx.grid(
             rx.foreach(InstancesState.cards, instance_card),
             columns=rx.breakpoints(initial="1", sm="2", lg="3"),
-            gap="4",
+            spacing="4",
             id="instance-cards",
         ),
         instance_form_dialog(),
