@@ -102,6 +102,11 @@ class InstanceFormState(FailureState):
         found = [p for p in self.providers if all(w in f"{p.id} {p.name} {p.type}".casefold() for w in words)]
         return found[:SHOWN_PROVIDERS]
 
+    @rx.var
+    def asks_key(self) -> bool:
+        """A new instance of a provider that takes a key; keys of existing ones are changed by rotation."""
+        return self.editing_id == "" and not self.keyless
+
     @rx.event
     async def open_add(self) -> None:
         self._clear()
@@ -141,7 +146,7 @@ class InstanceFormState(FailureState):
         self._clear()
         self.editing_id, self.editing_version, self.step, self.is_open = instance_id, version, 2, True
         self.name, self.endpoint, self.timeout_ms = name, endpoint, str(timeout_ms)
-        self.keyless, self.endpoint_placeholder = True, "catalog default"
+        self.endpoint_placeholder = "catalog default"
 
     @rx.event
     def show(self, opened: bool) -> None:
@@ -321,9 +326,9 @@ def dialog(state: type[FailureState], title: rx.Var[str] | str, *body: rx.Compon
     )
 
 
-def dialog_buttons(*confirm: rx.Component) -> rx.Component:
+def dialog_buttons(*confirm: rx.Component, close_label: str = "Cancel") -> rx.Component:
     return rx.flex(
-        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
+        rx.dialog.close(rx.button(close_label, variant="soft", color_scheme="gray", type="button")),
         *confirm,
         spacing="3",
         justify="end",
@@ -338,6 +343,7 @@ def _provider_choice(provider: ProviderChoice) -> rx.Component:
             rx.text(provider.type, " · ", provider.model_count, " models", size="1", color_scheme="gray"),
             direction="column",
             align="start",
+            width="100%",
         ),
         on_click=InstanceFormState.choose(provider.id),
         variant="surface",
@@ -391,7 +397,7 @@ def _settings_step() -> rx.Component:
                 "Timeout (ms)", "instance-timeout", "timeout_ms", errors["timeout_ms"],
                 default_value=InstanceFormState.timeout_ms, input_mode="numeric",
             ),
-            rx.cond(InstanceFormState.keyless, rx.fragment(), key_field),
+            rx.cond(InstanceFormState.asks_key, key_field),
             rx.flex(
                 rx.cond(
                     InstanceFormState.editing_id == "",
@@ -484,7 +490,7 @@ def history_dialog() -> rx.Component:
         width="100%",
     )
     body = rx.scroll_area(table, max_height="60vh", type="auto", margin_top="var(--space-3)")
-    return dialog(HistoryState, "History · " + HistoryState.instance_name, body, dialog_buttons(), width="900px")
+    return dialog(HistoryState, "History · " + HistoryState.instance_name, body, dialog_buttons(close_label="Close"), width="900px")
 
 
 def _model_row(row: ModelRow) -> rx.Component:
@@ -513,4 +519,4 @@ def models_dialog() -> rx.Component:
         width="100%",
     )
     body = rx.scroll_area(table, max_height="60vh", type="auto", margin_top="var(--space-3)")
-    return dialog(ModelsState, "Models · " + ModelsState.instance_name, note, body, dialog_buttons(), width="760px")
+    return dialog(ModelsState, "Models · " + ModelsState.instance_name, note, body, dialog_buttons(close_label="Close"), width="760px")

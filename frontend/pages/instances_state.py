@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 import reflex as rx
@@ -87,7 +87,7 @@ class InstancesState(rx.State):
     async def test(self, instance_id: str) -> AsyncIterator[None]:
         """Show the card as testing, run the connection test, then show its result."""
         self.testing = [*self.testing, instance_id]
-        self.cards = [_marked(card, "testing") if card.id == instance_id else card for card in self.cards]
+        self.cards = [replace(card, status="testing") if card.id == instance_id else card for card in self.cards]
         yield
         try:
             await instances_api.run_test(instance_id)
@@ -96,10 +96,6 @@ class InstancesState(rx.State):
         finally:
             self.testing = [other for other in self.testing if other != instance_id]
         await self._load()
-
-
-def _marked(card: InstanceCard, status: str) -> InstanceCard:
-    return InstanceCard(**{**card.__dict__, "status": status})
 
 
 react_to(("Instance", "Credential", "Connection"), InstancesState.reload)

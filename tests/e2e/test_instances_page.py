@@ -1,4 +1,5 @@
-"""The Instances page against a local OpenAI-compatible upstream: add, test, wrong key, rotate with verify, delete."""
+"""The Instances page against a local OpenAI-compatible upstream: add, test, wrong key, rotate with verify, delete,
+edit, history, models, and the environment import page."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import ConsoleErrors, RunningApp
+from tests.e2e.conftest import ENV_IMPORT_KEY, ConsoleErrors, RunningApp
 from tests.upstreams import Scenario, UpstreamServer
 
 RIGHT_KEY = "sk-e2e-right-key-7777"
@@ -161,4 +162,73 @@ def test_an_instance_created_elsewhere_appears_live(
 
     httpx.post(f"{running_app.base_url}/api/v1/instances/{created.json()['id']}/test", timeout=30)
     expect(card.locator(".instance-status")).to_have_text("connected", timeout=WAIT_MS)
+    assert console_errors == []
+
+
+def test_edit_renames_an_instance(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
+) -> None:
+    open_instances(page, running_app)
+    name, renamed = unique_name("Before"), unique_name("After")
+    card = add_instance(page, name, upstream.urls.openai, RIGHT_KEY)
+    instance_id = card.get_attribute("data-instance-id")
+
+    card.get_by_role("button", name="Edit").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_label("Name", exact=True)).to_have_value(name)
+    expect(dialog.get_by_label("API key", exact=True)).to_have_count(0)
+    dialog.get_by_label("Name", exact=True).fill(renamed)
+    dialog.get_by_label("Timeout (ms)", exact=True).fill("5000")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden(timeout=WAIT_MS)
+
+    expect(card_of(page, renamed)).to_be_visible(timeout=WAIT_MS)
+    expect(card_of(page, name)).to_have_count(0)
+    shown = httpx.get(f"{running_app.base_url}/api/v1/instances/{instance_id}").json()
+    assert (shown["name"], shown["timeout_ms"], shown["version"]) == (renamed, 5000, 3)
+    assert console_errors == []
+
+
+def test_history_and_models_of_a_tested_instance(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
+) -> None:
+    open_instances(page, running_app)
+    card = add_instance(page, unique_name("Looked at"), upstream.urls.openai, RIGHT_KEY)
+    run_test(card, "connected", "ok")
+
+    card.get_by_role("button", name="History").click()
+    dialog = page.get_by_role("dialog")
+    rows = dialog.locator("#history-rows tr")
+    expect(rows).to_have_count(3, timeout=WAIT_MS)
+    for row, event_type in zip(rows.all(), ("InstanceCreated", "CredentialSet", "ConnectionTested"), strict=True):
+        expect(row).to_contain_text(event_type)
+    assert RIGHT_KEY not in dialog.inner_text()
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
+
+    card.get_by_role("button", name="Models").click()
+    listed = dialog.locator(".model-row", has_text="local-small")
+    expect(listed).to_contain_text("not_in_catalog", timeout=WAIT_MS)
+    listed.get_by_role("button", name="Add to catalog").click()
+    expect(listed).to_contain_text("available", timeout=WAIT_MS)
+    expect(listed.get_by_role("button", name="Add to catalog")).to_have_count(0)
+    assert console_errors == []
+
+
+def test_environment_import_previews_then_creates_the_instance(
+    page: Page, running_app: RunningApp, console_errors: ConsoleErrors
+) -> None:
+    page.goto(f"{running_app.base_url}/instances/import")
+    row = page.locator(".env-candidate", has_text="NEBIUS_API_KEY")
+    expect(row).to_contain_text(f"•••• {ENV_IMPORT_KEY[-4:]}", timeout=WAIT_MS)
+    expect(row).to_contain_text("create")
+    assert ENV_IMPORT_KEY not in page.content()
+
+    page.get_by_role("button", name=re.compile("^Import")).click()
+    expect(page.locator("#import-result")).to_contain_text("Created", timeout=WAIT_MS)
+    expect(row).to_contain_text("exists", timeout=WAIT_MS)
+
+    page.get_by_role("button", name="Back to instances").click()
+    card = card_of(page, "Nebius Token Factory (environment)")
+    expect(card.locator(".instance-key")).to_have_text(f"•••• {ENV_IMPORT_KEY[-4:]}", timeout=WAIT_MS)
     assert console_errors == []
