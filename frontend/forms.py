@@ -8,6 +8,8 @@ import reflex as rx
 from frontend.api import Problem
 
 UNREACHABLE = "The Switchboard API could not be reached; try again."
+RequestFailure = Problem | httpx.HTTPError
+REQUEST_FAILURES = (Problem, httpx.HTTPError)  # what a call of the API may raise
 
 
 def split_problem(problem: Problem, fields: tuple[str, ...]) -> tuple[dict[str, str], str]:
@@ -23,7 +25,7 @@ def split_problem(problem: Problem, fields: tuple[str, ...]) -> tuple[dict[str, 
     return by_field, general
 
 
-def describe_failure(error: Problem | httpx.HTTPError) -> str:
+def describe_failure(error: RequestFailure) -> str:
     """A one-line message for a refused or failed request."""
     return str(error) if isinstance(error, Problem) else UNREACHABLE
 

@@ -12,13 +12,10 @@ TEST_TIMEOUT_S = 3600  # a connection test lasts as long as the instance's own t
 
 class CredentialSummary(msgspec.Struct, frozen=True):
     last4: str
-    version: int
-    verified: bool
 
 
 class LastTest(msgspec.Struct, frozen=True):
     outcome: str
-    http_status: int | None
     latency_ms: float
     model_count: int
     message: str
@@ -45,7 +42,6 @@ class ProviderSummary(msgspec.Struct, frozen=True):
     id: str
     name: str
     type: str
-    api_endpoint: str
     model_count: int
 
 

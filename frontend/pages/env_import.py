@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
 import reflex as rx
 
 from frontend import instances_api
-from frontend.api import Problem
-from frontend.forms import describe_failure, error_callout
+from frontend.forms import REQUEST_FAILURES, describe_failure, error_callout
 from frontend.layout import page_frame
 
 ACTION_COLORS = {"create": "green", "exists": "gray", "invalid": "red"}
@@ -45,7 +43,7 @@ class EnvImportState(rx.State):
     async def _preview(self) -> None:
         try:
             self.rows = [_row_of(c) for c in await instances_api.preview_env_import()]
-        except (Problem, httpx.HTTPError) as failure:
+        except REQUEST_FAILURES as failure:
             self.error = describe_failure(failure)
             return
         self.loaded = True
@@ -60,7 +58,7 @@ class EnvImportState(rx.State):
         self.error, self.applying = "", True
         try:
             done = await instances_api.apply_env_import()
-        except (Problem, httpx.HTTPError) as failure:
+        except REQUEST_FAILURES as failure:
             self.error = describe_failure(failure)
             return
         finally:

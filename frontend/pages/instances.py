@@ -6,12 +6,8 @@ import reflex as rx
 
 from frontend.forms import error_callout
 from frontend.layout import page_frame
+from frontend.pages.instance_dialog_states import DeleteState, HistoryState, InstanceFormState, ModelsState, RotateState
 from frontend.pages.instance_dialogs import (
-    DeleteState,
-    HistoryState,
-    InstanceFormState,
-    ModelsState,
-    RotateState,
     delete_dialog,
     history_dialog,
     instance_form_dialog,

@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
-import httpx
 import reflex as rx
 
 from frontend import instances_api
-from frontend.api import Problem
-from frontend.forms import describe_failure
+from frontend.forms import REQUEST_FAILURES, describe_failure
 from frontend.live import react_to
 
 NEVER = "never"
@@ -72,7 +70,7 @@ class InstancesState(rx.State):
     async def _load(self) -> None:
         try:
             instances = await instances_api.list_instances()
-        except (Problem, httpx.HTTPError) as failure:
+        except REQUEST_FAILURES as failure:
             self.error = describe_failure(failure)
             return
         self.cards = [card_of(instance, instance.id in self.testing) for instance in instances]
@@ -91,7 +89,7 @@ class InstancesState(rx.State):
         yield
         try:
             await instances_api.run_test(instance_id)
-        except (Problem, httpx.HTTPError) as failure:
+        except REQUEST_FAILURES as failure:
             self.error = describe_failure(failure)
         finally:
             self.testing = [other for other in self.testing if other != instance_id]

@@ -151,8 +151,7 @@ def test_refused_fields_are_shown_next_to_them(
 def test_an_instance_created_elsewhere_appears_live(
     page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
 ) -> None:
-    open_instances(page, running_app)
-    expect(page.locator("#live-status")).to_have_text("live", timeout=WAIT_MS)
+    open_instances(page, running_app)  # created at once: also while the page's live feed is still catching up
     name = unique_name("From the API")
     body = {"name": name, "provider_id": PROVIDER_SEARCH, "endpoint": upstream.urls.openai, "api_key": RIGHT_KEY}
     created = httpx.post(f"{running_app.base_url}/api/v1/instances", json=body)
