@@ -15,6 +15,8 @@ FORM_FIELDS = ("name", "endpoint", "timeout_ms", "api_key")
 DEFAULT_TIMEOUT_MS = "30000"
 KEYLESS_TYPES = ("ollama",)
 SHOWN_PROVIDERS = 60
+CONFLICT = 409
+CHANGED_ELSEWHERE = "It was changed elsewhere in the meantime: close this dialog and try again."
 
 
 @dataclass
@@ -69,10 +71,12 @@ class FailureState(rx.State):
         self.general_error = ""
 
     def _refused(self, failure: RequestFailure, fields: tuple[str, ...]) -> None:
-        if isinstance(failure, Problem):
-            self.errors, self.general_error = split_problem(failure, fields)
-        else:
+        if not isinstance(failure, Problem):
             self.errors, self.general_error = {}, describe_failure(failure)
+            return
+        self.errors, self.general_error = split_problem(failure, fields)
+        if failure.status == CONFLICT and self.general_error:
+            self.general_error += f". {CHANGED_ELSEWHERE}"
 
 
 class InstanceFormState(FailureState):

@@ -231,3 +231,40 @@ def test_environment_import_previews_then_creates_the_instance(
     card = card_of(page, "Nebius Token Factory (environment)")
     expect(card.locator(".instance-key")).to_have_text(f"•••• {ENV_IMPORT_KEY[-4:]}", timeout=WAIT_MS)
     assert console_errors == []
+
+
+def test_a_running_test_shows_testing_until_its_result(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
+) -> None:
+    open_instances(page, running_app)
+    card = add_instance(page, unique_name("Slow"), upstream.urls.openai, RIGHT_KEY)
+    upstream.scenario.script = ["slow"]
+    upstream.scenario.delay_s = 2.0
+    try:
+        card.get_by_role("button", name="Test").click()
+        expect(card.locator(".instance-status")).to_have_text("testing", timeout=1_500)
+        expect(card.locator(".instance-status")).to_have_text("connected", timeout=WAIT_MS)
+    finally:
+        upstream.scenario.reset()
+        upstream.scenario.key = RIGHT_KEY
+    assert console_errors == []
+
+
+def test_editing_a_stale_version_says_it_changed_elsewhere(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
+) -> None:
+    open_instances(page, running_app)
+    name = unique_name("Stale")
+    card = add_instance(page, name, upstream.urls.openai, RIGHT_KEY)
+    instance_id = card.get_attribute("data-instance-id")
+    card.get_by_role("button", name="Edit").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_label("Name", exact=True)).to_have_value(name)
+
+    moved = httpx.patch(f"{running_app.base_url}/api/v1/instances/{instance_id}", json={"timeout_ms": 1234})
+    assert moved.status_code == 200, moved.text
+    dialog.get_by_label("Name", exact=True).fill(unique_name("Too late"))
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog.locator(".form-error")).to_contain_text("changed elsewhere", timeout=WAIT_MS)
+    expect(card_of(page, name)).to_be_visible()
+    assert console_errors == []
