@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import reflex as rx
@@ -60,11 +61,19 @@ def parse_timeout(text: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-class FailureState(rx.State):
-    """What every dialog shows when the API refuses: errors next to fields, the rest on top."""
+class DialogState(rx.State, mixin=True):
+    """Whether a dialog is open, and what it shows when the API refuses: errors next to fields, the rest on top.
 
+    A mixin: each dialog's state gets its own copy of these fields.
+    """
+
+    is_open: bool = False
     errors: dict[str, str] = {}
     general_error: str = ""
+
+    @rx.event
+    def show(self, opened: bool) -> None:
+        self.is_open = opened
 
     def _clear(self) -> None:
         self.errors = {}
@@ -79,10 +88,9 @@ class FailureState(rx.State):
             self.general_error += f". {CHANGED_ELSEWHERE}"
 
 
-class InstanceFormState(FailureState):
+class InstanceFormState(DialogState, rx.State):
     """The Add instance dialog (step 1: provider, step 2: settings) and the Edit dialog (settings only)."""
 
-    is_open: bool = False
     editing_id: str = ""
     editing_version: int = 0
     step: int = 1
@@ -150,27 +158,24 @@ class InstanceFormState(FailureState):
         self.endpoint_placeholder = "catalog default"
 
     @rx.event
-    def show(self, opened: bool) -> None:
-        self.is_open = opened
-
-    @rx.event
-    async def save(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+    async def save(self, form: dict[str, str]) -> AsyncIterator[rx.event.EventSpec | None]:
         """Create or change the instance; on refusal keep the dialog open with the errors shown."""
         self._clear()
         timeout_ms = parse_timeout(form.get("timeout_ms", ""))
         if timeout_ms is None:
             self.errors = {"timeout_ms": "must be a whole number of milliseconds"}
-            return None
+            return
         self.saving = True
+        yield None
         try:
             await self._send(form, timeout_ms)
         except REQUEST_FAILURES as failure:
             self._refused(failure, FORM_FIELDS)
-            return None
+            return
         finally:
             self.saving = False
         self.is_open = False
-        return InstancesState.reload()
+        yield InstancesState.reload()
 
     async def _send(self, form: dict[str, str], timeout_ms: int) -> None:
         fields: dict[str, object] = {"name": form.get("name", ""), "endpoint": form.get("endpoint", "").strip()}
@@ -186,10 +191,9 @@ class InstanceFormState(FailureState):
         await instances_api.create_instance({**fields, "provider_id": self.provider_id, **extra})
 
 
-class RotateState(FailureState):
+class RotateState(DialogState, rx.State):
     """The Rotate key dialog: a new key, tested against the provider first when `verify` is set."""
 
-    is_open: bool = False
     instance_id: str = ""
     instance_name: str = ""
     last4: str = ""
@@ -203,32 +207,29 @@ class RotateState(FailureState):
         self.verify, self.is_open = True, True
 
     @rx.event
-    def show(self, opened: bool) -> None:
-        self.is_open = opened
-
-    @rx.event
     def choose_verify(self, verify: bool) -> None:
         self.verify = verify
 
     @rx.event
-    async def save(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+    async def save(self, form: dict[str, str]) -> AsyncIterator[rx.event.EventSpec | None]:
+        """Store the key; a failed verification keeps the dialog open with the provider's answer."""
         self._clear()
         self.saving = True
+        yield None
         try:
             await instances_api.set_credential(self.instance_id, form.get("api_key", ""), self.verify)
         except REQUEST_FAILURES as failure:
             self._refused(failure, ("api_key",))
-            return None
+            return
         finally:
             self.saving = False
         self.is_open = False
-        return InstancesState.reload()
+        yield InstancesState.reload()
 
 
-class DeleteState(FailureState):
+class DeleteState(DialogState, rx.State):
     """The confirmation before an instance (and its stored key) is deleted."""
 
-    is_open: bool = False
     instance_id: str = ""
     instance_name: str = ""
     version: int = 0
@@ -237,10 +238,6 @@ class DeleteState(FailureState):
     def open_for(self, instance_id: str, name: str, version: int) -> None:
         self._clear()
         self.instance_id, self.instance_name, self.version, self.is_open = instance_id, name, version, True
-
-    @rx.event
-    def show(self, opened: bool) -> None:
-        self.is_open = opened
 
     @rx.event
     async def confirm(self) -> rx.event.EventSpec | None:
@@ -254,10 +251,9 @@ class DeleteState(FailureState):
         return InstancesState.reload()
 
 
-class HistoryState(FailureState):
+class HistoryState(DialogState, rx.State):
     """An instance's events, oldest first."""
 
-    is_open: bool = False
     instance_name: str = ""
     rows: list[HistoryRow] = []
 
@@ -272,15 +268,10 @@ class HistoryState(FailureState):
             return
         self.rows = [HistoryRow(e.position, shown_time(e.recorded_at), e.type, e.actor, e.summary) for e in events]
 
-    @rx.event
-    def show(self, opened: bool) -> None:
-        self.is_open = opened
 
-
-class ModelsState(FailureState):
+class ModelsState(DialogState, rx.State):
     """The catalog's models for an instance joined with what its endpoint listed at the last test."""
 
-    is_open: bool = False
     instance_id: str = ""
     instance_name: str = ""
     tested: bool = False
@@ -306,7 +297,3 @@ class ModelsState(FailureState):
             self._show(await instances_api.add_listed_model(self.instance_id, model_id))
         except REQUEST_FAILURES as failure:
             self._refused(failure, ())
-
-    @rx.event
-    def show(self, opened: bool) -> None:
-        self.is_open = opened

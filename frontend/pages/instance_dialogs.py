@@ -7,7 +7,7 @@ import reflex as rx
 from frontend.forms import error_callout, text_field
 from frontend.pages.instance_dialog_states import (
     DeleteState,
-    FailureState,
+    DialogState,
     HistoryRow,
     HistoryState,
     InstanceFormState,
@@ -20,7 +20,7 @@ from frontend.pages.instance_dialog_states import (
 AVAILABILITY_COLORS = {"available": "green", "not_offered": "gray", "not_in_catalog": "amber"}
 
 
-def dialog(state: type[FailureState], title: rx.Var[str] | str, *body: rx.Component, width: str = "480px") -> rx.Component:
+def dialog(state: type[DialogState], title: rx.Var[str] | str, *body: rx.Component, width: str = "480px") -> rx.Component:
     """A dialog opened and closed through `state.is_open`, with its refusal shown under the title."""
     return rx.dialog.root(
         rx.dialog.content(
