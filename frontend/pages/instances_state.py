@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
 import reflex as rx
@@ -81,19 +80,24 @@ class InstancesState(rx.State):
     async def reload(self) -> None:
         await self._load()
 
-    @rx.event
-    async def test(self, instance_id: str) -> AsyncIterator[None]:
-        """Show the card as testing, run the connection test, then show its result."""
-        self.testing = [*self.testing, instance_id]
-        self.cards = [replace(card, status="testing") if card.id == instance_id else card for card in self.cards]
-        yield
+    @rx.event(background=True)
+    async def test(self, instance_id: str) -> None:
+        """Show the card as testing, run the connection test, then show its result.
+
+        A background task, so the page stays usable and live while a slow endpoint is tested.
+        """
+        async with self:
+            self.testing = [*self.testing, instance_id]
+            self.cards = [replace(card, status="testing") if card.id == instance_id else card for card in self.cards]
+        failure_message = ""
         try:
             await instances_api.run_test(instance_id)
         except REQUEST_FAILURES as failure:
-            self.error = describe_failure(failure)
-        finally:
+            failure_message = describe_failure(failure)
+        async with self:
             self.testing = [other for other in self.testing if other != instance_id]
-        await self._load()
+            await self._load()
+            self.error = failure_message or self.error
 
 
 react_to(("Instance", "Credential", "Connection"), InstancesState.reload)

@@ -233,16 +233,21 @@ def test_environment_import_previews_then_creates_the_instance(
     assert console_errors == []
 
 
-def test_a_running_test_shows_testing_until_its_result(
+def test_a_running_test_shows_testing_and_leaves_the_page_usable(
     page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
 ) -> None:
     open_instances(page, running_app)
     card = add_instance(page, unique_name("Slow"), upstream.urls.openai, RIGHT_KEY)
     upstream.scenario.script = ["slow"]
-    upstream.scenario.delay_s = 2.0
+    upstream.scenario.delay_s = 4.0
     try:
         card.get_by_role("button", name="Test").click()
         expect(card.locator(".instance-status")).to_have_text("testing", timeout=1_500)
+        card.get_by_role("button", name="History").click()  # the page stays usable while the test runs
+        dialog = page.get_by_role("dialog")
+        expect(dialog.locator("#history-rows tr")).to_have_count(2, timeout=2_500)
+        expect(card.locator(".instance-status")).to_have_text("testing")
+        dialog.get_by_role("button", name="Close").click()
         expect(card.locator(".instance-status")).to_have_text("connected", timeout=WAIT_MS)
     finally:
         upstream.scenario.reset()
