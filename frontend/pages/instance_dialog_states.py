@@ -56,6 +56,17 @@ def endpoint_hint(endpoint: str) -> str:
     return endpoint or "catalog default"
 
 
+def matching_providers(providers: list[ProviderChoice], query: str) -> list[ProviderChoice]:
+    """Providers whose id, name or type hold every word of the query; id or name matches first."""
+    words = query.casefold().split()
+
+    def holds(text: str) -> bool:
+        return all(word in text.casefold() for word in words)
+
+    found = [p for p in providers if holds(f"{p.id} {p.name} {p.type}")]
+    return sorted(found, key=lambda p: not holds(f"{p.id} {p.name}"))
+
+
 def parse_timeout(text: str) -> int | None:
     value = text.strip()
     return int(value) if value.isdigit() else None
@@ -107,9 +118,7 @@ class InstanceFormState(DialogState, rx.State):
 
     @rx.var
     def shown_providers(self) -> list[ProviderChoice]:
-        words = self.query.casefold().split()
-        found = [p for p in self.providers if all(w in f"{p.id} {p.name} {p.type}".casefold() for w in words)]
-        return found[:SHOWN_PROVIDERS]
+        return matching_providers(self.providers, self.query)[:SHOWN_PROVIDERS]
 
     @rx.var
     def asks_key(self) -> bool:

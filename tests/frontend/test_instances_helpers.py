@@ -5,7 +5,13 @@ from __future__ import annotations
 from frontend.api import FieldProblem, Problem
 from frontend.forms import split_problem
 from frontend.instances_api import CredentialSummary, Instance, LastTest, ProviderDetail
-from frontend.pages.instance_dialog_states import endpoint_hint, is_keyless, parse_timeout
+from frontend.pages.instance_dialog_states import (
+    ProviderChoice,
+    endpoint_hint,
+    is_keyless,
+    matching_providers,
+    parse_timeout,
+)
 from frontend.pages.instances_state import card_of, shown_time
 
 
@@ -63,3 +69,12 @@ def test_a_card_being_tested_says_so_and_an_untested_one_shows_never() -> None:
     card = card_of(instance(last4=None), testing=True)
     assert (card.status, card.tested_at, card.key_last4, card.outcome) == ("testing", "never", "", "")
     assert shown_time("2026-01-02T03:04:05Z") == "2026-01-02 03:04:05 UTC"
+
+
+def test_provider_search_puts_name_matches_before_type_matches() -> None:
+    hub = ProviderChoice("aihubmix", "AIHubMix", "openai-compat", 284)
+    openai = ProviderChoice("openai", "OpenAI", "openai", 30)
+    claude = ProviderChoice("anthropic", "Anthropic", "anthropic", 14)
+    assert matching_providers([hub, openai, claude], "open") == [openai, hub]
+    assert matching_providers([hub, openai, claude], "OPENAI compat") == [hub]
+    assert matching_providers([hub, openai, claude], " ") == [hub, openai, claude]
