@@ -20,12 +20,18 @@ from frontend.pages.instance_dialog_states import (
 AVAILABILITY_COLORS = {"available": "green", "not_offered": "gray", "not_in_catalog": "amber"}
 
 
-def dialog(state: type[DialogState], title: rx.Var[str] | str, *body: rx.Component, width: str = "480px") -> rx.Component:
-    """A dialog opened and closed through `state.is_open`, with its refusal shown under the title."""
+def dialog(
+    state: type[DialogState],
+    title: rx.Var[str] | str,
+    description: rx.Var[str] | str,
+    *body: rx.Component,
+    width: str = "480px",
+) -> rx.Component:
+    """A dialog opened and closed through `state.is_open`, with its refusal shown under the description."""
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(title),
-            rx.dialog.description(" ", size="1"),
+            rx.dialog.description(description, size="2", color_scheme="gray"),
             error_callout(state.general_error),
             *body,
             max_width=width,
@@ -125,9 +131,19 @@ def _settings_step() -> rx.Component:
 
 
 def instance_form_dialog() -> rx.Component:
-    title = rx.cond(InstanceFormState.editing_id == "", "Add instance", "Edit instance")
+    adding = InstanceFormState.editing_id == ""
+    title = rx.cond(adding, "Add instance", "Edit instance")
+    description = rx.cond(
+        adding,
+        rx.cond(
+            InstanceFormState.step == 1,
+            "Step 1 of 2: pick a provider from the catalog.",
+            "Step 2 of 2: name the connection and give its key.",
+        ),
+        "Change the connection's settings; its key is changed with Rotate key.",
+    )
     body = rx.cond(InstanceFormState.step == 1, _provider_step(), _settings_step())
-    return dialog(InstanceFormState, title, body, width="560px")
+    return dialog(InstanceFormState, title, description, body, width="560px")
 
 
 def rotate_dialog() -> rx.Component:
@@ -155,7 +171,7 @@ def rotate_dialog() -> rx.Component:
         ),
         on_submit=RotateState.save,
     )
-    return dialog(RotateState, "Rotate key · " + RotateState.instance_name, form)
+    return dialog(RotateState, "Rotate key · " + RotateState.instance_name, "The new key replaces the stored one.", form)
 
 
 def delete_dialog() -> rx.Component:
@@ -199,7 +215,9 @@ def history_dialog() -> rx.Component:
         width="100%",
     )
     body = rx.scroll_area(table, max_height="60vh", type="auto", margin_top="var(--space-3)")
-    return dialog(HistoryState, "History · " + HistoryState.instance_name, body, dialog_buttons(close_label="Close"), width="900px")
+    title = "History · " + HistoryState.instance_name
+    close = dialog_buttons(close_label="Close")
+    return dialog(HistoryState, title, "Every event of this instance, oldest first.", body, close, width="900px")
 
 
 def _model_row(row: ModelRow) -> rx.Component:
@@ -218,8 +236,8 @@ def _model_row(row: ModelRow) -> rx.Component:
 def models_dialog() -> rx.Component:
     note = rx.cond(
         ModelsState.tested,
-        rx.text("Compared with what the endpoint listed at its last successful test.", size="2", color_scheme="gray"),
-        rx.text("Not tested yet: test the instance to see which models its endpoint offers.", size="2", color_scheme="gray"),
+        "The catalog's models compared with what the endpoint listed at its last successful test.",
+        "Not tested yet: test the instance to see which models its endpoint offers.",
     )
     table = rx.table.root(
         rx.table.header(rx.table.row(*(rx.table.column_header_cell(c) for c in ("Model", "Name", "Availability", "")))),
@@ -228,4 +246,5 @@ def models_dialog() -> rx.Component:
         width="100%",
     )
     body = rx.scroll_area(table, max_height="60vh", type="auto", margin_top="var(--space-3)")
-    return dialog(ModelsState, "Models · " + ModelsState.instance_name, note, body, dialog_buttons(close_label="Close"), width="760px")
+    title = "Models · " + ModelsState.instance_name
+    return dialog(ModelsState, title, note, body, dialog_buttons(close_label="Close"), width="760px")
