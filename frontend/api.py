@@ -40,32 +40,47 @@ class _Health(msgspec.Struct, frozen=True):
 
 
 class FieldProblem(msgspec.Struct, frozen=True):
+    """One refused input field, as named in a problem+json answer."""
+
     field: str
     message: str
 
 
 class _ProblemBody(msgspec.Struct, frozen=True):
-    title: str = "Request failed"
+    title: str = ""
     detail: str = ""
     errors: list[FieldProblem] = []
 
 
 @dataclass(frozen=True)
 class Problem(Exception):
-    """An error answer from the API: its status, a readable message and the errors by field."""
+    """An error answer from the API, with its title, detail and field errors."""
 
     status: int
-    message: str
-    fields: dict[str, str]
+    title: str
+    detail: str = ""
+    errors: tuple[FieldProblem, ...] = ()
+
+    def __str__(self) -> str:
+        return self.detail or self.title or f"HTTP {self.status}"
+
+    @property
+    def message(self) -> str:
+        """Title and detail in one line."""
+        return f"{self.title}: {self.detail}" if self.title and self.detail else str(self)
+
+    @property
+    def fields(self) -> dict[str, str]:
+        """The field errors by field path."""
+        return {error.field: error.message for error in self.errors}
 
 
 def _problem(response: httpx.Response) -> Problem:
     try:
         body = msgspec.json.decode(response.content, type=_ProblemBody)
     except msgspec.DecodeError:
-        body = _ProblemBody(title=response.reason_phrase)
-    message = f"{body.title}: {body.detail}" if body.detail else body.title
-    return Problem(response.status_code, message, {e.field: e.message for e in body.errors})
+        return Problem(response.status_code, response.text[:200])
+    return Problem(response.status_code, body.title, body.detail, tuple(body.errors))
 
 
 Query = dict[str, str | int | float | bool | list[str]]
@@ -76,13 +91,18 @@ async def send(
     path: str,
     *,
     params: Query | None = None,
-    body: bytes | None = None,
+    body: object = None,
     headers: dict[str, str] | None = None,
+    timeout_s: float = 30,
 ) -> bytes:
-    """One API call; an error answer raises Problem."""
-    sent_headers = {"content-type": "application/json", **(headers or {})} if body is not None else headers
-    async with httpx.AsyncClient(base_url=api_base(), timeout=30) as client:
-        response = await client.request(method, path, params=params, content=body, headers=sent_headers)
+    """One API request; `body` is encoded as JSON (bytes are sent as they are, already JSON).
+
+    An error answer is raised as a Problem, a failed connection as httpx.HTTPError.
+    """
+    content = body if isinstance(body, bytes) or body is None else msgspec.json.encode(body)
+    sent_headers = {**(headers or {}), **({"content-type": "application/json"} if content is not None else {})}
+    async with httpx.AsyncClient(base_url=api_base(), timeout=timeout_s) as client:
+        response = await client.request(method, path, params=params, content=content, headers=sent_headers)
     if response.status_code >= 400:
         raise _problem(response)
     return response.content

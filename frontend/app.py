@@ -14,6 +14,9 @@ from frontend.live import LiveState
 from frontend.pages.audit import audit_page
 from frontend.pages.catalog import CatalogState, catalog_page
 from frontend.pages.editor import EditorState, editor_page
+from frontend.pages.env_import import EnvImportState, env_import_page
+from frontend.pages.instances import instances_page
+from frontend.pages.instances_state import InstancesState
 from frontend.pages.provider import ProviderState, provider_page
 
 API_PREFIX = "/api/"
@@ -45,5 +48,6 @@ add_page("/audit", "Audit", audit_page)
 add_page("/catalog", "Catalog", catalog_page, CatalogState.load)
 add_page("/catalog/provider", "Provider", provider_page, ProviderState.load)
 add_page("/catalog/edit", "Custom provider", editor_page, EditorState.load)
-add_page("/instances", "Instances", lambda: coming_soon("Instances", "Connections"))
+add_page("/instances", "Instances", instances_page, InstancesState.reload)
+add_page("/instances/import", "Import from environment", env_import_page, EnvImportState.load)
 add_page("/sessions", "Sessions", lambda: coming_soon("Sessions", "Sessions and agents"))

@@ -119,7 +119,7 @@ async def templates() -> list[Template]:
 
 async def save_custom(provider_id: str, draft: ProviderDraft, version: int) -> Provider:
     headers = {"if-match": str(version)} if version else None
-    raw = await send("PUT", f"{PREFIX}/custom/{provider_id}", body=msgspec.json.encode(draft), headers=headers)
+    raw = await send("PUT", f"{PREFIX}/custom/{provider_id}", body=draft, headers=headers)
     return msgspec.json.decode(raw, type=Provider)
 
 

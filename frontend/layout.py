@@ -36,11 +36,17 @@ def page_frame(title: str, *children: rx.Component) -> rx.Component:
             ),
             justify="between",
             align="center",
-            padding_x="32px",
-            padding_y="12px",
+            padding_x="var(--space-6)",
+            padding_y="var(--space-3)",
             border_bottom="1px solid var(--gray-5)",
         ),
-        rx.box(rx.heading(title, size="7", margin_bottom="16px"), *children, padding="32px", max_width="1280px", margin_x="auto"),
+        rx.box(
+            rx.heading(title, size="7", margin_bottom="var(--space-4)"),
+            *children,
+            padding="var(--space-6)",
+            max_width="1280px",
+            margin_x="auto",
+        ),
     )
 
 

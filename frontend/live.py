@@ -72,7 +72,10 @@ class LiveState(rx.State):
             if self.last_position == 0:
                 events, _ = await api.latest_events(SHOWN)
                 async with self:
-                    self._add(events)
+                    types = self._add(events)
+                # a change logged after the page loaded its data but before this catch-up must still reach it
+                for reaction in reactions_to(types):
+                    yield reaction
             async for event in api.follow_events(self.last_position):
                 async with self:
                     types = self._add([event])

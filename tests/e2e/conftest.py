@@ -27,6 +27,8 @@ CHROMIUM_FLAGS = [
     "--disable-quic",
 ]
 START_TIMEOUT_S = 600
+ENV_IMPORT_KEY = "sk-e2e-environment-4321"
+SERVER_ENVIRONMENT = {"NEBIUS_API_KEY": ENV_IMPORT_KEY}  # a provider key for the environment import page to find
 
 
 def _free_port() -> int:
@@ -81,6 +83,7 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
     log = data_dir.parent / "switchboard.log"
     env = {
         **os.environ,
+        **SERVER_ENVIRONMENT,
         "SWITCHBOARD_DATA_DIR": str(data_dir),
         "SWITCHBOARD_PORT": str(port),
         "REFLEX_TELEMETRY_ENABLED": "false",

@@ -1,0 +1,164 @@
+"""The instance, catalog-provider and environment-import routes of the public API, decoded into Structs."""
+
+from __future__ import annotations
+
+import msgspec
+
+from frontend.api import send
+
+INSTANCES = "/api/v1/instances"
+TEST_TIMEOUT_S = 3600  # a connection test lasts as long as the instance's own timeout and retries allow
+
+
+class CredentialSummary(msgspec.Struct, frozen=True):
+    last4: str
+
+
+class LastTest(msgspec.Struct, frozen=True):
+    outcome: str
+    latency_ms: float
+    model_count: int
+    message: str
+    tested_at: str
+
+
+class Instance(msgspec.Struct, frozen=True):
+    """The fields of an instance the web app shows or edits."""
+
+    id: str
+    name: str
+    provider_id: str
+    provider_type: str
+    endpoint: str
+    timeout_ms: int
+    version: int
+    status: str
+    credential: CredentialSummary | None
+    last_test: LastTest | None
+    model_count: int | None
+
+
+class ProviderSummary(msgspec.Struct, frozen=True):
+    id: str
+    name: str
+    type: str
+    model_count: int
+
+
+class _ProviderList(msgspec.Struct, frozen=True):
+    providers: list[ProviderSummary]
+
+
+class ProviderDetail(msgspec.Struct, frozen=True):
+    """A catalog provider: `api_key` names where its key comes from (`$OPENAI_API_KEY`), never a key."""
+
+    id: str
+    name: str
+    type: str
+    api_endpoint: str = ""
+    api_key: str | None = None
+
+
+class InstanceModel(msgspec.Struct, frozen=True):
+    id: str
+    name: str
+    availability: str
+
+
+class InstanceModels(msgspec.Struct, frozen=True):
+    tested: bool
+    models: list[InstanceModel]
+
+
+class HistoryEvent(msgspec.Struct, frozen=True):
+    position: int
+    type: str
+    actor: str
+    recorded_at: str
+    summary: str
+
+
+class EnvCandidate(msgspec.Struct, frozen=True):
+    name: str
+    provider_id: str
+    variable: str
+    last4: str | None
+    endpoint: str
+    action: str
+
+
+class _EnvPreview(msgspec.Struct, frozen=True):
+    candidates: list[EnvCandidate]
+
+
+class EnvImportResult(msgspec.Struct, frozen=True):
+    created: list[str]
+    existing: list[str]
+
+
+def _path(instance_id: str, *rest: str) -> str:
+    return "/".join((INSTANCES, instance_id, *rest))
+
+
+def _if_match(version: int) -> dict[str, str]:
+    return {"if-match": str(version)}
+
+
+async def list_instances() -> list[Instance]:
+    return msgspec.json.decode(await send("GET", INSTANCES), type=list[Instance])
+
+
+async def create_instance(fields: dict[str, object]) -> Instance:
+    return msgspec.json.decode(await send("POST", INSTANCES, body=fields), type=Instance)
+
+
+async def update_instance(instance_id: str, version: int, changes: dict[str, object]) -> Instance:
+    raw = await send("PATCH", _path(instance_id), body=changes, headers=_if_match(version))
+    return msgspec.json.decode(raw, type=Instance)
+
+
+async def delete_instance(instance_id: str, version: int) -> None:
+    await send("DELETE", _path(instance_id), headers=_if_match(version))
+
+
+async def run_test(instance_id: str) -> Instance:
+    raw = await send("POST", _path(instance_id, "test"), timeout_s=TEST_TIMEOUT_S)
+    return msgspec.json.decode(raw, type=Instance)
+
+
+async def set_credential(instance_id: str, api_key: str, verify: bool) -> Instance:
+    raw = await send(
+        "PUT", _path(instance_id, "credential"), body={"api_key": api_key, "verify": verify}, timeout_s=TEST_TIMEOUT_S
+    )
+    return msgspec.json.decode(raw, type=Instance)
+
+
+async def instance_models(instance_id: str) -> InstanceModels:
+    return msgspec.json.decode(await send("GET", _path(instance_id, "models")), type=InstanceModels)
+
+
+async def add_listed_model(instance_id: str, model_id: str) -> InstanceModels:
+    raw = await send("POST", _path(instance_id, "models"), body={"model_id": model_id})
+    return msgspec.json.decode(raw, type=InstanceModels)
+
+
+async def instance_history(instance_id: str) -> list[HistoryEvent]:
+    return msgspec.json.decode(await send("GET", _path(instance_id, "history")), type=list[HistoryEvent])
+
+
+async def catalog_providers() -> list[ProviderSummary]:
+    raw = await send("GET", "/api/v1/catalog/providers")
+    return msgspec.json.decode(raw, type=_ProviderList).providers
+
+
+async def catalog_provider(provider_id: str) -> ProviderDetail:
+    raw = await send("GET", f"/api/v1/catalog/providers/{provider_id}")
+    return msgspec.json.decode(raw, type=ProviderDetail)
+
+
+async def preview_env_import() -> list[EnvCandidate]:
+    return msgspec.json.decode(await send("GET", "/api/v1/import/env"), type=_EnvPreview).candidates
+
+
+async def apply_env_import() -> EnvImportResult:
+    return msgspec.json.decode(await send("POST", "/api/v1/import/env"), type=EnvImportResult)

@@ -1,0 +1,135 @@
+"""The Instances page: one card per connection with its live status, and the actions on it."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from frontend.forms import error_callout
+from frontend.layout import page_frame
+from frontend.pages.instance_dialog_states import DeleteState, HistoryState, InstanceFormState, ModelsState, RotateState
+from frontend.pages.instance_dialogs import (
+    delete_dialog,
+    history_dialog,
+    instance_form_dialog,
+    models_dialog,
+    rotate_dialog,
+)
+from frontend.pages.instances_state import InstanceCard, InstancesState
+
+DOT_COLORS = {"connected": "var(--green-9)", "error": "var(--red-9)", "testing": "var(--amber-9)"}
+BADGE_COLORS = {"connected": "green", "error": "red", "testing": "amber"}
+
+
+def status_dot(status: rx.Var[str]) -> rx.Component:
+    color = rx.match(status, *DOT_COLORS.items(), "var(--gray-8)")
+    return rx.box(width="10px", height="10px", border_radius="50%", background=color, flex_shrink="0")
+
+
+def fact(label: str, value: rx.Var[str] | rx.Component, class_name: str) -> rx.Component:
+    return rx.data_list.item(
+        rx.data_list.label(label, min_width="96px"),
+        rx.data_list.value(rx.text(value, class_name=class_name)),
+    )
+
+
+def _header(card: InstanceCard) -> rx.Component:
+    return rx.flex(
+        status_dot(card.status),
+        rx.heading(card.name, size="4", trim="both", class_name="instance-name"),
+        rx.spacer(),
+        rx.badge(
+            card.status,
+            color_scheme=rx.match(card.status, *BADGE_COLORS.items(), "gray"),
+            class_name="instance-status",
+        ),
+        align="center",
+        spacing="2",
+    )
+
+
+def _facts(card: InstanceCard) -> rx.Component:
+    endpoint = rx.cond(card.endpoint, card.endpoint, "catalog endpoint")
+    key = rx.cond(card.key_last4, "•••• " + card.key_last4, "none")
+    return rx.data_list.root(
+        fact("Provider", card.provider_id + " · " + card.provider_type, "instance-provider"),
+        fact("Endpoint", endpoint, "instance-endpoint"),
+        fact("Last test", card.tested_at, "instance-tested-at"),
+        fact("Outcome", rx.cond(card.outcome, card.outcome, "–"), "instance-outcome"),
+        fact("Latency", card.latency, "instance-latency"),
+        fact("Models", card.model_count, "instance-model-count"),
+        fact("Key", key, "instance-key"),
+        size="1",
+    )
+
+
+def _actions(card: InstanceCard) -> rx.Component:
+    rotate_label = rx.cond(card.key_last4, "Rotate key", "Set key")
+    return rx.flex(
+        rx.button(
+            "Test", size="1", on_click=InstancesState.test(card.id), loading=card.status == "testing"
+        ),
+        rx.button(
+            "Edit", size="1", variant="soft",
+            on_click=InstanceFormState.open_edit(card.id, card.name, card.endpoint, card.timeout_ms, card.version),
+        ),
+        rx.button(rotate_label, size="1", variant="soft", on_click=RotateState.open_for(card.id, card.name, card.key_last4)),
+        rx.button("Models", size="1", variant="soft", on_click=ModelsState.open_for(card.id, card.name)),
+        rx.button("History", size="1", variant="soft", on_click=HistoryState.open_for(card.id, card.name)),
+        rx.button(
+            "Delete", size="1", variant="soft", color_scheme="red",
+            on_click=DeleteState.open_for(card.id, card.name, card.version),
+        ),
+        spacing="2",
+        wrap="wrap",
+    )
+
+
+def instance_card(card: InstanceCard) -> rx.Component:
+    message = rx.cond(
+        card.message,
+        rx.text(card.message, size="1", color_scheme="red", class_name="instance-message"),
+    )
+    return rx.card(
+        rx.flex(_header(card), _facts(card), message, _actions(card), direction="column", spacing="3"),
+        class_name="instance-card",
+        custom_attrs={"data-instance-id": card.id},
+    )
+
+
+def _toolbar() -> rx.Component:
+    return rx.flex(
+        rx.text("Connections to providers. Status changes made anywhere appear here live.", color_scheme="gray"),
+        rx.spacer(),
+        rx.link(rx.button("Import from environment", variant="soft"), href="/instances/import"),
+        rx.button(rx.icon("plus", size=16), "Add instance", on_click=InstanceFormState.open_add, id="add-instance"),
+        align="center",
+        spacing="3",
+        margin_bottom="var(--space-4)",
+    )
+
+
+def _empty() -> rx.Component:
+    return rx.cond(
+        InstancesState.loaded & (InstancesState.cards.length() == 0),
+        rx.callout("No instances yet. Add one, or import keys from the environment.", icon="info"),
+    )
+
+
+def instances_page() -> rx.Component:
+    return page_frame(
+        "Instances",
+        _toolbar(),
+        error_callout(InstancesState.error),
+        _empty(),
+        rx.grid(
+            rx.foreach(InstancesState.cards, instance_card),
+            columns=rx.breakpoints(initial="1", sm="2", lg="3"),
+            spacing="4",
+            id="instance-cards",
+        ),
+        instance_form_dialog(),
+        rotate_dialog(),
+        delete_dialog(),
+        history_dialog(),
+        models_dialog(),
+    )

@@ -1,0 +1,103 @@
+"""The Instances page's list: one card per instance, reloaded live, and running connection tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import reflex as rx
+
+from frontend import instances_api
+from frontend.forms import REQUEST_FAILURES, describe_failure
+from frontend.live import react_to
+
+NEVER = "never"
+
+
+@dataclass
+class InstanceCard:
+    """What one card shows; `status` is connected, error, untested or testing."""
+
+    id: str
+    name: str
+    provider_id: str
+    provider_type: str
+    endpoint: str
+    timeout_ms: int
+    version: int
+    status: str
+    outcome: str
+    message: str
+    tested_at: str
+    latency: str
+    model_count: str
+    key_last4: str
+
+
+def shown_time(iso: str) -> str:
+    """`2026-11-24T02:50:01.123+00:00` as `2026-11-24 02:50:01 UTC`."""
+    return iso.replace("T", " ")[:19] + " UTC"
+
+
+def card_of(instance: instances_api.Instance, testing: bool) -> InstanceCard:
+    test = instance.last_test
+    return InstanceCard(
+        id=instance.id,
+        name=instance.name,
+        provider_id=instance.provider_id,
+        provider_type=instance.provider_type,
+        endpoint=instance.endpoint,
+        timeout_ms=instance.timeout_ms,
+        version=instance.version,
+        status="testing" if testing else instance.status,
+        outcome=test.outcome if test else "",
+        message=test.message if test and test.outcome != "ok" else "",
+        tested_at=shown_time(test.tested_at) if test else NEVER,
+        latency=f"{test.latency_ms:.0f} ms" if test else "–",
+        model_count=str(instance.model_count) if instance.model_count is not None else "–",
+        key_last4=instance.credential.last4 if instance.credential else "",
+    )
+
+
+class InstancesState(rx.State):
+    """Every instance as a card; reloaded whenever an instance event is logged anywhere."""
+
+    cards: list[InstanceCard] = []
+    testing: list[str] = []
+    loaded: bool = False
+    error: str = ""
+
+    async def _load(self) -> None:
+        try:
+            instances = await instances_api.list_instances()
+        except REQUEST_FAILURES as failure:
+            self.error = describe_failure(failure)
+            return
+        self.cards = [card_of(instance, instance.id in self.testing) for instance in instances]
+        self.loaded = True
+        self.error = ""
+
+    @rx.event
+    async def reload(self) -> None:
+        await self._load()
+
+    @rx.event(background=True)
+    async def test(self, instance_id: str) -> None:
+        """Show the card as testing, run the connection test, then show its result.
+
+        A background task, so the page stays usable and live while a slow endpoint is tested.
+        """
+        async with self:
+            self.testing = [*self.testing, instance_id]
+            self.cards = [replace(card, status="testing") if card.id == instance_id else card for card in self.cards]
+        failure_message = ""
+        try:
+            await instances_api.run_test(instance_id)
+        except REQUEST_FAILURES as failure:
+            failure_message = describe_failure(failure)
+        async with self:
+            self.testing = [other for other in self.testing if other != instance_id]
+            await self._load()
+            self.error = failure_message or self.error
+
+
+react_to(("Instance", "Credential", "Connection"), InstancesState.reload)

@@ -1,0 +1,275 @@
+"""The Instances page against a local OpenAI-compatible upstream: add, test, wrong key, rotate with verify, delete,
+edit, history, models, and the environment import page."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.e2e.conftest import ENV_IMPORT_KEY, ConsoleErrors, RunningApp
+from tests.upstreams import Scenario, UpstreamServer
+
+RIGHT_KEY = "sk-e2e-right-key-7777"
+WRONG_KEY = "sk-e2e-wrong-key-3333"
+PROVIDER_SEARCH = "deepseek"  # an openai-compat provider of the shipped catalog
+PROVIDER_NAME = "DeepSeek"
+WAIT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[UpstreamServer]:
+    with UpstreamServer(Scenario(key=RIGHT_KEY)) as server:
+        yield server
+
+
+def unique_name(what: str) -> str:
+    return f"{what} {uuid.uuid4().hex[:8]}"
+
+
+def open_instances(page: Page, running_app: RunningApp) -> None:
+    page.goto(f"{running_app.base_url}/instances")
+    expect(page.get_by_role("heading", name="Instances")).to_be_visible(timeout=WAIT_MS)
+
+
+def card_of(page: Page, name: str) -> Locator:
+    return page.locator(".instance-card", has=page.locator(".instance-name", has_text=name))
+
+
+def add_instance(page: Page, name: str, endpoint: str, key: str) -> Locator:
+    """Fill the Add instance dialog: pick the provider, then name, endpoint and key."""
+    page.get_by_role("button", name="Add instance").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_placeholder("Search providers").fill(PROVIDER_SEARCH)
+    choices = dialog.locator(".provider-choice")
+    expect(choices.first).to_contain_text(PROVIDER_NAME, timeout=WAIT_MS)
+    choices.first.click()
+    dialog.get_by_label("Name", exact=True).fill(name)
+    dialog.get_by_label("Endpoint", exact=True).fill(endpoint)
+    dialog.get_by_label("API key", exact=True).fill(key)
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden(timeout=WAIT_MS)
+    card = card_of(page, name)
+    expect(card).to_be_visible(timeout=WAIT_MS)
+    return card
+
+
+def run_test(card: Locator, status: str, outcome: str) -> None:
+    card.get_by_role("button", name="Test").click()
+    expect(card.locator(".instance-status")).to_have_text(status, timeout=WAIT_MS)
+    expect(card.locator(".instance-outcome")).to_have_text(outcome)
+
+
+def test_add_an_instance_then_test_it_connected(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
+) -> None:
+    open_instances(page, running_app)
+    name = unique_name("Upstream")
+    card = add_instance(page, name, upstream.urls.openai, RIGHT_KEY)
+    expect(card.locator(".instance-status")).to_have_text("untested")
+    expect(card.locator(".instance-key")).to_have_text("•••• 7777")
+
+    run_test(card, "connected", "ok")
+    expect(card.locator(".instance-model-count")).to_have_text(str(len(upstream.scenario.models)))
+    expect(card.locator(".instance-latency")).to_have_text(re.compile(r"^\d+ ms$"))
+    expect(card.locator(".instance-tested-at")).to_contain_text("UTC")
+    assert upstream.scenario.requests_to("/models")[-1].headers["authorization"] == f"Bearer {RIGHT_KEY}"
+    assert console_errors == []
+
+
+def test_a_wrong_key_shows_auth_failed(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
+) -> None:
+    open_instances(page, running_app)
+    card = add_instance(page, unique_name("Wrong key"), upstream.urls.openai, WRONG_KEY)
+    run_test(card, "error", "auth_failed")
+    expect(card.locator(".instance-message")).to_be_visible()
+    assert console_errors == []
+
+
+def test_rotating_to_a_key_that_fails_verification_keeps_the_old_key(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
+) -> None:
+    open_instances(page, running_app)
+    name = unique_name("Rotate")
+    card = add_instance(page, name, upstream.urls.openai, RIGHT_KEY)
+
+    card.get_by_role("button", name="Rotate key").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("checkbox")).to_be_checked()
+    dialog.get_by_label("New API key", exact=True).fill(WRONG_KEY)
+    dialog.get_by_role("button", name="Save key").click()
+    expect(dialog.locator(".field-error")).to_contain_text("auth_failed", timeout=WAIT_MS)
+    expect(dialog.locator(".field-error")).to_contain_text("previous key stays active")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+
+    expect(card.locator(".instance-key")).to_have_text("•••• 7777")
+    run_test(card, "connected", "ok")
+    assert console_errors == []
+
+
+def test_delete_an_instance_after_confirming(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
+) -> None:
+    open_instances(page, running_app)
+    name = unique_name("Doomed")
+    card = add_instance(page, name, upstream.urls.openai, RIGHT_KEY)
+    instance_id = card.get_attribute("data-instance-id")
+
+    card.get_by_role("button", name="Delete").click()
+    confirm = page.get_by_role("alertdialog")
+    expect(confirm).to_contain_text(name)
+    confirm.get_by_role("button", name="Delete").click()
+    expect(card).to_have_count(0, timeout=WAIT_MS)
+    assert httpx.get(f"{running_app.base_url}/api/v1/instances/{instance_id}").status_code == 404
+    assert console_errors == []
+
+
+def test_refused_fields_are_shown_next_to_them(
+    page: Page, running_app: RunningApp, console_errors: ConsoleErrors
+) -> None:
+    open_instances(page, running_app)
+    page.get_by_role("button", name="Add instance").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_placeholder("Search providers").fill(PROVIDER_SEARCH)
+    dialog.locator(".provider-choice").first.click()
+    dialog.get_by_label("Endpoint", exact=True).fill("ftp://example.invalid")
+    dialog.get_by_label("API key", exact=True).fill("short")
+    dialog.get_by_role("button", name="Save").click()
+    errors = dialog.locator(".field-error")
+    expect(errors).to_have_count(2, timeout=WAIT_MS)
+    expect(errors.nth(0)).to_contain_text("http://")
+    expect(errors.nth(1)).to_contain_text("characters")
+    assert console_errors == []
+
+
+def test_an_instance_created_elsewhere_appears_live(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
+) -> None:
+    open_instances(page, running_app)  # created at once: also while the page's live feed is still catching up
+    name = unique_name("From the API")
+    body = {"name": name, "provider_id": PROVIDER_SEARCH, "endpoint": upstream.urls.openai, "api_key": RIGHT_KEY}
+    created = httpx.post(f"{running_app.base_url}/api/v1/instances", json=body)
+    assert created.status_code == 201, created.text
+    card = card_of(page, name)
+    expect(card).to_be_visible(timeout=WAIT_MS)
+
+    httpx.post(f"{running_app.base_url}/api/v1/instances/{created.json()['id']}/test", timeout=30)
+    expect(card.locator(".instance-status")).to_have_text("connected", timeout=WAIT_MS)
+    assert console_errors == []
+
+
+def test_edit_renames_an_instance(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
+) -> None:
+    open_instances(page, running_app)
+    name, renamed = unique_name("Before"), unique_name("After")
+    card = add_instance(page, name, upstream.urls.openai, RIGHT_KEY)
+    instance_id = card.get_attribute("data-instance-id")
+
+    card.get_by_role("button", name="Edit").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_label("Name", exact=True)).to_have_value(name)
+    expect(dialog.get_by_label("API key", exact=True)).to_have_count(0)
+    dialog.get_by_label("Name", exact=True).fill(renamed)
+    dialog.get_by_label("Timeout (ms)", exact=True).fill("5000")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden(timeout=WAIT_MS)
+
+    expect(card_of(page, renamed)).to_be_visible(timeout=WAIT_MS)
+    expect(card_of(page, name)).to_have_count(0)
+    shown = httpx.get(f"{running_app.base_url}/api/v1/instances/{instance_id}").json()
+    assert (shown["name"], shown["timeout_ms"], shown["version"]) == (renamed, 5000, 3)
+    assert console_errors == []
+
+
+def test_history_and_models_of_a_tested_instance(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
+) -> None:
+    open_instances(page, running_app)
+    card = add_instance(page, unique_name("Looked at"), upstream.urls.openai, RIGHT_KEY)
+    run_test(card, "connected", "ok")
+
+    card.get_by_role("button", name="History").click()
+    dialog = page.get_by_role("dialog")
+    rows = dialog.locator("#history-rows tr")
+    expect(rows).to_have_count(3, timeout=WAIT_MS)
+    for row, event_type in zip(rows.all(), ("InstanceCreated", "CredentialSet", "ConnectionTested"), strict=True):
+        expect(row).to_contain_text(event_type)
+    assert RIGHT_KEY not in dialog.inner_text()
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
+
+    card.get_by_role("button", name="Models").click()
+    listed = dialog.locator(".model-row", has_text="local-small")
+    expect(listed).to_contain_text("not_in_catalog", timeout=WAIT_MS)
+    listed.get_by_role("button", name="Add to catalog").click()
+    expect(listed).to_contain_text("available", timeout=WAIT_MS)
+    expect(listed.get_by_role("button", name="Add to catalog")).to_have_count(0)
+    assert console_errors == []
+
+
+def test_environment_import_previews_then_creates_the_instance(
+    page: Page, running_app: RunningApp, console_errors: ConsoleErrors
+) -> None:
+    page.goto(f"{running_app.base_url}/instances/import")
+    row = page.locator(".env-candidate", has_text="NEBIUS_API_KEY")
+    expect(row).to_contain_text(f"•••• {ENV_IMPORT_KEY[-4:]}", timeout=WAIT_MS)
+    expect(row).to_contain_text("create")
+    assert ENV_IMPORT_KEY not in page.content()
+
+    page.get_by_role("button", name=re.compile("^Import")).click()
+    expect(page.locator("#import-result")).to_contain_text("Created", timeout=WAIT_MS)
+    expect(row).to_contain_text("exists", timeout=WAIT_MS)
+
+    page.get_by_role("button", name="Back to instances").click()
+    card = card_of(page, "Nebius Token Factory (environment)")
+    expect(card.locator(".instance-key")).to_have_text(f"•••• {ENV_IMPORT_KEY[-4:]}", timeout=WAIT_MS)
+    assert console_errors == []
+
+
+def test_a_running_test_shows_testing_and_leaves_the_page_usable(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
+) -> None:
+    open_instances(page, running_app)
+    card = add_instance(page, unique_name("Slow"), upstream.urls.openai, RIGHT_KEY)
+    upstream.scenario.script = ["slow"]
+    upstream.scenario.delay_s = 4.0
+    try:
+        card.get_by_role("button", name="Test").click()
+        expect(card.locator(".instance-status")).to_have_text("testing", timeout=1_500)
+        card.get_by_role("button", name="History").click()  # the page stays usable while the test runs
+        dialog = page.get_by_role("dialog")
+        expect(dialog.locator("#history-rows tr")).to_have_count(2, timeout=2_500)
+        expect(card.locator(".instance-status")).to_have_text("testing")
+        dialog.get_by_role("button", name="Close").click()
+        expect(card.locator(".instance-status")).to_have_text("connected", timeout=WAIT_MS)
+    finally:
+        upstream.scenario.reset()
+        upstream.scenario.key = RIGHT_KEY
+    assert console_errors == []
+
+
+def test_editing_a_stale_version_says_it_changed_elsewhere(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
+) -> None:
+    open_instances(page, running_app)
+    name = unique_name("Stale")
+    card = add_instance(page, name, upstream.urls.openai, RIGHT_KEY)
+    instance_id = card.get_attribute("data-instance-id")
+    card.get_by_role("button", name="Edit").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_label("Name", exact=True)).to_have_value(name)
+
+    moved = httpx.patch(f"{running_app.base_url}/api/v1/instances/{instance_id}", json={"timeout_ms": 1234})
+    assert moved.status_code == 200, moved.text
+    dialog.get_by_label("Name", exact=True).fill(unique_name("Too late"))
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog.locator(".form-error")).to_contain_text("changed elsewhere", timeout=WAIT_MS)
+    expect(card_of(page, name)).to_be_visible()
+    assert console_errors == []

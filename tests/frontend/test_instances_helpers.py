@@ -1,0 +1,80 @@
+"""The Instances page's pure helpers: API refusals split per field, keyless providers, card contents."""
+
+from __future__ import annotations
+
+from frontend.api import FieldProblem, Problem
+from frontend.forms import split_problem
+from frontend.instances_api import CredentialSummary, Instance, LastTest, ProviderDetail
+from frontend.pages.instance_dialog_states import (
+    ProviderChoice,
+    endpoint_hint,
+    is_keyless,
+    matching_providers,
+    parse_timeout,
+)
+from frontend.pages.instances_state import card_of, shown_time
+
+
+def instance(last_test: LastTest | None = None, last4: str | None = "abcd") -> Instance:
+    return Instance(
+        id="i1", name="Dev", provider_id="openai", provider_type="openai", endpoint="", timeout_ms=30_000,
+        version=2, status="error" if last_test else "untested",
+        credential=CredentialSummary(last4) if last4 else None, last_test=last_test, model_count=None,
+    )
+
+
+def test_field_errors_go_next_to_their_fields_and_the_rest_on_top() -> None:
+    problem = Problem(422, "Validation failed", "", (
+        FieldProblem("endpoint", "must be an http:// or https:// URL"),
+        FieldProblem("endpoint", "second complaint"),
+        FieldProblem("headers.x", "looks like a credential"),
+    ))
+    by_field, general = split_problem(problem, ("name", "endpoint"))
+    assert by_field == {"endpoint": "must be an http:// or https:// URL"}
+    assert general == "headers.x: looks like a credential"
+
+
+def test_a_refusal_without_field_errors_shows_its_detail() -> None:
+    assert split_problem(Problem(409, "Conflict", "instance moved to version 4"), ("name",)) == (
+        {}, "instance moved to version 4",
+    )
+
+
+def test_keyless_providers_are_local_servers_or_name_no_key() -> None:
+    assert is_keyless(ProviderDetail("ollama", "Ollama", "ollama", api_key="$OLLAMA_KEY"))
+    assert is_keyless(ProviderDetail("lm-studio", "LM Studio", "openai-compat", api_key=None))
+    assert not is_keyless(ProviderDetail("openai", "OpenAI", "openai", api_key="$OPENAI_API_KEY"))
+
+
+def test_endpoint_placeholder_names_the_catalog_default() -> None:
+    assert endpoint_hint("https://api.x.ai/v1") == "https://api.x.ai/v1"
+    assert endpoint_hint("$OPENAI_API_ENDPOINT") == "catalog default (from $OPENAI_API_ENDPOINT)"
+    assert endpoint_hint("") == "catalog default"
+
+
+def test_timeout_must_be_a_whole_number() -> None:
+    assert parse_timeout(" 5000 ") == 5000
+    assert parse_timeout("5.5") is None
+    assert parse_timeout("-1") is None
+
+
+def test_a_card_shows_the_last_test_and_the_key_last_four() -> None:
+    failed = LastTest(outcome="auth_failed", latency_ms=12.4, model_count=0, message="HTTP 401", tested_at="2026-11-24T02:50:01.5+00:00")
+    card = card_of(instance(failed), testing=False)
+    assert (card.status, card.outcome, card.message, card.latency) == ("error", "auth_failed", "HTTP 401", "12 ms")
+    assert (card.tested_at, card.key_last4, card.model_count) == ("2026-11-24 02:50:01 UTC", "abcd", "–")
+
+
+def test_a_card_being_tested_says_so_and_an_untested_one_shows_never() -> None:
+    card = card_of(instance(last4=None), testing=True)
+    assert (card.status, card.tested_at, card.key_last4, card.outcome) == ("testing", "never", "", "")
+    assert shown_time("2026-01-02T03:04:05Z") == "2026-01-02 03:04:05 UTC"
+
+
+def test_provider_search_puts_name_matches_before_type_matches() -> None:
+    hub = ProviderChoice("aihubmix", "AIHubMix", "openai-compat", 284)
+    openai = ProviderChoice("openai", "OpenAI", "openai", 30)
+    claude = ProviderChoice("anthropic", "Anthropic", "anthropic", 14)
+    assert matching_providers([hub, openai, claude], "open") == [openai, hub]
+    assert matching_providers([hub, openai, claude], "OPENAI compat") == [hub]
+    assert matching_providers([hub, openai, claude], " ") == [hub, openai, claude]
