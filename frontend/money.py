@@ -30,7 +30,7 @@ def price_range(card: ProviderCard) -> str:
 
 def tokens(count: int) -> str:
     if count >= 1_000_000:
-        return f"{count / 1_000_000:g}M"
+        return f"{count / 1_000_000:.3g}M"
     if count >= 1_000:
-        return f"{count / 1_000:g}K"
+        return f"{round(count / 1_000)}K"
     return str(count)
