@@ -1,0 +1,1 @@
+"""Unit tests of the web app's helpers that need no browser."""
