@@ -273,3 +273,31 @@ def test_editing_a_stale_version_says_it_changed_elsewhere(
     expect(dialog.locator(".form-error")).to_contain_text("changed elsewhere", timeout=WAIT_MS)
     expect(card_of(page, name)).to_be_visible()
     assert console_errors == []
+
+
+def test_a_local_server_needs_no_key(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
+) -> None:
+    provider_id = f"laptop-{uuid.uuid4().hex[:6]}"
+    templates = httpx.get(f"{running_app.base_url}/api/v1/catalog/templates").json()["templates"]
+    draft = next(t["provider"] for t in templates if t["id"] == "ollama")
+    draft.update(name=f"Ollama {provider_id}", api_endpoint=upstream.urls.ollama)
+    put = httpx.put(f"{running_app.base_url}/api/v1/catalog/custom/{provider_id}", json=draft)
+    assert put.status_code == 201, put.text
+
+    open_instances(page, running_app)
+    page.get_by_role("button", name="Add instance").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_placeholder("Search providers").fill(provider_id)
+    choices = dialog.locator(".provider-choice")
+    expect(choices.first).to_contain_text(provider_id, timeout=WAIT_MS)
+    choices.first.click()
+    name = unique_name("Laptop")
+    dialog.get_by_label("Name", exact=True).fill(name)
+    expect(dialog.get_by_label("API key", exact=True)).to_have_count(0)
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden(timeout=WAIT_MS)
+    card = card_of(page, name)
+    run_test(card, "connected", "ok")
+    expect(card.locator(".instance-model-count")).to_have_text(str(len(upstream.scenario.models)))
+    assert console_errors == []
