@@ -40,17 +40,26 @@ def card_of(page: Page, name: str) -> Locator:
     return page.locator(".instance-card", has=page.locator(".instance-name", has_text=name))
 
 
-def add_instance(page: Page, name: str, endpoint: str, key: str) -> Locator:
-    """Fill the Add instance dialog: pick the provider, then name, endpoint and key."""
+def add_instance(
+    page: Page, name: str, endpoint: str | None, key: str | None, provider: str = PROVIDER_SEARCH
+) -> Locator:
+    """Fill the Add instance dialog: pick the provider, then name, endpoint and key.
+
+    With `key` None the provider is keyless, and the dialog must not ask for a key.
+    """
     page.get_by_role("button", name="Add instance").click()
     dialog = page.get_by_role("dialog")
-    dialog.get_by_placeholder("Search providers").fill(PROVIDER_SEARCH)
+    dialog.get_by_placeholder("Search providers").fill(provider)
     choices = dialog.locator(".provider-choice")
-    expect(choices.first).to_contain_text(PROVIDER_NAME, timeout=WAIT_MS)
+    expect(choices.first).to_contain_text(PROVIDER_NAME if provider == PROVIDER_SEARCH else provider, timeout=WAIT_MS)
     choices.first.click()
     dialog.get_by_label("Name", exact=True).fill(name)
-    dialog.get_by_label("Endpoint", exact=True).fill(endpoint)
-    dialog.get_by_label("API key", exact=True).fill(key)
+    if endpoint is not None:
+        dialog.get_by_label("Endpoint", exact=True).fill(endpoint)
+    if key is None:
+        expect(dialog.get_by_label("API key", exact=True)).to_have_count(0)
+    else:
+        dialog.get_by_label("API key", exact=True).fill(key)
     dialog.get_by_role("button", name="Save").click()
     expect(dialog).to_be_hidden(timeout=WAIT_MS)
     card = card_of(page, name)
@@ -286,18 +295,7 @@ def test_a_local_server_needs_no_key(
     assert put.status_code == 201, put.text
 
     open_instances(page, running_app)
-    page.get_by_role("button", name="Add instance").click()
-    dialog = page.get_by_role("dialog")
-    dialog.get_by_placeholder("Search providers").fill(provider_id)
-    choices = dialog.locator(".provider-choice")
-    expect(choices.first).to_contain_text(provider_id, timeout=WAIT_MS)
-    choices.first.click()
-    name = unique_name("Laptop")
-    dialog.get_by_label("Name", exact=True).fill(name)
-    expect(dialog.get_by_label("API key", exact=True)).to_have_count(0)
-    dialog.get_by_role("button", name="Save").click()
-    expect(dialog).to_be_hidden(timeout=WAIT_MS)
-    card = card_of(page, name)
+    card = add_instance(page, unique_name("Laptop"), None, None, provider=provider_id)
     run_test(card, "connected", "ok")
     expect(card.locator(".instance-model-count")).to_have_text(str(len(upstream.scenario.models)))
     assert console_errors == []
