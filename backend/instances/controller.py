@@ -51,8 +51,7 @@ class InstancesController(Controller):
         responses={HTTP_200_OK: ResponseSpec(data_container=list[InstanceView], description="The instances")},
     )
     async def list_instances(self, instances: InstancesDep) -> Response[bytes]:
-        body = await instances.view.list_bytes(instances.store)
-        return Response(body, media_type="application/json")
+        return Response(await instances.list_bytes(), media_type="application/json")
 
     @post("/", summary="Create an instance (Idempotency-Key honoured)")
     async def create(
@@ -62,7 +61,7 @@ class InstancesController(Controller):
 
     @get("/{instance_id:str}", summary="One instance")
     async def detail(self, instances: InstancesDep, instance_id: InstanceId) -> InstanceView:
-        return (await instances.row(instance_id)).instance
+        return instances.shown((await instances.row(instance_id)).instance)
 
     @patch("/{instance_id:str}", summary="Change settings (If-Match: <version>)")
     async def update(
