@@ -73,7 +73,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     upgrading = settings.database_path.exists()
     instance_list = InstanceListView(registry)
     with holding_vault(settings.vault_lock, exclusive=False):
-        vault = Vault.open(settings.credentials_dir, settings.vault_header, settings.master_key, settings.key_file, upgrading)
+        vault = Vault.open(
+            settings.credentials_dir, settings.vault_header, settings.master_key, settings.key_file, upgrading
+        )
         async with (
             SQLiteEventStore.open(settings.database_path, registry=registry, inline_views=[instance_list]) as store,
             httpx.AsyncClient(follow_redirects=False) as http,

@@ -25,7 +25,8 @@ class VaultUpgraded(Event, frozen=True, kw_only=True):
     to_format: int
 
     def summary(self) -> str:
-        return f"Vault upgraded: {self.count} credential file(s) re-encrypted from format {self.from_format} to {self.to_format}"
+        formats = f"from format {self.from_format} to {self.to_format}"
+        return f"Vault upgraded: {self.count} credential file(s) re-encrypted {formats}"
 
 
 class VaultRekeyed(Event, frozen=True, kw_only=True):
@@ -37,7 +38,8 @@ class VaultRekeyed(Event, frozen=True, kw_only=True):
     previous_key_id: str
 
     def summary(self) -> str:
-        return f"Vault rekeyed: {self.count} credential file(s) moved from master key {self.previous_key_id} to {self.key_id}"
+        keys = f"from master key {self.previous_key_id} to {self.key_id}"
+        return f"Vault rekeyed: {self.count} credential file(s) moved {keys}"
 
 
 EVENT_TYPES = (ServiceStarted, VaultUpgraded, VaultRekeyed)

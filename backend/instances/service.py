@@ -72,7 +72,8 @@ class Instances:
 
     async def reconcile_credentials(self) -> Reconciliation:
         """At start-up: keep only each live instance's recorded key file; log what went and what is missing."""
-        recorded = {row.instance.id: (_active(row.instance), row.credential_serial) for row in await self.view.all(self.store)}
+        rows = await self.view.all(self.store)
+        recorded = {row.instance.id: (_active(row.instance), row.credential_serial) for row in rows}
         done = await anyio.to_thread.run_sync(self.vault.reconcile, recorded)
         for name, reason in done.removed:
             log.warning("removed the credential file %s: %s", name, reason)
