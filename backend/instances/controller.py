@@ -67,7 +67,7 @@ class InstancesController(Controller):
     async def update(
         self, instances: InstancesDep, instance_id: InstanceId, data: JSONBody[UpdateInstance], metadata: RequestMetadata, if_match: IfMatch = None
     ) -> InstanceView:
-        return await update_instance(instances, instance_id, data, metadata, parse_if_match(if_match))
+        return instances.shown(await update_instance(instances, instance_id, data, metadata, parse_if_match(if_match)))
 
     @delete("/{instance_id:str}", summary="Delete an instance and destroy its key (If-Match: <version>)", status_code=HTTP_204_NO_CONTENT)
     async def remove(self, instances: InstancesDep, instance_id: InstanceId, metadata: RequestMetadata, if_match: IfMatch = None) -> None:

@@ -93,6 +93,11 @@ def key_file_bytes(key_file: Path) -> bytes:
         return _create_key_file(key_file)
 
 
+def pending_key_file(key_file: Path) -> Path:
+    """Where a rekey keeps the generated new master until the vault has switched to it."""
+    return key_file.with_name(key_file.name + ".new")
+
+
 def read_key_file(key_file: Path) -> bytes:
     text = key_file.read_text().strip()
     try:

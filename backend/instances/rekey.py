@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-from pathlib import Path
 
 import msgspec
 
@@ -20,6 +19,7 @@ from backend.instances.master_key import (
     VaultKeyError,
     master_bytes,
     new_kdf,
+    pending_key_file,
     read_key_file,
 )
 from backend.instances.vault import CredentialUnreadable, Vault, keys_for
@@ -39,11 +39,6 @@ class Rekeyed(msgspec.Struct, frozen=True, kw_only=True):
     key_id: str
     previous_key_id: str
     generated: bool
-
-
-def pending_key_file(settings: Settings) -> Path:
-    """Where a generated new master waits until the rekey completes, then it replaces the key file."""
-    return settings.key_file.with_name(settings.key_file.name + ".new")
 
 
 def reseal_all(settings: Settings, new_setting: Secret | None) -> Rekeyed:
@@ -89,7 +84,7 @@ def switch_master(settings: Settings, rekeyed: Rekeyed) -> None:
         ),
     )
     if rekeyed.generated:
-        os.replace(pending_key_file(settings), settings.key_file)
+        os.replace(pending_key_file(settings.key_file), settings.key_file)
     else:
         settings.key_file.unlink(missing_ok=True)  # an old key file would only open the old files
     fsync_folder(settings.data_dir)
@@ -120,7 +115,7 @@ def _with_next(
 def _new_master(settings: Settings, new_setting: Secret | None, kdf: KdfParams, *, resuming: bool) -> bytes:
     if new_setting is not None:
         return master_bytes(new_setting, settings.key_file, kdf, NEW_MASTER_VARIABLE)
-    pending = pending_key_file(settings)
+    pending = pending_key_file(settings.key_file)
     if resuming:
         try:
             return read_key_file(pending)

@@ -10,6 +10,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import os
 import re
 import secrets
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ from backend.instances.master_key import (
     legacy_master_bytes,
     master_bytes,
     new_kdf,
+    pending_key_file,
     read_key_file,
 )
 from backend.instances.vault_header import VaultHeader, create_header, read_header, unseal
@@ -226,10 +228,7 @@ def key_files(folder: Path) -> list[KeyFile]:
 def keys_for(header: VaultHeader, setting: Secret | None, key_file: Path) -> MasterKeys:
     """The master's keys, checked against the header: a wrong master key is refused at once."""
     if setting is None:
-        try:
-            master = read_key_file(key_file)
-        except FileNotFoundError:
-            raise VaultKeyError(f"no master key: set {MASTER_VARIABLE} or restore the key file {key_file}") from None
+        master = _key_file_master(header, key_file)
     else:
         master = master_bytes(setting, key_file, header.kdf, MASTER_VARIABLE)
     keys = MasterKeys(master)
@@ -240,6 +239,22 @@ def keys_for(header: VaultHeader, setting: Secret | None, key_file: Path) -> Mas
             f"this key's id is {keys.key_id}"
         )
     return keys
+
+
+def _key_file_master(header: VaultHeader, key_file: Path) -> bytes:
+    """The key file's master; a rekey that switched the header but not yet the key file is finished here."""
+    try:
+        master = read_key_file(key_file)
+    except FileNotFoundError:
+        raise VaultKeyError(f"no master key: set {MASTER_VARIABLE} or restore the key file {key_file}") from None
+    pending = pending_key_file(key_file)
+    if MasterKeys(master).key_id != header.key_id and header.next is None and pending.exists():
+        generated = read_key_file(pending)
+        if MasterKeys(generated).key_id == header.key_id:
+            os.replace(pending, key_file)
+            fsync_folder(key_file.parent)
+            return generated
+    return master
 
 
 def _first_header(

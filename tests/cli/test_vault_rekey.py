@@ -154,3 +154,19 @@ def test_rekey_needs_a_data_folder(tmp_path: Path) -> None:
     done = rekey(Settings(data_dir=tmp_path / "absent"), NEW_PASSPHRASE)
     assert done.returncode == 2 and "no event log" in done.stderr
     assert not (tmp_path / "absent").exists()
+
+
+async def test_a_generated_key_not_yet_moved_into_place_is_finished_at_start(
+    tmp_path: Path, upstream: UpstreamServer
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    ids = await keyed_folder(settings, upstream)
+    old_key = settings.key_file.read_bytes()
+    assert rekey(settings).returncode == 0
+    new_key = settings.key_file.read_bytes()
+    pending = settings.key_file.with_name("master.key.new")
+    pending.write_bytes(new_key)  # the state a crash leaves after the header switched, before the key file moved
+    settings.key_file.write_bytes(old_key)
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        assert (await client.get(f"/api/v1/instances/{ids[0]}")).json()["key_missing"] is False
+    assert settings.key_file.read_bytes() == new_key and not pending.exists()
