@@ -105,7 +105,7 @@ class Instances:
         self.keys_missing.discard(instance_id)
 
     def shown(self, instance: InstanceView) -> InstanceView:
-        """The instance as answered: `key_missing` set from the vault at read time."""
+        """The instance as answered: `key_missing` as start-up's reconciliation and the key's last use found it."""
         missing = instance.id in self.keys_missing and instance.credential is not None
         return msgspec.structs.replace(instance, key_missing=missing) if missing else instance
 

@@ -229,8 +229,10 @@ def test_secret_never_shows_itself() -> None:
         msgspec.json.encode(secret)
 
 
-def test_settings_and_connection_mask_their_secrets(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, master_key=Secret(PASSPHRASE))
+def test_settings_and_connection_mask_their_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWITCHBOARD_MASTER_KEY", PASSPHRASE)
+    settings = Settings.from_env()
+    assert settings.master_key is not None and settings.master_key.reveal() == PASSPHRASE
     connection = Connection("openai", "http://127.0.0.1:1", api_key=Secret(KEY))
     for shown in (repr(settings), str(settings), repr(connection), str(connection)):
         assert PASSPHRASE not in shown and KEY not in shown and "Secret(" in shown
