@@ -7,6 +7,8 @@ from pathlib import Path
 
 import msgspec
 
+from backend.secret import Secret
+
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Where data lives and how the service is reached."""
@@ -15,7 +17,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = 3000
     catalog_url: str = ""
-    master_key: str | None = None
+    master_key: Secret | None = None  # masked in repr; revealed only to derive the vault's keys
 
     @property
     def database_path(self) -> Path:
@@ -29,6 +31,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def key_file(self) -> Path:
         return self.data_dir / "master.key"
 
+    @property
+    def vault_header(self) -> Path:
+        return self.data_dir / "vault.json"
+
+    @property
+    def vault_lock(self) -> Path:
+        return self.data_dir / "vault.lock"
+
     @classmethod
     def from_env(cls) -> Settings:
         env = os.environ
@@ -37,5 +47,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             host=env.get("SWITCHBOARD_HOST", "127.0.0.1"),
             port=int(env.get("SWITCHBOARD_PORT", "3000")),
             catalog_url=env.get("SWITCHBOARD_CATALOG_URL", ""),
-            master_key=env.get("SWITCHBOARD_MASTER_KEY") or None,
+            master_key=secret_setting(env.get("SWITCHBOARD_MASTER_KEY")),
         )
+
+
+def secret_setting(value: str | None) -> Secret | None:
+    """An environment variable holding a secret, masked; unset or empty is None."""
+    return Secret(value) if value else None
