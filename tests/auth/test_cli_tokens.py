@@ -52,6 +52,10 @@ def test_revoke_by_id_and_refusals(settings: Settings) -> None:
     assert bad_name.returncode == 1 and "name:" in bad_name.stderr
     assert switchboard(settings, "token", "create", "x", "--role", "owner").returncode == 2
     assert switchboard(settings, "token", "revoke", "nobody").returncode == 1
+    pasted = "sbt_" + "E" * 43
+    for mistake in (("create", pasted, "--role", "viewer"), ("revoke", pasted)):
+        result = switchboard(settings, "token", *mistake)
+        assert result.returncode == 1 and pasted not in result.stdout + result.stderr
     token_id = switchboard(settings, "token", "list").stdout.splitlines()[1].split()[0]
     assert switchboard(settings, "token", "revoke", token_id).returncode == 0
     assert switchboard(settings, "token", "revoke", token_id).returncode == 1
