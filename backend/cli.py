@@ -1,10 +1,9 @@
-"""The `switchboard` command: serve the web app and API, the API alone, read and verify the log, rekey the vault."""
+"""The `switchboard` command: serve the web app and API, the API alone, read and verify the log, rekey the vault, manage tokens."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import os
 import sys
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ import msgspec
 
 from backend.audit.events import SERVICE_STREAM, VaultRekeyed
 from backend.audit.schemas import event_out
+from backend.auth.commands import add_token_commands, cli_actor, run_token_command, unprotected_reason
 from backend.instances.master_key import VaultKeyError
 from backend.instances.rekey import NEW_MASTER_VARIABLE, Rekeyed, reseal_all, switch_master
 from backend.instances.vault_lock import VaultBusy, holding_vault
@@ -29,6 +29,7 @@ def run_web(settings: Settings) -> int:
     """Serve UI and API on one port through Reflex's production server."""
     env = {**os.environ, "REFLEX_TELEMETRY_ENABLED": "false", "SWITCHBOARD_DATA_DIR": str(settings.data_dir)}
     env["SWITCHBOARD_PORT"] = str(settings.port)
+    env["SWITCHBOARD_HOST"] = settings.host
     args = [
         sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port",
         "--backend-host", settings.host, "--backend-port", str(settings.port),
@@ -68,14 +69,6 @@ async def _verify(settings: Settings) -> int:
         return 0
     print(f"broken at position {report.first_bad_position}: {report.reason}", file=sys.stderr)
     return 1
-
-
-def cli_actor() -> str:
-    """`cli:<os user>`, the actor of changes made from the command line."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except OSError:
-        return f"cli:uid-{os.getuid()}"
 
 
 async def _rekey(settings: Settings) -> int:
@@ -138,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
             "random key file replaces master.key. Stop the server first. An interrupted rekey resumes when run again."
         ),
     )
+    add_token_commands(commands)
     return parser
 
 
@@ -150,6 +144,8 @@ def _refusal(command: str, settings: Settings) -> str | None:
         check_file(path)
     except NotAnEventStore as error:
         return f"{error}; it was left untouched"
+    if command in ("run", "api"):
+        return asyncio.run(unprotected_reason(settings))
     return None
 
 
@@ -169,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "events":
         asyncio.run(_print_events(settings, args.after, args.type, args.limit))
         return 0
+    if args.command == "token":
+        return asyncio.run(run_token_command(settings, args))
     return asyncio.run(_verify(settings))
 
 

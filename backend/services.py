@@ -10,6 +10,8 @@ import httpx
 
 from backend.audit.events import EVENT_TYPES as AUDIT_EVENTS
 from backend.audit.events import SERVICE_STREAM, ServiceStarted
+from backend.auth import EVENT_TYPES as AUTH_EVENTS
+from backend.auth import Tokens, TokenView, Unprotected
 from backend.catalog import EVENT_TYPES as CATALOG_EVENTS
 from backend.catalog import CatalogService
 from backend.instances import EVENT_TYPES as INSTANCE_EVENTS
@@ -32,12 +34,12 @@ def service_version() -> str:
 def build_registry() -> EventRegistry:
     """Every event type the service knows, so any stored event can be decoded."""
     registry = EventRegistry()
-    registry.register(*AUDIT_EVENTS, *CATALOG_EVENTS, *INSTANCE_EVENTS)
+    registry.register(*AUDIT_EVENTS, *AUTH_EVENTS, *CATALOG_EVENTS, *INSTANCE_EVENTS)
     return registry
 
 
 class Services:
-    """What request handlers use: settings, the event store, the shared HTTP client, the domains."""
+    """What request handlers use: settings, the event store, the shared HTTP client, the domains, the tokens."""
 
     def __init__(
         self,
@@ -47,6 +49,7 @@ class Services:
         http: httpx.AsyncClient,
         catalog: CatalogService,
         instances: Instances,
+        tokens: Tokens,
     ) -> None:
         self.settings = settings
         self.version = service_version()
@@ -55,6 +58,7 @@ class Services:
         self.http = http
         self.catalog = catalog
         self.instances = instances
+        self.tokens = tokens
 
 
 def prepare_data_dir(settings: Settings) -> None:
@@ -67,24 +71,32 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """Open the vault, the store and the HTTP client, record ServiceStarted, and close them on exit.
 
     The vault is upgraded to the current file format and reconciled with the log before anything is served.
+    Refuses (`Unprotected`) to serve beyond loopback while no admin token exists.
     """
     prepare_data_dir(settings)
     registry = build_registry()
     upgrading = settings.database_path.exists()
     instance_list = InstanceListView(registry)
+    token_view = TokenView(registry)
     with holding_vault(settings.vault_lock, exclusive=False):
         vault = Vault.open(
             settings.credentials_dir, settings.vault_header, settings.master_key, settings.key_file, upgrading
         )
         async with (
-            SQLiteEventStore.open(settings.database_path, registry=registry, inline_views=[instance_list]) as store,
+            SQLiteEventStore.open(
+                settings.database_path, registry=registry, inline_views=[instance_list, token_view]
+            ) as store,
             httpx.AsyncClient(follow_redirects=False) as http,
             await CatalogService.open(store, settings, http) as catalog,
         ):
+            tokens = Tokens.open(store, token_view, settings)
+            refusal = await tokens.unprotected(settings.host)
+            if refusal:
+                raise Unprotected(refusal)
             await upgrade_vault(vault, settings.master_key, settings.key_file, store, SYSTEM)
             instances = Instances(store, instance_list, vault, catalog, http)
             await instances.reconcile_credentials()
-            services = Services(settings, registry, store, http, catalog, instances)
+            services = Services(settings, registry, store, http, catalog, instances, tokens)
             started = ServiceStarted(version=services.version, data_dir=str(settings.data_dir))
             await store.append(SERVICE_STREAM, [started], metadata=SYSTEM)
             yield services

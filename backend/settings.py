@@ -39,6 +39,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def vault_lock(self) -> Path:
         return self.data_dir / "vault.lock"
 
+    @property
+    def token_key_file(self) -> Path:
+        """The key API token hashes are made with; separate from the vault's master key."""
+        return self.data_dir / "token.key"
+
     @classmethod
     def from_env(cls) -> Settings:
         env = os.environ

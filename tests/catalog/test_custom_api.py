@@ -48,11 +48,11 @@ async def test_templates_cover_gateways_and_local_servers(client: Client) -> Non
 
 async def test_create_from_template_then_list_get_and_search(client: Client) -> None:
     body = await template(client, "ollama")
-    response = await client.put(f"{CATALOG}/custom/ollama", json=body, headers={"X-Switchboard-Actor": "ada"})
+    response = await client.put(f"{CATALOG}/custom/ollama", json=body)
     assert response.status_code == 201
     created = response.json()
     assert created["custom"] is True and created["overridden"] is False and created["shipped"] is False
-    assert created["version"] == 1 and created["updated_by"] == "ada" and created["source"] == "custom"
+    assert created["version"] == 1 and created["updated_by"] == "local" and created["source"] == "custom"
 
     listed = (await client.get(f"{CATALOG}/providers")).json()
     summary = next(p for p in listed["providers"] if p["id"] == "ollama")
@@ -65,7 +65,7 @@ async def test_create_from_template_then_list_get_and_search(client: Client) -> 
 
     store: SQLiteEventStore = client.app.state.store
     (stored,) = await store.read_stream("catalog-ollama")
-    assert stored.type == "CustomProviderCreated" and stored.metadata.actor == "ada"
+    assert stored.type == "CustomProviderCreated" and stored.metadata.actor == "local"
 
 
 async def test_override_of_a_shipped_provider_shows_and_its_removal_restores_it(client: Client) -> None:
