@@ -17,6 +17,7 @@ from backend.settings import Settings
 from events import SQLiteEventStore
 from tests.catalog.catalog_server import CatalogServer, serve_catalog
 from tests.catalog.conftest import Client, catalog_app
+from tests.conftest import LOCAL_BASE_URL
 
 pytestmark = pytest.mark.anyio
 CATALOG = "/api/v1/catalog"
@@ -75,13 +76,13 @@ async def test_refresh_counts_changes_and_then_honours_304(client: Client, servi
 
 
 async def test_refresh_is_an_event_and_survives_restart(settings: Settings, service: CatalogServer) -> None:
-    async with AsyncTestClient(app=catalog_app(settings)) as client:
+    async with AsyncTestClient(app=catalog_app(settings), base_url=LOCAL_BASE_URL) as client:
         await refresh(client, service.url)
         store: SQLiteEventStore = client.app.state.store
         (event,) = await store.read_stream("catalog")
         assert event.type == "CatalogRefreshed" and event.metadata.actor == "user"
         before = (await client.get(f"{CATALOG}/providers")).json()
-    async with AsyncTestClient(app=catalog_app(settings)) as client:
+    async with AsyncTestClient(app=catalog_app(settings), base_url=LOCAL_BASE_URL) as client:
         after = (await client.get(f"{CATALOG}/providers")).json()
         assert after == before
         assert after["last_refresh"]["etag"] == service.etag
@@ -91,7 +92,7 @@ async def test_refresh_is_an_event_and_survives_restart(settings: Settings, serv
 
 async def test_refresh_uses_the_configured_url(tmp_path: Path, service: CatalogServer) -> None:
     settings = Settings(data_dir=tmp_path / "data", catalog_url=service.url + "/")
-    async with AsyncTestClient(app=catalog_app(settings)) as client:
+    async with AsyncTestClient(app=catalog_app(settings), base_url=LOCAL_BASE_URL) as client:
         status, body = await refresh(client)
         assert status == 200 and body["url"] == f"{service.url}/v2/providers"
 
@@ -137,7 +138,7 @@ async def test_unreachable_service_keeps_the_catalog(client: Client) -> None:
 async def test_slow_service_times_out_cleanly(tmp_path: Path, service: CatalogServer) -> None:
     service.delay = 1.5
     settings = Settings(data_dir=tmp_path / "data")
-    async with AsyncTestClient(app=catalog_app(settings, refresh_timeout=0.3)) as client:
+    async with AsyncTestClient(app=catalog_app(settings, refresh_timeout=0.3), base_url=LOCAL_BASE_URL) as client:
         await expect_kept(client, 504, "did not answer within 0.3s", service.url)
 
 
