@@ -16,6 +16,7 @@ from backend.catalog.validation import PRICE_FIELDS, provider_problems
 from backend.errors import ProblemError
 
 PROVIDER_LIST = msgspec.json.Decoder(list[CatwalkProvider])
+MAX_SERVICE_URL = 2000
 
 
 class CatalogServiceFailed(ProblemError):
@@ -44,11 +45,20 @@ class Diff(msgspec.Struct, frozen=True):
 
 
 def providers_endpoint(base_url: str) -> str | None:
-    """`{base}/v2/providers`, or None when the base is not an http(s) URL."""
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return None
-    return f"{base_url.rstrip('/')}/v2/providers"
+    """`{base}/v2/providers`, or None unless the base is an http(s) URL naming a host (and no credentials)."""
+    return f"{base_url.rstrip('/')}/v2/providers" if is_service_url(base_url) else None
+
+
+def is_service_url(url: str) -> bool:
+    """An http:// or https:// URL with a host name, a valid port, no user or password, no spaces."""
+    if len(url) > MAX_SERVICE_URL or any(char.isspace() or not char.isprintable() for char in url):
+        return False
+    parts = urlsplit(url)
+    try:
+        port_ok = parts.port != 0
+    except ValueError:  # not a number, or out of range
+        return False
+    return port_ok and parts.scheme in ("http", "https") and bool(parts.hostname) and "@" not in parts.netloc
 
 
 async def fetch_providers(

@@ -12,6 +12,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from backend.catalog.catwalk import to_catwalk
+from backend.catalog.limits import MAX_MODELS
 from backend.catalog.seed import load_seed
 from backend.settings import Settings
 from events import SQLiteEventStore
@@ -150,3 +151,15 @@ async def test_invalid_providers_are_skipped_and_reported(client: Client, servic
     assert status == 200
     (skipped,) = body["skipped"]
     assert skipped["provider_id"] == "broken" and "models: must list at least one model" in skipped["reason"]
+
+
+async def test_providers_over_the_size_limits_are_skipped(client: Client, service: CatalogServer) -> None:
+    listed = served_list()
+    huge = {**listed[0], "id": "huge", "models": [{**listed[0]["models"][0], "id": f"m{n}"} for n in range(MAX_MODELS + 1)]}
+    listed.append(huge)
+    service.body = json.dumps(listed).encode()
+    status, body = await refresh(client, service.url)
+    assert status == 200
+    (skipped,) = body["skipped"]
+    assert skipped["provider_id"] == "huge" and "models: must list at most 2,000 models" in skipped["reason"]
+    assert (await client.get(f"{CATALOG}/providers/huge")).status_code == 404
