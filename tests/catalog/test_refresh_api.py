@@ -13,6 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from backend.catalog.catwalk import to_catwalk
 from backend.catalog.limits import MAX_MODELS
+from backend.catalog.refresh import MAX_CATALOG_RESPONSE
 from backend.catalog.seed import load_seed
 from backend.settings import Settings
 from events import SQLiteEventStore
@@ -163,3 +164,8 @@ async def test_providers_over_the_size_limits_are_skipped(client: Client, servic
     (skipped,) = body["skipped"]
     assert skipped["provider_id"] == "huge" and "models: must list at most 2,000 models" in skipped["reason"]
     assert (await client.get(f"{CATALOG}/providers/huge")).status_code == 404
+
+
+async def test_an_oversized_answer_keeps_the_catalog(client: Client, service: CatalogServer) -> None:
+    service.body = b"[" + b" " * MAX_CATALOG_RESPONSE + b"]"
+    await expect_kept(client, 502, "sent more than 16 MB", service.url)
