@@ -24,7 +24,7 @@ from backend.settings import Settings
 from backend.site_guard import SiteGuard, SiteRules, add_security_headers
 
 MAX_REQUEST_BODY = 1024 * 1024
-"""Bytes; a larger request body is refused with 413 before anything is read into memory or written."""
+"""Bytes; a larger request body is a 413 problem, refused before any handler runs."""
 
 
 def _services(state: State) -> Services:
