@@ -75,7 +75,7 @@ async def create_instance(
     A create repeated with the same Idempotency-Key answers the instance it made, and writes nothing.
     """
     instance_id = new_instance_id(metadata, idempotency_key)
-    async with instances.lock(instance_id):
+    async with instances.lock(instance_id), instances.names_lock:
         if idempotency_key is not None and await instances.store.stream_version(stream_of(instance_id)):
             return await _replayed(instances, instance_id)
         provider = instances.provider(command.provider_id)
@@ -168,6 +168,13 @@ async def update_instance(
     instances: Instances, instance_id: str, command: UpdateInstance, metadata: Metadata, if_match: int | None
 ) -> InstanceView:
     """Record `InstanceUpdated` with the changed fields only; no change records nothing."""
+    async with instances.names_lock:
+        return await _update_instance(instances, instance_id, command, metadata, if_match)
+
+
+async def _update_instance(
+    instances: Instances, instance_id: str, command: UpdateInstance, metadata: Metadata, if_match: int | None
+) -> InstanceView:
     instance = (await instances.row(instance_id)).instance
     check_version(instance, if_match)
     before, after = changed_settings(instance, _normalised(command))

@@ -52,6 +52,10 @@ class Instances:
         self.http = http
         self.keys_missing: set[str] = set()  # recorded keys without a file, found at start-up or when used
         self._locks: weakref.WeakValueDictionary[str, anyio.Lock] = weakref.WeakValueDictionary()
+        self.names_lock = anyio.Lock()
+        """Held from a name check to its append (create, rename), so two instances never share a name.
+
+        It holds within this process; the CLI writes no instances, and one database is served by one process."""
 
     async def row(self, instance_id: str) -> InstanceRow:
         row = await self.view.get(self.store, instance_id)

@@ -13,6 +13,7 @@ from backend.catalog.events import CustomProviderCreated
 from backend.settings import Settings
 from events import Metadata, SQLiteEventStore
 from tests.catalog.conftest import Client, catalog_app, catalog_of, catalog_registry
+from tests.conftest import LOCAL_BASE_URL
 
 pytestmark = pytest.mark.anyio
 CATALOG = "/api/v1/catalog"
@@ -156,7 +157,7 @@ async def test_validation_lists_every_problem_and_writes_nothing(client: Client)
 
 
 async def test_custom_providers_survive_a_restart(settings: Settings) -> None:
-    async with AsyncTestClient(app=catalog_app(settings)) as client:
+    async with AsyncTestClient(app=catalog_app(settings), base_url=LOCAL_BASE_URL) as client:
         body = await template(client, "ollama")
         await client.put(f"{CATALOG}/custom/ollama", json=body)
         body["name"] = "Ollama (desk)"
@@ -165,7 +166,7 @@ async def test_custom_providers_survive_a_restart(settings: Settings) -> None:
         override = {k: shipped[k] for k in ("name", "type", "api_endpoint", "api_key", "default_large_model_id", "default_small_model_id", "models")}
         await client.put(f"{CATALOG}/custom/groq", json={**override, "name": "Groq (ours)"})
         before = (await client.get(f"{CATALOG}/providers")).json()
-    async with AsyncTestClient(app=catalog_app(settings)) as client:
+    async with AsyncTestClient(app=catalog_app(settings), base_url=LOCAL_BASE_URL) as client:
         after = (await client.get(f"{CATALOG}/providers")).json()
         ollama = (await client.get(f"{CATALOG}/providers/ollama")).json()
     assert after == before
@@ -173,7 +174,7 @@ async def test_custom_providers_survive_a_restart(settings: Settings) -> None:
 
 
 async def test_writes_from_another_process_are_followed(settings: Settings) -> None:
-    async with AsyncTestClient(app=catalog_app(settings)) as client:
+    async with AsyncTestClient(app=catalog_app(settings), base_url=LOCAL_BASE_URL) as client:
         body = await template(client, "ollama")
         draft = catalog_of(client.app.state).templates()[2].provider
         async with SQLiteEventStore.open(settings.database_path, registry=catalog_registry()) as other:

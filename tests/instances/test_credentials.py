@@ -8,6 +8,7 @@ from litestar.testing import AsyncTestClient
 from backend.app import create_app
 from backend.secret import Secret
 from backend.settings import Settings
+from tests.conftest import LOCAL_BASE_URL
 from tests.instances.conftest import OTHER_SECRET, SECRET, Client, create, error_fields, instances_of
 from tests.upstreams import UpstreamServer
 
@@ -151,12 +152,12 @@ async def test_bad_key_input_writes_nothing(client: Client, body: dict[str, obje
 
 
 async def test_restart_keeps_live_keys_and_destroys_orphans(settings: Settings) -> None:
-    async with AsyncTestClient(app=create_app(settings)) as first:
+    async with AsyncTestClient(app=create_app(settings), base_url=LOCAL_BASE_URL) as first:
         created = await create(first, api_key=SECRET)
         vault = instances_of(first).vault
     vault.store("no-such-instance", Secret(OTHER_SECRET), 1)
     (vault.folder / ".left-by-a-crash.tmp").write_bytes(b"x")
-    async with AsyncTestClient(app=create_app(settings)) as second:
+    async with AsyncTestClient(app=create_app(settings), base_url=LOCAL_BASE_URL) as second:
         assert stored_key(second, created["id"]) == SECRET
         assert sorted(path.name for path in vault.folder.iterdir()) == [f"{created['id']}.v1.cred"]
         test = await second.get(f"/api/v1/instances/{created['id']}")
