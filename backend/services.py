@@ -14,6 +14,7 @@ from backend.catalog import EVENT_TYPES as CATALOG_EVENTS
 from backend.catalog import CatalogService
 from backend.instances import EVENT_TYPES as INSTANCE_EVENTS
 from backend.instances import InstanceListView, Instances, Vault
+from backend.instances.confirmation import record_missing_origins
 from backend.settings import Settings
 from events import EventRegistry, Metadata, SQLiteEventStore
 
@@ -74,6 +75,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     ):
         instances = Instances(store, instance_list, vault, catalog, http)
         await instances.remove_orphan_credentials()
+        await record_missing_origins(instances)
         services = Services(settings, registry, store, http, catalog, instances)
         started = ServiceStarted(version=services.version, data_dir=str(settings.data_dir))
         await store.append(SERVICE_STREAM, [started], metadata=SYSTEM)
