@@ -12,7 +12,12 @@ import msgspec
 
 from backend.catalog.schema import SDK_ENDPOINT_TYPES, Provider
 from backend.errors import Conflict
-from backend.instances.destination import changed, effective_endpoint, origin_of, unresolved
+from backend.instances.destination import (
+    changed,
+    effective_endpoint,
+    origin_of,
+    unresolved,
+)
 from backend.instances.events import ConnectionTested
 from backend.instances.service import Instances, damaged
 from backend.instances.vault import CredentialUnreadable, Secret

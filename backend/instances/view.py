@@ -13,6 +13,7 @@ from typing import Literal
 import aiosqlite
 import msgspec
 
+from backend.instances.destination import EndpointStatus
 from backend.instances.events import (
     STREAM_PREFIX,
     ConnectionTested,
@@ -24,7 +25,6 @@ from backend.instances.events import (
     InstanceDeleted,
     InstanceUpdated,
 )
-from backend.instances.destination import EndpointStatus
 from backend.providers.contract import Outcome
 from events import Event, EventRegistry, SQLiteEventStore, StoredEvent
 

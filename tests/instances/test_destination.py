@@ -8,17 +8,17 @@ from typing import Any
 
 import msgspec
 import pytest
+from litestar.testing import AsyncTestClient
 
+from backend.app import create_app
 from backend.catalog.catwalk import to_catwalk
 from backend.catalog.events import CustomProviderCreated, custom_stream
 from backend.catalog.schema import ProviderDraft
 from backend.catalog.seed import load_seed
 from backend.instances.events import CredentialSet, InstanceCreated, stream_of
-from backend.app import create_app
 from backend.services import open_services
 from backend.settings import Settings
 from events import Metadata
-from litestar.testing import AsyncTestClient
 from tests.catalog.catalog_server import serve_catalog
 from tests.instances.conftest import OTHER_SECRET, SECRET, Client, create, error_fields
 from tests.upstreams import UpstreamServer
