@@ -1,8 +1,9 @@
 """Importing connections from the environment: the catalog's own `$VAR` key placeholders, plus OLLAMA_HOST.
 
 Only variables a provider may name are read (see backend/catalog/placeholders.py): never `SWITCHBOARD_*`.
-Each candidate says where its key will be sent (`sends_to`). Applying twice creates nothing new: a key already stored for that provider (same fingerprint),
-or an Ollama instance already pointing at that host, counts as present.
+Each candidate says where its key will be sent (`sends_to`). Applying twice creates nothing new: a key
+already stored for that provider (same fingerprint), or an Ollama instance already pointing at that host,
+counts as present.
 """
 
 from __future__ import annotations
