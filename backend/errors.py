@@ -35,6 +35,7 @@ class ProblemError(Exception):
 
     status = 400
     title = "Bad request"
+    type = "about:blank"
 
     def __init__(self, detail: str = "", errors: list[FieldError] | None = None) -> None:
         super().__init__(detail or self.title)
@@ -82,7 +83,7 @@ def _from_validation(exc: ValidationException) -> list[FieldError]:
 
 def handle_problem_error(_: Request, exc: ProblemError) -> Response[bytes]:
     return problem_response(
-        Problem(title=exc.title, status=exc.status, detail=exc.detail, errors=exc.errors)
+        Problem(title=exc.title, status=exc.status, detail=exc.detail, type=exc.type, errors=exc.errors)
     )
 
 

@@ -16,6 +16,7 @@ from backend.catalog import EVENT_TYPES as CATALOG_EVENTS
 from backend.catalog import CatalogService
 from backend.instances import EVENT_TYPES as INSTANCE_EVENTS
 from backend.instances import InstanceListView, Instances, Vault
+from backend.instances.confirmation import record_missing_origins
 from backend.instances.vault_lock import holding_vault
 from backend.instances.vault_upgrade import upgrade_vault
 from backend.settings import Settings
@@ -96,6 +97,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             await upgrade_vault(vault, settings.master_key, settings.key_file, store, SYSTEM)
             instances = Instances(store, instance_list, vault, catalog, http)
             await instances.reconcile_credentials()
+            await record_missing_origins(instances)
             services = Services(settings, registry, store, http, catalog, instances, tokens)
             started = ServiceStarted(version=services.version, data_dir=str(settings.data_dir))
             await store.append(SERVICE_STREAM, [started], metadata=SYSTEM)

@@ -11,7 +11,10 @@ TEST_TIMEOUT_S = 3600  # a connection test lasts as long as the instance's own t
 
 
 class CredentialSummary(msgspec.Struct, frozen=True):
+    """`origin`: the scheme, host and port the key was confirmed for."""
+
     last4: str
+    origin: str | None = None
 
 
 class LastTest(msgspec.Struct, frozen=True):
@@ -23,7 +26,11 @@ class LastTest(msgspec.Struct, frozen=True):
 
 
 class Instance(msgspec.Struct, frozen=True):
-    """The fields of an instance the web app shows or edits."""
+    """The fields of an instance the web app shows or edits.
+
+    `endpoint_status`: ok, changed (the key was confirmed for another origin than `current_origin`)
+    or unresolved (the endpoint resolves to no URL).
+    """
 
     id: str
     name: str
@@ -37,6 +44,8 @@ class Instance(msgspec.Struct, frozen=True):
     last_test: LastTest | None
     model_count: int | None
     key_missing: bool = False  # the log records a key but the vault has no file for it
+    endpoint_status: str = "ok"
+    current_origin: str | None = None
 
 
 class ProviderSummary(msgspec.Struct, frozen=True):
@@ -86,6 +95,7 @@ class EnvCandidate(msgspec.Struct, frozen=True):
     last4: str | None
     endpoint: str
     action: str
+    sends_to: str | None = None
 
 
 class _EnvPreview(msgspec.Struct, frozen=True):
@@ -124,6 +134,12 @@ async def delete_instance(instance_id: str, version: int) -> None:
 
 async def run_test(instance_id: str) -> Instance:
     raw = await send("POST", _path(instance_id, "test"), timeout_s=TEST_TIMEOUT_S)
+    return msgspec.json.decode(raw, type=Instance)
+
+
+async def confirm_endpoint(instance_id: str, version: int, origin: str) -> Instance:
+    """Confirm the key may go to `origin`, the endpoint's origin as the card showed it."""
+    raw = await send("POST", _path(instance_id, "confirm-endpoint"), body={"origin": origin}, headers=_if_match(version))
     return msgspec.json.decode(raw, type=Instance)
 
 

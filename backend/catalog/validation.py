@@ -10,12 +10,12 @@ from urllib.parse import urlsplit
 import msgspec
 
 from backend.catalog.limits import MAX_MODELS, model_size_problems, provider_size_problems
+from backend.catalog.placeholders import PLACEHOLDER, parse_placeholder, placeholder_problems
 from backend.catalog.schema import PROVIDER_TYPES, SDK_ENDPOINT_TYPES, Model, ProviderDraft
 from backend.errors import FieldError
 
 MAX_PRICE = 1000.0
 PROVIDER_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-PLACEHOLDER = re.compile(r"^\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\})$")
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 CREDENTIAL_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie"}
@@ -61,13 +61,21 @@ def _endpoint_rules(draft: ProviderDraft) -> Iterator[tuple[str, str]]:
     endpoint = draft.api_endpoint
     if endpoint == "" and draft.type in SDK_ENDPOINT_TYPES:
         return
-    if PLACEHOLDER.match(endpoint):
+    placeholder = parse_placeholder(endpoint)
+    if placeholder is not None:
+        yield from (("api_endpoint", message) for message in placeholder_problems(endpoint, "api_endpoint"))
+        if placeholder.default and not _is_http_url(placeholder.default):
+            yield "api_endpoint", "the placeholder's default must be an http:// or https:// URL"
         return
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not _is_http_url(endpoint):
         yield "api_endpoint", (
             "must be an http:// or https:// URL (or an environment placeholder like $MY_ENDPOINT)"
         )
+
+
+def _is_http_url(text: str) -> bool:
+    parts = urlsplit(text)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def _api_key_rules(api_key: str | None) -> Iterator[tuple[str, str]]:
@@ -76,6 +84,8 @@ def _api_key_rules(api_key: str | None) -> Iterator[tuple[str, str]]:
             "must name an environment variable, like $MY_API_KEY, or be empty; "
             "the key itself belongs in an instance's credential"
         )
+    elif api_key:
+        yield from (("api_key", message) for message in placeholder_problems(api_key, "api_key"))
 
 
 def _header_rules(headers: dict[str, str]) -> Iterator[tuple[str, str]]:

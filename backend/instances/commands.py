@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import TypeVar
 
 import anyio
 import msgspec
@@ -11,8 +12,8 @@ from msgspec import UNSET, UnsetType
 
 from backend.catalog.schema import Provider
 from backend.errors import Conflict, FieldError, ValidationFailed
-from backend.instances.connection import catalog_endpoint
-from backend.instances.credentials import credential_event
+from backend.instances.credentials import credential_event, key_destination, store_and_append
+from backend.instances.destination import catalog_endpoint, endpoint_origin
 from backend.instances.events import InstanceCreated, InstanceDeleted, InstanceUpdated, SettingsChange, stream_of
 from backend.instances.schemas import CreateInstance, UpdateInstance
 from backend.instances.service import Instances
@@ -24,11 +25,12 @@ from backend.instances.validation import (
     name_problems,
     policy_problems,
 )
+from backend.instances.view import InstanceRow, InstanceView
 from backend.secret import Secret
-from backend.instances.view import InstanceView
 from events import Event, Metadata
 
 SETTINGS = tuple(SettingsChange.__struct_fields__)
+T = TypeVar("T")
 
 
 def new_instance_id(metadata: Metadata, idempotency_key: str | None) -> str:
@@ -84,8 +86,9 @@ async def create_instance(
         events: list[Event] = [_created(instance_id, command, provider)]
         if command.api_key is not None:
             secret = Secret(command.api_key)
+            origin = key_destination(endpoint_origin(command.endpoint, provider))
             await anyio.to_thread.run_sync(instances.vault.store, instance_id, secret, 1)
-            events.append(credential_event(instances, instance_id, secret, 1, previous=None, verified=False))
+            events.append(credential_event(instances, instance_id, secret, 1, None, False, origin))
         try:
             await instances.append(
                 instance_id, events, metadata, expected_version=0,
@@ -167,27 +170,72 @@ def check_version(instance: InstanceView, if_match: int | None) -> None:
 async def update_instance(
     instances: Instances, instance_id: str, command: UpdateInstance, metadata: Metadata, if_match: int | None
 ) -> InstanceView:
-    """Record `InstanceUpdated` with the changed fields only; no change records nothing."""
-    async with instances.names_lock:
-        return await _update_instance(instances, instance_id, command, metadata, if_match)
+    """Record `InstanceUpdated` with the changed fields only; no change records nothing.
 
-
-async def _update_instance(
-    instances: Instances, instance_id: str, command: UpdateInstance, metadata: Metadata, if_match: int | None
-) -> InstanceView:
-    instance = (await instances.row(instance_id)).instance
-    check_version(instance, if_match)
-    before, after = changed_settings(instance, _normalised(command))
-    if after == SettingsChange():
-        return instance
-    taken = await name_taken(instances, after.name, instance_id)
-    _check_update(instance, after, instances.provider(instance.provider_id), taken)
-    event = InstanceUpdated(instance_id=instance_id, before=before, after=after)
-    await instances.append(instance_id, [event], metadata, expected_version=instance.version)
+    A key goes along to a new endpoint origin only when given again (`api_key`, recorded as a rotation)
+    or kept explicitly (`keep_credential`, recorded in the event). The names lock spans the name check
+    and the append, so racing renames cannot share a name.
+    """
+    async with instances.lock(instance_id), instances.names_lock:
+        row = await instances.row(instance_id)
+        instance = row.instance
+        check_version(instance, if_match)
+        before, after = changed_settings(instance, _normalised(command))
+        if after == SettingsChange() and command.api_key is UNSET:
+            return instance
+        provider = instances.provider(instance.provider_id)
+        taken = await name_taken(instances, after.name, instance_id)
+        _check_update(instance, after, provider, taken, command)
+        origin = endpoint_origin(_or(after.endpoint, instance.endpoint), provider)
+        kept = _kept_origin(instance, after, command, origin)
+        events: list[Event] = []
+        if after != SettingsChange():
+            events.append(InstanceUpdated(
+                instance_id=instance_id, before=before, after=after,
+                keep_credential=kept is not None, credential_origin=kept,
+            ))
+        if isinstance(command.api_key, UnsetType):
+            await instances.append(instance_id, events, metadata, expected_version=instance.version)
+        else:
+            await _with_key(instances, row, events, Secret(command.api_key), key_destination(origin), metadata)
     return (await instances.row(instance_id)).instance
 
 
-def _check_update(instance: InstanceView, after: SettingsChange, provider: Provider | None, taken: bool) -> None:
+async def _with_key(
+    instances: Instances, row: InstanceRow, events: list[Event], secret: Secret, origin: str, metadata: Metadata
+) -> None:
+    """Append `events` and the key given with them, set (or rotated to) for `origin`."""
+    previous = row.instance.credential
+    if previous is not None and (previous.fingerprint, previous.origin) == (instances.vault.fingerprint(secret), origin):
+        if events:
+            await instances.append(row.instance.id, events, metadata, expected_version=row.instance.version)
+        return
+    version = row.credential_serial + 1
+    events.append(credential_event(instances, row.instance.id, secret, version, previous, False, origin))
+    await store_and_append(instances, row.instance, secret, version, events, metadata)
+
+
+def _kept_origin(
+    instance: InstanceView, after: SettingsChange, command: UpdateInstance, origin: str | None
+) -> str | None:
+    """The origin the stored key is kept for when the endpoint moves it elsewhere; refuses an unconfirmed move."""
+    credential = instance.credential
+    if credential is None or after.endpoint is UNSET or origin == credential.origin or command.api_key is not UNSET:
+        return None
+    if command.keep_credential and origin is not None:
+        return origin
+    where = origin or "no URL (endpoint_unresolved)"
+    raise ValidationFailed("the instance was not changed", [FieldError(
+        "endpoint",
+        f"sends the key …{credential.last4} to {where} instead of {credential.origin}: give the key again "
+        '("api_key") or keep it for the new endpoint ("keep_credential": true)'
+        if origin is not None else f"resolves to {where}; the key …{credential.last4} would have nowhere to go",
+    )])
+
+
+def _check_update(
+    instance: InstanceView, after: SettingsChange, provider: Provider | None, taken: bool, command: UpdateInstance
+) -> None:
     """Unchanged fields were valid already, so every problem found is about a changed one."""
     errors = settings_problems(after, provider, taken)
     errors += policy_problems(
@@ -195,11 +243,13 @@ def _check_update(instance: InstanceView, after: SettingsChange, provider: Provi
         _or(after.max_attempts, instance.max_attempts),
         _or(after.backoff_ms, instance.backoff_ms),
     )
+    if not isinstance(command.api_key, UnsetType):
+        errors += key_problems(command.api_key)
     if errors:
         raise ValidationFailed("the instance was not changed", errors)
 
 
-def _or(value: int | UnsetType, current: int) -> int:
+def _or(value: T | UnsetType, current: T) -> T:
     return current if isinstance(value, UnsetType) else value
 
 

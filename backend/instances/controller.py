@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.di import NamedDependency
@@ -14,6 +15,7 @@ from backend.audit.schemas import EventOut, event_out
 from backend.context import idempotency_key, parse_if_match
 from backend.errors import NotFound
 from backend.instances.commands import create_instance, delete_instance, update_instance
+from backend.instances.confirmation import confirm_endpoint, present
 from backend.instances.connection import run_connection_test
 from backend.instances.credentials import remove_credential, set_credential
 from backend.instances.discovery import add_listed_model, instance_models
@@ -21,6 +23,7 @@ from backend.instances.env_import import apply_env, preview_env
 from backend.instances.events import stream_of
 from backend.instances.schemas import (
     AddModel,
+    ConfirmEndpoint,
     CreateInstance,
     EnvImportResult,
     EnvPreview,
@@ -31,6 +34,8 @@ from backend.instances.schemas import (
 from backend.instances.view import InstanceView
 from backend.instances.service import Instances
 from events import Metadata
+
+LISTED = msgspec.json.Decoder(list[InstanceView])
 
 IfMatch = Annotated[
     str | None,
@@ -51,23 +56,25 @@ class InstancesController(Controller):
         responses={HTTP_200_OK: ResponseSpec(data_container=list[InstanceView], description="The instances")},
     )
     async def list_instances(self, instances: InstancesDep) -> Response[bytes]:
-        return Response(await instances.list_bytes(), media_type="application/json")
+        listed = LISTED.decode(await instances.view.list_bytes(instances.store))
+        body = msgspec.json.encode([present(instances, instance) for instance in listed])
+        return Response(body, media_type="application/json")
 
     @post("/", summary="Create an instance (Idempotency-Key honoured)")
     async def create(
         self, instances: InstancesDep, data: JSONBody[CreateInstance], metadata: RequestMetadata, request: Request
     ) -> InstanceView:
-        return await create_instance(instances, data, metadata, idempotency_key(request))
+        return present(instances, await create_instance(instances, data, metadata, idempotency_key(request)))
 
     @get("/{instance_id:str}", summary="One instance")
     async def detail(self, instances: InstancesDep, instance_id: InstanceId) -> InstanceView:
-        return instances.shown((await instances.row(instance_id)).instance)
+        return present(instances, (await instances.row(instance_id)).instance)
 
     @patch("/{instance_id:str}", summary="Change settings (If-Match: <version>)")
     async def update(
         self, instances: InstancesDep, instance_id: InstanceId, data: JSONBody[UpdateInstance], metadata: RequestMetadata, if_match: IfMatch = None
     ) -> InstanceView:
-        return instances.shown(await update_instance(instances, instance_id, data, metadata, parse_if_match(if_match)))
+        return present(instances, await update_instance(instances, instance_id, data, metadata, parse_if_match(if_match)))
 
     @delete("/{instance_id:str}", summary="Delete an instance and destroy its key (If-Match: <version>)", status_code=HTTP_204_NO_CONTENT)
     async def remove(self, instances: InstancesDep, instance_id: InstanceId, metadata: RequestMetadata, if_match: IfMatch = None) -> None:
@@ -77,15 +84,31 @@ class InstancesController(Controller):
     async def put_credential(
         self, instances: InstancesDep, instance_id: InstanceId, data: JSONBody[SetCredential], metadata: RequestMetadata
     ) -> InstanceView:
-        return await set_credential(instances, instance_id, data, metadata)
+        return present(instances, await set_credential(instances, instance_id, data, metadata))
 
     @delete("/{instance_id:str}/credential", summary="Remove the key", status_code=HTTP_200_OK)
     async def delete_credential(self, instances: InstancesDep, instance_id: InstanceId, metadata: RequestMetadata) -> InstanceView:
-        return await remove_credential(instances, instance_id, metadata)
+        return present(instances, await remove_credential(instances, instance_id, metadata))
 
     @post("/{instance_id:str}/test", summary="Test the connection by listing models (never a completion)", status_code=HTTP_200_OK)
     async def test(self, instances: InstancesDep, instance_id: InstanceId, metadata: RequestMetadata) -> InstanceView:
-        return await run_connection_test(instances, instance_id, metadata)
+        return present(instances, await run_connection_test(instances, instance_id, metadata))
+
+    @post(
+        "/{instance_id:str}/confirm-endpoint",
+        summary="Confirm the key may go to the endpoint's current origin (If-Match: <version>)",
+        status_code=HTTP_200_OK,
+    )
+    async def confirm(
+        self,
+        instances: InstancesDep,
+        instance_id: InstanceId,
+        metadata: RequestMetadata,
+        data: JSONBody[ConfirmEndpoint | None] = None,
+        if_match: IfMatch = None,
+    ) -> InstanceView:
+        command = data or ConfirmEndpoint()
+        return await confirm_endpoint(instances, instance_id, command, metadata, parse_if_match(if_match))
 
     @get("/{instance_id:str}/models", summary="Catalog models joined with what the endpoint listed")
     async def models(self, instances: InstancesDep, instance_id: InstanceId) -> InstanceModels:

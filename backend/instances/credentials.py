@@ -5,7 +5,8 @@ from __future__ import annotations
 import anyio
 
 from backend.errors import FieldError, NotFound, ValidationFailed
-from backend.instances.connection import try_key
+from backend.instances.connection import provider_of, try_key
+from backend.instances.destination import endpoint_origin
 from backend.instances.events import (
     CredentialRemoved,
     CredentialRotated,
@@ -18,7 +19,7 @@ from backend.instances.validation import key_problems
 from backend.instances.vault import CredentialUnreadable
 from backend.instances.view import CredentialSummary, InstanceView
 from backend.secret import Secret
-from events import Metadata
+from events import Event, Metadata
 
 
 class VerificationRefused(ValidationFailed):
@@ -34,28 +35,56 @@ def credential_event(
     version: int,
     previous: CredentialSummary | None,
     verified: bool,
+    origin: str,
 ) -> CredentialSet | CredentialRotated:
-    """`CredentialSet` for a first key, `CredentialRotated` when it replaces one."""
+    """`CredentialSet` for a first key, `CredentialRotated` when it replaces one; either names the origin
+    the key may be sent to."""
     fingerprint = instances.vault.fingerprint(secret)
     if previous is None:
         return CredentialSet(
             instance_id=instance_id, fingerprint=fingerprint, last4=secret.last4,
-            credential_version=version, verified=verified,
+            credential_version=version, verified=verified, origin=origin,
         )
     return CredentialRotated(
         instance_id=instance_id, fingerprint=fingerprint, last4=secret.last4, credential_version=version,
         previous_fingerprint=previous.fingerprint, previous_version=previous.version, verified=verified,
+        origin=origin,
     )
+
+
+def key_destination(origin: str | None) -> str:
+    """The origin a new key is set for; a key for an endpoint that resolves to nothing is refused."""
+    if origin is None:
+        raise ValidationFailed(
+            "the key was not stored",
+            [FieldError("endpoint", "endpoint_unresolved: a key needs an endpoint to be sent to; set one first")],
+        )
+    return origin
+
+
+async def store_and_append(
+    instances: Instances, instance: InstanceView, secret: Secret, version: int, events: list[Event], metadata: Metadata
+) -> None:
+    """Write the key under a new version's file name, append `events`, and only then remove older versions:
+    a crash in between leaves a file the log never named, which start-up removes. Call it holding the
+    instance's lock."""
+    await anyio.to_thread.run_sync(instances.vault.store, instance.id, secret, version)
+    try:
+        await instances.append(instance.id, events, metadata, expected_version=instance.version)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(instances.vault.destroy_version, instance.id, version)
+        raise
+    await anyio.to_thread.run_sync(instances.vault.destroy, instance.id, version)
+    instances.key_changed(instance.id)
 
 
 async def set_credential(
     instances: Instances, instance_id: str, command: SetCredential, metadata: Metadata
 ) -> InstanceView:
-    """Store a key (or rotate to it). The same key again changes nothing, unless its file went missing.
-
-    The key is written under a new version's file name, the event appended, and only then are older versions
-    removed: a crash in between leaves a file the log never named, which start-up removes.
-    """
+    """Store a key (or rotate to it) for where the endpoint is now. The same key for the same origin
+    changes nothing (unless its file went missing); the same key again after the endpoint moved confirms
+    it for the new origin."""
     errors = key_problems(command.api_key)
     if errors:
         raise ValidationFailed("the key was not stored", errors)
@@ -64,22 +93,18 @@ async def set_credential(
         row = await instances.row(instance_id)
         instance = row.instance
         previous = instance.credential
+        origin = key_destination(endpoint_origin(instance.endpoint, provider_of(instances, instance)))
         present = _active_file_present(instances, instance)
-        if present and previous is not None and previous.fingerprint == instances.vault.fingerprint(secret):
+        same = previous is not None and (previous.fingerprint, previous.origin) == (
+            instances.vault.fingerprint(secret), origin
+        )
+        if present and same:
             return instance
         if command.verify:
             await _verify(instances, instance, secret, metadata)
         version = row.credential_serial + 1
-        event = credential_event(instances, instance_id, secret, version, previous, verified=command.verify)
-        await anyio.to_thread.run_sync(instances.vault.store, instance_id, secret, version)
-        try:
-            await instances.append(instance_id, [event], metadata, expected_version=instance.version)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(instances.vault.destroy_version, instance_id, version)
-            raise
-        await anyio.to_thread.run_sync(instances.vault.destroy, instance_id, version)
-        instances.key_changed(instance_id)
+        event = credential_event(instances, instance_id, secret, version, previous, command.verify, origin)
+        await store_and_append(instances, instance, secret, version, [event], metadata)
     return (await instances.row(instance_id)).instance
 
 

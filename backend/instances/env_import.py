@@ -1,7 +1,9 @@
 """Importing connections from the environment: the catalog's own `$VAR` key placeholders, plus OLLAMA_HOST.
 
-Applying twice creates nothing new: a key already stored for that provider (same fingerprint),
-or an Ollama instance already pointing at that host, counts as present.
+Only variables a provider may name are read (see backend/catalog/placeholders.py): never `SWITCHBOARD_*`.
+Each candidate says where its key will be sent (`sends_to`). Applying twice creates nothing new: a key
+already stored for that provider (same fingerprint), or an Ollama instance already pointing at that host,
+counts as present.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ import os
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from backend.catalog.placeholders import parse_placeholder, variable_allowed
 from backend.catalog.schema import Provider, as_draft, with_identity
 from backend.catalog.templates import TEMPLATES
 from backend.instances.commands import create_instance
+from backend.instances.destination import endpoint_origin
 from backend.instances.schemas import CreateInstance, EnvCandidate, EnvImportResult, EnvPreview
 from backend.instances.service import Instances
 from backend.instances.validation import endpoint_problems, key_problems
@@ -51,8 +55,11 @@ def ollama_url(host: str) -> str:
 
 
 def _key_variable(provider: Provider) -> str | None:
-    placeholder = (provider.api_key or "").strip()
-    return placeholder[1:] if placeholder.startswith("$") and len(placeholder) > 1 else None
+    """The variable the provider's key placeholder names, if it is one that may be read."""
+    placeholder = parse_placeholder(provider.api_key or "")
+    if placeholder is None or not variable_allowed(placeholder.variable, "api_key"):
+        return None
+    return placeholder.variable
 
 
 def _free_name(wanted: str, taken: set[str]) -> str:
@@ -68,7 +75,10 @@ def _candidate(
 ) -> Found:
     secret = None if variable == OLLAMA_HOST else Secret(value.strip())
     endpoint = ollama_url(value) if secret is None else ""
-    invalid = bool(key_problems(secret.reveal()) if secret else endpoint_problems(endpoint, provider, ""))
+    sends_to = endpoint_origin(endpoint, provider)
+    invalid = sends_to is None or bool(
+        key_problems(secret.reveal()) if secret else endpoint_problems(endpoint, provider, "")
+    )
     match = None if invalid else _matching(instances, provider, secret, endpoint, existing)
     name = match.name if match else _free_name(f"{provider.name} (environment)", taken)
     shown = EnvCandidate(
@@ -80,6 +90,7 @@ def _candidate(
         action="invalid" if invalid else "exists" if match else "create",
         existing_instance_id=match.id if match else None,
         creates_provider=provider is OLLAMA_TEMPLATE,
+        sends_to=sends_to,
     )
     return Found(shown, secret)
 

@@ -49,11 +49,17 @@ class InstanceCreated(Event, frozen=True, kw_only=True):
 
 
 class InstanceUpdated(Event, frozen=True, kw_only=True):
-    """Settings changed; `before` and `after` hold only the fields that changed."""
+    """Settings changed; `before` and `after` hold only the fields that changed.
+
+    `keep_credential`: the endpoint moved to another origin and the user chose to send the stored key
+    there (`credential_origin`).
+    """
 
     instance_id: str
     before: SettingsChange
     after: SettingsChange
+    keep_credential: bool = False
+    credential_origin: str | None = None
 
     def summary(self) -> str:
         changed = ", ".join(name for name in self.after.__struct_fields__ if getattr(self.after, name) is not UNSET)
@@ -72,13 +78,17 @@ class InstanceDeleted(Event, frozen=True, kw_only=True):
 
 
 class CredentialSet(Event, frozen=True, kw_only=True):
-    """A key was stored for an instance that had none."""
+    """A key was stored for an instance that had none, for the endpoint origin it may be sent to.
+
+    `origin` is None only in events recorded before origins were kept.
+    """
 
     instance_id: str
     fingerprint: str
     last4: str
     credential_version: int
     verified: bool
+    origin: str | None = None
 
     def summary(self) -> str:
         return f"Key …{self.last4} (v{self.credential_version}) set on instance {self.instance_id}"
@@ -94,12 +104,24 @@ class CredentialRotated(Event, frozen=True, kw_only=True):
     previous_fingerprint: str
     previous_version: int
     verified: bool
+    origin: str | None = None
 
     def summary(self) -> str:
         return (
             f"Key of instance {self.instance_id} rotated to …{self.last4} "
             f"(v{self.previous_version} → v{self.credential_version})"
         )
+
+
+class EndpointConfirmed(Event, frozen=True, kw_only=True):
+    """The user confirmed that the instance's key may be sent to the endpoint's current origin."""
+
+    instance_id: str
+    origin: str
+    previous_origin: str | None
+
+    def summary(self) -> str:
+        return f"Key of instance {self.instance_id} confirmed for {self.origin} (was {self.previous_origin})"
 
 
 class CredentialRemoved(Event, frozen=True, kw_only=True):
@@ -152,4 +174,5 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     CredentialRemoved,
     CredentialVerificationFailed,
     ConnectionTested,
+    EndpointConfirmed,
 )

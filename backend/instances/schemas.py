@@ -30,7 +30,11 @@ class CreateInstance(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 
 class UpdateInstance(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The settings to change; absent fields stay. An empty or null endpoint returns to the catalog's."""
+    """The settings to change; absent fields stay. An empty or null endpoint returns to the catalog's.
+
+    Moving the endpoint to another origin while the instance has a key needs that key again (`api_key`)
+    or `keep_credential: true` to send the stored key there.
+    """
 
     name: str | UnsetType = UNSET
     endpoint: str | None | UnsetType = UNSET
@@ -39,6 +43,14 @@ class UpdateInstance(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     backoff_ms: int | UnsetType = UNSET
     headers: dict[str, str] | UnsetType = UNSET
     api_version: str | UnsetType = UNSET
+    api_key: str | UnsetType = UNSET
+    keep_credential: bool = False
+
+
+class ConfirmEndpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Confirm the key for the endpoint's current origin; `origin`, when given, must be that origin."""
+
+    origin: str | None = None
 
 
 class SetCredential(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -90,6 +102,8 @@ class EnvCandidate(msgspec.Struct, frozen=True, kw_only=True):
 
     `exists`: an instance of that provider already has this key (or host); `invalid`: the value breaks the key rules.
     `creates_provider`: the catalog has no Ollama provider yet, so one is added from its Ollama template.
+    `sends_to`: the origin (scheme, host, port) the key (or requests) will be sent to; None when the
+    endpoint resolves to nothing, and then the candidate is `invalid`.
     """
 
     name: str
@@ -100,6 +114,7 @@ class EnvCandidate(msgspec.Struct, frozen=True, kw_only=True):
     action: Literal["create", "exists", "invalid"]
     existing_instance_id: str | None = None
     creates_provider: bool = False
+    sends_to: str | None = None
 
 
 class EnvPreview(msgspec.Struct, frozen=True, kw_only=True):

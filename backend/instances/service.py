@@ -113,14 +113,6 @@ class Instances:
         missing = instance.id in self.keys_missing and instance.credential is not None
         return msgspec.structs.replace(instance, key_missing=missing) if missing else instance
 
-    async def list_bytes(self) -> bytes:
-        """The instance list as JSON; the cached bytes unless some instance's key file is missing."""
-        body = await self.view.list_bytes(self.store)
-        if not self.keys_missing:
-            return body
-        listed = msgspec.json.decode(body, type=list[InstanceView])
-        return msgspec.json.encode([self.shown(instance) for instance in listed])
-
     async def append(
         self,
         instance_id: str,

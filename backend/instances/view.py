@@ -13,12 +13,14 @@ from typing import Literal
 import aiosqlite
 import msgspec
 
+from backend.instances.destination import EndpointStatus
 from backend.instances.events import (
     STREAM_PREFIX,
     ConnectionTested,
     CredentialRemoved,
     CredentialRotated,
     CredentialSet,
+    EndpointConfirmed,
     InstanceCreated,
     InstanceDeleted,
     InstanceUpdated,
@@ -46,7 +48,10 @@ ON CONFLICT (instance_id) DO UPDATE SET sort_key = excluded.sort_key, body = exc
 
 
 class CredentialSummary(msgspec.Struct, frozen=True, kw_only=True):
-    """What may be shown about a stored key: never the key itself."""
+    """What may be shown about a stored key: never the key itself.
+
+    `origin`: the endpoint origin the key was set or confirmed for (None: recorded before origins were kept).
+    """
 
     last4: str
     version: int
@@ -54,6 +59,7 @@ class CredentialSummary(msgspec.Struct, frozen=True, kw_only=True):
     verified: bool
     set_at: datetime
     rotated_at: datetime | None = None
+    origin: str | None = None
 
 
 class LastTest(msgspec.Struct, frozen=True, kw_only=True):
@@ -67,7 +73,11 @@ class LastTest(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class InstanceView(msgspec.Struct, frozen=True, kw_only=True):
-    """An instance as the API shows it: settings, credential summary and last connection test."""
+    """An instance as the API shows it: settings, credential summary and last connection test.
+
+    `endpoint_status` and `current_origin` (where requests go now) are filled in when read, from the
+    catalog and the environment: `changed` means the key was confirmed for another origin.
+    """
 
     id: str
     name: str
@@ -88,6 +98,8 @@ class InstanceView(msgspec.Struct, frozen=True, kw_only=True):
     created_by: str
     updated_at: datetime
     key_missing: bool = False  # never from events: set when answering, from what the vault showed at start-up or use
+    endpoint_status: EndpointStatus = "ok"
+    current_origin: str | None = None
 
 
 class InstanceRow(msgspec.Struct, frozen=True):
@@ -141,7 +153,10 @@ def _apply(row: InstanceRow, event: Event, at: datetime) -> InstanceRow:
     instance = row.instance
     if isinstance(event, InstanceUpdated):
         changes = {name: value for name, value in msgspec.structs.asdict(event.after).items() if value is not msgspec.UNSET}
-        return msgspec.structs.replace(row, instance=msgspec.structs.replace(instance, **changes))
+        updated = msgspec.structs.replace(instance, **changes)
+        return msgspec.structs.replace(row, instance=_confirmed(updated, event.credential_origin))
+    if isinstance(event, EndpointConfirmed):
+        return msgspec.structs.replace(row, instance=_confirmed(instance, event.origin))
     if isinstance(event, CredentialSet | CredentialRotated):
         return _with_credential(row, event, at)
     if isinstance(event, CredentialRemoved):
@@ -160,9 +175,17 @@ def _with_credential(row: InstanceRow, event: CredentialSet | CredentialRotated,
         verified=event.verified,
         set_at=before.set_at if before is not None and isinstance(event, CredentialRotated) else at,
         rotated_at=at if isinstance(event, CredentialRotated) else None,
+        origin=event.origin,
     )
     serial = max(row.credential_serial, event.credential_version)
     return InstanceRow(msgspec.structs.replace(row.instance, credential=summary), row.model_ids, serial)
+
+
+def _confirmed(instance: InstanceView, origin: str | None) -> InstanceView:
+    """The instance with its key now confirmed for `origin` (unchanged when None or keyless)."""
+    if origin is None or instance.credential is None:
+        return instance
+    return msgspec.structs.replace(instance, credential=msgspec.structs.replace(instance.credential, origin=origin))
 
 
 def _tested(row: InstanceRow, event: ConnectionTested, at: datetime) -> InstanceRow:

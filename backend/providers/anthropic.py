@@ -21,7 +21,6 @@ from backend.providers.failures import UpstreamError
 from backend.providers.sse import sse_events
 from backend.providers.transport import HttpRequest, endpoint, headers_for
 
-DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096  # the API requires a limit
 STREAM_ERROR_OUTCOMES: dict[str, Outcome] = {
@@ -76,7 +75,7 @@ _event = msgspec.json.Decoder(_Event)
 
 
 async def list_models(client: httpx.AsyncClient, conn: Connection) -> ListResult:
-    request = HttpRequest("GET", endpoint(conn, "/v1/models", DEFAULT_BASE_URL), _headers(conn), {"limit": "1000"})
+    request = HttpRequest("GET", endpoint(conn, "/v1/models"), _headers(conn), {"limit": "1000"})
     return await list_models_via(client, conn, request, _parse_models)
 
 
@@ -95,7 +94,7 @@ def stream_chat(
         stream=True,
         system="\n\n".join(message.content for message in messages if message.role == "system"),
     )
-    url = endpoint(conn, "/v1/messages", DEFAULT_BASE_URL)
+    url = endpoint(conn, "/v1/messages")
     request = HttpRequest("POST", url, _headers(conn), body=msgspec.json.encode(body))
     return stream_chat_via(client, conn, request, _decode_chat)
 

@@ -21,7 +21,6 @@ from backend.providers.failures import UpstreamError
 from backend.providers.sse import sse_events
 from backend.providers.transport import HttpRequest, endpoint, headers_for
 
-DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 ROLES = {"user": "user", "assistant": "model"}
 
 
@@ -75,7 +74,7 @@ _chunk = msgspec.json.Decoder(_Chunk)
 
 
 async def list_models(client: httpx.AsyncClient, conn: Connection) -> ListResult:
-    url = endpoint(conn, "/v1beta/models", DEFAULT_BASE_URL)
+    url = endpoint(conn, "/v1beta/models")
     request = HttpRequest("GET", url, _headers(conn), {"pageSize": "1000"})
     return await list_models_via(client, conn, request, _parse_models)
 
@@ -88,7 +87,7 @@ def stream_chat(
     *,
     max_tokens: int | None = None,
 ) -> ChatStream:
-    url = endpoint(conn, f"/v1beta/{_model_path(model)}:streamGenerateContent", DEFAULT_BASE_URL)
+    url = endpoint(conn, f"/v1beta/{_model_path(model)}:streamGenerateContent")
     body = msgspec.json.encode(_chat_body(messages, max_tokens))
     request = HttpRequest("POST", url, _headers(conn), {"alt": "sse"}, body)
     return stream_chat_via(client, conn, request, _decode_chat)

@@ -18,7 +18,6 @@ from backend.providers.contract import (
 from backend.providers.exchange import StreamEndedEarly, list_models_via, stream_chat_via
 from backend.providers.transport import HttpRequest, endpoint, headers_for
 
-DEFAULT_BASE_URL = "http://localhost:11434"
 
 
 class _Options(msgspec.Struct, frozen=True):
@@ -57,7 +56,7 @@ _line = msgspec.json.Decoder(_Line)
 
 
 async def list_models(client: httpx.AsyncClient, conn: Connection) -> ListResult:
-    request = HttpRequest("GET", endpoint(conn, "/api/tags", DEFAULT_BASE_URL), _headers(conn))
+    request = HttpRequest("GET", endpoint(conn, "/api/tags"), _headers(conn))
     return await list_models_via(client, conn, request, _parse_models)
 
 
@@ -71,7 +70,7 @@ def stream_chat(
 ) -> ChatStream:
     options = _Options(max_tokens) if max_tokens else None
     body = msgspec.json.encode(_ChatBody(model, messages, stream=True, options=options))
-    url = endpoint(conn, "/api/chat", DEFAULT_BASE_URL)
+    url = endpoint(conn, "/api/chat")
     return stream_chat_via(client, conn, HttpRequest("POST", url, _headers(conn), body=body), _decode_chat)
 
 

@@ -20,7 +20,6 @@ from backend.providers.failures import UpstreamError
 from backend.providers.sse import sse_events
 from backend.providers.transport import HttpRequest, endpoint, headers_for
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
 NEW_TOKEN_LIMIT_TYPES = frozenset({"openai", "azure"})  # they take max_completion_tokens, not max_tokens
 
 
@@ -70,7 +69,7 @@ _chunk = msgspec.json.Decoder(_Chunk)
 
 
 async def list_models(client: httpx.AsyncClient, conn: Connection) -> ListResult:
-    url = endpoint(conn, "/models", DEFAULT_BASE_URL)
+    url = endpoint(conn, "/models")
     return await list_models_via(client, conn, HttpRequest("GET", url, _headers(conn)), parse_models)
 
 
@@ -82,7 +81,7 @@ def stream_chat(
     *,
     max_tokens: int | None = None,
 ) -> ChatStream:
-    url = endpoint(conn, "/chat/completions", DEFAULT_BASE_URL)
+    url = endpoint(conn, "/chat/completions")
     body = chat_body(conn.provider_type, model, messages, max_tokens)
     return stream_chat_via(client, conn, HttpRequest("POST", url, _headers(conn), body=body), decode_chat)
 

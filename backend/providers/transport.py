@@ -34,9 +34,9 @@ class Reply(msgspec.Struct, frozen=True):
 Answer = TypeVar("Answer", Reply, httpx.Response)
 
 
-def endpoint(conn: Connection, path: str, default_base_url: str = "") -> str:
-    """The instance's base URL (or the protocol's default when none is set) joined with `path`."""
-    return (conn.base_url.strip() or default_base_url).rstrip("/") + path
+def endpoint(conn: Connection, path: str) -> str:
+    """The connection's base URL joined with `path`; there is no protocol default to fall back on."""
+    return conn.base_url.strip().rstrip("/") + path
 
 
 def headers_for(

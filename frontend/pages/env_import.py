@@ -11,7 +11,7 @@ from frontend.forms import REQUEST_FAILURES, describe_failure, error_callout
 from frontend.layout import page_frame
 
 ACTION_COLORS = {"create": "green", "exists": "gray", "invalid": "red"}
-COLUMNS = ("Instance", "Provider", "Variable", "Key", "Endpoint", "Action")
+COLUMNS = ("Instance", "Provider", "Variable", "Key", "Sends to", "Action")
 
 
 @dataclass
@@ -20,15 +20,14 @@ class CandidateRow:
     provider_id: str
     variable: str
     key: str
-    endpoint: str
+    sends_to: str
     action: str
 
 
 def _row_of(candidate: instances_api.EnvCandidate) -> CandidateRow:
     key = f"•••• {candidate.last4}" if candidate.last4 else "–"
-    return CandidateRow(
-        candidate.name, candidate.provider_id, candidate.variable, key, candidate.endpoint or "–", candidate.action
-    )
+    sends_to = candidate.sends_to or "nowhere: the endpoint is unresolved"
+    return CandidateRow(candidate.name, candidate.provider_id, candidate.variable, key, sends_to, candidate.action)
 
 
 class EnvImportState(rx.State):
@@ -77,7 +76,7 @@ def _candidate_row(row: CandidateRow) -> rx.Component:
         rx.table.cell(row.provider_id),
         rx.table.cell(rx.code(row.variable, variant="ghost")),
         rx.table.cell(row.key),
-        rx.table.cell(row.endpoint),
+        rx.table.cell(rx.code(row.sends_to, variant="ghost"), class_name="env-sends-to"),
         rx.table.cell(rx.badge(row.action, color_scheme=rx.match(row.action, *ACTION_COLORS.items(), "gray"))),
         class_name="env-candidate",
     )
@@ -87,8 +86,9 @@ def env_import_page() -> rx.Component:
     return page_frame(
         "Import from environment",
         rx.text(
-            "Provider keys found in the server's environment (the catalog's own $VAR names, and OLLAMA_HOST). "
-            "Only the last four characters of a key are shown.",
+            "Provider keys found in the server's environment (variables the catalog names that match *_API_KEY or "
+            "*_TOKEN, or that the shipped catalog uses, and OLLAMA_HOST; never SWITCHBOARD_*). Only the last four "
+            "characters of a key are shown; \"Sends to\" is where each key will be sent.",
             color_scheme="gray",
         ),
         error_callout(EnvImportState.error),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import reflex as rx
 
@@ -67,6 +68,30 @@ def matching_providers(providers: list[ProviderChoice], query: str) -> list[Prov
     return sorted(found, key=lambda p: not holds(f"{p.id} {p.name}"))
 
 
+def origin_of(url: str) -> str:
+    """`scheme://host[:port]` of an http(s) URL, default port left out, as the API shows origins; "" otherwise."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return ""
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if scheme not in ("http", "https") or not host:
+        return ""
+    shown = f"[{host}]" if ":" in host else host
+    default = 443 if scheme == "https" else 80
+    return f"{scheme}://{shown}" if port in (None, default) else f"{scheme}://{shown}:{port}"
+
+
+def moves_key(key_origin: str, typed: str, endpoint: str, default_origin: str) -> bool:
+    """Whether editing the endpoint from `endpoint` to `typed` sends the key (confirmed for `key_origin`)
+    elsewhere; an empty endpoint means the catalog default, `default_origin` ("" when not known)."""
+    if not key_origin or typed.strip() == endpoint.strip():
+        return False
+    destination = origin_of(typed) if typed.strip() else default_origin
+    return destination != key_origin
+
+
 def parse_timeout(text: str) -> int | None:
     value = text.strip()
     return int(value) if value.isdigit() else None
@@ -115,6 +140,18 @@ class InstanceFormState(DialogState, rx.State):
     endpoint: str = ""
     timeout_ms: str = DEFAULT_TIMEOUT_MS
     saving: bool = False
+    key_origin: str = ""
+    default_origin: str = ""
+    typed_endpoint: str = ""
+    keep_credential: bool = False
+    key_refused: bool = False
+
+    @rx.var
+    def asks_key_again(self) -> bool:
+        """Editing the endpoint of an instance with a key to another origin: the key again, or keep it."""
+        if self.editing_id == "":
+            return False
+        return self.key_refused or moves_key(self.key_origin, self.typed_endpoint, self.endpoint, self.default_origin)
 
     @rx.var
     def shown_providers(self) -> list[ProviderChoice]:
@@ -160,11 +197,25 @@ class InstanceFormState(DialogState, rx.State):
         self.query = query
 
     @rx.event
-    def open_edit(self, instance_id: str, name: str, endpoint: str, timeout_ms: int, version: int) -> None:
+    def open_edit(
+        self, instance_id: str, name: str, endpoint: str, timeout_ms: int, version: int,
+        key_origin: str, current_origin: str,
+    ) -> None:
         self._clear()
         self.editing_id, self.editing_version, self.step, self.is_open = instance_id, version, 2, True
         self.name, self.endpoint, self.timeout_ms = name, endpoint, str(timeout_ms)
         self.endpoint_placeholder = "catalog default"
+        self.key_origin, self.typed_endpoint = key_origin, endpoint
+        self.default_origin = "" if endpoint else current_origin
+        self.keep_credential, self.key_refused = False, False
+
+    @rx.event
+    def type_endpoint(self, endpoint: str) -> None:
+        self.typed_endpoint = endpoint
+
+    @rx.event
+    def choose_keep(self, keep: bool) -> None:
+        self.keep_credential = keep
 
     @rx.event
     async def save(self, form: dict[str, str]) -> AsyncIterator[rx.event.EventSpec | None]:
@@ -180,6 +231,7 @@ class InstanceFormState(DialogState, rx.State):
             await self._send(form, timeout_ms)
         except REQUEST_FAILURES as failure:
             self._refused(failure, FORM_FIELDS)
+            self.key_refused = self.key_refused or "keep_credential" in self.errors.get("endpoint", "")
             return
         finally:
             self.saving = False
@@ -192,12 +244,22 @@ class InstanceFormState(DialogState, rx.State):
         if self.editing_id:
             before = {"name": self.name, "endpoint": self.endpoint, "timeout_ms": parse_timeout(self.timeout_ms)}
             changes = {key: value for key, value in fields.items() if before[key] != value}
+            changes.update(self._key_choice(form))
             if changes:
                 await instances_api.update_instance(self.editing_id, self.editing_version, changes)
             return
         key = form.get("api_key", "")
         extra = {"api_key": key} if key and not self.keyless else {}
         await instances_api.create_instance({**fields, "provider_id": self.provider_id, **extra})
+
+    def _key_choice(self, form: dict[str, str]) -> dict[str, object]:
+        """For an endpoint moved to another origin: the key given again, else keeping the stored one."""
+        if not self.asks_key_again:
+            return {}
+        key = form.get("api_key", "")
+        if key:
+            return {"api_key": key}
+        return {"keep_credential": True} if self.keep_credential else {}
 
 
 class RotateState(DialogState, rx.State):

@@ -92,6 +92,35 @@ def _provider_step() -> rx.Component:
     )
 
 
+def _key_again() -> rx.Component:
+    """The endpoint now points at another host: give the key again, or keep the stored key for it."""
+    return rx.flex(
+        rx.text(
+            "The new endpoint sends requests to another host than the key was confirmed for (",
+            rx.code(InstanceFormState.key_origin), "). Give the key again, or keep the stored key for the new endpoint.",
+            size="2",
+        ),
+        text_field(
+            "API key for the new endpoint", "instance-key-again", "api_key", InstanceFormState.errors["api_key"],
+            type="password", auto_complete="off",
+        ),
+        rx.el.label(
+            rx.flex(
+                rx.checkbox(
+                    checked=InstanceFormState.keep_credential, on_change=InstanceFormState.choose_keep,
+                    id="instance-keep-credential",
+                ),
+                rx.text("Keep the key for the new endpoint", size="2"),
+                spacing="2",
+                align="center",
+            ),
+        ),
+        direction="column",
+        spacing="2",
+        class_name="key-again",
+    )
+
+
 def _settings_step() -> rx.Component:
     errors = InstanceFormState.errors
     key_field = text_field(
@@ -107,12 +136,14 @@ def _settings_step() -> rx.Component:
             text_field(
                 "Endpoint", "instance-endpoint", "endpoint", errors["endpoint"],
                 default_value=InstanceFormState.endpoint, placeholder=InstanceFormState.endpoint_placeholder,
+                on_change=InstanceFormState.type_endpoint,
             ),
             text_field(
                 "Timeout (ms)", "instance-timeout", "timeout_ms", errors["timeout_ms"],
                 default_value=InstanceFormState.timeout_ms, input_mode="numeric",
             ),
             rx.cond(InstanceFormState.asks_key, key_field),
+            rx.cond(InstanceFormState.asks_key_again, _key_again()),
             rx.flex(
                 rx.cond(
                     InstanceFormState.editing_id == "",

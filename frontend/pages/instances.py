@@ -62,8 +62,33 @@ def _facts(card: InstanceCard) -> rx.Component:
         fact("Latency", card.latency, "instance-latency"),
         fact("Models", card.model_count, "instance-model-count"),
         fact("Key", key, "instance-key"),
+        fact("Sends to", rx.cond(card.current_origin, card.current_origin, "–"), "instance-sends-to"),
         size="1",
     )
+
+
+def _endpoint_notice(card: InstanceCard) -> rx.Component:
+    """Endpoint changed — confirm (the key was confirmed for another origin), or endpoint unresolved."""
+    changed = rx.callout(
+        rx.flex(
+            rx.text(
+                "Endpoint changed — confirm: the key was confirmed for ", rx.code(card.key_origin),
+                "; requests now go to ", rx.code(card.current_origin), ". Tests are refused until you confirm.",
+                size="1",
+            ),
+            rx.button(
+                "Confirm", size="1", color_scheme="amber", class_name="confirm-endpoint",
+                on_click=InstancesState.confirm_endpoint(card.id, card.version, card.current_origin),
+            ),
+            direction="column", spacing="2", align="start",
+        ),
+        icon="triangle_alert", color_scheme="amber", size="1", class_name="endpoint-changed",
+    )
+    unresolved = rx.callout(
+        "Endpoint unresolved: it names an environment variable that is not set. Set an endpoint.",
+        icon="triangle_alert", color_scheme="red", size="1", class_name="endpoint-unresolved",
+    )
+    return rx.match(card.endpoint_status, ("changed", changed), ("unresolved", unresolved), rx.fragment())
 
 
 def _actions(card: InstanceCard) -> rx.Component:
@@ -74,7 +99,9 @@ def _actions(card: InstanceCard) -> rx.Component:
         ),
         rx.button(
             "Edit", size="1", variant="soft",
-            on_click=InstanceFormState.open_edit(card.id, card.name, card.endpoint, card.timeout_ms, card.version),
+            on_click=InstanceFormState.open_edit(
+                card.id, card.name, card.endpoint, card.timeout_ms, card.version, card.key_origin, card.current_origin
+            ),
         ),
         rx.button(rotate_label, size="1", variant="soft", on_click=RotateState.open_for(card.id, card.name, card.key_last4)),
         rx.button("Models", size="1", variant="soft", on_click=ModelsState.open_for(card.id, card.name)),
@@ -94,7 +121,9 @@ def instance_card(card: InstanceCard) -> rx.Component:
         rx.text(card.message, size="1", color_scheme="red", class_name="instance-message"),
     )
     return rx.card(
-        rx.flex(_header(card), _facts(card), message, _actions(card), direction="column", spacing="3"),
+        rx.flex(
+            _header(card), _endpoint_notice(card), _facts(card), message, _actions(card), direction="column", spacing="3"
+        ),
         class_name="instance-card",
         custom_attrs={"data-instance-id": card.id},
     )

@@ -15,7 +15,11 @@ NEVER = "never"
 
 @dataclass
 class InstanceCard:
-    """What one card shows; `status` is connected, error, untested or testing."""
+    """What one card shows; `status` is connected, error, untested or testing.
+
+    `endpoint_status` is ok, changed or unresolved; `key_origin` is where the key was confirmed to go,
+    `current_origin` where requests go now.
+    """
 
     id: str
     name: str
@@ -31,6 +35,9 @@ class InstanceCard:
     latency: str
     model_count: str
     key_last4: str
+    endpoint_status: str
+    current_origin: str
+    key_origin: str
     key_missing: bool = False
 
 
@@ -57,6 +64,9 @@ def card_of(instance: instances_api.Instance, testing: bool) -> InstanceCard:
         model_count=str(instance.model_count) if instance.model_count is not None else "–",
         key_last4=instance.credential.last4 if instance.credential else "",
         key_missing=instance.key_missing,
+        endpoint_status=instance.endpoint_status,
+        current_origin=instance.current_origin or "",
+        key_origin=(instance.credential.origin or "") if instance.credential else "",
     )
 
 
@@ -82,6 +92,16 @@ class InstancesState(rx.State):
     async def reload(self) -> None:
         await self._load()
 
+    @rx.event
+    async def confirm_endpoint(self, instance_id: str, version: int, origin: str) -> None:
+        """Confirm the key may go where the card says the endpoint now points."""
+        try:
+            await instances_api.confirm_endpoint(instance_id, version, origin)
+        except REQUEST_FAILURES as failure:
+            self.error = describe_failure(failure)
+            return
+        await self._load()
+
     @rx.event(background=True)
     async def test(self, instance_id: str) -> None:
         """Show the card as testing, run the connection test, then show its result.
@@ -102,4 +122,4 @@ class InstancesState(rx.State):
             self.error = failure_message or self.error
 
 
-react_to(("Instance", "Credential", "Connection"), InstancesState.reload)
+react_to(("Instance", "Credential", "Connection", "Endpoint", "Custom", "Catalog"), InstancesState.reload)

@@ -27,7 +27,7 @@ def draft(*models: Model, **fields: object) -> ProviderDraft:
         "name": "Gateway",
         "type": "openai-compat",
         "api_endpoint": "https://gw.example/v1",
-        "api_key": "$GW_KEY",
+        "api_key": "$GW_API_KEY",
         "default_large_model_id": chosen[0].id,
         "default_small_model_id": chosen[-1].id,
     }
@@ -82,8 +82,8 @@ def test_provider_ids(provider_id: str, ok: bool) -> None:
     ("type_", "endpoint", "ok"),
     [
         ("openai-compat", "http://localhost:11434", True),
-        ("openai-compat", "$GATEWAY_URL", True),
-        ("openai-compat", "${GATEWAY_URL:-https://x.example}", True),
+        ("openai-compat", "$GATEWAY_BASE_URL", True),
+        ("openai-compat", "${GATEWAY_BASE_URL:-https://x.example}", True),
         ("openai-compat", "", False),
         ("openai-compat", "localhost:8080", False),
         ("openai-compat", "https://", False),

@@ -27,6 +27,13 @@ def upstream() -> Iterator[UpstreamServer]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def elsewhere() -> Iterator[UpstreamServer]:
+    """A second upstream on another origin (another port)."""
+    with UpstreamServer(Scenario(key=RIGHT_KEY)) as server:
+        yield server
+
+
 def unique_name(what: str) -> str:
     return f"{what} {uuid.uuid4().hex[:8]}"
 
@@ -230,6 +237,7 @@ def test_environment_import_previews_then_creates_the_instance(
     row = page.locator(".env-candidate", has_text="NEBIUS_API_KEY")
     expect(row).to_contain_text(f"•••• {ENV_IMPORT_KEY[-4:]}", timeout=WAIT_MS)
     expect(row).to_contain_text("create")
+    expect(row.locator(".env-sends-to")).to_have_text("https://api.tokenfactory.nebius.com")
     assert ENV_IMPORT_KEY not in page.content()
 
     page.get_by_role("button", name=re.compile("^Import")).click()
@@ -298,4 +306,56 @@ def test_a_local_server_needs_no_key(
     card = add_instance(page, unique_name("Laptop"), None, None, provider=provider_id)
     run_test(card, "connected", "ok")
     expect(card.locator(".instance-model-count")).to_have_text(str(len(upstream.scenario.models)))
+    assert console_errors == []
+
+
+def test_a_moved_provider_default_asks_to_confirm_the_endpoint(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, elsewhere: UpstreamServer,
+    console_errors: ConsoleErrors,
+) -> None:
+    provider_id = f"gw-{uuid.uuid4().hex[:6]}"
+    templates = httpx.get(f"{running_app.base_url}/api/v1/catalog/templates").json()["templates"]
+    draft = next(t["provider"] for t in templates if t["id"] == "openai-compatible-gateway")
+    draft.update(name=f"Gateway {provider_id}", api_endpoint=upstream.urls.openai)
+    provider_url = f"{running_app.base_url}/api/v1/catalog/custom/{provider_id}"
+    assert httpx.put(provider_url, json=draft).status_code == 201
+
+    open_instances(page, running_app)
+    card = add_instance(page, unique_name("Gateway"), None, RIGHT_KEY, provider=provider_id)
+    expect(card.locator(".instance-sends-to")).to_have_text(upstream.urls.origin)
+    moved = httpx.put(provider_url, json={**draft, "api_endpoint": elsewhere.urls.openai})
+    assert moved.status_code == 200, moved.text
+
+    notice = card.locator(".endpoint-changed")
+    expect(notice).to_contain_text("Endpoint changed — confirm", timeout=WAIT_MS)
+    expect(notice).to_contain_text(elsewhere.urls.origin)
+    notice.get_by_role("button", name="Confirm").click()
+    expect(notice).to_have_count(0, timeout=WAIT_MS)
+    run_test(card, "connected", "ok")
+    assert elsewhere.scenario.requests_to("/models")[-1].headers["authorization"] == f"Bearer {RIGHT_KEY}"
+    assert console_errors == []
+
+
+def test_moving_the_endpoint_to_another_host_asks_for_the_key_again(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, elsewhere: UpstreamServer,
+    console_errors: ConsoleErrors,
+) -> None:
+    open_instances(page, running_app)
+    card = add_instance(page, unique_name("Moving"), upstream.urls.openai, RIGHT_KEY)
+    instance_id = card.get_attribute("data-instance-id")
+    card.get_by_role("button", name="Edit").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.locator(".key-again")).to_have_count(0)
+    dialog.get_by_label("Endpoint", exact=True).fill(elsewhere.urls.openai)
+    expect(dialog.locator(".key-again")).to_be_visible(timeout=WAIT_MS)
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog.locator(".field-error")).to_contain_text("keep_credential", timeout=WAIT_MS)
+
+    keep = dialog.get_by_label("Keep the key for the new endpoint")
+    keep.click()
+    expect(keep).to_be_checked(timeout=WAIT_MS)
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden(timeout=WAIT_MS)
+    shown = httpx.get(f"{running_app.base_url}/api/v1/instances/{instance_id}").json()
+    assert (shown["endpoint"], shown["credential"]["origin"]) == (elsewhere.urls.openai, elsewhere.urls.origin)
     assert console_errors == []

@@ -13,9 +13,9 @@ from backend.app import create_app
 from backend.instances import Instances
 from backend.settings import Settings
 from tests.conftest import LOCAL_BASE_URL
-from tests.upstreams.fixtures import refused_urls, upstream, upstream_server
+from tests.upstreams.fixtures import foreign, foreign_server, refused_urls, upstream, upstream_server
 
-__all__ = ["refused_urls", "upstream", "upstream_server"]
+__all__ = ["foreign", "foreign_server", "refused_urls", "upstream", "upstream_server"]
 
 Client = AsyncTestClient[Litestar]
 SECRET = "sk-switchboard-plaintext-9f8e7d6c5b4aQRST"

@@ -22,6 +22,20 @@ def upstream(upstream_server: UpstreamServer) -> Iterator[UpstreamServer]:
 
 
 @pytest.fixture(scope="session")
+def foreign_server() -> Iterator[UpstreamServer]:
+    with UpstreamServer() as server:
+        yield server
+
+
+@pytest.fixture
+def foreign(foreign_server: UpstreamServer) -> Iterator[UpstreamServer]:
+    """A recording listener on another origin (another port): where a key must never arrive unconfirmed."""
+    foreign_server.scenario.reset()
+    yield foreign_server
+    foreign_server.scenario.reset()
+
+
+@pytest.fixture(scope="session")
 def refused_urls() -> Iterator[Urls]:
     """URLs of a server that has stopped: connecting is refused. Its port stays bound, never listening,
     so no other server can take it during the session."""

@@ -58,6 +58,15 @@ class Scenario:
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(fresh, name))
 
+    def saw(self, text: str) -> bool:
+        """True when `text` came in any request: its path, query, headers or body."""
+        return any(
+            text in request.path
+            or any(text in value for value in (*request.query.values(), *request.headers.values()))
+            or text.encode() in request.body
+            for request in self.requests
+        )
+
     def requests_to(self, path_end: str) -> list[Request]:
         return [request for request in self.requests if request.path.endswith(path_end)]
 
