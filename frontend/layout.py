@@ -1,9 +1,10 @@
-"""The frame every page shares: header with the product name and the navigation."""
+"""The frame every page shares: header with the product name, the navigation and who is signed in."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from frontend.auth import AuthState
 from frontend.live import LiveState
 
 NAV = (("Catalog", "/catalog"), ("Instances", "/instances"), ("Sessions", "/sessions"), ("Audit", "/audit"))
@@ -24,6 +25,30 @@ def _live_dot() -> rx.Component:
     )
 
 
+def _sign_out() -> rx.Component:
+    """A plain form: the API clears the cookie and sends the browser to the sign-in page."""
+    return rx.el.form(
+        rx.button("Sign out", type="submit", size="1", variant="soft", color_scheme="gray", id="sign-out"),
+        method="post",
+        action="/api/v1/auth/sign-out",
+        on_submit=None,  # no Reflex submit handler: the browser posts the form itself
+    )
+
+
+def _signed_in() -> rx.Component:
+    return rx.cond(
+        AuthState.actor,
+        rx.flex(
+            rx.icon("circle-user", size=18, color="var(--gray-10)"),
+            rx.text(AuthState.actor, size="2", weight="medium", id="signed-in-actor"),
+            rx.badge(AuthState.role, variant="surface", id="signed-in-role"),
+            rx.cond(AuthState.mode == "token", _sign_out()),
+            spacing="2",
+            align="center",
+        ),
+    )
+
+
 def page_frame(title: str, *children: rx.Component) -> rx.Component:
     return rx.box(
         rx.flex(
@@ -31,11 +56,15 @@ def page_frame(title: str, *children: rx.Component) -> rx.Component:
             rx.flex(
                 *(_nav_link(label, href) for label, href in NAV),
                 _live_dot(),
+                _signed_in(),
                 spacing="5",
                 align="center",
+                wrap="wrap",
             ),
             justify="between",
             align="center",
+            wrap="wrap",
+            gap="var(--space-3)",
             padding_x="var(--space-6)",
             padding_y="var(--space-3)",
             border_bottom="1px solid var(--gray-5)",
