@@ -156,7 +156,6 @@ class Client:
             ) as socket:
                 async for frame in socket:
                     yield decoder.decode(frame)
-        except websockets.InvalidStatus as refused:
-            if refused.response.status_code == UNAUTHORIZED:
-                raise SignInRequired(self.page) from None
+        except websockets.InvalidStatus:
+            await self.get_json("/api/v1/auth/me")  # a refused handshake says not why: a 401 here asks to sign in
             raise

@@ -156,18 +156,18 @@ def test_an_admin_signs_in_and_changes_are_logged_under_the_token_name(
     console_errors: ConsoleErrors,
 ) -> None:
     sign_in(page, app, tokens.admin, "/instances")
-    expect_signed_in(page, "e2e-admin", "admin")
+    expect_signed_in(page, "token:e2e-admin", "admin")
     name = unique_name("Signed")
     card = add_instance(page, name, upstream.urls.openai, RIGHT_KEY)
     instance_id = card.get_attribute("data-instance-id")
 
     page.get_by_role("link", name="Audit").click()
     created = page.locator("#event-rows tr", has_text=f"Instance '{name}' created")
-    expect(created).to_contain_text("e2e-admin", timeout=WAIT_MS)
+    expect(created).to_contain_text("token:e2e-admin", timeout=WAIT_MS)
     logged = httpx.get(
         f"{app.base_url}/api/v1/events", params={"stream": f"instance-{instance_id}"}, headers=bearer(tokens.admin)
     ).json()["events"]
-    assert [e["actor"] for e in logged] == ["e2e-admin"] * len(logged) and len(logged) >= 2
+    assert [e["actor"] for e in logged] == ["token:e2e-admin"] * len(logged) and len(logged) >= 2
 
     assert tokens.admin not in page.content()
     assert "sbt_" not in page.evaluate("document.cookie")  # HttpOnly: scripts cannot read it
@@ -182,7 +182,7 @@ def test_an_operator_may_test_but_not_change(
     page: Page, app: RunningApp, tokens: Tokens, instance_name: str, console_errors: ConsoleErrors
 ) -> None:
     sign_in(page, app, tokens.operator, "/instances")
-    expect_signed_in(page, "e2e-operator", "operator")
+    expect_signed_in(page, "token:e2e-operator", "operator")
     card = card_of(page, instance_name)
     expect(card).to_be_visible(timeout=WAIT_MS)
     for label in ADMIN_ONLY_BUTTONS:
@@ -192,7 +192,7 @@ def test_an_operator_may_test_but_not_change(
     tested = httpx.get(
         f"{app.base_url}/api/v1/events", params={"type": "ConnectionTested"}, headers=bearer(tokens.operator)
     ).json()["events"]
-    assert tested[-1]["actor"] == "e2e-operator"
+    assert tested[-1]["actor"] == "token:e2e-operator"
     assert console_errors == []
 
 
@@ -200,7 +200,7 @@ def test_a_viewer_sees_no_buttons_that_change_anything(
     page: Page, app: RunningApp, tokens: Tokens, instance_name: str, console_errors: ConsoleErrors
 ) -> None:
     sign_in(page, app, tokens.viewer, "/instances")
-    expect_signed_in(page, "e2e-viewer", "viewer")
+    expect_signed_in(page, "token:e2e-viewer", "viewer")
     card = card_of(page, instance_name)
     expect(card.get_by_role("button", name="History")).to_be_visible(timeout=WAIT_MS)
     for label in ("Test", *ADMIN_ONLY_BUTTONS):
@@ -219,7 +219,7 @@ def test_signing_out_returns_to_the_sign_in_page(
     page: Page, app: RunningApp, tokens: Tokens, console_errors: ConsoleErrors
 ) -> None:
     sign_in(page, app, tokens.viewer, "/audit")
-    expect_signed_in(page, "e2e-viewer", "viewer")
+    expect_signed_in(page, "token:e2e-viewer", "viewer")
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(f"{app.base_url}/sign-in", timeout=WAIT_MS)
     assert not [cookie for cookie in page.context.cookies() if cookie["name"] == "switchboard_token"]
