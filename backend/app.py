@@ -13,6 +13,7 @@ from backend.api_docs import ServerRenderedDocs
 
 from backend.audit.controller import AuditController
 from backend.audit.live import live_feed
+from backend.auth import AuthController, Tokens, TokensController, authorize
 from backend.catalog import CatalogController, CatalogService
 from backend.instances import EnvImportController, Instances, InstancesController
 from backend.context import request_metadata
@@ -35,24 +36,37 @@ def _instances(state: State) -> Instances:
     return _services(state).instances
 
 
+def _tokens(state: State) -> Tokens:
+    return _services(state).tokens
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
-    """Build the API app; its lifespan opens the store and closes it on shutdown."""
+    """Build the API app; its lifespan opens the store and closes it on shutdown.
+
+    Every route passes the auth guard, which checks the route against the permissions table.
+    """
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with open_services(settings) as services:
             app.state.services = services
+            app.state.tokens = services.tokens
             yield
 
     return Litestar(
-        route_handlers=[AuditController, live_feed, CatalogController, InstancesController, EnvImportController],
+        route_handlers=[
+            AuditController, live_feed, CatalogController, InstancesController, EnvImportController,
+            AuthController, TokensController,
+        ],
         dependencies={
             "services": Provide(_services, sync_to_thread=False),
             "catalog": Provide(_catalog, sync_to_thread=False),
             "instances": Provide(_instances, sync_to_thread=False),
+            "tokens": Provide(_tokens, sync_to_thread=False),
             "metadata": Provide(request_metadata, sync_to_thread=False),
         },
+        guards=[authorize],
         lifespan=[lifespan],
         before_request=refuse_unknown_query_params,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

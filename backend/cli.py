@@ -1,4 +1,4 @@
-"""The `switchboard` command: serve the web app and API, the API alone, or read and verify the log."""
+"""The `switchboard` command: serve the web app and API, the API alone, read and verify the log, manage tokens."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import msgspec
 
 from backend.audit.schemas import event_out
+from backend.auth.commands import add_token_commands, run_token_command, unprotected_reason
 from backend.services import build_registry
 from backend.settings import Settings
 from events import NotAnEventStore, SQLiteEventStore
@@ -24,6 +25,7 @@ def run_web(settings: Settings) -> int:
     """Serve UI and API on one port through Reflex's production server."""
     env = {**os.environ, "REFLEX_TELEMETRY_ENABLED": "false", "SWITCHBOARD_DATA_DIR": str(settings.data_dir)}
     env["SWITCHBOARD_PORT"] = str(settings.port)
+    env["SWITCHBOARD_HOST"] = settings.host
     args = [
         sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port",
         "--backend-host", settings.host, "--backend-port", str(settings.port),
@@ -75,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--type", default=None, help="only events of this type")
     events.add_argument("--limit", type=int, default=sys.maxsize, help="at most this many")
     commands.add_parser("verify", help="recompute the hash chain; name the first broken position")
+    add_token_commands(commands)
     return parser
 
 
@@ -87,6 +90,8 @@ def _refusal(command: str, settings: Settings) -> str | None:
         check_file(path)
     except NotAnEventStore as error:
         return f"{error}; it was left untouched"
+    if command in ("run", "api"):
+        return asyncio.run(unprotected_reason(settings))
     return None
 
 
@@ -104,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "events":
         asyncio.run(_print_events(settings, args.after, args.type, args.limit))
         return 0
+    if args.command == "token":
+        return asyncio.run(run_token_command(settings, args))
     return asyncio.run(_verify(settings))
 
 

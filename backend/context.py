@@ -1,4 +1,4 @@
-"""Per-request event metadata: who acts (actor) and which request it was."""
+"""Per-request event metadata: who acts (actor, from authentication) and which request it was."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ import uuid
 
 from litestar import Request
 
+from backend.auth.guard import principal_of
 from backend.errors import FieldError, ValidationFailed
 from events import Metadata
 
-ACTOR_HEADER = "x-switchboard-actor"
-DEFAULT_ACTOR = "user"
-
 
 def request_metadata(request: Request) -> Metadata:
-    """Build event metadata from the request; a dependency for every command handler."""
-    actor = request.headers.get(ACTOR_HEADER, "").strip()[:120] or DEFAULT_ACTOR
+    """Build event metadata from the request; a dependency for every command handler.
+
+    The actor is who the auth guard found the request to be; no header a client sends can change it.
+    """
+    actor = principal_of(request).actor
     request_id = request.headers.get("x-request-id", "").strip()[:120] or uuid.uuid4().hex
     return Metadata(actor=actor, request_id=request_id)
 

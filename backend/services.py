@@ -10,6 +10,8 @@ import httpx
 
 from backend.audit.events import EVENT_TYPES as AUDIT_EVENTS
 from backend.audit.events import SERVICE_STREAM, ServiceStarted
+from backend.auth import EVENT_TYPES as AUTH_EVENTS
+from backend.auth import Tokens, TokenView, Unprotected
 from backend.catalog import EVENT_TYPES as CATALOG_EVENTS
 from backend.catalog import CatalogService
 from backend.instances import EVENT_TYPES as INSTANCE_EVENTS
@@ -30,12 +32,12 @@ def service_version() -> str:
 def build_registry() -> EventRegistry:
     """Every event type the service knows, so any stored event can be decoded."""
     registry = EventRegistry()
-    registry.register(*AUDIT_EVENTS, *CATALOG_EVENTS, *INSTANCE_EVENTS)
+    registry.register(*AUDIT_EVENTS, *AUTH_EVENTS, *CATALOG_EVENTS, *INSTANCE_EVENTS)
     return registry
 
 
 class Services:
-    """What request handlers use: settings, the event store, the shared HTTP client, the domains."""
+    """What request handlers use: settings, the event store, the shared HTTP client, the domains, the tokens."""
 
     def __init__(
         self,
@@ -45,6 +47,7 @@ class Services:
         http: httpx.AsyncClient,
         catalog: CatalogService,
         instances: Instances,
+        tokens: Tokens,
     ) -> None:
         self.settings = settings
         self.version = service_version()
@@ -53,6 +56,7 @@ class Services:
         self.http = http
         self.catalog = catalog
         self.instances = instances
+        self.tokens = tokens
 
 
 def prepare_data_dir(settings: Settings) -> None:
@@ -62,19 +66,29 @@ def prepare_data_dir(settings: Settings) -> None:
 
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    """Open the store and the HTTP client, record ServiceStarted, and close both on exit."""
+    """Open the store and the HTTP client, record ServiceStarted, and close both on exit.
+
+    Refuses (`Unprotected`) to serve beyond loopback while no admin token exists.
+    """
     prepare_data_dir(settings)
     registry = build_registry()
     vault = Vault.open(settings.credentials_dir, settings.master_key, settings.key_file)
     instance_list = InstanceListView(registry)
+    token_view = TokenView(registry)
     async with (
-        SQLiteEventStore.open(settings.database_path, registry=registry, inline_views=[instance_list]) as store,
+        SQLiteEventStore.open(
+            settings.database_path, registry=registry, inline_views=[instance_list, token_view]
+        ) as store,
         httpx.AsyncClient(follow_redirects=False) as http,
         await CatalogService.open(store, settings, http) as catalog,
     ):
         instances = Instances(store, instance_list, vault, catalog, http)
         await instances.remove_orphan_credentials()
-        services = Services(settings, registry, store, http, catalog, instances)
+        tokens = Tokens.open(store, token_view, settings)
+        refusal = await tokens.unprotected(settings.host)
+        if refusal:
+            raise Unprotected(refusal)
+        services = Services(settings, registry, store, http, catalog, instances, tokens)
         started = ServiceStarted(version=services.version, data_dir=str(settings.data_dir))
         await store.append(SERVICE_STREAM, [started], metadata=SYSTEM)
         yield services

@@ -29,6 +29,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def key_file(self) -> Path:
         return self.data_dir / "master.key"
 
+    @property
+    def token_key_file(self) -> Path:
+        """The key API token hashes are made with; separate from the vault's master key."""
+        return self.data_dir / "token.key"
+
     @classmethod
     def from_env(cls) -> Settings:
         env = os.environ

@@ -22,6 +22,7 @@ class EventOut(msgspec.Struct, frozen=True, kw_only=True):
     schema_version: int
     actor: str
     request_id: str
+    correlation_id: str
     recorded_at: datetime
     summary: str
     data: msgspec.Raw
@@ -75,6 +76,7 @@ def event_out(stored: StoredEvent, registry: EventRegistry) -> EventOut:
         schema_version=stored.schema_version,
         actor=stored.metadata.actor,
         request_id=stored.metadata.request_id,
+        correlation_id=stored.metadata.correlation_id,
         recorded_at=stored.recorded_at,
         summary=summarize(stored, registry),
         data=stored.data,

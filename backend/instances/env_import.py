@@ -122,8 +122,11 @@ async def preview_env(instances: Instances, environ: Mapping[str, str] = os.envi
 async def apply_env(
     instances: Instances, metadata: Metadata, environ: Mapping[str, str] = os.environ
 ) -> EnvImportResult:
-    """Create an instance (and its credential) for each candidate not yet present, as actor `env-import`."""
-    as_import = Metadata(actor=ENV_ACTOR, request_id=metadata.request_id, correlation_id=metadata.correlation_id)
+    """Create an instance (and its credential) for each candidate not yet present, as actor `env-import`.
+
+    The system acts on a request, so each event also names who asked: correlation `requested by <actor>`.
+    """
+    as_import = Metadata(actor=ENV_ACTOR, request_id=metadata.request_id, correlation_id=f"requested by {metadata.actor}")
     created: list[str] = []
     existing: list[str] = []
     async with instances.lock(f"\x00{ENV_ACTOR}"):

@@ -13,6 +13,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.testing import AsyncTestClient
 
+from backend.auth import Tokens, TokenView, authorize
 from backend.catalog import EVENT_TYPES, CatalogController, CatalogService
 from backend.catalog.seed import SEED_DIR
 from backend.context import request_metadata
@@ -36,13 +37,15 @@ def catalog_registry() -> EventRegistry:
 
 
 def catalog_app(settings: Settings, seed_dir: Path = SEED_DIR, refresh_timeout: float = 2.0) -> Litestar:
-    """The catalog routes as the service mounts them, with the same errors and query guard."""
+    """The catalog routes as the service mounts them, with the same errors, auth guard and query guard."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        registry = catalog_registry()
+        token_view = TokenView(registry)
         async with (
-            SQLiteEventStore.open(settings.database_path, registry=catalog_registry()) as store,
+            SQLiteEventStore.open(settings.database_path, registry=registry, inline_views=[token_view]) as store,
             httpx.AsyncClient(follow_redirects=False) as http,
         ):
             catalog = await CatalogService.open(
@@ -50,6 +53,7 @@ def catalog_app(settings: Settings, seed_dir: Path = SEED_DIR, refresh_timeout: 
             )
             app.state.catalog = catalog
             app.state.store = store
+            app.state.tokens = Tokens.open(store, token_view, settings)
             try:
                 yield
             finally:
@@ -61,6 +65,7 @@ def catalog_app(settings: Settings, seed_dir: Path = SEED_DIR, refresh_timeout: 
             "catalog": Provide(catalog_of, sync_to_thread=False),
             "metadata": Provide(request_metadata, sync_to_thread=False),
         },
+        guards=[authorize],
         lifespan=[lifespan],
         before_request=refuse_unknown_query_params,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -79,7 +79,7 @@ async def test_refresh_is_an_event_and_survives_restart(settings: Settings, serv
         await refresh(client, service.url)
         store: SQLiteEventStore = client.app.state.store
         (event,) = await store.read_stream("catalog")
-        assert event.type == "CatalogRefreshed" and event.metadata.actor == "user"
+        assert event.type == "CatalogRefreshed" and event.metadata.actor == "local"
         before = (await client.get(f"{CATALOG}/providers")).json()
     async with AsyncTestClient(app=catalog_app(settings)) as client:
         after = (await client.get(f"{CATALOG}/providers")).json()

@@ -49,6 +49,7 @@ async def test_apply_creates_once_as_env_import(client: Client, monkeypatch: pyt
     assert instance["credential"]["last4"] == "QRST"
     history = (await client.get(f"/api/v1/instances/{instance['id']}/history")).json()
     assert {event["actor"] for event in history} == {"env-import"}
+    assert {event["correlation_id"] for event in history} == {"requested by local"}
     head = (await client.get("/api/v1/health")).json()["last_position"]
     second = (await client.post("/api/v1/import/env")).json()
     assert second == {"created": [], "existing": [instance["id"]]}

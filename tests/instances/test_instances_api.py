@@ -43,15 +43,15 @@ async def test_create_with_key_records_credential_but_never_the_key(client: Clie
     history = await events_of(client, created["id"])
     assert [event["type"] for event in history] == ["InstanceCreated", "CredentialSet"]
     assert SECRET not in str(history)
-    assert all(event["actor"] == "user" and event["request_id"] for event in history)
+    assert all(event["actor"] == "local" and event["request_id"] for event in history)
 
 
-async def test_actor_and_request_id_come_from_headers(client: Client) -> None:
+async def test_request_id_comes_from_the_header_but_the_actor_does_not(client: Client) -> None:
     headers = {"x-switchboard-actor": "alice", "x-request-id": "req-42"}
     response = await client.post("/api/v1/instances", json={"name": "A", "provider_id": "openai"}, headers=headers)
     [event] = await events_of(client, response.json()["id"])
-    assert event["actor"] == "alice" and event["request_id"] == "req-42"
-    assert response.json()["created_by"] == "alice"
+    assert event["actor"] == "local" and event["request_id"] == "req-42"
+    assert response.json()["created_by"] == "local"
 
 
 async def test_idempotency_key_makes_a_retried_create_create_nothing(client: Client) -> None:

@@ -1,0 +1,1 @@
+"""Tests for authentication, tokens, roles and the permissions table."""
