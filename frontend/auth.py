@@ -40,9 +40,10 @@ def token_from_cookie(cookie_header: str) -> str:
 
 
 def page_of(state: rx.State) -> str:
-    """The path and query of the page an event came from."""
+    """The path and query of the page an event came from (`/audit`, though the static build serves `/audit/`)."""
     url = state.router.url
-    return f"{url.path}?{url.query}" if url.query else url.path or "/"
+    path = url.path.rstrip("/") or "/"
+    return f"{path}?{url.query}" if url.query else path
 
 
 def client_for(state: rx.State) -> Client:
