@@ -8,6 +8,7 @@ from frontend.auth import AuthState
 from frontend.live import LiveState
 
 NAV = (("Catalog", "/catalog"), ("Instances", "/instances"), ("Sessions", "/sessions"), ("Audit", "/audit"))
+GUTTER = rx.breakpoints(initial="var(--space-4)", sm="var(--space-6)")  # narrower on a phone
 
 
 def _nav_link(label: str, href: str) -> rx.Component:
@@ -57,7 +58,7 @@ def page_frame(title: str, *children: rx.Component) -> rx.Component:
                 *(_nav_link(label, href) for label, href in NAV),
                 _live_dot(),
                 _signed_in(),
-                spacing="5",
+                spacing=rx.breakpoints(initial="4", sm="5"),
                 align="center",
                 wrap="wrap",
             ),
@@ -65,14 +66,15 @@ def page_frame(title: str, *children: rx.Component) -> rx.Component:
             align="center",
             wrap="wrap",
             gap="var(--space-3)",
-            padding_x="var(--space-6)",
+            padding_x=GUTTER,
             padding_y="var(--space-3)",
             border_bottom="1px solid var(--gray-5)",
         ),
         rx.box(
             rx.heading(title, size="7", margin_bottom="var(--space-4)"),
             *children,
-            padding="var(--space-6)",
+            padding_x=GUTTER,
+            padding_y="var(--space-6)",
             max_width="1280px",
             margin_x="auto",
         ),

@@ -108,11 +108,15 @@ def _toolbar() -> rx.Component:
         rx.text("Connections to providers. Status changes made anywhere appear here live.", color_scheme="gray"),
         rx.spacer(),
         for_admins(
-            rx.link(rx.button("Import from environment", variant="soft"), href="/instances/import"),
-            rx.button(rx.icon("plus", size=16), "Add instance", on_click=InstanceFormState.open_add, id="add-instance"),
+            rx.flex(
+                rx.link(rx.button("Import from environment", variant="soft"), href="/instances/import"),
+                rx.button(rx.icon("plus", size=16), "Add instance", on_click=InstanceFormState.open_add, id="add-instance"),
+                spacing="3",
+            ),
         ),
         align="center",
         spacing="3",
+        wrap="wrap",
         margin_bottom="var(--space-4)",
     )
 
