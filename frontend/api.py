@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -85,6 +86,8 @@ def _problem(response: httpx.Response) -> Problem:
 
 Query = dict[str, str | int | float | bool | list[str]]
 UNAUTHORIZED = 401
+LIVE_LOG = logging.getLogger("switchboard.web.live")
+LIVE_LOG.setLevel(logging.INFO)  # at debug level websockets logs the handshake's headers, the token among them
 
 
 class SignInRequired(Exception):
@@ -152,7 +155,7 @@ class Client:
         decoder = msgspec.json.Decoder(LoggedEvent)
         try:
             async with websockets.connect(
-                url, additional_headers=self._auth(), max_size=2**20, open_timeout=10
+                url, additional_headers=self._auth(), max_size=2**20, open_timeout=10, logger=LIVE_LOG
             ) as socket:
                 async for frame in socket:
                     yield decoder.decode(frame)

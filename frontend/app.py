@@ -9,7 +9,7 @@ from litestar import Litestar
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.app import create_app
-from frontend.auth import SIGN_IN, AuthState, on_backend_error
+from frontend.auth import SIGN_IN, AuthState, OneUserPerState, on_backend_error
 from frontend.layout import coming_soon
 from frontend.live import LiveState
 from frontend.pages.audit import audit_page
@@ -47,6 +47,7 @@ def add_page(route: str, title: str, page: Callable[[], rx.Component], *on_load:
 api_app = create_app()
 app = rx.App(api_transformer=mount_api(api_app), backend_exception_handler=on_backend_error)
 app.register_lifespan_task(api_app.lifespan)
+app.add_middleware(OneUserPerState())
 app.add_page(sign_in_page, route=SIGN_IN, title="Sign in · Switchboard", on_load=SignInState.load)
 add_page("/", "Catalog", catalog_page, CatalogState.load)
 add_page("/audit", "Audit", audit_page)

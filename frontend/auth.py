@@ -1,18 +1,21 @@
 """Who uses the web app: the token from the browser's cookie on every API call, and the signed-in actor and role.
 
 The token stays on the server: it is read from the cookie the browser sent with the event socket's handshake
-and is never put in a state var.
+(Reflex keeps those headers in memory and sends no cookie to the browser) and no state var of the app holds it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import quote
 
 import httpx
 import msgspec
 import reflex as rx
-from reflex.app import default_backend_exception_handler
-from reflex.event import EventSpec
+from reflex.app import App, default_backend_exception_handler
+from reflex.event import Event, EventSpec
+from reflex.middleware import Middleware
+from reflex.state import BaseState, StateUpdate
 
 from frontend.api import Client, Problem, SignInRequired
 
@@ -27,7 +30,6 @@ class Me(msgspec.Struct, frozen=True):
     actor: str
     role: str
     mode: str
-    auth_required: bool
 
 
 def token_from_cookie(cookie_header: str) -> str:
@@ -67,12 +69,19 @@ def on_backend_error(exception: Exception) -> EventSpec:  # Reflex checks this a
     return default_backend_exception_handler(exception)
 
 
+def cookie_fingerprint(state: rx.State) -> str:
+    """Tells apart the tokens a tab's sockets came with ("" for none) without keeping a token."""
+    token = token_from_cookie(state.router.headers.cookie)
+    return hashlib.sha256(token.encode()).hexdigest() if token else ""
+
+
 class AuthState(rx.State):
     """The signed-in actor and role; the pages show only what that role may do. Empty until loaded."""
 
     actor: str = ""
     role: str = ""
     mode: str = ""
+    _signed_in_as: str = ""  # cookie_fingerprint of the socket the tab's state was built for
 
     @rx.event
     async def load(self) -> None:
@@ -92,6 +101,20 @@ class AuthState(rx.State):
     def can_admin(self) -> bool:
         """Changes the catalog, instances, credentials and imports."""
         return self.role == "admin"
+
+
+class OneUserPerState(Middleware):
+    """A tab's state is built for one signed-in user (or none): when a socket comes with another cookie (after
+    signing in or out), everything the tab held is reset before the event runs, so none of it reaches the new one."""
+
+    async def preprocess(self, app: App, state: BaseState, event: Event) -> StateUpdate | None:
+        auth = await state.get_state(AuthState)
+        seen = cookie_fingerprint(state)
+        if auth._signed_in_as != seen:
+            for substate in state.substates.values():
+                substate.reset()
+            auth._signed_in_as = seen
+        return None
 
 
 def for_operators(*children: rx.Component) -> rx.Component:

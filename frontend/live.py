@@ -79,14 +79,14 @@ class LiveState(rx.State):
             if self.last_position == 0:
                 events, _ = await client.latest_events(SHOWN)
                 async with self:
-                    types = self._add(events)
+                    types = self._add(events) if still_open() else []
                 # a change logged after the page loaded its data but before this catch-up must still reach it
                 for reaction in reactions_to(types):
                     yield reaction
             async for event in client.follow_events(self.last_position):
-                if not still_open():
-                    return
-                async with self:
+                async with self:  # checked under the lock: the tab's state may have been reset for another user
+                    if not still_open():
+                        return
                     types = self._add([event])
                     self.error = ""
                 for reaction in reactions_to(types):

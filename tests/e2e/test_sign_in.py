@@ -219,15 +219,18 @@ def test_a_viewer_sees_no_buttons_that_change_anything(
     assert console_errors == []
 
 
-def test_signing_out_returns_to_the_sign_in_page(
-    page: Page, app: RunningApp, tokens: Tokens, console_errors: ConsoleErrors
+def test_signing_out_returns_to_the_sign_in_page_and_the_tab_forgets_what_it_showed(
+    page: Page, app: RunningApp, tokens: Tokens, instance_name: str, frames: Frames, console_errors: ConsoleErrors
 ) -> None:
-    sign_in(page, app, tokens.viewer, "/audit")
+    sign_in(page, app, tokens.viewer, "/instances")
     expect_signed_in(page, "token:e2e-viewer", "viewer")
+    expect(card_of(page, instance_name)).to_be_visible(timeout=WAIT_MS)
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(at(app, "/sign-in"), timeout=WAIT_MS)
     assert not [cookie for cookie in page.context.cookies() if cookie["name"] == "switchboard_token"]
 
-    page.goto(f"{app.base_url}/catalog")
-    expect(page).to_have_url(at(app, "/sign-in", "?next=/catalog"), timeout=WAIT_MS)
+    frames.clear()
+    page.goto(f"{app.base_url}/instances")
+    expect(page).to_have_url(at(app, "/sign-in", "?next=/instances"), timeout=WAIT_MS)
+    assert frames and not [frame for frame in frames if instance_name in frame or "e2e-viewer" in frame]
     assert console_errors == []

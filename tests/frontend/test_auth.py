@@ -3,6 +3,7 @@ refused call sends the tab."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -95,3 +96,12 @@ async def test_the_live_feed_follows_as_the_token_and_asks_to_sign_in_without_on
     with pytest.raises(SignInRequired) as refused:
         await first_event(Client("", "/audit").follow_events(0))
     assert refused.value.page == "/audit"
+
+
+async def test_calls_and_the_live_feed_log_no_token_even_at_debug_level(
+    viewer_token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        await Client(viewer_token).get_json("/api/v1/auth/me")
+        assert await first_event(Client(viewer_token).follow_events(0))
+    assert caplog.records and viewer_token not in caplog.text
