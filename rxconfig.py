@@ -1,8 +1,14 @@
-"""Reflex configuration: the web app lives in `frontend/`, bun comes from the project's own tools folder."""
+"""Reflex configuration: the web app lives in `frontend/`, bun comes from the project's own tools folder.
 
+Reflex's event socket accepts the same origins as the API (SWITCHBOARD_ALLOWED_ORIGINS).
+"""
+
+import os
 from pathlib import Path
 
 import reflex as rx
+
+from backend.settings import origins_from_env
 
 ROOT = Path(__file__).resolve().parent
 
@@ -10,6 +16,7 @@ config = rx.Config(
     app_name="frontend",
     app_module_import="frontend.app",
     telemetry_enabled=False,
+    cors_allowed_origins=list(origins_from_env(os.environ)),
     # state keeps the event socket's request headers, session cookie included: in memory, never on disk
     state_manager_mode=rx.constants.StateManagerMode.MEMORY,
     bun_path=ROOT / ".tools" / "node_modules" / ".bin" / "bun",

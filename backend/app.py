@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from backend.api_docs import ServerRenderedDocs
 
@@ -21,6 +22,10 @@ from backend.errors import EXCEPTION_HANDLERS
 from backend.query_guard import refuse_unknown_query_params
 from backend.services import Services, open_services, service_version
 from backend.settings import Settings
+from backend.site_guard import SiteGuard, SiteRules, add_security_headers
+
+MAX_REQUEST_BODY = 1024 * 1024
+"""Bytes; a larger request body is a 413 problem, refused before any handler runs."""
 
 
 def _services(state: State) -> Services:
@@ -68,6 +73,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         guards=[authorize],
         lifespan=[lifespan],
+        middleware=[DefineMiddleware(SiteGuard, rules=SiteRules.from_settings(settings))],
+        before_send=[add_security_headers],
+        request_max_body_size=MAX_REQUEST_BODY,
         before_request=refuse_unknown_query_params,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(

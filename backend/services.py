@@ -16,6 +16,8 @@ from backend.catalog import EVENT_TYPES as CATALOG_EVENTS
 from backend.catalog import CatalogService
 from backend.instances import EVENT_TYPES as INSTANCE_EVENTS
 from backend.instances import InstanceListView, Instances, Vault
+from backend.instances.vault_lock import holding_vault
+from backend.instances.vault_upgrade import upgrade_vault
 from backend.settings import Settings
 from events import EventRegistry, Metadata, SQLiteEventStore
 
@@ -66,29 +68,35 @@ def prepare_data_dir(settings: Settings) -> None:
 
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    """Open the store and the HTTP client, record ServiceStarted, and close both on exit.
+    """Open the vault, the store and the HTTP client, record ServiceStarted, and close them on exit.
 
+    The vault is upgraded to the current file format and reconciled with the log before anything is served.
     Refuses (`Unprotected`) to serve beyond loopback while no admin token exists.
     """
     prepare_data_dir(settings)
     registry = build_registry()
-    vault = Vault.open(settings.credentials_dir, settings.master_key, settings.key_file)
+    upgrading = settings.database_path.exists()
     instance_list = InstanceListView(registry)
     token_view = TokenView(registry)
-    async with (
-        SQLiteEventStore.open(
-            settings.database_path, registry=registry, inline_views=[instance_list, token_view]
-        ) as store,
-        httpx.AsyncClient(follow_redirects=False) as http,
-        await CatalogService.open(store, settings, http) as catalog,
-    ):
-        instances = Instances(store, instance_list, vault, catalog, http)
-        await instances.remove_orphan_credentials()
-        tokens = Tokens.open(store, token_view, settings)
-        refusal = await tokens.unprotected(settings.host)
-        if refusal:
-            raise Unprotected(refusal)
-        services = Services(settings, registry, store, http, catalog, instances, tokens)
-        started = ServiceStarted(version=services.version, data_dir=str(settings.data_dir))
-        await store.append(SERVICE_STREAM, [started], metadata=SYSTEM)
-        yield services
+    with holding_vault(settings.vault_lock, exclusive=False):
+        vault = Vault.open(
+            settings.credentials_dir, settings.vault_header, settings.master_key, settings.key_file, upgrading
+        )
+        async with (
+            SQLiteEventStore.open(
+                settings.database_path, registry=registry, inline_views=[instance_list, token_view]
+            ) as store,
+            httpx.AsyncClient(follow_redirects=False) as http,
+            await CatalogService.open(store, settings, http) as catalog,
+        ):
+            tokens = Tokens.open(store, token_view, settings)
+            refusal = await tokens.unprotected(settings.host)
+            if refusal:
+                raise Unprotected(refusal)
+            await upgrade_vault(vault, settings.master_key, settings.key_file, store, SYSTEM)
+            instances = Instances(store, instance_list, vault, catalog, http)
+            await instances.reconcile_credentials()
+            services = Services(settings, registry, store, http, catalog, instances, tokens)
+            started = ServiceStarted(version=services.version, data_dir=str(settings.data_dir))
+            await store.append(SERVICE_STREAM, [started], metadata=SYSTEM)
+            yield services

@@ -3,9 +3,31 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import msgspec
+
+from backend.secret import Secret
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def loopback_origins(port: int) -> tuple[str, ...]:
+    """The origins a browser uses for the app on this machine: http://127.0.0.1:<port> and the like."""
+    return tuple(f"http://{host}:{port}" for host in LOOPBACK_HOSTS)
+
+
+def origins_from_env(env: Mapping[str, str]) -> tuple[str, ...]:
+    """SWITCHBOARD_ALLOWED_ORIGINS (comma separated), else the loopback origins of SWITCHBOARD_PORT.
+
+    Small and free of heavy imports, so rxconfig.py can read the same list for Reflex's socket.
+    """
+    listed = tuple(
+        origin.strip().rstrip("/") for origin in env.get("SWITCHBOARD_ALLOWED_ORIGINS", "").split(",")
+    )
+    return tuple(origin for origin in listed if origin) or loopback_origins(int(env.get("SWITCHBOARD_PORT", "3000")))
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -15,7 +37,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = 3000
     catalog_url: str = ""
-    master_key: str | None = None
+    master_key: Secret | None = None  # masked in repr; revealed only to derive the vault's keys
+    allowed_origins: tuple[str, ...] = ()
+    """Origins whose pages may write and open websockets; empty means the loopback origins of `port`."""
+
+    def __post_init__(self) -> None:
+        if not self.allowed_origins:
+            msgspec.structs.force_setattr(self, "allowed_origins", loopback_origins(self.port))
+
+    @property
+    def allowed_hosts(self) -> frozenset[str]:
+        """Host names a request may name in `Host`: loopback, the bound address, the allowed origins' hosts."""
+        origin_hosts = (urlsplit(origin).netloc.rpartition("@")[2] for origin in self.allowed_origins)
+        names = (*LOOPBACK_HOSTS, self.host, *origin_hosts)
+        return frozenset(host_name(name) for name in names)
 
     @property
     def database_path(self) -> Path:
@@ -30,6 +65,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return self.data_dir / "master.key"
 
     @property
+    def vault_header(self) -> Path:
+        return self.data_dir / "vault.json"
+
+    @property
+    def vault_lock(self) -> Path:
+        return self.data_dir / "vault.lock"
+
+    @property
     def token_key_file(self) -> Path:
         """The key API token hashes are made with; separate from the vault's master key."""
         return self.data_dir / "token.key"
@@ -42,5 +85,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             host=env.get("SWITCHBOARD_HOST", "127.0.0.1"),
             port=int(env.get("SWITCHBOARD_PORT", "3000")),
             catalog_url=env.get("SWITCHBOARD_CATALOG_URL", ""),
-            master_key=env.get("SWITCHBOARD_MASTER_KEY") or None,
+            master_key=secret_setting(env.get("SWITCHBOARD_MASTER_KEY")),
+            allowed_origins=origins_from_env(env),
         )
+
+
+def secret_setting(value: str | None) -> Secret | None:
+    """An environment variable holding a secret, masked; unset or empty is None."""
+    return Secret(value) if value else None
+
+
+def host_name(host: str) -> str:
+    """The host name of a `Host` value or netloc, lower case, without port: `[::1]:3000` -> `[::1]`."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    if ":" in host and host.count(":") == 1:
+        return host.partition(":")[0]
+    return f"[{host}]" if ":" in host else host

@@ -9,6 +9,8 @@ from litestar import Litestar
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.app import create_app
+from backend.settings import Settings
+from backend.site_guard import SiteGuard, SiteRules
 from frontend.auth import SIGN_IN, AuthState, OneUserPerState, on_backend_error
 from frontend.layout import coming_soon
 from frontend.live import LiveState
@@ -24,13 +26,23 @@ from frontend.pages.sign_in import SignInState, sign_in_page
 API_PREFIX = "/api/"
 
 
-def mount_api(api: Litestar) -> Callable[[ASGIApp], ASGIApp]:
-    """A Reflex api_transformer that sends /api/* (HTTP and websocket) to the API app."""
+def mount_api(api: Litestar, settings: Settings) -> Callable[[ASGIApp], ASGIApp]:
+    """A Reflex api_transformer that sends /api/* (HTTP and websocket) to the API app.
+
+    Reflex's own pages and event socket get the API's Host, origin and security-header rules;
+    the API applies them itself.
+    """
 
     def transform(web: ASGIApp) -> ASGIApp:
+        guarded = SiteGuard(web, SiteRules.from_settings(settings, json_writes=False))
+
         async def route(scope: Scope, receive: Receive, send: Send) -> None:
-            target = api if scope["type"] != "lifespan" and scope["path"].startswith(API_PREFIX) else web
-            await target(scope, receive, send)
+            if scope["type"] == "lifespan":
+                await web(scope, receive, send)
+            elif scope["path"].startswith(API_PREFIX):
+                await api(scope, receive, send)
+            else:
+                await guarded(scope, receive, send)
 
         return route
 
@@ -44,8 +56,9 @@ def add_page(route: str, title: str, page: Callable[[], rx.Component], *on_load:
     )
 
 
-api_app = create_app()
-app = rx.App(api_transformer=mount_api(api_app), backend_exception_handler=on_backend_error)
+settings = Settings.from_env()
+api_app = create_app(settings)
+app = rx.App(api_transformer=mount_api(api_app, settings), backend_exception_handler=on_backend_error)
 app.register_lifespan_task(api_app.lifespan)
 app.add_middleware(OneUserPerState())
 app.add_page(sign_in_page, route=SIGN_IN, title="Sign in · Switchboard", on_load=SignInState.load)

@@ -36,6 +36,7 @@ class Instance(msgspec.Struct, frozen=True):
     credential: CredentialSummary | None
     last_test: LastTest | None
     model_count: int | None
+    key_missing: bool = False  # the log records a key but the vault has no file for it
 
 
 class ProviderSummary(msgspec.Struct, frozen=True):

@@ -6,3 +6,7 @@ import pytest
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+LOCAL_BASE_URL = "http://127.0.0.1:3000"
+"""What in-process test clients call: a host name the app answers for (the default port's loopback origin)."""

@@ -17,4 +17,29 @@ class ServiceStarted(Event, frozen=True, kw_only=True):
         return f"Switchboard {self.version} started (data in {self.data_dir})"
 
 
-EVENT_TYPES = (ServiceStarted,)
+class VaultUpgraded(Event, frozen=True, kw_only=True):
+    """Credential files of an older format were re-encrypted in the current one at start-up."""
+
+    count: int
+    from_format: int
+    to_format: int
+
+    def summary(self) -> str:
+        formats = f"from format {self.from_format} to {self.to_format}"
+        return f"Vault upgraded: {self.count} credential file(s) re-encrypted {formats}"
+
+
+class VaultRekeyed(Event, frozen=True, kw_only=True):
+    """Every credential file was re-encrypted under a new master key (ids name the keys, never show them)."""
+
+    count: int
+    unreadable: int
+    key_id: str
+    previous_key_id: str
+
+    def summary(self) -> str:
+        keys = f"from master key {self.previous_key_id} to {self.key_id}"
+        return f"Vault rekeyed: {self.count} credential file(s) moved {keys}"
+
+
+EVENT_TYPES = (ServiceStarted, VaultUpgraded, VaultRekeyed)

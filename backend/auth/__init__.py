@@ -6,16 +6,15 @@ puts it on `app.state.tokens`, installs `authorize` as an app-wide guard, and mo
 
 from backend.auth.controller import AuthController, TokensController
 from backend.auth.events import EVENT_TYPES
-from backend.auth.guard import AUTH_COOKIE, authorize, principal_of
+from backend.auth.guard import AUTH_COOKIE, authorize
 from backend.auth.permissions import FORM_ROUTES, PERMISSIONS, ROLES, Role
-from backend.auth.service import LOCAL, Principal, Tokens, Unprotected
+from backend.auth.service import Principal, Tokens, Unprotected
 from backend.auth.view import TokenView
 
 __all__ = [
     "AUTH_COOKIE",
     "EVENT_TYPES",
     "FORM_ROUTES",
-    "LOCAL",
     "PERMISSIONS",
     "ROLES",
     "AuthController",
@@ -26,5 +25,4 @@ __all__ = [
     "TokensController",
     "Unprotected",
     "authorize",
-    "principal_of",
 ]

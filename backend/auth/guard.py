@@ -12,7 +12,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException, WebSocketException
 from litestar.handlers.base import BaseRouteHandler
 
-from backend.auth.permissions import WEBSOCKET, Access, allows, required_access
+from backend.auth.permissions import WEBSOCKET, allows, required_access
 from backend.auth.service import LOCAL, Principal, Tokens
 
 AUTH_COOKIE = "switchboard_token"
@@ -33,7 +33,7 @@ async def authorize(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     if principal is None:
         _refuse(websocket, CLOSE_UNAUTHENTICATED, "Authentication required")
     if not allows(principal.role, access):
-        _refuse(websocket, CLOSE_FORBIDDEN, f"The {principal.role} role may not do this ({_needs(access)})")
+        _refuse(websocket, CLOSE_FORBIDDEN, f"The {principal.role} role may not do this ({access} or above needed)")
     connection.scope["user"] = principal
 
 
@@ -56,10 +56,6 @@ def principal_of(connection: ASGIConnection) -> Principal:
     if not isinstance(principal, Principal):
         raise NotAuthorizedException("Authentication required")
     return principal
-
-
-def _needs(access: Access) -> str:
-    return f"{access} or above needed"
 
 
 def _refuse(websocket: bool, close_code: int, title: str) -> NoReturn:

@@ -14,7 +14,7 @@ import msgspec
 
 from backend.auth.events import TOKENS_STREAM, TokenIssued, TokenRevoked
 from backend.auth.permissions import Role
-from backend.auth.tokens import PREFIX_HEX, TOKEN_SHAPE, TokenKey, new_token, new_token_id
+from backend.auth.tokens import PREFIX_HEX, TOKEN_PREFIX, TOKEN_SHAPE, TokenKey, new_token, new_token_id
 from backend.auth.view import TokenInfo, TokenView
 from backend.errors import Conflict, FieldError, NotFound, ValidationFailed
 from backend.settings import Settings
@@ -22,7 +22,7 @@ from events import ConcurrencyConflict, Event, Metadata, SQLiteEventStore
 
 Mode = Literal["local", "token"]
 NAME_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
-NAME_RULE = "1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit"
+NAME_RULE = f"1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit, not with {TOKEN_PREFIX!r}"
 TRIES = 5
 CREATE_ADMIN = "switchboard token create admin --role admin"
 
@@ -98,7 +98,7 @@ class Tokens:
     async def issue(self, name: str, role: Role, metadata: Metadata) -> Issued:
         """Make a token; refused if the name is malformed or held by an active token."""
         name = name.strip()
-        if not NAME_SHAPE.fullmatch(name):
+        if not NAME_SHAPE.fullmatch(name) or name.lower().startswith(TOKEN_PREFIX):
             raise ValidationFailed("The token name is not valid", [FieldError("name", NAME_RULE)])
         token = new_token()
         token_hash = self._key.hash(token)
@@ -124,12 +124,15 @@ class Tokens:
         raise Conflict("tokens changed while this one was being revoked; try again")
 
     async def active(self, id_or_name: str, *, by_name: bool) -> TokenInfo:
-        """The active token with this id (else, when `by_name`, with this name); NotFound otherwise."""
+        """The active token with this id (else, when `by_name`, with this name); NotFound otherwise.
+
+        The refusal does not repeat what was asked for: it could be a token pasted by mistake.
+        """
         found = await self.view.get(self.store, id_or_name)
         if found is None or found.revoked_at is not None:
             found = await self.view.active_named(self.store, id_or_name) if by_name else None
         if found is None:
-            raise NotFound(f"no active token {id_or_name!r}")
+            raise NotFound("no active token with that name or id" if by_name else "no active token with that id")
         return found
 
     async def _append(self, event: Event, metadata: Metadata, version: int) -> bool:

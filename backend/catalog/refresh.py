@@ -16,6 +16,9 @@ from backend.catalog.validation import PRICE_FIELDS, provider_problems
 from backend.errors import ProblemError
 
 PROVIDER_LIST = msgspec.json.Decoder(list[CatwalkProvider])
+MAX_SERVICE_URL = 2000
+MAX_CATALOG_RESPONSE = 16 * 2**20
+"""Bytes; the shipped catalog of about 40 providers is under 1 MB as Catwalk JSON."""
 
 
 class CatalogServiceFailed(ProblemError):
@@ -44,11 +47,39 @@ class Diff(msgspec.Struct, frozen=True):
 
 
 def providers_endpoint(base_url: str) -> str | None:
-    """`{base}/v2/providers`, or None when the base is not an http(s) URL."""
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return None
-    return f"{base_url.rstrip('/')}/v2/providers"
+    """`{base}/v2/providers`, or None unless the base is an http(s) URL naming a host (and no credentials)."""
+    return f"{base_url.rstrip('/')}/v2/providers" if is_service_url(base_url) else None
+
+
+def is_service_url(url: str) -> bool:
+    """An http:// or https:// URL with a host name, a valid port, no user or password, no spaces."""
+    if len(url) > MAX_SERVICE_URL or any(char.isspace() or not char.isprintable() for char in url):
+        return False
+    parts = urlsplit(url)
+    try:
+        port_ok = parts.port != 0
+    except ValueError:  # not a number, or out of range
+        return False
+    return port_ok and parts.scheme in ("http", "https") and bool(parts.hostname) and "@" not in parts.netloc
+
+
+class Answer(msgspec.Struct, frozen=True):
+    status: int
+    etag: str | None
+    body: bytes
+
+
+async def _get_limited(http: httpx.AsyncClient, endpoint: str, headers: dict[str, str], timeout: float) -> Answer:
+    """GET, reading at most MAX_CATALOG_RESPONSE bytes of (decompressed) body."""
+    body = bytearray()
+    async with http.stream("GET", endpoint, headers=headers, timeout=timeout) as response:
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > MAX_CATALOG_RESPONSE:
+                raise CatalogServiceFailed(
+                    f"{endpoint} sent more than {MAX_CATALOG_RESPONSE // 2**20} MB; the current catalog is kept"
+                )
+    return Answer(status=response.status_code, etag=response.headers.get("etag"), body=bytes(body))
 
 
 async def fetch_providers(
@@ -60,7 +91,7 @@ async def fetch_providers(
         headers["if-none-match"] = etag
     try:
         with anyio.fail_after(timeout):
-            response = await http.get(endpoint, headers=headers, timeout=timeout)
+            response = await _get_limited(http, endpoint, headers, timeout)
     except (TimeoutError, httpx.TimeoutException) as error:
         raise CatalogServiceTimedOut(
             f"{endpoint} did not answer within {timeout:g}s; the current catalog is kept"
@@ -69,14 +100,14 @@ async def fetch_providers(
         raise CatalogServiceFailed(
             f"{endpoint} is unreachable ({type(error).__name__}: {error}); the current catalog is kept"
         ) from error
-    if response.status_code == 304:
+    if response.status == 304:
         return None
-    if response.status_code != 200:
+    if response.status != 200:
         raise CatalogServiceFailed(
-            f"{endpoint} answered HTTP {response.status_code}; the current catalog is kept"
+            f"{endpoint} answered HTTP {response.status}; the current catalog is kept"
         )
     try:
-        listed = PROVIDER_LIST.decode(response.content)
+        listed = PROVIDER_LIST.decode(response.body)
     except msgspec.DecodeError as error:
         raise CatalogServiceFailed(
             f"{endpoint} sent a body that is not a Catwalk provider list ({error}); "
@@ -86,7 +117,7 @@ async def fetch_providers(
         raise CatalogServiceFailed(
             f"{endpoint} listed no providers; the current catalog is kept"
         )
-    return Fetched(providers=listed, etag=response.headers.get("etag"))
+    return Fetched(providers=listed, etag=response.etag)
 
 
 def convert_listed(

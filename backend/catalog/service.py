@@ -431,7 +431,7 @@ def refresh_endpoint(base_url: str) -> str:
     endpoint = providers_endpoint(base_url)
     if endpoint is None:
         message = (
-            "must be an http(s) URL"
+            "must be an http:// or https:// URL with a host name (no user name or password)"
             if base_url
             else 'no catalog service configured: set SWITCHBOARD_CATALOG_URL or send {"url": ...}'
         )

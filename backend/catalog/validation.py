@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from backend.catalog.limits import MAX_MODELS, model_size_problems, provider_size_problems
 from backend.catalog.schema import PROVIDER_TYPES, SDK_ENDPOINT_TYPES, Model, ProviderDraft
 from backend.errors import FieldError
 
@@ -45,6 +46,7 @@ def check_provider_id(provider_id: str) -> Iterator[tuple[str, str]]:
 
 def _provider_rules(provider_id: str, draft: ProviderDraft) -> Iterator[tuple[str, str]]:
     yield from check_provider_id(provider_id)
+    yield from provider_size_problems(draft)
     if not draft.name.strip():
         yield "name", "must not be empty"
     if draft.type not in PROVIDER_TYPES:
@@ -90,6 +92,8 @@ def _models_rules(draft: ProviderDraft) -> Iterator[tuple[str, str]]:
     if not draft.models:
         yield "models", "must list at least one model"
         return
+    if len(draft.models) > MAX_MODELS:
+        return  # said by provider_size_problems; one message, not one per model
     first_index: dict[str, int] = {}
     for index, model in enumerate(draft.models):
         at = f"models[{index}]"
@@ -105,6 +109,7 @@ def _models_rules(draft: ProviderDraft) -> Iterator[tuple[str, str]]:
 
 def model_problems(model: Model) -> Iterator[tuple[str, str]]:
     """Rules for one model, as (field, message) pairs relative to the model."""
+    yield from model_size_problems(model)
     if not model.id.strip():
         yield "id", "must not be empty"
     if not model.name.strip():

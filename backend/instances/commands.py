@@ -24,7 +24,7 @@ from backend.instances.validation import (
     name_problems,
     policy_problems,
 )
-from backend.instances.vault import Secret
+from backend.secret import Secret
 from backend.instances.view import InstanceView
 from events import Event, Metadata
 
@@ -69,12 +69,13 @@ def settings_problems(settings: SettingsChange, provider: Provider | None, taken
 async def create_instance(
     instances: Instances, command: CreateInstance, metadata: Metadata, idempotency_key: str | None = None
 ) -> InstanceView:
-    """Record `InstanceCreated` (and `CredentialSet` when a key is given, stored in the vault first).
+    """Record `InstanceCreated` (and `CredentialSet` when a key is given: its file is written first and removed
+    again when the append fails; a crash in between leaves a file of an instance the log lacks, which start-up removes).
 
     A create repeated with the same Idempotency-Key answers the instance it made, and writes nothing.
     """
     instance_id = new_instance_id(metadata, idempotency_key)
-    async with instances.lock(instance_id):
+    async with instances.lock(instance_id), instances.names_lock:
         if idempotency_key is not None and await instances.store.stream_version(stream_of(instance_id)):
             return await _replayed(instances, instance_id)
         provider = instances.provider(command.provider_id)
@@ -167,6 +168,13 @@ async def update_instance(
     instances: Instances, instance_id: str, command: UpdateInstance, metadata: Metadata, if_match: int | None
 ) -> InstanceView:
     """Record `InstanceUpdated` with the changed fields only; no change records nothing."""
+    async with instances.names_lock:
+        return await _update_instance(instances, instance_id, command, metadata, if_match)
+
+
+async def _update_instance(
+    instances: Instances, instance_id: str, command: UpdateInstance, metadata: Metadata, if_match: int | None
+) -> InstanceView:
     instance = (await instances.row(instance_id)).instance
     check_version(instance, if_match)
     before, after = changed_settings(instance, _normalised(command))
@@ -200,7 +208,8 @@ async def delete_instance(instances: Instances, instance_id: str, metadata: Meta
     async with instances.lock(instance_id):
         instance = (await instances.row(instance_id)).instance
         check_version(instance, if_match)
-        has_key = instances.vault.path_of(instance_id).exists()
+        has_key = instances.vault.exists(instance_id)
         event = InstanceDeleted(instance_id=instance_id, name=instance.name, credential_destroyed=has_key)
         await instances.append(instance_id, [event], metadata, expected_version=instance.version)
         await anyio.to_thread.run_sync(instances.vault.destroy, instance_id)
+        instances.key_changed(instance_id)

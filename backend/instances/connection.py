@@ -7,11 +7,11 @@ import os
 from backend.catalog.schema import Provider
 from backend.errors import Conflict
 from backend.instances.events import ConnectionTested
-from backend.instances.service import Instances, damaged
-from backend.instances.vault import CredentialUnreadable, Secret
+from backend.instances.service import Instances
 from backend.instances.view import InstanceView
 from backend.providers import Connection, ListResult, list_models
-from backend.providers.failures import scrub
+from backend.providers.failures import scrub, secrets_of
+from backend.secret import Secret
 from events import Metadata
 
 
@@ -28,7 +28,7 @@ def connection_for(instance: InstanceView, provider: Provider, secret: Secret | 
     return Connection(
         provider_type=provider.type,
         base_url=instance.endpoint or catalog_endpoint(provider),
-        api_key=secret.reveal() if secret is not None else None,
+        api_key=secret,
         timeout_ms=instance.timeout_ms,
         max_attempts=instance.max_attempts,
         backoff_ms=instance.backoff_ms,
@@ -50,18 +50,15 @@ async def try_key(instances: Instances, instance: InstanceView, secret: Secret |
     result = await list_models(instances.http, conn)
     if secret is None:
         return result
-    message = scrub(result.message, [secret.reveal()])
+    message = scrub(result.message, secrets_of(secret, {}))
     return ListResult(result.outcome, result.http_status, result.latency_ms, result.model_ids, message)
 
 
 async def run_connection_test(instances: Instances, instance_id: str, metadata: Metadata) -> InstanceView:
-    """Test the instance with its stored key and record `ConnectionTested`."""
+    """Test the instance with its recorded key and record `ConnectionTested`; refused when that key is missing."""
     instance = (await instances.row(instance_id)).instance
-    try:
-        stored = instances.vault.load(instance_id)
-    except CredentialUnreadable as error:
-        raise damaged(error) from None
-    result = await try_key(instances, instance, stored.secret if stored else None)
+    secret = instances.stored_key(instance)
+    result = await try_key(instances, instance, secret)
     event = ConnectionTested(
         instance_id=instance_id,
         outcome=result.outcome,
@@ -70,7 +67,7 @@ async def run_connection_test(instances: Instances, instance_id: str, metadata: 
         model_count=len(result.model_ids),
         model_ids=sorted(set(result.model_ids)),
         message=result.message,
-        credential_version=stored.version if stored else None,
+        credential_version=instance.credential.version if instance.credential else None,
     )
     await instances.append(instance_id, [event], metadata)
     return (await instances.row(instance_id)).instance

@@ -51,8 +51,7 @@ class InstancesController(Controller):
         responses={HTTP_200_OK: ResponseSpec(data_container=list[InstanceView], description="The instances")},
     )
     async def list_instances(self, instances: InstancesDep) -> Response[bytes]:
-        body = await instances.view.list_bytes(instances.store)
-        return Response(body, media_type="application/json")
+        return Response(await instances.list_bytes(), media_type="application/json")
 
     @post("/", summary="Create an instance (Idempotency-Key honoured)")
     async def create(
@@ -62,13 +61,13 @@ class InstancesController(Controller):
 
     @get("/{instance_id:str}", summary="One instance")
     async def detail(self, instances: InstancesDep, instance_id: InstanceId) -> InstanceView:
-        return (await instances.row(instance_id)).instance
+        return instances.shown((await instances.row(instance_id)).instance)
 
     @patch("/{instance_id:str}", summary="Change settings (If-Match: <version>)")
     async def update(
         self, instances: InstancesDep, instance_id: InstanceId, data: JSONBody[UpdateInstance], metadata: RequestMetadata, if_match: IfMatch = None
     ) -> InstanceView:
-        return await update_instance(instances, instance_id, data, metadata, parse_if_match(if_match))
+        return instances.shown(await update_instance(instances, instance_id, data, metadata, parse_if_match(if_match)))
 
     @delete("/{instance_id:str}", summary="Delete an instance and destroy its key (If-Match: <version>)", status_code=HTTP_204_NO_CONTENT)
     async def remove(self, instances: InstancesDep, instance_id: InstanceId, metadata: RequestMetadata, if_match: IfMatch = None) -> None:

@@ -15,8 +15,9 @@ from backend.instances.events import (
 from backend.instances.schemas import SetCredential
 from backend.instances.service import Instances, damaged
 from backend.instances.validation import key_problems
-from backend.instances.vault import CredentialUnreadable, Secret, StoredCredential
+from backend.instances.vault import CredentialUnreadable
 from backend.instances.view import CredentialSummary, InstanceView
+from backend.secret import Secret
 from events import Metadata
 
 
@@ -50,7 +51,11 @@ def credential_event(
 async def set_credential(
     instances: Instances, instance_id: str, command: SetCredential, metadata: Metadata
 ) -> InstanceView:
-    """Store a key (or rotate to it). The same key again changes nothing."""
+    """Store a key (or rotate to it). The same key again changes nothing, unless its file went missing.
+
+    The key is written under a new version's file name, the event appended, and only then are older versions
+    removed: a crash in between leaves a file the log never named, which start-up removes.
+    """
     errors = key_problems(command.api_key)
     if errors:
         raise ValidationFailed("the key was not stored", errors)
@@ -59,9 +64,9 @@ async def set_credential(
         row = await instances.row(instance_id)
         instance = row.instance
         previous = instance.credential
-        if previous is not None and previous.fingerprint == instances.vault.fingerprint(secret):
+        present = _active_file_present(instances, instance)
+        if present and previous is not None and previous.fingerprint == instances.vault.fingerprint(secret):
             return instance
-        old = _load(instances, instance_id)
         if command.verify:
             await _verify(instances, instance, secret, metadata)
         version = row.credential_serial + 1
@@ -71,8 +76,10 @@ async def set_credential(
             await instances.append(instance_id, [event], metadata, expected_version=instance.version)
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(_restore, instances, instance_id, old)
+                await anyio.to_thread.run_sync(instances.vault.destroy_version, instance_id, version)
             raise
+        await anyio.to_thread.run_sync(instances.vault.destroy, instance_id, version)
+        instances.key_changed(instance_id)
     return (await instances.row(instance_id)).instance
 
 
@@ -91,18 +98,15 @@ async def _verify(instances: Instances, instance: InstanceView, secret: Secret, 
     raise VerificationRefused(result.message, [FieldError("api_key", message)])
 
 
-def _load(instances: Instances, instance_id: str) -> StoredCredential | None:
+def _active_file_present(instances: Instances, instance: InstanceView) -> bool:
+    """Whether the recorded key's file is there; a damaged one is refused (remove it first)."""
+    credential = instance.credential
+    if credential is None:
+        return False
     try:
-        return instances.vault.load(instance_id)
+        return instances.vault.load(instance.id, credential.version) is not None
     except CredentialUnreadable as error:
         raise damaged(error) from None
-
-
-def _restore(instances: Instances, instance_id: str, old: StoredCredential | None) -> None:
-    if old is None:
-        instances.vault.destroy(instance_id)
-    else:
-        instances.vault.store(instance_id, old.secret, old.version)
 
 
 async def remove_credential(instances: Instances, instance_id: str, metadata: Metadata) -> InstanceView:
@@ -119,4 +123,5 @@ async def remove_credential(instances: Instances, instance_id: str, metadata: Me
         )
         await instances.append(instance_id, [event], metadata, expected_version=instance.version)
         await anyio.to_thread.run_sync(instances.vault.destroy, instance_id)
+        instances.key_changed(instance_id)
     return (await instances.row(instance_id)).instance

@@ -8,13 +8,15 @@ from collections.abc import Sequence
 
 import anyio
 import httpx
+import msgspec
 
 from backend.catalog.service import CatalogService
 from backend.catalog.views import ProviderView
 from backend.errors import Conflict, NotFound
 from backend.instances.events import stream_of
-from backend.instances.vault import CredentialUnreadable, Vault
-from backend.instances.view import InstanceListView, InstanceRow
+from backend.instances.vault import CredentialUnreadable, Reconciliation, Vault
+from backend.instances.view import InstanceListView, InstanceRow, InstanceView
+from backend.secret import Secret
 from events import AppendResult, ConcurrencyConflict, Event, Metadata, SQLiteEventStore
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,12 @@ class CredentialDamaged(Conflict):
     """The instance's key file cannot be read; it must be removed and set again."""
 
     title = "Credential unreadable"
+
+
+class KeyMissing(Conflict):
+    """The log records a key for the instance but its file is gone from the vault; it must be set again."""
+
+    title = "Key missing"
 
 
 class Instances:
@@ -42,7 +50,12 @@ class Instances:
         self.vault = vault
         self.catalog = catalog
         self.http = http
+        self.keys_missing: set[str] = set()  # recorded keys without a file, found at start-up or when used
         self._locks: weakref.WeakValueDictionary[str, anyio.Lock] = weakref.WeakValueDictionary()
+        self.names_lock = anyio.Lock()
+        """Held from a name check to its append (create, rename), so two instances never share a name.
+
+        It holds within this process; the CLI writes no instances, and one database is served by one process."""
 
     async def row(self, instance_id: str) -> InstanceRow:
         row = await self.view.get(self.store, instance_id)
@@ -61,13 +74,52 @@ class Instances:
             self._locks[instance_id] = lock
         return lock
 
-    async def remove_orphan_credentials(self) -> list[str]:
-        """At start-up: destroy key files a crash left behind for instances that do not exist."""
-        live = {row.instance.id for row in await self.view.all(self.store)}
-        orphans = await anyio.to_thread.run_sync(self.vault.sweep, live)
-        for instance_id in orphans:
-            log.warning("destroyed the credential file of %s: no such instance in the log", instance_id)
-        return orphans
+    async def reconcile_credentials(self) -> Reconciliation:
+        """At start-up: keep only each live instance's recorded key file; log what went and what is missing."""
+        rows = await self.view.all(self.store)
+        recorded = {row.instance.id: (_active(row.instance), row.credential_serial) for row in rows}
+        done = await anyio.to_thread.run_sync(self.vault.reconcile, recorded)
+        for name, reason in done.removed:
+            log.warning("removed the credential file %s: %s", name, reason)
+        for instance_id in done.missing:
+            log.warning("instance %s has a recorded key but no credential file: set its key again", instance_id)
+        self.keys_missing = set(done.missing)
+        return done
+
+    def stored_key(self, instance: InstanceView) -> Secret | None:
+        """The key the log names as the instance's active one; refused (409) when its file is damaged or gone."""
+        credential = instance.credential
+        if credential is None:
+            return None
+        try:
+            secret = self.vault.load(instance.id, credential.version)
+        except CredentialUnreadable as error:
+            raise damaged(error) from None
+        if secret is None:
+            self.keys_missing.add(instance.id)
+            raise KeyMissing(
+                f"instance {instance.id} has a key (…{credential.last4}, version {credential.version}) in its history "
+                f"but its file is missing from the vault, so nothing was sent. Set the key again: "
+                f"PUT /api/v1/instances/{instance.id}/credential"
+            )
+        return secret
+
+    def key_changed(self, instance_id: str) -> None:
+        """The instance's key file was written or removed by a command, so it is no longer missing."""
+        self.keys_missing.discard(instance_id)
+
+    def shown(self, instance: InstanceView) -> InstanceView:
+        """The instance as answered: `key_missing` as start-up's reconciliation and the key's last use found it."""
+        missing = instance.id in self.keys_missing and instance.credential is not None
+        return msgspec.structs.replace(instance, key_missing=missing) if missing else instance
+
+    async def list_bytes(self) -> bytes:
+        """The instance list as JSON; the cached bytes unless some instance's key file is missing."""
+        body = await self.view.list_bytes(self.store)
+        if not self.keys_missing:
+            return body
+        listed = msgspec.json.decode(body, type=list[InstanceView])
+        return msgspec.json.encode([self.shown(instance) for instance in listed])
 
     async def append(
         self,
@@ -100,3 +152,7 @@ def damaged(error: CredentialUnreadable) -> CredentialDamaged:
     return CredentialDamaged(
         f"{error}. Remove the credential (DELETE /api/v1/instances/<id>/credential) and set it again."
     )
+
+
+def _active(instance: InstanceView) -> int | None:
+    return instance.credential.version if instance.credential else None

@@ -87,6 +87,7 @@ class InstanceView(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     created_by: str
     updated_at: datetime
+    key_missing: bool = False  # never from events: set when answering, from what the vault showed at start-up or use
 
 
 class InstanceRow(msgspec.Struct, frozen=True):

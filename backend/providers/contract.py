@@ -5,6 +5,8 @@ from typing import Literal
 
 import msgspec
 
+from backend.secret import Secret
+
 Outcome = Literal[
     "ok",
     "auth_failed",
@@ -25,7 +27,7 @@ class Connection(msgspec.Struct, frozen=True):
 
     provider_type: str
     base_url: str
-    api_key: str | None = None
+    api_key: Secret | None = None  # masked in repr; revealed only in the request header and when scrubbing
     timeout_ms: int = 30_000
     max_attempts: int = 3
     backoff_ms: int = 500

@@ -7,6 +7,7 @@ from email.utils import parsedate_to_datetime
 import msgspec
 
 from backend.providers.contract import Outcome
+from backend.secret import Secret
 
 RETRYABLE: frozenset[Outcome] = frozenset({"rate_limited", "server_error", "timeout", "unreachable"})
 SECRET_HEADER_WORDS = ("auth", "key", "token", "secret", "cookie", "signature")
@@ -110,9 +111,9 @@ def _seconds_until(http_date: str) -> float | None:
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
-def secrets_of(api_key: str | None, headers: Mapping[str, str]) -> tuple[str, ...]:
+def secrets_of(api_key: Secret | None, headers: Mapping[str, str]) -> tuple[str, ...]:
     """The values that must never leave this layer: the key and every credential-like header value."""
-    found = {api_key or ""}
+    found = {api_key.reveal() if api_key else ""}
     for name, value in headers.items():
         if any(word in name.lower() for word in SECRET_HEADER_WORDS):
             found.add(value)

@@ -46,7 +46,7 @@ def headers_for(
     headers = {name.lower(): value for name, value in (fixed or {}).items()}
     headers.update({name.lower(): value for name, value in conn.headers.items()})
     if conn.api_key:
-        headers[key_header.lower()] = key_prefix + conn.api_key
+        headers[key_header.lower()] = key_prefix + conn.api_key.reveal()
     return headers
 
 

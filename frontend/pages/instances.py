@@ -50,7 +50,11 @@ def _header(card: InstanceCard) -> rx.Component:
 
 def _facts(card: InstanceCard) -> rx.Component:
     endpoint = rx.cond(card.endpoint, card.endpoint, "catalog endpoint")
-    key = rx.cond(card.key_last4, "•••• " + card.key_last4, "none")
+    key = rx.cond(
+        card.key_missing,
+        "•••• " + card.key_last4 + " — key missing: set it again",
+        rx.cond(card.key_last4, "•••• " + card.key_last4, "none"),
+    )
     return rx.data_list.root(
         fact("Provider", card.provider_id + " · " + card.provider_type, "instance-provider"),
         fact("Endpoint", endpoint, "instance-endpoint"),

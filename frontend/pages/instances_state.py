@@ -32,6 +32,7 @@ class InstanceCard:
     latency: str
     model_count: str
     key_last4: str
+    key_missing: bool = False
 
 
 def shown_time(iso: str) -> str:
@@ -56,6 +57,7 @@ def card_of(instance: instances_api.Instance, testing: bool) -> InstanceCard:
         latency=f"{test.latency_ms:.0f} ms" if test else "–",
         model_count=str(instance.model_count) if instance.model_count is not None else "–",
         key_last4=instance.credential.last4 if instance.credential else "",
+        key_missing=instance.key_missing,
     )
 
 

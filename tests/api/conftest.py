@@ -16,6 +16,8 @@ from litestar.testing import AsyncTestClient
 from backend.app import create_app
 from backend.settings import Settings
 
+from tests.conftest import LOCAL_BASE_URL
+
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
@@ -29,7 +31,7 @@ def app(settings: Settings) -> Litestar:
 
 @pytest.fixture
 async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app=app) as test_client:
+    async with AsyncTestClient(app=app, base_url=LOCAL_BASE_URL) as test_client:
         yield test_client
 
 

@@ -22,6 +22,8 @@ from backend.query_guard import refuse_unknown_query_params
 from backend.settings import Settings
 from events import EventRegistry, SQLiteEventStore
 
+from tests.conftest import LOCAL_BASE_URL
+
 Client = AsyncTestClient[Litestar]
 
 
@@ -79,5 +81,5 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[Client]:
-    async with AsyncTestClient(app=catalog_app(settings)) as test_client:
+    async with AsyncTestClient(app=catalog_app(settings), base_url=LOCAL_BASE_URL) as test_client:
         yield test_client

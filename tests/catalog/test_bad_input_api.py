@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from backend.catalog.limits import MAX_HEADERS, MAX_MODEL_ID, MAX_MODELS, MAX_NAME
 from events import SQLiteEventStore
 from tests.catalog.conftest import Client
 
@@ -18,6 +19,9 @@ DRAFT = {
     "default_small_model_id": "m",
     "models": [MODEL],
 }
+MANY_MODELS = [{**MODEL, "id": f"m{n}"} for n in range(MAX_MODELS)] + [MODEL]
+CATWALK = {"id": "gw", "name": "GW", "type": "openai-compat", "api_endpoint": "https://gw.example/v1",
+           "default_large_model_id": "m", "default_small_model_id": "m", "models": [MODEL]}
 
 CASES: list[tuple[str, str, dict[str, object], int, str | None]] = [
     ("get", "/providers?page=2", {}, 400, "page"),
@@ -61,6 +65,25 @@ CASES: list[tuple[str, str, dict[str, object], int, str | None]] = [
     ("post", "/refresh", {"json": {"uri": "http://x"}}, 400, "data"),
     ("post", "/refresh", {"json": {"url": "file:///etc/passwd"}}, 422, "url"),
     ("post", "/refresh", {"json": {}}, 422, "url"),
+    ("post", "/refresh", {"json": {"url": "ftp://catalog.example"}}, 422, "url"),
+    ("post", "/refresh", {"json": {"url": "javascript:alert(1)"}}, 422, "url"),
+    ("post", "/refresh", {"json": {"url": "http:///v2"}}, 422, "url"),
+    ("post", "/refresh", {"json": {"url": "https://:443"}}, 422, "url"),
+    ("post", "/refresh", {"json": {"url": "http://user:secret@catalog.example"}}, 422, "url"),
+    ("post", "/refresh", {"json": {"url": "http://catalog.example:99999"}}, 422, "url"),
+    ("post", "/refresh", {"json": {"url": "http://catalog .example"}}, 422, "url"),
+    ("post", "/refresh", {"json": {"url": "http://catalog.example/" + "a" * 2000}}, 422, "url"),
+    ("put", "/custom/gw", {"json": {**DRAFT, "name": "n" * (MAX_NAME + 1)}}, 422, "name"),
+    ("put", "/custom/gw", {"json": {**DRAFT, "models": MANY_MODELS}}, 422, "models"),
+    ("put", "/custom/gw", {"json": {**DRAFT, "models": [{**MODEL, "id": "i" * (MAX_MODEL_ID + 1)}]}}, 422, "models[0].id"),
+    ("put", "/custom/gw", {"json": {**DRAFT, "models": [{**MODEL, "name": "n" * (MAX_NAME + 1)}]}}, 422, "models[0].name"),
+    ("put", "/custom/gw", {"json": {**DRAFT, "models": [{**MODEL, "reasoning_levels": ["x" * 41]}]}}, 422, "models[0].reasoning_levels[0]"),
+    ("put", "/custom/gw", {"json": {**DRAFT, "api_endpoint": "https://gw.example/" + "v" * 2000}}, 422, "api_endpoint"),
+    ("put", "/custom/gw", {"json": {**DRAFT, "default_headers": {f"x-h{n}": "v" for n in range(MAX_HEADERS + 1)}}}, 422, "default_headers"),
+    ("put", "/custom/gw", {"json": {**DRAFT, "default_headers": {"x-long": "v" * 1001}}}, 422, "default_headers.x-long"),
+    ("post", "/import", {"json": {**CATWALK, "name": "n" * (MAX_NAME + 1)}}, 422, "name"),
+    ("post", "/import", {"json": [{**CATWALK, "models": MANY_MODELS}]}, 422, "[0].models"),
+    ("post", "/import", {"json": {**CATWALK, "models": [{**MODEL, "id": "i" * (MAX_MODEL_ID + 1)}]}}, 422, "models[0].id"),
 ]
 
 

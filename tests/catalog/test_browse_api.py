@@ -11,6 +11,7 @@ from litestar.testing import AsyncTestClient
 from backend.catalog.seed import SEED_DIR
 from backend.settings import Settings
 from tests.catalog.conftest import Client, catalog_app
+from tests.conftest import LOCAL_BASE_URL
 
 pytestmark = pytest.mark.anyio
 CATALOG = "/api/v1/catalog"
@@ -61,7 +62,7 @@ async def test_skipped_seed_files_are_reported(tmp_path: Path) -> None:
     seed = tmp_path / "seed"
     shutil.copytree(SEED_DIR, seed)
     (seed / "broken.json").write_text("{")
-    async with AsyncTestClient(app=catalog_app(Settings(data_dir=tmp_path / "data"), seed_dir=seed)) as client:
+    async with AsyncTestClient(app=catalog_app(Settings(data_dir=tmp_path / "data"), seed_dir=seed), base_url=LOCAL_BASE_URL) as client:
         body = (await client.get(f"{CATALOG}/providers")).json()
     assert len(body["providers"]) == 41
     (warning,) = body["warnings"]
@@ -71,7 +72,7 @@ async def test_skipped_seed_files_are_reported(tmp_path: Path) -> None:
 async def test_the_service_app_serves_the_catalog_and_logs_its_events(tmp_path: Path) -> None:
     from backend.app import create_app
 
-    async with AsyncTestClient(app=create_app(Settings(data_dir=tmp_path / "data"))) as client:
+    async with AsyncTestClient(app=create_app(Settings(data_dir=tmp_path / "data")), base_url=LOCAL_BASE_URL) as client:
         assert (await client.get(f"{CATALOG}/providers")).json()["model_count"] == 1534
         templates = (await client.get(f"{CATALOG}/templates")).json()["templates"]
         local = next(t for t in templates if t["id"] == "llama-cpp")

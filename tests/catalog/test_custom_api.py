@@ -13,6 +13,7 @@ from backend.catalog.events import CustomProviderCreated
 from backend.settings import Settings
 from events import Metadata, SQLiteEventStore
 from tests.catalog.conftest import Client, catalog_app, catalog_of, catalog_registry
+from tests.conftest import LOCAL_BASE_URL
 
 pytestmark = pytest.mark.anyio
 CATALOG = "/api/v1/catalog"
@@ -48,11 +49,11 @@ async def test_templates_cover_gateways_and_local_servers(client: Client) -> Non
 
 async def test_create_from_template_then_list_get_and_search(client: Client) -> None:
     body = await template(client, "ollama")
-    response = await client.put(f"{CATALOG}/custom/ollama", json=body, headers={"X-Switchboard-Actor": "ada"})
+    response = await client.put(f"{CATALOG}/custom/ollama", json=body)
     assert response.status_code == 201
     created = response.json()
     assert created["custom"] is True and created["overridden"] is False and created["shipped"] is False
-    assert created["version"] == 1 and created["updated_by"] == "ada" and created["source"] == "custom"
+    assert created["version"] == 1 and created["updated_by"] == "local" and created["source"] == "custom"
 
     listed = (await client.get(f"{CATALOG}/providers")).json()
     summary = next(p for p in listed["providers"] if p["id"] == "ollama")
@@ -65,7 +66,7 @@ async def test_create_from_template_then_list_get_and_search(client: Client) -> 
 
     store: SQLiteEventStore = client.app.state.store
     (stored,) = await store.read_stream("catalog-ollama")
-    assert stored.type == "CustomProviderCreated" and stored.metadata.actor == "ada"
+    assert stored.type == "CustomProviderCreated" and stored.metadata.actor == "local"
 
 
 async def test_override_of_a_shipped_provider_shows_and_its_removal_restores_it(client: Client) -> None:
@@ -156,7 +157,7 @@ async def test_validation_lists_every_problem_and_writes_nothing(client: Client)
 
 
 async def test_custom_providers_survive_a_restart(settings: Settings) -> None:
-    async with AsyncTestClient(app=catalog_app(settings)) as client:
+    async with AsyncTestClient(app=catalog_app(settings), base_url=LOCAL_BASE_URL) as client:
         body = await template(client, "ollama")
         await client.put(f"{CATALOG}/custom/ollama", json=body)
         body["name"] = "Ollama (desk)"
@@ -165,7 +166,7 @@ async def test_custom_providers_survive_a_restart(settings: Settings) -> None:
         override = {k: shipped[k] for k in ("name", "type", "api_endpoint", "api_key", "default_large_model_id", "default_small_model_id", "models")}
         await client.put(f"{CATALOG}/custom/groq", json={**override, "name": "Groq (ours)"})
         before = (await client.get(f"{CATALOG}/providers")).json()
-    async with AsyncTestClient(app=catalog_app(settings)) as client:
+    async with AsyncTestClient(app=catalog_app(settings), base_url=LOCAL_BASE_URL) as client:
         after = (await client.get(f"{CATALOG}/providers")).json()
         ollama = (await client.get(f"{CATALOG}/providers/ollama")).json()
     assert after == before
@@ -173,7 +174,7 @@ async def test_custom_providers_survive_a_restart(settings: Settings) -> None:
 
 
 async def test_writes_from_another_process_are_followed(settings: Settings) -> None:
-    async with AsyncTestClient(app=catalog_app(settings)) as client:
+    async with AsyncTestClient(app=catalog_app(settings), base_url=LOCAL_BASE_URL) as client:
         body = await template(client, "ollama")
         draft = catalog_of(client.app.state).templates()[2].provider
         async with SQLiteEventStore.open(settings.database_path, registry=catalog_registry()) as other:

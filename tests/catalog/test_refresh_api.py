@@ -12,11 +12,14 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from backend.catalog.catwalk import to_catwalk
+from backend.catalog.limits import MAX_MODELS
+from backend.catalog.refresh import MAX_CATALOG_RESPONSE
 from backend.catalog.seed import load_seed
 from backend.settings import Settings
 from events import SQLiteEventStore
 from tests.catalog.catalog_server import CatalogServer, serve_catalog
 from tests.catalog.conftest import Client, catalog_app
+from tests.conftest import LOCAL_BASE_URL
 
 pytestmark = pytest.mark.anyio
 CATALOG = "/api/v1/catalog"
@@ -75,13 +78,13 @@ async def test_refresh_counts_changes_and_then_honours_304(client: Client, servi
 
 
 async def test_refresh_is_an_event_and_survives_restart(settings: Settings, service: CatalogServer) -> None:
-    async with AsyncTestClient(app=catalog_app(settings)) as client:
+    async with AsyncTestClient(app=catalog_app(settings), base_url=LOCAL_BASE_URL) as client:
         await refresh(client, service.url)
         store: SQLiteEventStore = client.app.state.store
         (event,) = await store.read_stream("catalog")
         assert event.type == "CatalogRefreshed" and event.metadata.actor == "local"
         before = (await client.get(f"{CATALOG}/providers")).json()
-    async with AsyncTestClient(app=catalog_app(settings)) as client:
+    async with AsyncTestClient(app=catalog_app(settings), base_url=LOCAL_BASE_URL) as client:
         after = (await client.get(f"{CATALOG}/providers")).json()
         assert after == before
         assert after["last_refresh"]["etag"] == service.etag
@@ -91,7 +94,7 @@ async def test_refresh_is_an_event_and_survives_restart(settings: Settings, serv
 
 async def test_refresh_uses_the_configured_url(tmp_path: Path, service: CatalogServer) -> None:
     settings = Settings(data_dir=tmp_path / "data", catalog_url=service.url + "/")
-    async with AsyncTestClient(app=catalog_app(settings)) as client:
+    async with AsyncTestClient(app=catalog_app(settings), base_url=LOCAL_BASE_URL) as client:
         status, body = await refresh(client)
         assert status == 200 and body["url"] == f"{service.url}/v2/providers"
 
@@ -137,7 +140,7 @@ async def test_unreachable_service_keeps_the_catalog(client: Client) -> None:
 async def test_slow_service_times_out_cleanly(tmp_path: Path, service: CatalogServer) -> None:
     service.delay = 1.5
     settings = Settings(data_dir=tmp_path / "data")
-    async with AsyncTestClient(app=catalog_app(settings, refresh_timeout=0.3)) as client:
+    async with AsyncTestClient(app=catalog_app(settings, refresh_timeout=0.3), base_url=LOCAL_BASE_URL) as client:
         await expect_kept(client, 504, "did not answer within 0.3s", service.url)
 
 
@@ -149,3 +152,20 @@ async def test_invalid_providers_are_skipped_and_reported(client: Client, servic
     assert status == 200
     (skipped,) = body["skipped"]
     assert skipped["provider_id"] == "broken" and "models: must list at least one model" in skipped["reason"]
+
+
+async def test_providers_over_the_size_limits_are_skipped(client: Client, service: CatalogServer) -> None:
+    listed = served_list()
+    huge = {**listed[0], "id": "huge", "models": [{**listed[0]["models"][0], "id": f"m{n}"} for n in range(MAX_MODELS + 1)]}
+    listed.append(huge)
+    service.body = json.dumps(listed).encode()
+    status, body = await refresh(client, service.url)
+    assert status == 200
+    (skipped,) = body["skipped"]
+    assert skipped["provider_id"] == "huge" and "models: must list at most 2,000 models" in skipped["reason"]
+    assert (await client.get(f"{CATALOG}/providers/huge")).status_code == 404
+
+
+async def test_an_oversized_answer_keeps_the_catalog(client: Client, service: CatalogServer) -> None:
+    service.body = b"[" + b" " * MAX_CATALOG_RESPONSE + b"]"
+    await expect_kept(client, 502, "sent more than 16 MB", service.url)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from frontend.api import FieldProblem, Problem
 from frontend.forms import split_problem
 from frontend.instances_api import CredentialSummary, Instance, LastTest, ProviderDetail
@@ -63,6 +65,11 @@ def test_a_card_shows_the_last_test_and_the_key_last_four() -> None:
     card = card_of(instance(failed), testing=False)
     assert (card.status, card.outcome, card.message, card.latency) == ("error", "auth_failed", "HTTP 401", "12 ms")
     assert (card.tested_at, card.key_last4, card.model_count) == ("2026-11-24 02:50:01 UTC", "abcd", "–")
+
+
+def test_a_card_says_when_its_key_file_is_missing() -> None:
+    assert card_of(msgspec.structs.replace(instance(), key_missing=True), testing=False).key_missing is True
+    assert card_of(instance(), testing=False).key_missing is False
 
 
 def test_a_card_being_tested_says_so_and_an_untested_one_shows_never() -> None:

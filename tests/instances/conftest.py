@@ -12,6 +12,7 @@ from litestar.testing import AsyncTestClient
 from backend.app import create_app
 from backend.instances import Instances
 from backend.settings import Settings
+from tests.conftest import LOCAL_BASE_URL
 from tests.upstreams.fixtures import refused_urls, upstream, upstream_server
 
 __all__ = ["refused_urls", "upstream", "upstream_server"]
@@ -28,7 +29,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[Client]:
-    async with AsyncTestClient(app=create_app(settings)) as test_client:
+    async with AsyncTestClient(app=create_app(settings), base_url=LOCAL_BASE_URL) as test_client:
         yield test_client
 
 

@@ -6,8 +6,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from backend.app import create_app
-from backend.instances.vault import Secret
+from backend.secret import Secret
 from backend.settings import Settings
+from tests.conftest import LOCAL_BASE_URL
 from tests.instances.conftest import OTHER_SECRET, SECRET, Client, create, error_fields, instances_of
 from tests.upstreams import UpstreamServer
 
@@ -26,8 +27,14 @@ async def history_types(client: Client, instance_id: object) -> list[str]:
 
 
 def stored_key(client: Client, instance_id: object) -> str | None:
-    stored = instances_of(client).vault.load(str(instance_id))
-    return stored.secret.reveal() if stored else None
+    """The key in the instance's only credential file (a command leaves at most one)."""
+    vault = instances_of(client).vault
+    files = [file for file in vault.files() if file.instance_id == instance_id]
+    assert len(files) <= 1, files
+    if not files or files[0].version is None:
+        return None
+    stored = vault.load(str(instance_id), files[0].version)
+    return stored.reveal() if stored else None
 
 
 async def test_set_then_rotate_then_remove(client: Client) -> None:
@@ -106,7 +113,7 @@ async def test_failed_verification_of_a_first_key_stores_nothing(client: Client,
 
 async def test_damaged_key_file_is_named_and_not_overwritten(client: Client, upstream: UpstreamServer) -> None:
     created = await create(client, endpoint=upstream.urls.openai, api_key=SECRET)
-    path = instances_of(client).vault.path_of(str(created["id"]))
+    path = instances_of(client).vault.path_of(str(created["id"]), 1)
     path.write_bytes(b"not json")
     for response in (
         await client.post(f"/api/v1/instances/{created['id']}/test"),
@@ -145,13 +152,13 @@ async def test_bad_key_input_writes_nothing(client: Client, body: dict[str, obje
 
 
 async def test_restart_keeps_live_keys_and_destroys_orphans(settings: Settings) -> None:
-    async with AsyncTestClient(app=create_app(settings)) as first:
+    async with AsyncTestClient(app=create_app(settings), base_url=LOCAL_BASE_URL) as first:
         created = await create(first, api_key=SECRET)
         vault = instances_of(first).vault
     vault.store("no-such-instance", Secret(OTHER_SECRET), 1)
     (vault.folder / ".left-by-a-crash.tmp").write_bytes(b"x")
-    async with AsyncTestClient(app=create_app(settings)) as second:
+    async with AsyncTestClient(app=create_app(settings), base_url=LOCAL_BASE_URL) as second:
         assert stored_key(second, created["id"]) == SECRET
-        assert sorted(path.name for path in vault.folder.iterdir()) == [f"{created['id']}.cred"]
+        assert sorted(path.name for path in vault.folder.iterdir()) == [f"{created['id']}.v1.cred"]
         test = await second.get(f"/api/v1/instances/{created['id']}")
         assert test.json()["credential"]["last4"] == "QRST"

@@ -188,10 +188,10 @@ async def test_bad_update_names_every_field_and_writes_nothing(
 async def test_delete_destroys_credential_and_keeps_history(client: Client) -> None:
     created = await create(client, api_key=SECRET)
     vault = instances_of(client).vault
-    assert vault.path_of(str(created["id"])).exists()
+    assert vault.path_of(str(created["id"]), 1).exists()
     response = await client.delete(f"/api/v1/instances/{created['id']}", headers={"if-match": "2"})
     assert response.status_code == 204
-    assert not vault.path_of(str(created["id"])).exists()
+    assert not vault.exists(str(created["id"]))
     assert (await client.get(f"/api/v1/instances/{created['id']}")).status_code == 404
     assert (await client.get("/api/v1/instances")).json() == []
     history = await events_of(client, created["id"])

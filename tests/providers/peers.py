@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 import msgspec
 
 from backend.providers import ChatChunk, ChatError, ChatMessage, Connection, TextDelta, Usage
+from backend.secret import Secret
 from tests.upstreams import Urls, count_tokens, reply_pieces
 from tests.upstreams.scenario import DEFAULT_KEY, DEFAULT_REPLY
 
@@ -31,10 +32,12 @@ REPLY_TOKENS = len(reply_pieces(DEFAULT_REPLY))
 
 def connection(urls: Urls, provider_type: str, **changes: object) -> Connection:
     """A connection to the type's upstream: the right key, a 2 s timeout and a single attempt unless changed."""
+    if isinstance(changes.get("api_key"), str):
+        changes["api_key"] = Secret(str(changes["api_key"]))
     base = Connection(
         provider_type,
         getattr(urls, UPSTREAM_OF.get(provider_type, "openai")),
-        api_key=DEFAULT_KEY,
+        api_key=Secret(DEFAULT_KEY),
         timeout_ms=2000,
         max_attempts=1,
         backoff_ms=10,

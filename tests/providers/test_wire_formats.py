@@ -8,6 +8,7 @@ import pytest
 
 from backend.providers.failures import classify_status, retry_after_seconds, scrub, secrets_of
 from backend.providers.sse import SseEvent, sse_events
+from backend.secret import Secret
 
 
 async def _lines(*lines: str) -> AsyncIterator[str]:
@@ -52,6 +53,6 @@ def test_statuses_are_classified(status: int, reasons: list[str], outcome: str) 
 
 
 def test_secrets_include_the_key_and_credential_header_values_but_not_other_headers() -> None:
-    secrets = secrets_of("k-1", {"authorization": "Bearer tok-2", "x-goog-api-key": "g-3", "x-title": "Switchboard"})
+    secrets = secrets_of(Secret("k-1"), {"authorization": "Bearer tok-2", "x-goog-api-key": "g-3", "x-title": "Switchboard"})
     assert set(secrets) == {"k-1", "Bearer tok-2", "tok-2", "g-3"}
     assert scrub("Bearer tok-2 and k-1 for Switchboard", secrets) == "[redacted] and [redacted] for Switchboard"
