@@ -18,6 +18,7 @@ from backend.app import MAX_REQUEST_BODY, create_app
 from backend.settings import Settings
 from backend.site_guard import SECURITY_HEADERS
 from tests.conftest import LOCAL_BASE_URL
+from tests.auth.conftest import bearer, switchboard
 
 pytestmark = pytest.mark.anyio
 Client = AsyncTestClient[Litestar]
@@ -153,13 +154,16 @@ async def test_configured_origins_add_their_host_names(tmp_path: Path) -> None:
     settings = Settings(
         data_dir=tmp_path / "data", host="10.1.2.3", allowed_origins=("https://switchboard.example",)
     )
+    created = switchboard(settings, "token", "create", "admin", "--role", "admin")
+    assert created.returncode == 0, created.stderr
+    admin = bearer(created.stdout.strip())
     async with AsyncTestClient(app=create_app(settings), base_url=LOCAL_BASE_URL) as client:
         for host in ("switchboard.example", "10.1.2.3:3000", "127.0.0.1:3000"):
-            assert (await client.get("/api/v1/health", headers={"host": host})).status_code == 200
-        assert (await client.get("/api/v1/health", headers={"host": "other.example"})).status_code == 400
-        good = await client.put(CUSTOM, json=valid_draft(), headers={"origin": "https://switchboard.example"})
-        assert good.status_code == 201
-        local = await client.delete(CUSTOM, headers={"origin": "http://127.0.0.1:3000"})
+            assert (await client.get("/api/v1/health", headers={"host": host, **admin})).status_code == 200
+        assert (await client.get("/api/v1/health", headers={"host": "other.example", **admin})).status_code == 400
+        origin = {"origin": "https://switchboard.example", **admin}
+        assert (await client.put(CUSTOM, json=valid_draft(), headers=origin)).status_code == 201
+        local = await client.delete(CUSTOM, headers={"origin": "http://127.0.0.1:3000", **admin})
         assert_problem(local, 403)
 
 

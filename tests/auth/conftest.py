@@ -12,9 +12,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from backend.app import create_app
 from backend.auth import Role
 from backend.settings import Settings
+from tests.conftest import api_client
 from tests.api.conftest import free_port, served
 
 __all__ = ["free_port", "served"]
@@ -30,7 +30,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[Client]:
-    async with AsyncTestClient(app=create_app(settings)) as test_client:
+    async with api_client(settings) as test_client:
         yield test_client
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from litestar.testing import AsyncTestClient
 
-from backend.app import create_app
 from backend.auth import AUTH_COOKIE, Role, Unprotected
 from backend.settings import Settings
+from tests.conftest import api_client
 from tests.auth.conftest import Client, bearer, issue, switchboard
 
 pytestmark = pytest.mark.anyio
@@ -77,11 +76,11 @@ async def test_beyond_loopback_the_app_will_not_start_without_an_admin_token(tmp
     settings = Settings(data_dir=tmp_path / "data", host="0.0.0.0")
     refused = pytest.RaisesExc(Unprotected, match="create one first: switchboard token create admin --role admin")
     with pytest.RaisesGroup(refused, flatten_subgroups=True):
-        async with AsyncTestClient(app=create_app(settings)):
+        async with api_client(settings):
             pass
     assert switchboard(settings, "token", "create", "watcher", "--role", "viewer").returncode == 0
     with pytest.RaisesGroup(refused, flatten_subgroups=True):
-        async with AsyncTestClient(app=create_app(settings)):
+        async with api_client(settings):
             pass
 
 
@@ -90,7 +89,7 @@ async def test_beyond_loopback_every_request_needs_a_token(tmp_path: Path) -> No
     created = switchboard(settings, "token", "create", "admin", "--role", "admin")
     assert created.returncode == 0, created.stderr
     admin = created.stdout.strip()
-    async with AsyncTestClient(app=create_app(settings)) as client:
+    async with api_client(settings) as client:
         assert (await client.get("/api/v1/auth/me")).status_code == 401
         me = (await client.get("/api/v1/auth/me", headers=bearer(admin))).json()
         assert me["actor"] == "token:admin" and me["auth_required"] is True

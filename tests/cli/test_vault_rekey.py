@@ -9,13 +9,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from litestar.testing import AsyncTestClient
 
-from backend.app import create_app
 from backend.instances.rekey import reseal_all
 from backend.instances.vault import Vault, VaultKeyError
 from backend.secret import Secret
 from backend.settings import Settings
+from tests.conftest import api_client
 from tests.cli.test_cli import SWITCHBOARD
 from tests.instances.conftest import OTHER_SECRET, SECRET, create
 from tests.upstreams import UpstreamServer
@@ -43,14 +42,14 @@ def key_ids(settings: Settings) -> set[str]:
 
 async def keyed_folder(settings: Settings, upstream: UpstreamServer) -> list[str]:
     """Two instances with keys, written by the server under the settings' master key."""
-    async with AsyncTestClient(app=create_app(settings)) as client:
+    async with api_client(settings) as client:
         first = await create(client, name="One", endpoint=upstream.urls.openai, api_key=SECRET)
         second = await create(client, name="Two", endpoint=upstream.urls.openai, api_key=OTHER_SECRET)
     return [str(first["id"]), str(second["id"])]
 
 
 async def rekeyed_events(settings: Settings) -> list[dict[str, object]]:
-    async with AsyncTestClient(app=create_app(settings)) as client:
+    async with api_client(settings) as client:
         events: list[dict[str, object]] = (
             await client.get("/api/v1/events", params={"type": "VaultRekeyed"})
         ).json()["events"]
@@ -73,7 +72,7 @@ async def test_rekey_to_a_passphrase_moves_every_key_and_keeps_fingerprints(
     assert not settings.key_file.exists()  # the old key file would only open the old files
     renewed = Settings(data_dir=settings.data_dir, master_key=Secret(NEW_PASSPHRASE))
     upstream.scenario.key = SECRET
-    async with AsyncTestClient(app=create_app(renewed)) as client:
+    async with api_client(renewed) as client:
         tested = (await client.post(f"/api/v1/instances/{ids[0]}/test")).json()["last_test"]
         assert tested["outcome"] == "ok"
         same = await client.put(f"/api/v1/instances/{ids[1]}/credential", json={"api_key": OTHER_SECRET})
@@ -133,7 +132,7 @@ async def test_rekey_is_refused_while_a_server_holds_the_data_folder(tmp_path: P
     settings = Settings(data_dir=tmp_path / "data")
     await keyed_folder(settings, upstream)
     before = {path.name: path.read_bytes() for path in settings.credentials_dir.iterdir()}
-    async with AsyncTestClient(app=create_app(settings)):
+    async with api_client(settings):
         done = rekey(settings, NEW_PASSPHRASE)
     assert done.returncode == 2 and "a running Switchboard server uses the vault" in done.stderr
     assert {path.name: path.read_bytes() for path in settings.credentials_dir.iterdir()} == before
@@ -167,6 +166,6 @@ async def test_a_generated_key_not_yet_moved_into_place_is_finished_at_start(
     pending = settings.key_file.with_name("master.key.new")
     pending.write_bytes(new_key)  # the state a crash leaves after the header switched, before the key file moved
     settings.key_file.write_bytes(old_key)
-    async with AsyncTestClient(app=create_app(settings)) as client:
+    async with api_client(settings) as client:
         assert (await client.get(f"/api/v1/instances/{ids[0]}")).json()["key_missing"] is False
     assert settings.key_file.read_bytes() == new_key and not pending.exists()

@@ -9,9 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from litestar.testing import AsyncTestClient
 
-from backend.app import create_app
 from backend.instances.events import CredentialSet, InstanceCreated
 from backend.instances.master_key import FINGERPRINT, derive
 from backend.instances.view import InstanceListView
@@ -19,6 +17,7 @@ from backend.secret import Secret
 from backend.services import build_registry
 from backend.settings import Settings
 from events import Metadata, SQLiteEventStore
+from tests.conftest import api_client
 from tests.instances.conftest import OTHER_SECRET, SECRET, Client, create, instances_of
 from tests.instances.test_vault import PASSPHRASE, write_format_1
 from tests.upstreams import UpstreamServer
@@ -48,14 +47,14 @@ async def test_a_key_written_but_never_recorded_is_removed_at_start_up(
     settings: Settings, upstream: UpstreamServer, said: pytest.LogCaptureFixture
 ) -> None:
     upstream.scenario.key = SECRET
-    async with AsyncTestClient(app=create_app(settings)) as first:
+    async with api_client(settings) as first:
         created = await create(first, endpoint=upstream.urls.openai, api_key=SECRET)
         # a rotation that crashed between writing the new version's file and appending its event
         instances_of(first).vault.store(str(created["id"]), Secret(OTHER_SECRET), 2)
         tested = (await first.post(f"/api/v1/instances/{created['id']}/test")).json()["last_test"]
         assert tested["outcome"] == "ok" and tested["credential_version"] == 1  # the log's version is the one used
     said.clear()
-    async with AsyncTestClient(app=create_app(settings)) as second:
+    async with api_client(settings) as second:
         assert file_names(second) == [f"{created['id']}.v1.cred"]
         assert (await second.post(f"/api/v1/instances/{created['id']}/test")).json()["last_test"]["outcome"] == "ok"
     lines = "\n".join(record.getMessage() for record in said.records)
@@ -64,14 +63,14 @@ async def test_a_key_written_but_never_recorded_is_removed_at_start_up(
 
 
 async def test_a_superseded_version_left_by_a_crash_is_removed_at_start_up(settings: Settings) -> None:
-    async with AsyncTestClient(app=create_app(settings)) as first:
+    async with api_client(settings) as first:
         created = await create(first, api_key=SECRET)
         response = await first.put(f"/api/v1/instances/{created['id']}/credential", json={"api_key": OTHER_SECRET})
         assert response.status_code == 200
         assert file_names(first) == [f"{created['id']}.v2.cred"]
         # a rotation that crashed after its event, before removing the old version
         instances_of(first).vault.store(str(created["id"]), Secret(SECRET), 1)
-    async with AsyncTestClient(app=create_app(settings)) as second:
+    async with api_client(settings) as second:
         assert file_names(second) == [f"{created['id']}.v2.cred"]
         loaded = instances_of(second).vault.load(str(created["id"]), 2)
         assert loaded is not None and loaded.reveal() == OTHER_SECRET
@@ -122,12 +121,12 @@ async def test_a_missing_key_file_refuses_the_test_until_the_key_is_set_again(
 async def test_a_key_file_gone_while_stopped_shows_at_start_up(
     settings: Settings, said: pytest.LogCaptureFixture
 ) -> None:
-    async with AsyncTestClient(app=create_app(settings)) as first:
+    async with api_client(settings) as first:
         created = await create(first, api_key=SECRET)
         keyless = await create(first, name="No key")
         instances_of(first).vault.path_of(str(created["id"]), 1).unlink()
     said.clear()
-    async with AsyncTestClient(app=create_app(settings)) as second:
+    async with api_client(settings) as second:
         shown = {row["id"]: row["key_missing"] for row in (await second.get("/api/v1/instances")).json()}
         assert shown == {created["id"]: True, keyless["id"]: False}
         assert (await second.post(f"/api/v1/instances/{created['id']}/test")).status_code == 409
@@ -156,7 +155,7 @@ async def test_a_format_1_data_folder_is_upgraded_once_and_keeps_working(
     write_format_1(settings.credentials_dir, "abc", 1, SECRET, PASSPHRASE.encode())
     upstream.scenario.key = SECRET
     for _ in range(2):
-        async with AsyncTestClient(app=create_app(settings)) as client:
+        async with api_client(settings) as client:
             assert file_names(client) == ["abc.v1.cred"]
             tested = (await client.post("/api/v1/instances/abc/test")).json()["last_test"]
             assert tested["outcome"] == "ok"
