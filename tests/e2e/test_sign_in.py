@@ -216,6 +216,10 @@ def test_a_viewer_sees_no_buttons_that_change_anything(
     page.goto(f"{app.base_url}/catalog/provider?id=openai")
     expect(page.get_by_role("button", name="Export JSON")).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_role("button", name="Override")).to_have_count(0)
+    page.goto(f"{app.base_url}/catalog/edit")
+    expect(page.locator("#admin-only")).to_contain_text("Only an admin", timeout=WAIT_MS)
+    expect(page.get_by_role("button", name="Save provider")).to_have_count(0)
+    expect(page.get_by_role("button", name="Import", exact=True)).to_have_count(0)
     assert console_errors == []
 
 
