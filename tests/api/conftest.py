@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,9 +43,9 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture
-def served(settings: Settings) -> Iterator[str]:
-    """The app served by uvicorn on a free 127.0.0.1 port, in a thread; yields its base URL."""
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """The app served by uvicorn on a free 127.0.0.1 port, in a thread, until the block ends; yields its base URL."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
@@ -53,9 +54,17 @@ def served(settings: Settings) -> Iterator[str]:
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("test server did not start")
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def served(settings: Settings) -> Iterator[str]:
+    with serving(settings) as base_url:
+        yield base_url
