@@ -17,6 +17,8 @@ config = rx.Config(
     app_module_import="frontend.app",
     telemetry_enabled=False,
     cors_allowed_origins=list(origins_from_env(os.environ)),
+    # state keeps the event socket's request headers, session cookie included: in memory, never on disk
+    state_manager_mode=rx.constants.StateManagerMode.MEMORY,
     bun_path=ROOT / ".tools" / "node_modules" / ".bin" / "bun",
     show_built_with_reflex=False,
     plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="indigo"))],

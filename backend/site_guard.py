@@ -35,7 +35,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    # no referrer to other sites; `no-referrer` would also make browsers send `Origin: null` on the app's own
+    # form posts (sign-in, sign-out), which the origin rule then refuses
+    (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
 )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import msgspec
@@ -84,46 +85,80 @@ def _problem(response: httpx.Response) -> Problem:
 
 
 Query = dict[str, str | int | float | bool | list[str]]
+UNAUTHORIZED = 401
+LIVE_LOG = logging.getLogger("switchboard.web.live")
+LIVE_LOG.setLevel(logging.INFO)  # at debug level websockets logs the handshake's headers, the token among them
 
 
-async def send(
-    method: str,
-    path: str,
-    *,
-    params: Query | None = None,
-    body: object = None,
-    headers: dict[str, str] | None = None,
-    timeout_s: float = 30,
-) -> bytes:
-    """One API request; `body` is encoded as JSON (bytes are sent as they are, already JSON).
+class SignInRequired(Exception):
+    """The API wants a (valid) token: the tab goes to the sign-in page, then back to `page`."""
 
-    An error answer is raised as a Problem, a failed connection as httpx.HTTPError.
+    def __init__(self, page: str) -> None:
+        super().__init__("signing in is required")
+        self.page = page
+
+
+@dataclass(frozen=True)
+class Client:
+    """The API as one signed-in browser reaches it: every request carries that user's token, if there is one.
+
+    `page` is the page the calls are made for, where signing in leads back to.
     """
-    content = body if isinstance(body, bytes) or body is None else msgspec.json.encode(body)
-    sent_headers = {**(headers or {}), **({"content-type": "application/json"} if content is not None else {})}
-    async with httpx.AsyncClient(base_url=api_base(), timeout=timeout_s) as client:
-        response = await client.request(method, path, params=params, content=content, headers=sent_headers)
-    if response.status_code >= 400:
-        raise _problem(response)
-    return response.content
 
+    token: str = field(repr=False)
+    page: str = "/"
 
-async def get_json(path: str, params: Query | None = None) -> bytes:
-    return await send("GET", path, params=params)
+    def _auth(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token}"} if self.token else {}
 
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Query | None = None,
+        body: object = None,
+        headers: dict[str, str] | None = None,
+        timeout_s: float = 30,
+    ) -> bytes:
+        """One API request; `body` is encoded as JSON (bytes are sent as they are, already JSON).
 
-async def latest_events(count: int) -> tuple[list[LoggedEvent], int]:
-    """The newest `count` events (oldest first) and the log's head position."""
-    head = msgspec.json.decode(await get_json("/api/v1/health"), type=_Health).last_position
-    raw = await get_json("/api/v1/events", {"after": max(0, head - count), "limit": count})
-    page = msgspec.json.decode(raw, type=_Page)
-    return page.events, max(head, page.head)
+        An error answer is raised as a Problem (a 401 as SignInRequired), a failed connection as httpx.HTTPError.
+        """
+        content = body if isinstance(body, bytes) or body is None else msgspec.json.encode(body)
+        sent_headers = {
+            **(headers or {}),
+            **({"content-type": "application/json"} if content is not None else {}),
+            **self._auth(),
+        }
+        async with httpx.AsyncClient(base_url=api_base(), timeout=timeout_s) as client:
+            response = await client.request(method, path, params=params, content=content, headers=sent_headers)
+        if response.status_code == UNAUTHORIZED:
+            raise SignInRequired(self.page)
+        if response.status_code >= 400:
+            raise _problem(response)
+        return response.content
 
+    async def get_json(self, path: str, params: Query | None = None) -> bytes:
+        return await self.send("GET", path, params=params)
 
-async def follow_events(after: int) -> AsyncIterator[LoggedEvent]:
-    """Events after `after` as they are logged; ends when the connection closes."""
-    url = api_base().replace("http", "ws", 1) + f"/api/v1/live?after={after}"
-    decoder = msgspec.json.Decoder(LoggedEvent)
-    async with websockets.connect(url, max_size=2**20, open_timeout=10) as socket:
-        async for frame in socket:
-            yield decoder.decode(frame)
+    async def latest_events(self, count: int) -> tuple[list[LoggedEvent], int]:
+        """The newest `count` events (oldest first) and the log's head position."""
+        head = msgspec.json.decode(await self.get_json("/api/v1/health"), type=_Health).last_position
+        raw = await self.get_json("/api/v1/events", {"after": max(0, head - count), "limit": count})
+        page = msgspec.json.decode(raw, type=_Page)
+        return page.events, max(head, page.head)
+
+    async def follow_events(self, after: int) -> AsyncIterator[LoggedEvent]:
+        """Events after `after` as they are logged; ends when the connection closes."""
+        url = api_base().replace("http", "ws", 1) + f"/api/v1/live?after={after}"
+        decoder = msgspec.json.Decoder(LoggedEvent)
+        try:
+            async with websockets.connect(
+                url, additional_headers=self._auth(), max_size=2**20, open_timeout=10, logger=LIVE_LOG
+            ) as socket:
+                async for frame in socket:
+                    yield decoder.decode(frame)
+        except websockets.InvalidStatus:
+            await self.get_json("/api/v1/auth/me")  # a refused handshake says not why: a 401 here asks to sign in
+            raise

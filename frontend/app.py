@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from backend.app import create_app
 from backend.settings import Settings
 from backend.site_guard import SiteGuard, SiteRules
+from frontend.auth import SIGN_IN, AuthState, OneUserPerState, on_backend_error
 from frontend.layout import coming_soon
 from frontend.live import LiveState
 from frontend.pages.audit import audit_page
@@ -20,6 +21,7 @@ from frontend.pages.env_import import EnvImportState, env_import_page
 from frontend.pages.instances import instances_page
 from frontend.pages.instances_state import InstancesState
 from frontend.pages.provider import ProviderState, provider_page
+from frontend.pages.sign_in import SignInState, sign_in_page
 
 API_PREFIX = "/api/"
 
@@ -48,14 +50,18 @@ def mount_api(api: Litestar, settings: Settings) -> Callable[[ASGIApp], ASGIApp]
 
 
 def add_page(route: str, title: str, page: Callable[[], rx.Component], *on_load: rx.event.EventHandler) -> None:
-    """Every page follows the live feed, plus whatever it loads itself."""
-    app.add_page(page, route=route, title=f"{title} · Switchboard", on_load=[LiveState.follow, *on_load])
+    """Every page learns who is signed in and follows the live feed, plus whatever it loads itself."""
+    app.add_page(
+        page, route=route, title=f"{title} · Switchboard", on_load=[AuthState.load, LiveState.follow, *on_load]
+    )
 
 
 settings = Settings.from_env()
 api_app = create_app(settings)
-app = rx.App(api_transformer=mount_api(api_app, settings))
+app = rx.App(api_transformer=mount_api(api_app, settings), backend_exception_handler=on_backend_error)
 app.register_lifespan_task(api_app.lifespan)
+app.add_middleware(OneUserPerState())
+app.add_page(sign_in_page, route=SIGN_IN, title="Sign in · Switchboard", on_load=SignInState.load)
 add_page("/", "Catalog", catalog_page, CatalogState.load)
 add_page("/audit", "Audit", audit_page)
 add_page("/catalog", "Catalog", catalog_page, CatalogState.load)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from frontend.api import Query, get_json, send
+from frontend.api import Client, Query
 
 
 class ProviderCard(msgspec.Struct, frozen=True):
@@ -101,35 +101,35 @@ class _Imported(msgspec.Struct, frozen=True):
 PREFIX = "/api/v1/catalog"
 
 
-async def providers() -> ProviderList:
-    return msgspec.json.decode(await get_json(f"{PREFIX}/providers"), type=ProviderList)
+async def providers(client: Client) -> ProviderList:
+    return msgspec.json.decode(await client.get_json(f"{PREFIX}/providers"), type=ProviderList)
 
 
-async def provider(provider_id: str) -> Provider:
-    return msgspec.json.decode(await get_json(f"{PREFIX}/providers/{provider_id}"), type=Provider)
+async def provider(client: Client, provider_id: str) -> Provider:
+    return msgspec.json.decode(await client.get_json(f"{PREFIX}/providers/{provider_id}"), type=Provider)
 
 
-async def search(query: Query) -> ModelPage:
-    return msgspec.json.decode(await get_json(f"{PREFIX}/models", query), type=ModelPage)
+async def search(client: Client, query: Query) -> ModelPage:
+    return msgspec.json.decode(await client.get_json(f"{PREFIX}/models", query), type=ModelPage)
 
 
-async def templates() -> list[Template]:
-    return msgspec.json.decode(await get_json(f"{PREFIX}/templates"), type=_Templates).templates
+async def templates(client: Client) -> list[Template]:
+    return msgspec.json.decode(await client.get_json(f"{PREFIX}/templates"), type=_Templates).templates
 
 
-async def save_custom(provider_id: str, draft: ProviderDraft, version: int) -> Provider:
+async def save_custom(client: Client, provider_id: str, draft: ProviderDraft, version: int) -> Provider:
     headers = {"if-match": str(version)} if version else None
-    raw = await send("PUT", f"{PREFIX}/custom/{provider_id}", body=draft, headers=headers)
+    raw = await client.send("PUT", f"{PREFIX}/custom/{provider_id}", body=draft, headers=headers)
     return msgspec.json.decode(raw, type=Provider)
 
 
-async def delete_custom(provider_id: str) -> None:
-    await send("DELETE", f"{PREFIX}/custom/{provider_id}")
+async def delete_custom(client: Client, provider_id: str) -> None:
+    await client.send("DELETE", f"{PREFIX}/custom/{provider_id}")
 
 
-async def import_catwalk(payload: str, as_id: str) -> list[str]:
+async def import_catwalk(client: Client, payload: str, as_id: str) -> list[str]:
     params: Query = {"as_id": as_id} if as_id else {}
-    raw = await send("POST", f"{PREFIX}/import", params=params, body=payload.encode())
+    raw = await client.send("POST", f"{PREFIX}/import", params=params, body=payload.encode())
     return [saved.provider.id for saved in msgspec.json.decode(raw, type=_Imported).providers]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from frontend.api import send
+from frontend.api import Client
 
 INSTANCES = "/api/v1/instances"
 TEST_TIMEOUT_S = 3600  # a connection test lasts as long as the instance's own timeout and retries allow
@@ -115,67 +115,69 @@ def _if_match(version: int) -> dict[str, str]:
     return {"if-match": str(version)}
 
 
-async def list_instances() -> list[Instance]:
-    return msgspec.json.decode(await send("GET", INSTANCES), type=list[Instance])
+async def list_instances(client: Client) -> list[Instance]:
+    return msgspec.json.decode(await client.send("GET", INSTANCES), type=list[Instance])
 
 
-async def create_instance(fields: dict[str, object]) -> Instance:
-    return msgspec.json.decode(await send("POST", INSTANCES, body=fields), type=Instance)
+async def create_instance(client: Client, fields: dict[str, object]) -> Instance:
+    return msgspec.json.decode(await client.send("POST", INSTANCES, body=fields), type=Instance)
 
 
-async def update_instance(instance_id: str, version: int, changes: dict[str, object]) -> Instance:
-    raw = await send("PATCH", _path(instance_id), body=changes, headers=_if_match(version))
+async def update_instance(client: Client, instance_id: str, version: int, changes: dict[str, object]) -> Instance:
+    raw = await client.send("PATCH", _path(instance_id), body=changes, headers=_if_match(version))
     return msgspec.json.decode(raw, type=Instance)
 
 
-async def delete_instance(instance_id: str, version: int) -> None:
-    await send("DELETE", _path(instance_id), headers=_if_match(version))
+async def delete_instance(client: Client, instance_id: str, version: int) -> None:
+    await client.send("DELETE", _path(instance_id), headers=_if_match(version))
 
 
-async def run_test(instance_id: str) -> Instance:
-    raw = await send("POST", _path(instance_id, "test"), timeout_s=TEST_TIMEOUT_S)
+async def run_test(client: Client, instance_id: str) -> Instance:
+    raw = await client.send("POST", _path(instance_id, "test"), timeout_s=TEST_TIMEOUT_S)
     return msgspec.json.decode(raw, type=Instance)
 
 
-async def confirm_endpoint(instance_id: str, version: int, origin: str) -> Instance:
+async def confirm_endpoint(client: Client, instance_id: str, version: int, origin: str) -> Instance:
     """Confirm the key may go to `origin`, the endpoint's origin as the card showed it."""
-    raw = await send("POST", _path(instance_id, "confirm-endpoint"), body={"origin": origin}, headers=_if_match(version))
+    raw = await client.send(
+        "POST", _path(instance_id, "confirm-endpoint"), body={"origin": origin}, headers=_if_match(version)
+    )
     return msgspec.json.decode(raw, type=Instance)
 
 
-async def set_credential(instance_id: str, api_key: str, verify: bool) -> Instance:
-    raw = await send(
+async def set_credential(client: Client, instance_id: str, api_key: str, verify: bool) -> Instance:
+    raw = await client.send(
         "PUT", _path(instance_id, "credential"), body={"api_key": api_key, "verify": verify}, timeout_s=TEST_TIMEOUT_S
     )
     return msgspec.json.decode(raw, type=Instance)
 
 
-async def instance_models(instance_id: str) -> InstanceModels:
-    return msgspec.json.decode(await send("GET", _path(instance_id, "models")), type=InstanceModels)
+async def instance_models(client: Client, instance_id: str) -> InstanceModels:
+    return msgspec.json.decode(await client.send("GET", _path(instance_id, "models")), type=InstanceModels)
 
 
-async def add_listed_model(instance_id: str, model_id: str) -> InstanceModels:
-    raw = await send("POST", _path(instance_id, "models"), body={"model_id": model_id})
+async def add_listed_model(client: Client, instance_id: str, model_id: str) -> InstanceModels:
+    raw = await client.send("POST", _path(instance_id, "models"), body={"model_id": model_id})
     return msgspec.json.decode(raw, type=InstanceModels)
 
 
-async def instance_history(instance_id: str) -> list[HistoryEvent]:
-    return msgspec.json.decode(await send("GET", _path(instance_id, "history")), type=list[HistoryEvent])
+async def instance_history(client: Client, instance_id: str) -> list[HistoryEvent]:
+    return msgspec.json.decode(await client.send("GET", _path(instance_id, "history")), type=list[HistoryEvent])
 
 
-async def catalog_providers() -> list[ProviderSummary]:
-    raw = await send("GET", "/api/v1/catalog/providers")
+async def catalog_providers(client: Client) -> list[ProviderSummary]:
+    raw = await client.send("GET", "/api/v1/catalog/providers")
     return msgspec.json.decode(raw, type=_ProviderList).providers
 
 
-async def catalog_provider(provider_id: str) -> ProviderDetail:
-    raw = await send("GET", f"/api/v1/catalog/providers/{provider_id}")
+async def catalog_provider(client: Client, provider_id: str) -> ProviderDetail:
+    raw = await client.send("GET", f"/api/v1/catalog/providers/{provider_id}")
     return msgspec.json.decode(raw, type=ProviderDetail)
 
 
-async def preview_env_import() -> list[EnvCandidate]:
-    return msgspec.json.decode(await send("GET", "/api/v1/import/env"), type=_EnvPreview).candidates
+async def preview_env_import(client: Client) -> list[EnvCandidate]:
+    return msgspec.json.decode(await client.send("GET", "/api/v1/import/env"), type=_EnvPreview).candidates
 
 
-async def apply_env_import() -> EnvImportResult:
-    return msgspec.json.decode(await send("POST", "/api/v1/import/env"), type=EnvImportResult)
+async def apply_env_import(client: Client) -> EnvImportResult:
+    return msgspec.json.decode(await client.send("POST", "/api/v1/import/env"), type=EnvImportResult)

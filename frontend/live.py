@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import reflex as rx
 from reflex.utils.prerequisites import get_app
 
 from frontend import api
+from frontend.auth import client_for
 
 SHOWN = 200
 RECONNECT_DELAY_S = 1.0
@@ -30,9 +31,11 @@ def _row(event: api.LoggedEvent) -> EventRow:
     return EventRow(event.position, time, event.type, event.stream_id, event.actor, event.summary)
 
 
-def _client_connected(token: str) -> bool:
+def _connected(client_token: str, socket_id: str) -> bool:
+    """Whether the tab is still connected over the same socket: a reload (as signing in or out does) opens another,
+    with the cookie it has then, and a feed of its own."""
     namespace = get_app().app.event_namespace
-    return namespace is not None and token in namespace.token_to_sid
+    return namespace is not None and namespace.token_to_sid.get(client_token) == socket_id
 
 
 class LiveState(rx.State):
@@ -40,8 +43,8 @@ class LiveState(rx.State):
 
     rows: list[EventRow] = []
     last_position: int = 0
-    following: bool = False
     error: str = ""
+    _feed_socket: str = ""  # the event socket the running feed follows for
 
     def _add(self, events: list[api.LoggedEvent]) -> list[str]:
         fresh = [e for e in events if e.position > self.last_position]
@@ -52,32 +55,38 @@ class LiveState(rx.State):
 
     @rx.event(background=True)
     async def follow(self) -> AsyncIterator[rx.event.EventSpec]:
-        """Load the newest events, then follow the feed while this tab stays connected."""
+        """Load the newest events, then follow the feed, as the signed-in user, while this tab's socket stays open."""
+        client_token, socket_id = self.router.session.client_token, self.router.session.session_id
         async with self:
-            if self.following:
+            if self._feed_socket == socket_id:
                 return
-            self.following = True
-        token = self.router.session.client_token
+            self._feed_socket = socket_id
+        client = client_for(self)
         try:
-            while _client_connected(token):
-                async for reaction in self._follow_once():
+            while _connected(client_token, socket_id):
+                async for reaction in self._follow_once(client, lambda: _connected(client_token, socket_id)):
                     yield reaction
                 await asyncio.sleep(RECONNECT_DELAY_S)
         finally:
             async with self:
-                self.following = False
+                if self._feed_socket == socket_id:
+                    self._feed_socket = ""
 
-    async def _follow_once(self) -> AsyncIterator[rx.event.EventSpec]:
+    async def _follow_once(
+        self, client: api.Client, still_open: Callable[[], bool]
+    ) -> AsyncIterator[rx.event.EventSpec]:
         try:
             if self.last_position == 0:
-                events, _ = await api.latest_events(SHOWN)
+                events, _ = await client.latest_events(SHOWN)
                 async with self:
-                    types = self._add(events)
+                    types = self._add(events) if still_open() else []
                 # a change logged after the page loaded its data but before this catch-up must still reach it
                 for reaction in reactions_to(types):
                     yield reaction
-            async for event in api.follow_events(self.last_position):
-                async with self:
+            async for event in client.follow_events(self.last_position):
+                async with self:  # checked under the lock: the tab's state may have been reset for another user
+                    if not still_open():
+                        return
                     types = self._add([event])
                     self.error = ""
                 for reaction in reactions_to(types):

@@ -8,6 +8,7 @@ import reflex as rx
 
 from frontend import catalog_api
 from frontend.api import Problem, Query
+from frontend.auth import client_for, for_admins
 from frontend.layout import page_frame
 from frontend.live import react_to
 from frontend.money import dollars, price, price_range, tokens
@@ -115,7 +116,7 @@ class CatalogState(rx.State):
     @rx.event
     async def load(self) -> None:
         try:
-            listing = await catalog_api.providers()
+            listing = await catalog_api.providers(client_for(self))
         except (Problem, OSError) as exc:
             self.error = f"Could not load the catalog: {exc}"
             return
@@ -127,7 +128,7 @@ class CatalogState(rx.State):
     @rx.event
     async def search(self) -> None:
         try:
-            page = await catalog_api.search(self._query())
+            page = await catalog_api.search(client_for(self), self._query())
         except Problem as exc:
             self.error = "; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or exc.message
             return
@@ -310,7 +311,7 @@ def catalog_page() -> rx.Component:
         "Catalog",
         rx.flex(
             rx.text(CatalogState.cards.length(), " providers · ", CatalogState.model_count, " models", color_scheme="gray"),
-            rx.link(rx.button("New custom provider", id="new-provider"), href="/catalog/edit"),
+            for_admins(rx.link(rx.button("New custom provider", id="new-provider"), href="/catalog/edit")),
             justify="between", align="center",
         ),
         rx.foreach(CatalogState.warnings, lambda w: rx.callout(w, color_scheme="amber", margin_top="8px")),

@@ -9,6 +9,7 @@ import reflex as rx
 
 from frontend import catalog_api
 from frontend.api import Problem
+from frontend.auth import AuthState, client_for, for_admins
 from frontend.layout import page_frame
 
 MODEL_FIELDS = ("id", "name", "context_window", "default_max_tokens", "cost_in", "cost_out")
@@ -97,8 +98,9 @@ class EditorState(rx.State):
     async def load(self) -> None:
         params = self.router.url.query_parameters
         self.errors, self.message, self.import_message = {}, "", ""
-        templates = await catalog_api.templates()
-        listing = await catalog_api.providers()
+        client = client_for(self)
+        templates = await catalog_api.templates(client)
+        listing = await catalog_api.providers(client)
         self.template_ids = [t.id for t in templates]
         self.template_names = [t.name for t in templates]
         self.types = sorted({card.type for card in listing.providers} | {t.provider.type for t in templates})
@@ -110,7 +112,7 @@ class EditorState(rx.State):
 
     async def _load_provider(self, provider_id: str) -> None:
         try:
-            provider = await catalog_api.provider(provider_id)
+            provider = await catalog_api.provider(client_for(self), provider_id)
         except Problem as exc:
             self.message = exc.message
             return
@@ -131,7 +133,7 @@ class EditorState(rx.State):
 
     @rx.event
     async def pick_template(self, name: str) -> None:
-        templates = await catalog_api.templates()
+        templates = await catalog_api.templates(client_for(self))
         chosen = next((t for t in templates if t.name == name), None)
         if chosen is not None:
             self._use_template(chosen)
@@ -175,7 +177,7 @@ class EditorState(rx.State):
             models=[m for m in models if m is not None],
         )
         try:
-            saved = await catalog_api.save_custom(self.provider_id.strip(), draft, self.version)
+            saved = await catalog_api.save_custom(client_for(self), self.provider_id.strip(), draft, self.version)
         except Problem as exc:
             self._show_errors(exc.fields)
             self.message = exc.message
@@ -190,7 +192,9 @@ class EditorState(rx.State):
     @rx.event
     async def import_providers(self) -> rx.event.EventSpec | None:
         try:
-            imported = await catalog_api.import_catwalk(self.import_json, self.import_as_id.strip())
+            imported = await catalog_api.import_catwalk(
+                client_for(self), self.import_json, self.import_as_id.strip()
+            )
         except Problem as exc:
             details = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
             self.import_message = f"{exc.message}{' — ' + details if details else ''}"
@@ -304,9 +308,15 @@ def editor_page() -> rx.Component:
                 spacing="3", align="center", margin_bottom="16px",
             ),
         ),
+        rx.cond(
+            (AuthState.role != "") & ~AuthState.can_admin,
+            rx.callout("Only an admin can change the catalog.", icon="lock", margin_bottom="12px", id="admin-only"),
+        ),
         rx.cond(EditorState.message != "", rx.callout(EditorState.message, color_scheme="red", margin_bottom="12px", id="editor-message")),
         _provider_form(),
         _models_editor(),
-        rx.button("Save provider", size="3", on_click=EditorState.save, id="save-provider", margin_top="16px"),
-        _import_box(),
+        for_admins(
+            rx.button("Save provider", size="3", on_click=EditorState.save, id="save-provider", margin_top="16px"),
+            _import_box(),
+        ),
     )

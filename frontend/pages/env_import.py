@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import reflex as rx
 
 from frontend import instances_api
+from frontend.auth import client_for, for_admins
 from frontend.forms import REQUEST_FAILURES, describe_failure, error_callout
 from frontend.layout import page_frame
 
@@ -41,7 +42,7 @@ class EnvImportState(rx.State):
 
     async def _preview(self) -> None:
         try:
-            self.rows = [_row_of(c) for c in await instances_api.preview_env_import()]
+            self.rows = [_row_of(c) for c in await instances_api.preview_env_import(client_for(self))]
         except REQUEST_FAILURES as failure:
             self.error = describe_failure(failure)
             return
@@ -56,7 +57,7 @@ class EnvImportState(rx.State):
     async def apply(self) -> None:
         self.error, self.applying = "", True
         try:
-            done = await instances_api.apply_env_import()
+            done = await instances_api.apply_env_import(client_for(self))
         except REQUEST_FAILURES as failure:
             self.error = describe_failure(failure)
             return
@@ -105,12 +106,14 @@ def env_import_page() -> rx.Component:
         ),
         rx.flex(
             rx.link(rx.button("Back to instances", variant="soft"), href="/instances"),
-            rx.button(
-                "Import ", EnvImportState.creatable, " instance(s)",
-                on_click=EnvImportState.apply,
-                loading=EnvImportState.applying,
-                disabled=EnvImportState.creatable == 0,
-                id="apply-import",
+            for_admins(
+                rx.button(
+                    "Import ", EnvImportState.creatable, " instance(s)",
+                    on_click=EnvImportState.apply,
+                    loading=EnvImportState.applying,
+                    disabled=EnvImportState.creatable == 0,
+                    id="apply-import",
+                ),
             ),
             spacing="3",
         ),

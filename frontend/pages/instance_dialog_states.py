@@ -10,6 +10,7 @@ import reflex as rx
 
 from frontend import instances_api
 from frontend.api import Problem
+from frontend.auth import client_for
 from frontend.forms import REQUEST_FAILURES, RequestFailure, describe_failure, split_problem
 from frontend.pages.instances_state import InstancesState, shown_time
 
@@ -168,7 +169,7 @@ class InstanceFormState(DialogState, rx.State):
         self.editing_id, self.step, self.query, self.is_open = "", 1, "", True
         self.name, self.endpoint, self.timeout_ms = "", "", DEFAULT_TIMEOUT_MS
         try:
-            summaries = await instances_api.catalog_providers()
+            summaries = await instances_api.catalog_providers(client_for(self))
         except REQUEST_FAILURES as failure:
             self._refused(failure, ())
             return
@@ -177,7 +178,7 @@ class InstanceFormState(DialogState, rx.State):
     @rx.event
     async def choose(self, provider_id: str) -> None:
         try:
-            provider = await instances_api.catalog_provider(provider_id)
+            provider = await instances_api.catalog_provider(client_for(self), provider_id)
         except REQUEST_FAILURES as failure:
             self._refused(failure, ())
             return
@@ -246,11 +247,11 @@ class InstanceFormState(DialogState, rx.State):
             changes = {key: value for key, value in fields.items() if before[key] != value}
             changes.update(self._key_choice(form))
             if changes:
-                await instances_api.update_instance(self.editing_id, self.editing_version, changes)
+                await instances_api.update_instance(client_for(self), self.editing_id, self.editing_version, changes)
             return
         key = form.get("api_key", "")
         extra = {"api_key": key} if key and not self.keyless else {}
-        await instances_api.create_instance({**fields, "provider_id": self.provider_id, **extra})
+        await instances_api.create_instance(client_for(self), {**fields, "provider_id": self.provider_id, **extra})
 
     def _key_choice(self, form: dict[str, str]) -> dict[str, object]:
         """For an endpoint moved to another origin: the key given again, else keeping the stored one."""
@@ -288,7 +289,8 @@ class RotateState(DialogState, rx.State):
         self.saving = True
         yield None
         try:
-            await instances_api.set_credential(self.instance_id, form.get("api_key", ""), self.verify)
+            key = form.get("api_key", "")
+            await instances_api.set_credential(client_for(self), self.instance_id, key, self.verify)
         except REQUEST_FAILURES as failure:
             self._refused(failure, ("api_key",))
             return
@@ -314,7 +316,7 @@ class DeleteState(DialogState, rx.State):
     async def confirm(self) -> rx.event.EventSpec | None:
         self._clear()
         try:
-            await instances_api.delete_instance(self.instance_id, self.version)
+            await instances_api.delete_instance(client_for(self), self.instance_id, self.version)
         except REQUEST_FAILURES as failure:
             self._refused(failure, ())
             return None
@@ -333,7 +335,7 @@ class HistoryState(DialogState, rx.State):
         self._clear()
         self.instance_name, self.rows, self.is_open = name, [], True
         try:
-            events = await instances_api.instance_history(instance_id)
+            events = await instances_api.instance_history(client_for(self), instance_id)
         except REQUEST_FAILURES as failure:
             self._refused(failure, ())
             return
@@ -357,7 +359,7 @@ class ModelsState(DialogState, rx.State):
         self._clear()
         self.instance_id, self.instance_name, self.rows, self.is_open = instance_id, name, [], True
         try:
-            self._show(await instances_api.instance_models(instance_id))
+            self._show(await instances_api.instance_models(client_for(self), instance_id))
         except REQUEST_FAILURES as failure:
             self._refused(failure, ())
 
@@ -365,6 +367,6 @@ class ModelsState(DialogState, rx.State):
     async def add(self, model_id: str) -> None:
         self._clear()
         try:
-            self._show(await instances_api.add_listed_model(self.instance_id, model_id))
+            self._show(await instances_api.add_listed_model(client_for(self), self.instance_id, model_id))
         except REQUEST_FAILURES as failure:
             self._refused(failure, ())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from frontend.auth import for_admins
 from frontend.forms import error_callout, text_field
 from frontend.pages.instance_dialog_states import (
     DeleteState,
@@ -259,7 +260,7 @@ def _model_row(row: ModelRow) -> rx.Component:
         rx.table.cell(
             rx.badge(row.availability, color_scheme=rx.match(row.availability, *AVAILABILITY_COLORS.items(), "gray"))
         ),
-        rx.table.cell(rx.cond(row.availability == "not_in_catalog", add)),
+        rx.table.cell(rx.cond(row.availability == "not_in_catalog", for_admins(add))),
         class_name="model-row",
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from frontend.auth import for_admins, for_operators
 from frontend.forms import error_callout
 from frontend.layout import page_frame
 from frontend.pages.instance_dialog_states import DeleteState, HistoryState, InstanceFormState, ModelsState, RotateState
@@ -76,9 +77,11 @@ def _endpoint_notice(card: InstanceCard) -> rx.Component:
                 "; requests now go to ", rx.code(card.current_origin), ". Tests are refused until you confirm.",
                 size="1",
             ),
-            rx.button(
-                "Confirm", size="1", color_scheme="amber", class_name="confirm-endpoint",
-                on_click=InstancesState.confirm_endpoint(card.id, card.version, card.current_origin),
+            for_admins(
+                rx.button(
+                    "Confirm", size="1", color_scheme="amber", class_name="confirm-endpoint",
+                    on_click=InstancesState.confirm_endpoint(card.id, card.version, card.current_origin),
+                ),
             ),
             direction="column", spacing="2", align="start",
         ),
@@ -94,21 +97,27 @@ def _endpoint_notice(card: InstanceCard) -> rx.Component:
 def _actions(card: InstanceCard) -> rx.Component:
     rotate_label = rx.cond(card.key_last4, "Rotate key", "Set key")
     return rx.flex(
-        rx.button(
-            "Test", size="1", on_click=InstancesState.test(card.id), loading=card.status == "testing"
+        for_operators(
+            rx.button("Test", size="1", on_click=InstancesState.test(card.id), loading=card.status == "testing"),
         ),
-        rx.button(
-            "Edit", size="1", variant="soft",
-            on_click=InstanceFormState.open_edit(
-                card.id, card.name, card.endpoint, card.timeout_ms, card.version, card.key_origin, card.current_origin
+        for_admins(
+            rx.button(
+                "Edit", size="1", variant="soft",
+                on_click=InstanceFormState.open_edit(
+                    card.id, card.name, card.endpoint, card.timeout_ms, card.version, card.key_origin, card.current_origin
+                ),
+            ),
+            rx.button(
+                rotate_label, size="1", variant="soft", on_click=RotateState.open_for(card.id, card.name, card.key_last4)
             ),
         ),
-        rx.button(rotate_label, size="1", variant="soft", on_click=RotateState.open_for(card.id, card.name, card.key_last4)),
         rx.button("Models", size="1", variant="soft", on_click=ModelsState.open_for(card.id, card.name)),
         rx.button("History", size="1", variant="soft", on_click=HistoryState.open_for(card.id, card.name)),
-        rx.button(
-            "Delete", size="1", variant="soft", color_scheme="red",
-            on_click=DeleteState.open_for(card.id, card.name, card.version),
+        for_admins(
+            rx.button(
+                "Delete", size="1", variant="soft", color_scheme="red",
+                on_click=DeleteState.open_for(card.id, card.name, card.version),
+            ),
         ),
         spacing="2",
         wrap="wrap",
@@ -133,10 +142,16 @@ def _toolbar() -> rx.Component:
     return rx.flex(
         rx.text("Connections to providers. Status changes made anywhere appear here live.", color_scheme="gray"),
         rx.spacer(),
-        rx.link(rx.button("Import from environment", variant="soft"), href="/instances/import"),
-        rx.button(rx.icon("plus", size=16), "Add instance", on_click=InstanceFormState.open_add, id="add-instance"),
+        for_admins(
+            rx.flex(
+                rx.link(rx.button("Import from environment", variant="soft"), href="/instances/import"),
+                rx.button(rx.icon("plus", size=16), "Add instance", on_click=InstanceFormState.open_add, id="add-instance"),
+                spacing="3",
+            ),
+        ),
         align="center",
         spacing="3",
+        wrap="wrap",
         margin_bottom="var(--space-4)",
     )
 

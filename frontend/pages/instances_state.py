@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 import reflex as rx
 
 from frontend import instances_api
+from frontend.auth import client_for
 from frontend.forms import REQUEST_FAILURES, describe_failure
 from frontend.live import react_to
 
@@ -80,7 +81,7 @@ class InstancesState(rx.State):
 
     async def _load(self) -> None:
         try:
-            instances = await instances_api.list_instances()
+            instances = await instances_api.list_instances(client_for(self))
         except REQUEST_FAILURES as failure:
             self.error = describe_failure(failure)
             return
@@ -96,7 +97,7 @@ class InstancesState(rx.State):
     async def confirm_endpoint(self, instance_id: str, version: int, origin: str) -> None:
         """Confirm the key may go where the card says the endpoint now points."""
         try:
-            await instances_api.confirm_endpoint(instance_id, version, origin)
+            await instances_api.confirm_endpoint(client_for(self), instance_id, version, origin)
         except REQUEST_FAILURES as failure:
             self.error = describe_failure(failure)
             return
@@ -113,7 +114,7 @@ class InstancesState(rx.State):
             self.cards = [replace(card, status="testing") if card.id == instance_id else card for card in self.cards]
         failure_message = ""
         try:
-            await instances_api.run_test(instance_id)
+            await instances_api.run_test(client_for(self), instance_id)
         except REQUEST_FAILURES as failure:
             failure_message = describe_failure(failure)
         async with self:

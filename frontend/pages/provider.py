@@ -6,6 +6,7 @@ import reflex as rx
 
 from frontend import catalog_api
 from frontend.api import Problem
+from frontend.auth import AuthState, client_for, for_admins
 from frontend.layout import page_frame
 from frontend.live import react_to
 from frontend.pages.catalog import ModelRow, model_row
@@ -30,7 +31,7 @@ class ProviderState(rx.State):
             self.error, self.models = "No provider chosen: pick one in the Catalog.", []
             return
         try:
-            provider = await catalog_api.provider(self.provider_id)
+            provider = await catalog_api.provider(client_for(self), self.provider_id)
         except Problem as exc:
             self.error = exc.message
             self.models = []
@@ -48,7 +49,7 @@ class ProviderState(rx.State):
     @rx.event
     async def remove(self) -> rx.event.EventSpec | None:
         try:
-            await catalog_api.delete_custom(self.provider_id)
+            await catalog_api.delete_custom(client_for(self), self.provider_id)
         except Problem as exc:
             self.error = exc.message
             return None
@@ -79,12 +80,14 @@ def _actions() -> rx.Component:
     remove_label = rx.cond(ProviderState.overridden, "Remove override", "Delete provider")
     return rx.flex(
         rx.button("Export JSON", variant="soft", id="export-provider", on_click=ProviderState.export),
-        rx.link(
-            rx.button(rx.cond(ProviderState.custom, "Edit", "Override"), variant="soft", id="edit-provider"),
-            href="/catalog/edit?id=" + ProviderState.provider_id,
+        for_admins(
+            rx.link(
+                rx.button(rx.cond(ProviderState.custom, "Edit", "Override"), variant="soft", id="edit-provider"),
+                href="/catalog/edit?id=" + ProviderState.provider_id,
+            ),
         ),
         rx.cond(
-            ProviderState.custom,
+            ProviderState.custom & AuthState.can_admin,
             rx.alert_dialog.root(
                 rx.alert_dialog.trigger(rx.button(remove_label, color_scheme="red", variant="soft", id="remove-provider")),
                 rx.alert_dialog.content(

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -76,9 +77,9 @@ class RunningApp:
         return {**os.environ, "SWITCHBOARD_DATA_DIR": str(self.data_dir)}
 
 
-@pytest.fixture(scope="session")
-def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    data_dir = tmp_path_factory.mktemp("e2e") / "data"
+@contextmanager
+def serve_app(data_dir: Path) -> Iterator[RunningApp]:
+    """`switchboard run` on a free port with its data in `data_dir`, until the block ends."""
     port = _free_port()
     log = data_dir.parent / "switchboard.log"
     env = {
@@ -100,6 +101,12 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp
         yield RunningApp(base, data_dir)
     finally:
         _stop(process)
+
+
+@pytest.fixture(scope="session")
+def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    with serve_app(tmp_path_factory.mktemp("e2e") / "data") as app:
+        yield app
 
 
 @pytest.fixture(scope="session")
