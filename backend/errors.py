@@ -104,8 +104,15 @@ def handle_unexpected(request: Request, exc: Exception) -> Response[bytes]:
     )
 
 
+def handle_too_deep(_: Request, __: RecursionError) -> Response[bytes]:
+    """JSON nested deeper than the decoder can follow is bad input, not a server error."""
+    too_deep = [FieldError("body", "is nested too deeply")]
+    return problem_response(Problem(title="Validation failed", status=400, detail="the body was refused", errors=too_deep))
+
+
 EXCEPTION_HANDLERS = {
     ProblemError: handle_problem_error,
+    RecursionError: handle_too_deep,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,
 }

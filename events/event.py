@@ -12,6 +12,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     """Base class of every domain event; the tag (the class name) is the stored type."""
 
     schema_version: ClassVar[int] = 1
+    withheld: ClassVar[frozenset[str]] = frozenset()  # kept in the log, never shown to its readers
 
 
 class Metadata(msgspec.Struct, frozen=True, kw_only=True):

@@ -9,7 +9,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
-from backend.audit.schemas import EventPage, Health, event_out
+from backend.audit.schemas import MAX_POSITION, EventPage, Health, event_out
 from backend.errors import FieldError, ValidationFailed
 from backend.services import Services
 
@@ -36,7 +36,7 @@ class AuditController(Controller):
     async def list_events(
         self,
         services: ServicesDep,
-        after: Annotated[int, QueryParameter(ge=0)] = 0,
+        after: Annotated[int, QueryParameter(ge=0, le=MAX_POSITION)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
         stream: FromQuery[str | None] = None,
         type: FromQuery[str | None] = None,

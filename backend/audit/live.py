@@ -17,19 +17,37 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from backend.audit.schemas import event_out
+from backend.audit.schemas import MAX_POSITION, event_out
+from backend.auth.events import TokenRevoked
+from backend.auth.guard import CLOSE_UNAUTHENTICATED, authenticate
 from backend.services import Services
 
 LIVE_BUFFER = 1000
+REVOKED = TokenRevoked.__name__
 TRY_AGAIN_LATER = 1013
 
 
+class _Ending:
+    """Why the feed stops on its own: the client fell behind, or its token was revoked."""
+
+    def __init__(self) -> None:
+        self.revoked = False
+
+
 async def _forward(
-    services: Services, after: int, frames: MemoryObjectSendStream[tuple[int, str]]
+    services: Services,
+    socket: WebSocket,
+    after: int,
+    frames: MemoryObjectSendStream[tuple[int, str]],
+    ending: _Ending,
 ) -> None:
-    """Feed (position, JSON) pairs into the bounded buffer; return when the client falls behind."""
+    """Feed (position, JSON) pairs into the bounded buffer; return when the client falls behind, or when a
+    revocation leaves the socket's token (or cookie) no longer accepted."""
     async with frames:
         async for stored in services.store.subscribe(after=after):
+            if stored.type == REVOKED and await authenticate(socket, services.tokens) is None:
+                ending.revoked = True
+                return
             frame = msgspec.json.encode(event_out(stored, services.registry)).decode()
             try:
                 frames.send_nowait((stored.position, frame))
@@ -50,19 +68,24 @@ async def _wait_for_disconnect(socket: WebSocket, scope: anyio.CancelScope) -> N
 async def live_feed(
     socket: WebSocket,
     services: NamedDependency[Services],
-    after: Annotated[int, QueryParameter(ge=0)] = 0,
+    after: Annotated[int, QueryParameter(ge=0, le=MAX_POSITION)] = 0,
 ) -> None:
     """Send every event after `after` as one JSON text frame each, then follow the log."""
     await socket.accept()
     frames_in, frames_out = anyio.create_memory_object_stream[tuple[int, str]](LIVE_BUFFER)
     last_sent = after
+    ending = _Ending()
     async with anyio.create_task_group() as group:
         group.start_soon(_wait_for_disconnect, socket, group.cancel_scope)
-        group.start_soon(_forward, services, after, frames_in)
+        group.start_soon(_forward, services, socket, after, frames_in, ending)
         async with frames_out:
             async for position, frame in frames_out:
                 await socket.send_text(frame)
                 last_sent = position
         group.cancel_scope.cancel()
-    if socket.connection_state != "disconnect":
+    if socket.connection_state == "disconnect":
+        return
+    if ending.revoked:
+        await socket.close(code=CLOSE_UNAUTHENTICATED, reason="token revoked")
+    else:
         await socket.close(code=TRY_AGAIN_LATER, reason=f"too slow; reconnect with after={last_sent}")

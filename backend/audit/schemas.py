@@ -11,6 +11,9 @@ from events import EventRegistry, StoredEvent
 from events.errors import UnknownEventType
 
 
+MAX_POSITION = 2**63 - 1  # SQLite's largest integer: a position beyond it is refused, not an overflow
+
+
 class EventOut(msgspec.Struct, frozen=True, kw_only=True):
     """One logged event with a readable one-line summary."""
 
@@ -79,5 +82,17 @@ def event_out(stored: StoredEvent, registry: EventRegistry) -> EventOut:
         correlation_id=stored.metadata.correlation_id,
         recorded_at=stored.recorded_at,
         summary=summarize(stored, registry),
-        data=stored.data,
+        data=shown_data(stored, registry),
     )
+
+
+def shown_data(stored: StoredEvent, registry: EventRegistry) -> msgspec.Raw:
+    """The event's JSON without the fields its type withholds from readers."""
+    try:
+        withheld = registry.class_for(stored.type).withheld
+    except UnknownEventType:
+        return stored.data
+    if not withheld:
+        return stored.data
+    data = msgspec.json.decode(stored.data, type=dict[str, object])
+    return msgspec.Raw(msgspec.json.encode({name: value for name, value in data.items() if name not in withheld}))

@@ -6,6 +6,8 @@ They carry the token's id, name, role and hash prefix; `TokenIssued` also carrie
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from backend.auth.permissions import Role
 from events import Event
 
@@ -13,7 +15,10 @@ TOKENS_STREAM = "tokens"
 
 
 class TokenIssued(Event, frozen=True, kw_only=True):
-    """A token was made; `token_hash` is useless without both the token and the server's token key."""
+    """A token was made; `token_hash` is useless without both the token and the server's token key,
+    and is withheld from every reader of the log (API, live feed, CLI): only `hash_prefix` is shown."""
+
+    withheld: ClassVar[frozenset[str]] = frozenset({"token_hash"})
 
     token_id: str
     name: str

@@ -80,8 +80,11 @@ class Tokens:
         return Principal(actor=f"token:{info.name}", role=info.role, mode="token") if info else None
 
     async def required(self) -> bool:
-        """Whether a request without a token is refused: off loopback, or once any token is active."""
-        return not self.loopback or await self.view.any_active(self.store)
+        """Whether a request without a token is refused: off loopback, or once any token was ever issued.
+
+        Revoking every token does not reopen the server to anyone on the machine; the CLI issues a new one.
+        """
+        return not self.loopback or await self.view.any_issued(self.store)
 
     async def unprotected(self, host: str) -> str | None:
         """Why serving must not start (bound beyond loopback with no admin token), or None."""

@@ -93,6 +93,10 @@ class TokenView:
         )
         return bool(rows)
 
+    async def any_issued(self, store: SQLiteEventStore) -> bool:
+        """Whether a token was ever issued, revoked or not."""
+        return bool(await store.fetch(f"SELECT 1 FROM {TABLE} LIMIT 1", ()))
+
     async def all(self, store: SQLiteEventStore) -> list[TokenInfo]:
         """Every token, active first, each group by name."""
         rows = await store.fetch(f"SELECT body FROM {TABLE} ORDER BY active DESC, name_key, token_id", ())

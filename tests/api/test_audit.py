@@ -92,6 +92,7 @@ async def test_filters_by_time(client: Client) -> None:
         ({"limit": "501"}, "limit"),
         ({"after": "-1"}, "after"),
         ({"after": "abc"}, "after"),
+        ({"after": str(2**63)}, "after"),
         ({"since": "yesterday"}, "since"),
         ({"colour": "blue"}, "colour"),
     ],

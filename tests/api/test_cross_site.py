@@ -175,6 +175,15 @@ async def test_bodies_above_the_limit_are_a_413_problem(client: Client) -> None:
     assert await head(client) == before
 
 
+@pytest.mark.parametrize("path", ["/api/v1/instances", "/api/v1/catalog/import", "/api/v1/tokens"])
+async def test_json_nested_too_deep_is_a_problem_naming_the_body(client: Client, path: str) -> None:
+    before = await head(client)
+    response = await client.post(path, content=b"[" * 5000 + b"]" * 5000, headers={"content-type": "application/json"})
+    assert_problem(response, 400)
+    assert "body" in [error["field"] for error in response.json()["errors"]]
+    assert await head(client) == before
+
+
 async def test_a_chunked_body_above_the_limit_is_a_413_problem(served: str) -> None:
     chunk = b" " * 65536
 

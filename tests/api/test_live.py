@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import anyio
+import httpx
 import pytest
 import websockets
 
@@ -75,3 +76,19 @@ async def test_slow_client_is_disconnected_and_resumes_without_gaps(
             after = seen[-1] if seen else 0
     assert seen == list(range(1, total + 2))
     assert live.TRY_AGAIN_LATER in closes
+
+
+async def test_a_revoked_token_ends_its_open_feed(served: str) -> None:
+    async with httpx.AsyncClient(base_url=served) as http:
+        admin = (await http.post("/api/v1/tokens", json={"name": "root", "role": "admin"})).json()["token"]
+        as_admin = {"authorization": f"Bearer {admin}"}
+        viewer = (await http.post("/api/v1/tokens", json={"name": "eye", "role": "viewer"}, headers=as_admin)).json()
+        head = (await http.get("/api/v1/health", headers=as_admin)).json()["last_position"]
+        as_viewer = {"authorization": f"Bearer {viewer['token']}"}
+        async with websockets.connect(ws_url(served, head), additional_headers=as_viewer) as socket:
+            revoked = await http.delete(f"/api/v1/tokens/{viewer['id']}", headers=as_admin)
+            assert revoked.status_code == 204
+            with anyio.fail_after(10), pytest.raises(websockets.ConnectionClosed) as closed:
+                while True:
+                    assert json.loads(await socket.recv())["type"] == "TokenRevoked"
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401

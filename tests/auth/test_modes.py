@@ -64,12 +64,16 @@ async def test_a_bad_bearer_token_is_refused_even_in_local_mode_a_stale_cookie_i
     assert (await client.get("/api/v1/auth/me")).json()["actor"] == "local"
 
 
-async def test_revoking_every_token_on_loopback_returns_to_local_mode(client: Client) -> None:
+async def test_revoking_every_token_does_not_reopen_the_server(client: Client, settings: Settings) -> None:
     admin = await issue(client, "root", "admin")
     [listed] = (await client.get("/api/v1/tokens", headers=bearer(admin))).json()
     assert (await client.delete(f"/api/v1/tokens/{listed['id']}", headers=bearer(admin))).status_code == 204
     assert (await client.get("/api/v1/auth/me", headers=bearer(admin))).status_code == 401
-    assert (await client.get("/api/v1/auth/me")).json()["mode"] == "local"
+    assert (await client.get("/api/v1/auth/me")).status_code == 401
+    assert (await client.post("/api/v1/tokens", json={"name": "anyone", "role": "admin"})).status_code == 401
+    created = switchboard(settings, "token", "create", "again", "--role", "admin")
+    assert created.returncode == 0, created.stderr
+    assert (await client.get("/api/v1/auth/me", headers=bearer(created.stdout.strip()))).json()["role"] == "admin"
 
 
 async def test_beyond_loopback_the_app_will_not_start_without_an_admin_token(tmp_path: Path) -> None:

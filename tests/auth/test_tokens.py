@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import anyio
+import msgspec
 import pytest
 
 from backend.auth.tokens import BadTokenKey, TokenKey, new_token
@@ -42,9 +43,11 @@ async def test_create_shows_the_token_once_and_the_log_keeps_only_a_keyed_hash(
     assert re.fullmatch(r"[0-9a-f]{8}", body["hash_prefix"]) and body["revoked_at"] is None
     [issued] = (await client.get("/api/v1/events?stream=tokens", headers=bearer(token))).json()["events"]
     assert issued["type"] == "TokenIssued" and issued["actor"] == "local" and token not in str(issued)
-    assert set(issued["data"]) == {"type", "token_id", "name", "role", "hash_prefix", "token_hash"}
-    assert issued["data"]["token_hash"] == TokenKey.load_or_create(settings.token_key_file).hash(token)
-    assert issued["data"]["token_hash"].startswith(body["hash_prefix"])
+    assert set(issued["data"]) == {"type", "token_id", "name", "role", "hash_prefix"}  # the full hash is withheld
+    [stored] = await client.app.state.services.store.read_stream("tokens")
+    kept = msgspec.json.decode(stored.data)
+    assert kept["token_hash"] == TokenKey.load_or_create(settings.token_key_file).hash(token)
+    assert kept["token_hash"].startswith(body["hash_prefix"])
 
 
 async def test_the_list_shows_no_token_and_no_full_hash(client: Client) -> None:
