@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import secrets
 from pathlib import Path
+
+from backend.private_files import write_once
 
 TOKEN_PREFIX = "sbt_"
 TOKEN_SHAPE = re.compile(r"sbt_[A-Za-z0-9_-]{43}")
@@ -58,17 +59,6 @@ class TokenKey:
 
 
 def _create(path: Path) -> bytes:
+    """A new random key written once (0600); another process that wrote first wins and its key is read."""
     key = secrets.token_bytes(KEY_BYTES)
-    draft = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(descriptor, "wb") as out:
-            out.write(key)
-            out.flush()
-            os.fsync(out.fileno())
-        os.link(draft, path)
-    except FileExistsError:
-        return path.read_bytes()
-    finally:
-        draft.unlink(missing_ok=True)
-    return key
+    return key if write_once(path, key) else path.read_bytes()
