@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.di import NamedDependency
@@ -35,7 +34,6 @@ from backend.instances.view import InstanceView
 from backend.instances.service import Instances
 from events import Metadata
 
-LISTED = msgspec.json.Decoder(list[InstanceView])
 
 IfMatch = Annotated[
     str | None,
@@ -56,8 +54,7 @@ class InstancesController(Controller):
         responses={HTTP_200_OK: ResponseSpec(data_container=list[InstanceView], description="The instances")},
     )
     async def list_instances(self, instances: InstancesDep) -> Response[bytes]:
-        listed = LISTED.decode(await instances.view.list_bytes(instances.store))
-        body = msgspec.json.encode([present(instances, instance) for instance in listed])
+        body = await instances.list_bytes(lambda instance: present(instances, instance))
         return Response(body, media_type="application/json")
 
     @post("/", summary="Create an instance (Idempotency-Key honoured)")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import anyio
 import httpx
 import msgspec
 
 from backend.catalog.service import CatalogService
-from backend.catalog.views import ProviderView
+from backend.catalog.views import CatalogIndex, ProviderView
 from backend.errors import Conflict, NotFound
 from backend.instances.events import stream_of
 from backend.instances.vault import CredentialUnreadable, Reconciliation, Vault
@@ -52,6 +52,7 @@ class Instances:
         self.http = http
         self.keys_missing: set[str] = set()  # recorded keys without a file, found at start-up or when used
         self._locks: weakref.WeakValueDictionary[str, anyio.Lock] = weakref.WeakValueDictionary()
+        self._answered: tuple[bytes, CatalogIndex, frozenset[str], bytes] | None = None
         self.names_lock = anyio.Lock()
         """Held from a name check to its append (create, rename), so two instances never share a name.
 
@@ -103,6 +104,19 @@ class Instances:
                 f"PUT /api/v1/instances/{instance.id}/credential"
             )
         return secret
+
+    async def list_bytes(self, shown: Callable[[InstanceView], InstanceView]) -> bytes:
+        """The instance list as answered, each instance passed through `shown`; built again only when the view,
+        the catalog or the set of missing keys changed since the last answer."""
+        body = await self.view.list_bytes(self.store)
+        index, missing = self.catalog.index, frozenset(self.keys_missing)
+        answered = self._answered
+        if answered is not None and answered[0] is body and answered[1] is index and answered[2] == missing:
+            return answered[3]
+        listed = msgspec.json.decode(body, type=list[InstanceView])
+        shaped = msgspec.json.encode([shown(instance) for instance in listed])
+        self._answered = (body, index, missing, shaped)
+        return shaped
 
     def key_changed(self, instance_id: str) -> None:
         """The instance's key file was written or removed by a command, so it is no longer missing."""

@@ -188,6 +188,7 @@ async def test_a_moved_provider_default_is_refused_until_confirmed(
     upstream.scenario.key = SECRET
     created = await create(client, provider_id="gw", api_key=SECRET)
     url = f"/api/v1/instances/{created['id']}"
+    assert [item["endpoint_status"] for item in (await client.get("/api/v1/instances")).json()] == ["ok"]
     await put_gateway(client, "gw", gateway(foreign.urls.openai))  # the default moves under the instance
 
     shown = await get(client, created["id"])
