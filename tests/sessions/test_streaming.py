@@ -17,7 +17,14 @@ import websockets
 from backend.settings import Settings
 from tests.api.conftest import free_port, serving
 from tests.conftest import api_client
-from tests.sessions.conftest import event_types, first_agent, instance, ok, parse_stream, send, session
+from tests.sessions.conftest import (
+    event_types,
+    first_agent,
+    instance,
+    ok,
+    send,
+    session,
+)
 from tests.upstreams import UpstreamServer
 
 pytestmark = pytest.mark.anyio
