@@ -170,3 +170,18 @@ async def test_an_archived_session_does_not_hold_an_instance(client: Client, ups
     created = await session(client, instance_id)
     ok(await client.patch(f"/api/v1/sessions/{created['id']}", json={"archived": True}))
     assert (await client.delete(f"/api/v1/instances/{instance_id}")).status_code == 204
+
+
+async def test_a_model_that_vanished_since_it_was_chosen_refuses_the_turn(client: Client, upstream: UpstreamServer) -> None:
+    instance_id = await instance(client, upstream)
+    created = await session(client, instance_id, model_id="local-large")
+    agent_id = first_agent(created)
+    stale = await client.patch(
+        f"/api/v1/sessions/{created['id']}/agents/{agent_id}", json={"system_prompt": "x"}, headers={"if-match": "1"}
+    )
+    assert stale.status_code == 409
+    upstream.scenario.models = ["local-small"]
+    ok(await client.post(f"/api/v1/instances/{instance_id}/test"))  # the endpoint no longer lists local-large
+    answer = await client.post(f"/api/v1/sessions/{created['id']}/agents/{agent_id}/messages", json={"text": "hi"})
+    assert answer.status_code == 422 and "local-large" in answer.text and "local-small" in answer.text
+    assert upstream.scenario.requests_to("/chat/completions") == []
