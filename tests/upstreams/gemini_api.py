@@ -75,13 +75,19 @@ def generate(request: Request, params: dict[str, str], scenario: Scenario) -> Re
             "generateContent. Call ListModels to see the list of available models and their supported methods.",
         )
     body = request.json()
+    thinking = (body.get("generationConfig") or {}).get("thinkingConfig")
+    scenario.reasoning.append(thinking)
+    budget = (thinking or {}).get("thinkingBudget", 0)
+    if not isinstance(budget, int) or not -1 <= budget <= 32768:
+        return error(400, f"The thinking budget {budget} is invalid. Please choose a value between -1 and 32768.")
     contents = [body.get("systemInstruction"), *body.get("contents", [])]
     prompt = count_tokens(*(text for content in contents for text in _texts(content)))
     pieces = reply_pieces(scenario.reply)
     if method == "generateContent":
-        return JsonReply(_chunk(model, scenario.reply, prompt, len(pieces), final=True))
+        return JsonReply(_chunk(model, scenario.reply, prompt, len(pieces), scenario, final=True))
     chunks = [
-        _chunk(model, piece, prompt, index + 1, final=index == len(pieces) - 1) for index, piece in enumerate(pieces)
+        _chunk(model, piece, prompt, index + 1, scenario, final=index == len(pieces) - 1)
+        for index, piece in enumerate(pieces)
     ]
     if request.query.get("alt") != "sse":
         return JsonReply(chunks)  # without alt=sse Gemini streams one JSON array
@@ -89,9 +95,13 @@ def generate(request: Request, params: dict[str, str], scenario: Scenario) -> Re
     return StreamReply([sse(chunk, newline="\r\n") for chunk in chunks], SSE, sse(unavailable, newline="\r\n"))
 
 
-def _chunk(model: str, text: str, prompt: int, output: int, *, final: bool) -> dict:
+def _chunk(model: str, text: str, prompt: int, output: int, scenario: Scenario, *, final: bool) -> dict:
+    """promptTokenCount counts the whole prompt, cached content included; cachedContentTokenCount only when
+    some was read. No cache writes are reported."""
     candidate: dict = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
     usage = {"promptTokenCount": prompt, "candidatesTokenCount": output, "totalTokenCount": prompt + output}
+    if scenario.cache_read_tokens:
+        usage["cachedContentTokenCount"] = scenario.cache_read_tokens
     return {
         "candidates": [{**candidate, "finishReason": "STOP"} if final else candidate],
         "usageMetadata": usage,

@@ -45,6 +45,10 @@ def chat(request: Request, params: dict[str, str], scenario: Scenario) -> Reply:
     model = body.get("model", "")
     if model not in scenario.models and f"{model}:latest" not in scenario.models:
         return error(404, f'model "{model}" not found, try pulling it first')
+    think = body.get("think")
+    scenario.reasoning.append(think)
+    if think is not None and not isinstance(think, bool) and think not in ("low", "medium", "high"):
+        return error(400, f"invalid think value: {think!r}")
     pieces = reply_pieces(scenario.reply)
     lines = [ndjson(_line(model, piece)) for piece in pieces]
     prompt = count_tokens(*(str(message.get("content", "")) for message in body.get("messages", [])))

@@ -14,6 +14,7 @@ ERRORS: dict[int, tuple[str, str, str | None]] = {  # status: usual message, typ
     500: ("The server had an error while processing your request. Sorry about that!", "server_error", None),
 }
 PROMPT_FILTER_CHUNK = {"id": "", "object": "", "created": 0, "model": "", "choices": [], "prompt_filter_results": []}
+REASONING_EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"})
 MISSING_KEY = (
     "You didn't provide an API key. You need to provide your API key in an Authorization header using "
     "Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
@@ -54,15 +55,22 @@ def chat(request: Request, params: dict[str, str], scenario: Scenario) -> Reply:
 
 def chat_answer(body: dict, model: str, scenario: Scenario, *, prompt_filter: bool) -> Reply:
     """The answer shared with Azure, which also sends its content-filter results first."""
+    effort = body.get("reasoning_effort")
+    scenario.reasoning.append(effort)
+    if effort is not None and effort not in REASONING_EFFORTS:
+        message = f"Invalid value: '{effort}'. Supported values are: {', '.join(sorted(REASONING_EFFORTS))}."
+        return error(400, message)
     usage = _usage(body, scenario)
     if not body.get("stream"):
         return JsonReply(_completion(model, scenario.reply, usage))
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     frames = [sse(PROMPT_FILTER_CHUNK)] if prompt_filter else []
+    first_text = len(frames) + 1  # after the role-only delta
     frames += [sse(_chunk(model, delta, finish, include_usage)) for delta, finish in _deltas(scenario.reply)]
     if include_usage:
         frames.append(sse({**_chunk(model, None, None, True), "choices": [], "usage": usage}))
-    return StreamReply(frames + [b"data: [DONE]\n\n"], SSE, sse(error(500, scenario.error_message).body))
+    failed = sse(error(500, scenario.error_message).body)
+    return StreamReply(frames + [b"data: [DONE]\n\n"], SSE, failed, first_text)
 
 
 def _deltas(reply: str) -> list[tuple[dict[str, str], str | None]]:
@@ -94,10 +102,17 @@ def _completion(model: str, text: str, usage: dict[str, int]) -> dict:
     }
 
 
-def _usage(body: dict, scenario: Scenario) -> dict[str, int]:
+def _usage(body: dict, scenario: Scenario) -> dict:
+    """prompt_tokens counts the whole prompt, cached tokens included; no cache writes are reported."""
     prompt = count_tokens(*(str(message.get("content", "")) for message in body.get("messages", [])))
     completion = len(reply_pieces(scenario.reply))
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": scenario.cache_read_tokens, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+    }
 
 
 DIALECT = Dialect(

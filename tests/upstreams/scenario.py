@@ -13,10 +13,11 @@ Behaviour = Literal[
     "rate_limited",  # 429 with retry-after
     "server_error",  # 500
     "slow",  # wait delay_s before answering at all
-    "stall",  # send the first piece of the answer, then wait delay_s
-    "malformed",  # 200 with a body that is not valid JSON (or a garbage stream event)
-    "broken_stream",  # close the connection in the middle of the answer
-    "stream_error",  # report an error inside the stream, in the protocol's own way, after the first pieces
+    # Stream faults strike after `pieces_before_fault` pieces of text (0: before the first token):
+    "stall",  # wait delay_s, then go on
+    "malformed",  # a garbage stream event (a JSON answer: a body that is not valid JSON)
+    "broken_stream",  # close the connection (a JSON answer: in the middle of the body)
+    "stream_error",  # report an error inside the stream, in the protocol's own way
 ]
 BEHAVIOURS: tuple[Behaviour, ...] = get_args(Behaviour)
 BEHAVIOUR_HEADER = "x-upstream-behaviour"  # per-request choice, e.g. set as an instance's extra header
@@ -44,7 +45,11 @@ class Scenario:
     retry_after_s: float = 0.2
     delay_s: float = 1.0
     error_message: str | None = None  # replaces the service's usual error text, in answers and in streams
+    pieces_before_fault: int = 1  # how many text pieces a stream sends before its fault strikes
+    cache_read_tokens: int = 0  # reported as read from the prompt cache, where the protocol reports it
+    cache_write_tokens: int = 0  # reported as written to the prompt cache (Anthropic only)
     requests: list[Request] = field(default_factory=list)
+    reasoning: list[object] = field(default_factory=list)  # each chat's reasoning parameter as received, or None
 
     def next_behaviour(self, request: Request) -> Behaviour:
         chosen = request.headers.get(BEHAVIOUR_HEADER)
@@ -69,6 +74,10 @@ class Scenario:
 
     def requests_to(self, path_end: str) -> list[Request]:
         return [request for request in self.requests if request.path.endswith(path_end)]
+
+    def bodies(self, path_end: str = "") -> list[object]:
+        """The JSON bodies of the requests whose path ends with `path_end`, parsed."""
+        return [request.parsed() for request in self.requests_to(path_end)]
 
 
 def reply_pieces(text: str) -> list[str]:
