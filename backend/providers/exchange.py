@@ -83,7 +83,8 @@ async def _attempt(
         except httpx.TimeoutException:
             yield Failure("timeout", status, f"the stream went silent for {conn.timeout_ms} ms", 0.0)
         except httpx.TransportError as error:
-            yield Failure("bad_response", status, f"the stream broke off: {describe_error(error)}", 0.0)
+            message = f"the stream broke off: {describe_error(error)}"
+            yield Failure("bad_response", status, message, 0.0, broke_off=True)
         except msgspec.DecodeError as error:
             yield Failure("bad_response", status, f"unreadable stream data: {error}", 0.0)
         except StreamEndedEarly:

@@ -82,7 +82,7 @@ async def _with_retries(conn: Connection, attempt: Callable[[], Awaitable[Reply 
 
 def retry_delay(conn: Connection, number: int, failure: Failure) -> float | None:
     """Seconds to wait before attempt `number + 1`, or None when the policy or this failure allows no more."""
-    if failure.outcome not in RETRYABLE or number >= max(1, conn.max_attempts):
+    if (failure.outcome not in RETRYABLE and not failure.broke_off) or number >= max(1, conn.max_attempts):
         return None
     if failure.retry_after_s is None:
         return conn.backoff_ms / 1000 * 2.0 ** (number - 1)
