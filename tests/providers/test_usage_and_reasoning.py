@@ -5,8 +5,8 @@ import pytest
 
 from backend.providers import REASONING_LEVELS, Attempts, ChatError, Finish, Usage, stream_chat
 from tests.providers.peers import MESSAGES, PROMPT_TOKENS, PROTOCOLS, REPLY_TOKENS, collect, connection, text_of
-from tests.upstreams import UpstreamServer
-from tests.upstreams.scenario import DEFAULT_REPLY
+from tests.upstreams import UpstreamServer, reply_pieces
+from tests.upstreams.scenario import DEFAULT_REPLY, DEFAULT_THINKING
 
 pytestmark = pytest.mark.anyio
 
@@ -118,3 +118,25 @@ async def test_an_unknown_level_is_refused_without_a_request(
     assert len(chunks) == 1 and isinstance(chunks[0], ChatError) and chunks[0].outcome == "not_supported"
     assert "'extreme'" in chunks[0].message
     assert upstream.scenario.requests == []
+
+
+@pytest.mark.parametrize(
+    ("provider_type", "level"), [("openai", "high"), ("anthropic", "low"), ("google", "low"), ("ollama", "low")]
+)
+async def test_thinking_is_counted_as_output_but_is_not_part_of_the_answer(
+    client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str, level: str
+) -> None:
+    conn = connection(upstream.urls, provider_type)
+    chunks = await collect(stream_chat(client, conn, "local-small", MESSAGES, reasoning_effort=level))
+    assert text_of(chunks) == DEFAULT_REPLY
+    assert chunks[-1] == Usage(PROMPT_TOKENS, REPLY_TOKENS + len(reply_pieces(DEFAULT_THINKING)))
+
+
+@pytest.mark.parametrize("provider_type", PROTOCOLS)
+async def test_an_answer_cut_at_the_token_limit_finishes_with_length(
+    client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str
+) -> None:
+    conn = connection(upstream.urls, provider_type)
+    chunks = await collect(stream_chat(client, conn, "local-small", MESSAGES, max_tokens=2))
+    assert text_of(chunks) == "".join(reply_pieces(DEFAULT_REPLY)[:2])
+    assert chunks[-2:] == [Finish("length"), Usage(PROMPT_TOKENS, 2)]

@@ -2,8 +2,9 @@
 
 from tests.upstreams.asgi import SSE, JsonReply, Reply, Request, StreamReply, sse
 from tests.upstreams.dialect import Dialect, route
-from tests.upstreams.scenario import Scenario, count_tokens, reply_pieces
+from tests.upstreams.scenario import Scenario, answer, count_tokens, reply_pieces
 
+SIGNATURE = "c2lnbmVkIGxvY2FsbHk="  # thinking blocks come signed
 ERRORS: dict[int, tuple[str, str]] = {  # status: type, usual message
     400: ("invalid_request_error", "Invalid request."),
     401: ("authentication_error", "invalid x-api-key"),
@@ -54,33 +55,50 @@ def messages(request: Request, params: dict[str, str], scenario: Scenario) -> Re
     if refusal is not None:
         return error(400, refusal)
     prompt = count_tokens(_text(body.get("system", "")), *(_text(m.get("content")) for m in body["messages"]))
-    pieces = reply_pieces(scenario.reply)
+    thoughts = reply_pieces(scenario.thinking) if (thinking or {}).get("type") == "enabled" else []
+    reply = answer(scenario.reply, body["max_tokens"] - len(thoughts))
+    pieces, stop = reply.pieces, "max_tokens" if reply.cut else "end_turn"
+    usage = _usage(prompt, len(thoughts) + len(pieces), scenario)
     if not body.get("stream"):
-        usage = _usage(prompt, len(pieces), scenario)
-        return JsonReply(_message(model, [{"type": "text", "text": scenario.reply}], usage))
-    frames = [
+        blocks = [{"type": "thinking", "thinking": scenario.thinking, "signature": SIGNATURE}] if thoughts else []
+        return JsonReply(_message(model, [*blocks, {"type": "text", "text": reply.text}], usage, stop))
+    text_block = 1 if thoughts else 0
+    head = [
         _event({"type": "message_start", "message": _message(model, [], _usage(prompt, 1, scenario), stop=None)}),
-        _event({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        *_thinking_block(thoughts),
+        _event({"type": "content_block_start", "index": text_block, "content_block": {"type": "text", "text": ""}}),
         _event({"type": "ping"}),
+    ]
+    frames = [
+        *head,
         *(
-            _event({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}})
+            _event({"type": "content_block_delta", "index": text_block, "delta": {"type": "text_delta", "text": piece}})
             for piece in pieces
         ),
-        _event({"type": "content_block_stop", "index": 0}),
-        _event(
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                "usage": _usage(prompt, len(pieces), scenario),
-            }
-        ),
+        _event({"type": "content_block_stop", "index": text_block}),
+        _event({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None}, "usage": usage}),
         _event({"type": "message_stop"}),
     ]
     overloaded = {
         "type": "error",
         "error": {"type": "overloaded_error", "message": scenario.error_message or "Overloaded"},
     }
-    return StreamReply(frames, SSE, _event(overloaded), first_text=3)
+    return StreamReply(frames, SSE, _event(overloaded), first_text=len(head))
+
+
+def _thinking_block(thoughts: list[str]) -> list[bytes]:
+    """Block 0 when thinking is on: its thinking deltas, then its signature (the answer is block 1)."""
+    if not thoughts:
+        return []
+    deltas = [{"type": "thinking_delta", "thinking": piece} for piece in thoughts]
+    return [
+        _event({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}}),
+        *(_event({"type": "content_block_delta", "index": 0, "delta": delta}) for delta in deltas),
+        _event(
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": SIGNATURE}}
+        ),
+        _event({"type": "content_block_stop", "index": 0}),
+    ]
 
 
 def _event(data: dict) -> bytes:
@@ -114,7 +132,7 @@ def _usage(prompt: int, output_tokens: int, scenario: Scenario) -> dict:
     }
 
 
-def _message(model: str, content: list, usage: dict, stop: str | None = "end_turn") -> dict:
+def _message(model: str, content: list, usage: dict, stop: str | None) -> dict:
     return {
         "id": "msg_local",
         "type": "message",

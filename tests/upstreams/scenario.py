@@ -31,6 +31,7 @@ FAULTS: dict[Behaviour, Fault] = {
 DEFAULT_KEY = "test-key"
 DEFAULT_MODELS = ("local-small", "local-large")
 DEFAULT_REPLY = "Hello from the local upstream."
+DEFAULT_THINKING = "The tests want a greeting."
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Scenario:
     key: str = DEFAULT_KEY
     models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
     reply: str = DEFAULT_REPLY
+    thinking: str = DEFAULT_THINKING  # reasoned before the reply when a request asks for reasoning
     behaviour: Behaviour = "ok"
     script: list[Behaviour] = field(default_factory=list)  # played one per request before `behaviour`
     retry_after_s: float = 0.2
@@ -78,6 +80,26 @@ class Scenario:
     def bodies(self, path_end: str = "") -> list[object]:
         """The JSON bodies of the requests whose path ends with `path_end`, parsed."""
         return [request.parsed() for request in self.requests_to(path_end)]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The reply as far as the request's token limit lets it go, one token per piece."""
+
+    pieces: list[str]
+    cut: bool  # the limit stopped it: the protocol reports its own "length" finish reason
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
+def answer(reply: str, limit: object) -> Answer:
+    """`limit` is the request's output token limit as sent (anything but a positive int means none)."""
+    pieces = reply_pieces(reply)
+    if isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit < len(pieces):
+        return Answer(pieces[:limit], cut=True)
+    return Answer(pieces, cut=False)
 
 
 def reply_pieces(text: str) -> list[str]:
