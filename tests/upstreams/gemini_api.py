@@ -78,7 +78,7 @@ def generate(request: Request, params: dict[str, str], scenario: Scenario) -> Re
     config = body.get("generationConfig") or {}
     thinking = config.get("thinkingConfig")
     scenario.reasoning.append(thinking)
-    budget = (thinking or {}).get("thinkingBudget", 0)
+    budget = _either(thinking or {}, "thinkingBudget", "thinking_budget", 0)
     if not isinstance(budget, int) or not -1 <= budget <= 32768:
         return error(400, f"The thinking budget {budget} is invalid. Please choose a value between -1 and 32768.")
     contents = [body.get("systemInstruction"), *body.get("contents", [])]
@@ -116,6 +116,11 @@ def _chunk(model: str, text: str, prompt: int, output: tuple[int, int], scenario
         "modelVersion": model,
         "responseId": "local",
     }
+
+
+def _either(fields: dict, camel: str, snake: str, default: object) -> object:
+    """Like Google's JSON parsing, a field may be spelled in camelCase or in its proto snake_case."""
+    return fields.get(camel, fields.get(snake, default))
 
 
 def _texts(content: dict | None) -> list[str]:

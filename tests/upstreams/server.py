@@ -26,6 +26,7 @@ SETTABLE = (
     "key",
     "models",
     "reply",
+    "thinking",
     "behaviour",
     "script",
     "retry_after_s",
