@@ -79,7 +79,11 @@ async def _attempt(
         status = opened.status_code
         try:
             async for chunk in decode(opened.aiter_lines()):
-                yield Failure(chunk.outcome, status, chunk.message, 0.0) if isinstance(chunk, ChatError) else chunk
+                yield (
+                    Failure(chunk.outcome, chunk.http_status, chunk.message, 0.0)
+                    if isinstance(chunk, ChatError)
+                    else chunk
+                )
         except httpx.TimeoutException:
             yield Failure("timeout", status, f"the stream went silent for {conn.timeout_ms} ms", 0.0)
         except httpx.TransportError as error:
