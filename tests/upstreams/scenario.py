@@ -52,6 +52,7 @@ class Scenario:
     cache_write_tokens: int = 0  # reported as written to the prompt cache (Anthropic only)
     requests: list[Request] = field(default_factory=list)
     reasoning: list[object] = field(default_factory=list)  # each chat's reasoning parameter as received, or None
+    resets: int = 0  # how many times it was reset: a request still waiting from before must not touch it
 
     def next_behaviour(self, request: Request) -> Behaviour:
         chosen = request.headers.get(BEHAVIOUR_HEADER)
@@ -61,7 +62,7 @@ class Scenario:
         return self.script.pop(0) if self.script else self.behaviour
 
     def reset(self) -> None:
-        fresh = Scenario()
+        fresh = Scenario(resets=self.resets + 1)
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(fresh, name))
 

@@ -94,7 +94,10 @@ class UpstreamApp:
         if behaviour in ERROR_STATUS:
             return self.forced_error(dialect, behaviour), FaultPlan()
         if behaviour == "slow":
+            resets = self.scenario.resets
             await asyncio.sleep(self.scenario.delay_s)
+            if self.scenario.resets != resets:  # the test that sent it is over: leave the next one's scenario alone
+                return dialect.error(500, "the scenario was reset while this request waited"), FaultPlan()
         route, params = found
         plan = FaultPlan(FAULTS.get(behaviour, "none"), self.scenario.delay_s, self.scenario.pieces_before_fault)
         return route.handler(request, params, self.scenario), plan
