@@ -13,7 +13,9 @@ def _tokens(turn: TurnOut) -> Tokens:
 
 
 def _turn_cost(sessions: Sessions, turn: TurnOut) -> TurnCost:
-    current = cost_of(_tokens(turn), price_in_force(sessions.catalog, turn.provider_id, turn.model_id))
+    current = cost_of(
+        _tokens(turn), price_in_force(sessions.catalog, turn.provider_id, turn.model_id), turn.provider_type
+    )
     return TurnCost(
         turn_id=turn.turn_id, model_id=turn.model_id, provider_id=turn.provider_id,
         cost_usd=turn.cost_usd, current_cost_usd=current,

@@ -44,15 +44,24 @@ def price_in_force(catalog: CatalogService, provider_id: str, model_id: str) -> 
     return PriceInForce(prices, model.price_status)
 
 
-def cost_of(tokens: Tokens, price: PriceInForce) -> float | None:
-    """USD for the tokens at these prices: None when the price is unknown (never 0), 0 when free."""
+INPUT_COUNTS_CACHE_READS = frozenset({"openai", "openai-compat", "openrouter", "vercel", "azure", "google"})
+"""Protocols whose reported input tokens already include the cache reads (see `providers.contract.Usage`)."""
+
+
+def cost_of(tokens: Tokens, price: PriceInForce, provider_type: str) -> float | None:
+    """USD for the tokens at these prices: None when the price is unknown (never 0), 0 when free.
+
+    Cache reads are charged at the cache-read price only: where the protocol counts them inside the input
+    tokens, they are taken out of the input first, so no token is charged twice.
+    """
     prices = price.prices
     if price.status == "unknown":
         return None
     if price.status == "free":
         return 0.0
+    uncached = tokens.input - tokens.cache_read if provider_type in INPUT_COUNTS_CACHE_READS else tokens.input
     parts = (
-        (tokens.input, prices.input),
+        (max(uncached, 0), prices.input),
         (tokens.output, prices.output),
         (tokens.cache_read, prices.cache_read),
         (tokens.cache_write, prices.cache_write),

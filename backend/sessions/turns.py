@@ -22,9 +22,11 @@ from backend.catalog.schema import Model
 from backend.errors import Conflict, FieldError, ValidationFailed
 from backend.instances.connection import resolve_connection
 from backend.providers.contract import (
+    Attempts,
     ChatError,
     ChatMessage,
     Connection,
+    Finish,
     TextDelta,
     Usage,
 )
@@ -58,6 +60,7 @@ class TurnPlan(NamedTuple):
     connection: Connection
     messages: list[ChatMessage]
     max_tokens: int | None
+    reasoning_effort: str | None
     metadata: Metadata
 
 
@@ -70,6 +73,8 @@ class Progress:
         self.usage: Usage | None = None
         self.error: ChatError | None = None
         self.ttft_ms: float | None = None
+        self.attempts = 1
+        self.finish_reason: str | None = None
         self.finished = False
 
     def elapsed_ms(self) -> float:
@@ -170,7 +175,7 @@ async def start_turn(
             sessions.running.pop(key, None)
             raise
     send, receive = anyio.create_memory_object_stream[bytes](math.inf)
-    plan = TurnPlan(session_id, started, connection, messages, max_tokens, metadata)
+    plan = TurnPlan(session_id, started, connection, messages, max_tokens, agent.reasoning_effort, metadata)
     sessions.turns.start_soon(run_turn, sessions, plan, running, send)
     return relay(receive, running)
 
@@ -203,7 +208,10 @@ async def _read_upstream(
     sessions: Sessions, plan: TurnPlan, progress: Progress, running: RunningTurn, send: MemoryObjectSendStream[bytes]
 ) -> None:
     started = plan.started
-    upstream = stream_chat(sessions.http, plan.connection, started.model_id, plan.messages, max_tokens=plan.max_tokens)
+    upstream = stream_chat(
+        sessions.http, plan.connection, started.model_id, plan.messages,
+        max_tokens=plan.max_tokens, reasoning_effort=plan.reasoning_effort,
+    )
     try:
         async for chunk in upstream:
             if isinstance(chunk, TextDelta):
@@ -212,6 +220,10 @@ async def _read_upstream(
                 _relay(send, sse("delta", msgspec.json.encode({"text": chunk.text})), running)
             elif isinstance(chunk, Usage):
                 progress.usage = chunk
+            elif isinstance(chunk, Attempts):
+                progress.attempts = chunk.count
+            elif isinstance(chunk, Finish):
+                progress.finish_reason = chunk.reason
             else:
                 progress.error = chunk
         progress.finished = True
@@ -244,34 +256,26 @@ async def _record_end(
         send.close()
 
 
-def _cache_tokens(usage: Usage | None) -> tuple[int, int]:
-    """Cache-read and cache-write tokens when the provider layer reports them."""
-    if usage is None:
-        return 0, 0
-    return int(getattr(usage, "cache_read_tokens", 0)), int(getattr(usage, "cache_write_tokens", 0))
-
-
 def end_event(started: TurnStarted, progress: Progress) -> TurnEnded:
     """TurnCompleted, TurnFailed (the upstream's outcome) or TurnCancelled (never finished), with the partial text."""
-    usage = progress.usage
-    cache_read, cache_write = _cache_tokens(usage)
-    tokens = Tokens(usage.input_tokens if usage else 0, usage.output_tokens if usage else 0, cache_read, cache_write)
+    usage = progress.usage or Usage(input_tokens=0, output_tokens=0)
+    tokens = Tokens(usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.cache_write_tokens)
     fields: dict[str, object] = {
         "agent_id": started.agent_id, "turn_id": started.turn_id, "instance_id": started.instance_id,
         "provider_id": started.provider_id, "provider_type": started.provider_type, "model_id": started.model_id,
         "text": "".join(progress.parts), "input_tokens": tokens.input, "output_tokens": tokens.output,
         "cache_read_tokens": tokens.cache_read, "cache_write_tokens": tokens.cache_write, "prices": started.prices,
         "price_status": started.price_status,
-        "cost_usd": cost_of(tokens, PriceInForce(started.prices, started.price_status)),
-        "ttft_ms": progress.ttft_ms, "total_ms": progress.elapsed_ms(), "attempts": 1,
+        "cost_usd": cost_of(tokens, PriceInForce(started.prices, started.price_status), started.provider_type),
+        "ttft_ms": progress.ttft_ms, "total_ms": progress.elapsed_ms(), "attempts": progress.attempts,
     }
     error = progress.error
     if error is not None:
         failed = {"error_outcome": error.outcome, "http_status": error.http_status, "message": error.message}
-        return msgspec.convert({**fields, **failed, "finish_reason": None}, TurnFailed)
+        return msgspec.convert({**fields, **failed, "finish_reason": progress.finish_reason}, TurnFailed)
     if progress.finished:
-        return msgspec.convert({**fields, "finish_reason": "stop"}, TurnCompleted)
-    return msgspec.convert({**fields, "finish_reason": None}, TurnCancelled)
+        return msgspec.convert({**fields, "finish_reason": progress.finish_reason or "stop"}, TurnCompleted)
+    return msgspec.convert({**fields, "finish_reason": progress.finish_reason}, TurnCancelled)
 
 
 async def cancel_turn(sessions: Sessions, session_id: str, agent_id: str) -> TurnOut:

@@ -159,7 +159,7 @@ def interrupted_out(started: TurnStarted) -> TurnOut:
         instance_id=started.instance_id, provider_id=started.provider_id, provider_type=started.provider_type,
         text="", finish_reason=None, input_tokens=0, output_tokens=0, cache_read_tokens=0, cache_write_tokens=0,
         prices=started.prices, price_status=started.price_status,
-        cost_usd=cost_of(Tokens(0, 0, 0, 0), PriceInForce(started.prices, started.price_status)),
+        cost_usd=cost_of(Tokens(0, 0, 0, 0), PriceInForce(started.prices, started.price_status), started.provider_type),
         ttft_ms=None, total_ms=None, attempts=1,
         message="the server stopped during this turn",
     )

@@ -185,3 +185,27 @@ async def test_a_model_that_vanished_since_it_was_chosen_refuses_the_turn(client
     answer = await client.post(f"/api/v1/sessions/{created['id']}/agents/{agent_id}/messages", json={"text": "hi"})
     assert answer.status_code == 422 and "local-large" in answer.text and "local-small" in answer.text
     assert upstream.scenario.requests_to("/chat/completions") == []
+
+
+async def test_cached_tokens_are_charged_once_at_the_cache_price(client: Client, upstream: UpstreamServer) -> None:
+    instance_id = await priced_instance(client, upstream)  # local-small: $1 in, $2 out, $0.5 cache read per 1M
+    upstream.scenario.cache_read_tokens = 3
+    created = await session(client, instance_id)
+    turn = (await send(client, created["id"], first_agent(created), "a prompt that was cached")).turn
+    assert turn["cache_read_tokens"] == 3 and turn["input_tokens"] > 3  # type: ignore[operator]
+    uncached = turn["input_tokens"] - 3  # type: ignore[operator]  # OpenAI counts cache reads inside the input
+    expected = (uncached * 1.0 + 3 * 0.5 + turn["output_tokens"] * 2.0) / 1_000_000  # type: ignore[operator]
+    assert turn["cost_usd"] == pytest.approx(expected)
+
+
+async def test_the_reasoning_level_attempts_and_finish_reason_reach_the_record(
+    client: Client, upstream: UpstreamServer
+) -> None:
+    instance_id = await priced_instance(client, upstream)
+    created = await session(client, instance_id, model_id="local-large", reasoning_effort="high")
+    upstream.scenario.script = ["rate_limited"]  # one 429 with retry-after, then the answer
+    turn = (await send(client, created["id"], first_agent(created), "think")).turn
+    sent = upstream.scenario.requests_to("/chat/completions")[-1].json()
+    assert sent["reasoning_effort"] == "high"
+    assert turn["outcome"] == "completed" and turn["attempts"] == 2
+    assert turn["finish_reason"] in ("stop", "length")
