@@ -1,11 +1,14 @@
 """Provider wire protocols: list models (the connection test) and stream a chat turn, one module per protocol."""
 
 from backend.providers.contract import (
+    REASONING_LEVELS,
+    Attempts,
     ChatChunk,
     ChatError,
     ChatMessage,
     ChatStream,
     Connection,
+    Finish,
     ListResult,
     Outcome,
     TextDelta,
@@ -15,11 +18,14 @@ from backend.providers.dispatch import PROTOCOLS, list_models, not_supported_mes
 
 __all__ = [
     "PROTOCOLS",
+    "REASONING_LEVELS",
+    "Attempts",
     "ChatChunk",
     "ChatError",
     "ChatMessage",
     "ChatStream",
     "Connection",
+    "Finish",
     "ListResult",
     "Outcome",
     "TextDelta",

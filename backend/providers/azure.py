@@ -25,10 +25,11 @@ def stream_chat(
     messages: Sequence[ChatMessage],
     *,
     max_tokens: int | None = None,
+    reasoning_effort: str | None = None,
 ) -> ChatStream:
-    """`model` is the deployment name."""
+    """`model` is the deployment name; the rest is OpenAI's, `reasoning_effort` included."""
     url = endpoint(conn, f"/openai/deployments/{quote(model, safe='')}/chat/completions")
-    body = openai.chat_body(conn.provider_type, model, messages, max_tokens)
+    body = openai.chat_body(conn.provider_type, model, messages, max_tokens, reasoning_effort)
     request = HttpRequest("POST", url, _headers(conn), _params(conn), body)
     return stream_chat_via(client, conn, request, openai.decode_chat)
 

@@ -20,6 +20,8 @@ Outcome = Literal[
 ]
 
 Role = Literal["system", "user", "assistant"]
+# The reasoning levels the catalog uses; each protocol sends them in its own parameter (see its module).
+REASONING_LEVELS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 
 
 class Connection(msgspec.Struct, frozen=True):
@@ -57,10 +59,39 @@ class TextDelta(msgspec.Struct, frozen=True, tag="text"):
 
 
 class Usage(msgspec.Struct, frozen=True, tag="usage"):
-    """Token counts for the whole turn, sent once near the end when the provider reports them."""
+    """Token counts for the whole turn as the provider reported them, sent once at the end of a full answer.
+
+    `input_tokens` keeps each protocol's own meaning, so it may or may not include the cached tokens:
+    - OpenAI, Azure and the OpenAI-compatible types: `prompt_tokens`, which INCLUDES the cached tokens;
+      `cache_read_tokens` is `prompt_tokens_details.cached_tokens`; no cache writes are reported (always 0).
+    - Anthropic: `input_tokens`, which EXCLUDES both cache reads and writes (the whole prompt is the sum of the
+      three); `cache_read_tokens` is `cache_read_input_tokens`, `cache_write_tokens` is
+      `cache_creation_input_tokens`.
+    - Gemini: `promptTokenCount`, which INCLUDES `cachedContentTokenCount` (= `cache_read_tokens`); no cache
+      writes are reported (always 0).
+    - Ollama: `prompt_eval_count` (the prompt tokens it evaluated); it reports no cache figures (both 0).
+    `output_tokens` includes reasoning tokens wherever the provider bills them as output (Gemini's
+    `thoughtsTokenCount` is added to `candidatesTokenCount`).
+    """
 
     input_tokens: int
     output_tokens: int
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+
+class Finish(msgspec.Struct, frozen=True, tag="finish"):
+    """Why the answer ended, sent once before the usage. `reason` uses OpenAI's words where the provider's
+    reason has one ("stop", "length", "content_filter", "tool_calls"); other reasons pass through lower-cased."""
+
+    reason: str
+
+
+class Attempts(msgspec.Struct, frozen=True, tag="attempts"):
+    """How many requests this turn took (retries included), sent once: just before the first text, or before
+    the final chunk when no text came. No request is ever sent again after it."""
+
+    count: int
 
 
 class ChatError(msgspec.Struct, frozen=True, tag="error"):
@@ -71,5 +102,5 @@ class ChatError(msgspec.Struct, frozen=True, tag="error"):
     message: str
 
 
-ChatChunk = TextDelta | Usage | ChatError
+ChatChunk = Attempts | TextDelta | Finish | Usage | ChatError
 ChatStream = AsyncGenerator[ChatChunk, None]  # close it (aclose) to stop reading early

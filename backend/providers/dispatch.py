@@ -6,7 +6,15 @@ from typing import NamedTuple, Protocol
 import httpx
 
 from backend.providers import anthropic, azure, google, ollama, openai
-from backend.providers.contract import ChatChunk, ChatError, ChatMessage, ChatStream, Connection, ListResult
+from backend.providers.contract import (
+    REASONING_LEVELS,
+    ChatChunk,
+    ChatError,
+    ChatMessage,
+    ChatStream,
+    Connection,
+    ListResult,
+)
 
 
 class StreamChat(Protocol):
@@ -18,6 +26,7 @@ class StreamChat(Protocol):
         messages: Sequence[ChatMessage],
         *,
         max_tokens: int | None = None,
+        reasoning_effort: str | None = None,
     ) -> ChatStream: ...
 
 
@@ -55,12 +64,17 @@ def stream_chat(
     messages: Sequence[ChatMessage],
     *,
     max_tokens: int | None = None,
+    reasoning_effort: str | None = None,
 ) -> ChatStream:
-    """Stream one chat turn: text deltas, then usage when reported; a failure ends it with a ChatError."""
+    """Stream one chat turn: Attempts, text deltas, then Finish and Usage when reported; a failure ends it with
+    a ChatError. `reasoning_effort` is one of REASONING_LEVELS, sent in the protocol's own parameter."""
     protocol = PROTOCOLS.get(conn.provider_type)
     if protocol is None:
         return _only(ChatError("not_supported", None, not_supported_message(conn.provider_type)))
-    return protocol.stream_chat(client, conn, model, messages, max_tokens=max_tokens)
+    if reasoning_effort is not None and reasoning_effort not in REASONING_LEVELS:
+        message = f"unknown reasoning level {reasoning_effort!r}: use one of {', '.join(REASONING_LEVELS)}"
+        return _only(ChatError("not_supported", None, message))
+    return protocol.stream_chat(client, conn, model, messages, max_tokens=max_tokens, reasoning_effort=reasoning_effort)
 
 
 def not_supported_message(provider_type: str) -> str:

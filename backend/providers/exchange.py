@@ -1,13 +1,15 @@
 """The two exchanges every protocol runs, given its request and its decoder: list models, stream a chat."""
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 
+import anyio
 import httpx
 import msgspec
 
-from backend.providers.contract import ChatChunk, ChatError, ChatStream, Connection, ListResult
+from backend.providers.contract import Attempts, ChatChunk, ChatError, ChatStream, Connection, ListResult, TextDelta
 from backend.providers.failures import Failure, describe_error, scrub, secrets_of
-from backend.providers.transport import HttpRequest, fetch, open_stream
+from backend.providers.transport import HttpRequest, fetch, open_stream, retry_delay
 
 ParseModels = Callable[[bytes], list[str]]
 DecodeChat = Callable[[AsyncIterator[str]], AsyncIterator[ChatChunk]]
@@ -36,27 +38,64 @@ async def list_models_via(
 async def stream_chat_via(
     client: httpx.AsyncClient, conn: Connection, request: HttpRequest, decode: DecodeChat
 ) -> ChatStream:
-    """Yield the decoded chunks; any failure becomes one last ChatError with a scrubbed message."""
+    """Attempts, then the decoded chunks; a failure ends the stream with one ChatError (scrubbed).
+
+    A failure worth retrying is retried, as the connection's policy allows, only while no text has come:
+    the chunks of an attempt are held back until its first text, so a retried attempt leaves no trace."""
     secrets = secrets_of(conn.api_key, request.headers)
+    number = 1
+    while True:
+        held: list[ChatChunk | Failure] = []
+        async with aclosing(_attempt(client, conn, request, decode)) as chunks:
+            async for chunk in chunks:
+                if isinstance(chunk, TextDelta):
+                    yield Attempts(number)
+                    for earlier in (*held, chunk):
+                        yield _reported(earlier, secrets)
+                    async for later in chunks:
+                        yield _reported(later, secrets)
+                    return
+                held.append(chunk)
+        failure = held[-1] if held and isinstance(held[-1], Failure) else None
+        delay = retry_delay(conn, number, failure) if failure is not None else None
+        if delay is None:
+            yield Attempts(number)
+            for chunk in held:
+                yield _reported(chunk, secrets)
+            return
+        await anyio.sleep(delay)
+        number += 1
+
+
+async def _attempt(
+    client: httpx.AsyncClient, conn: Connection, request: HttpRequest, decode: DecodeChat
+) -> AsyncIterator[ChatChunk | Failure]:
+    """One request: its decoded chunks, and a Failure last if it failed (an error reported inside the
+    stream included)."""
     async with open_stream(client, conn, request) as opened:
         if not isinstance(opened, httpx.Response):
-            yield ChatError(opened.outcome, opened.http_status, scrub(opened.message, secrets))
+            yield opened
             return
         status = opened.status_code
         try:
             async for chunk in decode(opened.aiter_lines()):
-                yield _scrubbed(chunk, secrets)
+                yield (
+                    Failure(chunk.outcome, chunk.http_status, chunk.message, 0.0)
+                    if isinstance(chunk, ChatError)
+                    else chunk
+                )
         except httpx.TimeoutException:
-            yield ChatError("timeout", status, f"the stream went silent for {conn.timeout_ms} ms")
+            yield Failure("timeout", status, f"the stream went silent for {conn.timeout_ms} ms", 0.0)
         except httpx.TransportError as error:
-            yield ChatError("bad_response", status, scrub(f"the stream broke off: {describe_error(error)}", secrets))
+            message = f"the stream broke off: {describe_error(error)}"
+            yield Failure("bad_response", status, message, 0.0, broke_off=True)
         except msgspec.DecodeError as error:
-            yield ChatError("bad_response", status, scrub(f"unreadable stream data: {error}", secrets))
+            yield Failure("bad_response", status, f"unreadable stream data: {error}", 0.0)
         except StreamEndedEarly:
-            yield ChatError("bad_response", status, "the stream ended before the answer was complete")
+            yield Failure("bad_response", status, "the stream ended before the answer was complete", 0.0)
 
 
-def _scrubbed(chunk: ChatChunk, secrets: tuple[str, ...]) -> ChatChunk:
-    if isinstance(chunk, ChatError):
+def _reported(chunk: ChatChunk | Failure, secrets: tuple[str, ...]) -> ChatChunk:
+    if isinstance(chunk, Failure):
         return ChatError(chunk.outcome, chunk.http_status, scrub(chunk.message, secrets))
     return chunk

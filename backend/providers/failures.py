@@ -16,13 +16,15 @@ MAX_MESSAGE_CHARS = 400
 
 
 class Failure(msgspec.Struct, frozen=True):
-    """One attempt that did not succeed, classified; `retry_after_s` is the server's own hint."""
+    """One attempt that did not succeed, classified; `retry_after_s` is the server's own hint. A connection
+    that broke off is worth another attempt, though its outcome (bad_response) is not otherwise retried."""
 
     outcome: Outcome
     http_status: int | None
     message: str
     latency_ms: float
     retry_after_s: float | None = None
+    broke_off: bool = False
 
 
 class UpstreamErrorReason(msgspec.Struct, frozen=True):

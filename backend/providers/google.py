@@ -12,6 +12,7 @@ from backend.providers.contract import (
     ChatMessage,
     ChatStream,
     Connection,
+    Finish,
     ListResult,
     TextDelta,
     Usage,
@@ -22,6 +23,27 @@ from backend.providers.sse import sse_events
 from backend.providers.transport import HttpRequest, endpoint, headers_for
 
 ROLES = {"user": "user", "assistant": "model"}
+# Reasoning levels as thinking budgets, each within what every Gemini 2.5 model accepts (Pro 128-32,768,
+# Flash 0-24,576, Flash-Lite 512-24,576); "none" is 0, which turns thinking off where a model allows it.
+THINKING_BUDGETS: dict[str, int] = {
+    "none": 0,
+    "minimal": 512,
+    "low": 1024,
+    "medium": 8192,
+    "high": 16384,
+    "xhigh": 24576,
+    "max": 24576,
+}
+FINISH_WORDS = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+}
 
 
 class _Part(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -34,8 +56,13 @@ class _Content(msgspec.Struct, frozen=True, omit_defaults=True):
     role: str = ""
 
 
-class _GenerationConfig(msgspec.Struct, frozen=True, rename="camel"):
-    max_output_tokens: int
+class _ThinkingConfig(msgspec.Struct, frozen=True, rename="camel"):
+    thinking_budget: int
+
+
+class _GenerationConfig(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
+    max_output_tokens: int | None = None
+    thinking_config: _ThinkingConfig | None = None
 
 
 class _ChatBody(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
@@ -58,7 +85,8 @@ class _Candidate(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class _UsageMetadata(msgspec.Struct, frozen=True, rename="camel"):
-    prompt_token_count: int = 0
+    prompt_token_count: int = 0  # cached content included
+    cached_content_token_count: int = 0
     candidates_token_count: int = 0
     thoughts_token_count: int = 0
 
@@ -86,9 +114,10 @@ def stream_chat(
     messages: Sequence[ChatMessage],
     *,
     max_tokens: int | None = None,
+    reasoning_effort: str | None = None,
 ) -> ChatStream:
     url = endpoint(conn, f"/v1beta/{_model_path(model)}:streamGenerateContent")
-    body = msgspec.json.encode(_chat_body(messages, max_tokens))
+    body = msgspec.json.encode(_chat_body(messages, max_tokens, reasoning_effort))
     request = HttpRequest("POST", url, _headers(conn), {"alt": "sse"}, body)
     return stream_chat_via(client, conn, request, _decode_chat)
 
@@ -102,14 +131,16 @@ def _model_path(model: str) -> str:
     return quote(model if "/" in model else f"models/{model}", safe="/")
 
 
-def _chat_body(messages: Sequence[ChatMessage], max_tokens: int | None) -> _ChatBody:
+def _chat_body(messages: Sequence[ChatMessage], max_tokens: int | None, reasoning_effort: str | None) -> _ChatBody:
     system = [_Part(message.content) for message in messages if message.role == "system"]
+    budget = THINKING_BUDGETS.get(reasoning_effort or "")
+    config = _GenerationConfig(max_tokens or None, _ThinkingConfig(budget) if budget is not None else None)
     return _ChatBody(
         contents=[
             _Content([_Part(message.content)], ROLES[message.role]) for message in messages if message.role != "system"
         ],
         system_instruction=_Content(system) if system else None,
-        generation_config=_GenerationConfig(max_tokens) if max_tokens else None,
+        generation_config=config if config != _GenerationConfig() else None,
     )
 
 
@@ -119,7 +150,7 @@ def _parse_models(body: bytes) -> list[str]:
 
 async def _decode_chat(lines: AsyncIterator[str]) -> AsyncIterator[ChatChunk]:
     """Gemini has no end marker: a finishReason ends the answer; the last usageMetadata counts."""
-    finished, usage = False, None
+    finish, usage = None, None
     async for event in sse_events(lines):
         chunk = _chunk.decode(event.data)
         if chunk.error is not None:
@@ -129,9 +160,11 @@ async def _decode_chat(lines: AsyncIterator[str]) -> AsyncIterator[ChatChunk]:
             for part in candidate.content.parts if candidate.content else []:
                 if part.text and not part.thought:
                     yield TextDelta(part.text)
-            finished = finished or candidate.finish_reason is not None
+            finish = candidate.finish_reason or finish
         usage = chunk.usage_metadata or usage
-    if not finished:
+    if finish is None:
         raise StreamEndedEarly
+    yield Finish(FINISH_WORDS.get(finish, finish.lower()))
     if usage is not None:
-        yield Usage(usage.prompt_token_count, usage.candidates_token_count + usage.thoughts_token_count)
+        output = usage.candidates_token_count + usage.thoughts_token_count
+        yield Usage(usage.prompt_token_count, output, cache_read_tokens=usage.cached_content_token_count)

@@ -11,13 +11,13 @@ from backend.providers.contract import (
     ChatMessage,
     ChatStream,
     Connection,
+    Finish,
     ListResult,
     TextDelta,
     Usage,
 )
 from backend.providers.exchange import StreamEndedEarly, list_models_via, stream_chat_via
 from backend.providers.transport import HttpRequest, endpoint, headers_for
-
 
 
 class _Options(msgspec.Struct, frozen=True):
@@ -29,6 +29,7 @@ class _ChatBody(msgspec.Struct, frozen=True, omit_defaults=True):
     messages: Sequence[ChatMessage]
     stream: bool
     options: _Options | None = None
+    think: bool | None = None
 
 
 class _Model(msgspec.Struct, frozen=True):
@@ -46,6 +47,7 @@ class _Message(msgspec.Struct, frozen=True):
 class _Line(msgspec.Struct, frozen=True):
     message: _Message | None = None
     done: bool = False
+    done_reason: str | None = None
     prompt_eval_count: int = 0
     eval_count: int = 0
     error: str | None = None
@@ -67,9 +69,12 @@ def stream_chat(
     messages: Sequence[ChatMessage],
     *,
     max_tokens: int | None = None,
+    reasoning_effort: str | None = None,
 ) -> ChatStream:
+    """Any reasoning level but "none" turns thinking on (`think: true`); "none" turns it off."""
     options = _Options(max_tokens) if max_tokens else None
-    body = msgspec.json.encode(_ChatBody(model, messages, stream=True, options=options))
+    think = None if reasoning_effort is None else reasoning_effort != "none"
+    body = msgspec.json.encode(_ChatBody(model, messages, stream=True, options=options, think=think))
     url = endpoint(conn, "/api/chat")
     return stream_chat_via(client, conn, HttpRequest("POST", url, _headers(conn), body=body), _decode_chat)
 
@@ -84,7 +89,8 @@ def _parse_models(body: bytes) -> list[str]:
 
 
 async def _decode_chat(lines: AsyncIterator[str]) -> AsyncIterator[ChatChunk]:
-    """One JSON object per line; the one with done:true carries the token counts."""
+    """One JSON object per line; the one with done:true carries the finish reason and the token counts.
+    Thinking comes in `message.thinking`, which is not part of the answer."""
     async for text in lines:
         if not text.strip():
             continue
@@ -95,6 +101,8 @@ async def _decode_chat(lines: AsyncIterator[str]) -> AsyncIterator[ChatChunk]:
         if line.message is not None and line.message.content:
             yield TextDelta(line.message.content)
         if line.done:
+            if line.done_reason:
+                yield Finish(line.done_reason.lower())
             yield Usage(line.prompt_eval_count, line.eval_count)
             return
     raise StreamEndedEarly

@@ -11,6 +11,7 @@ from backend.providers.contract import (
     ChatMessage,
     ChatStream,
     Connection,
+    Finish,
     ListResult,
     TextDelta,
     Usage,
@@ -34,6 +35,7 @@ class _ChatBody(msgspec.Struct, frozen=True, omit_defaults=True):
     stream_options: _StreamOptions
     max_tokens: int | None = None
     max_completion_tokens: int | None = None
+    reasoning_effort: str | None = None
 
 
 class _Model(msgspec.Struct, frozen=True):
@@ -53,9 +55,14 @@ class _Choice(msgspec.Struct, frozen=True):
     finish_reason: str | None = None
 
 
+class _PromptDetails(msgspec.Struct, frozen=True):
+    cached_tokens: int | None = None
+
+
 class _TokenUsage(msgspec.Struct, frozen=True):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+    prompt_tokens: int = 0  # cached tokens included
+    completion_tokens: int = 0  # reasoning tokens included
+    prompt_tokens_details: _PromptDetails | None = None
 
 
 class _Chunk(msgspec.Struct, frozen=True):
@@ -80,9 +87,10 @@ def stream_chat(
     messages: Sequence[ChatMessage],
     *,
     max_tokens: int | None = None,
+    reasoning_effort: str | None = None,
 ) -> ChatStream:
     url = endpoint(conn, "/chat/completions")
-    body = chat_body(conn.provider_type, model, messages, max_tokens)
+    body = chat_body(conn.provider_type, model, messages, max_tokens, reasoning_effort)
     return stream_chat_via(client, conn, HttpRequest("POST", url, _headers(conn), body=body), decode_chat)
 
 
@@ -90,7 +98,14 @@ def _headers(conn: Connection) -> dict[str, str]:
     return headers_for(conn, "authorization", key_prefix="Bearer ")
 
 
-def chat_body(provider_type: str, model: str, messages: Sequence[ChatMessage], max_tokens: int | None) -> bytes:
+def chat_body(
+    provider_type: str,
+    model: str,
+    messages: Sequence[ChatMessage],
+    max_tokens: int | None,
+    reasoning_effort: str | None,
+) -> bytes:
+    """The request body; the reasoning level is sent as given in `reasoning_effort`."""
     new_limit = provider_type in NEW_TOKEN_LIMIT_TYPES
     return msgspec.json.encode(
         _ChatBody(
@@ -100,6 +115,7 @@ def chat_body(provider_type: str, model: str, messages: Sequence[ChatMessage], m
             stream_options=_StreamOptions(include_usage=True),
             max_tokens=None if new_limit else max_tokens,
             max_completion_tokens=max_tokens if new_limit else None,
+            reasoning_effort=reasoning_effort,
         )
     )
 
@@ -109,8 +125,9 @@ def parse_models(body: bytes) -> list[str]:
 
 
 async def decode_chat(lines: AsyncIterator[str]) -> AsyncIterator[ChatChunk]:
-    """Text deltas, then the last usage seen; `data: [DONE]` (or a clean end after a finish reason) ends it."""
-    finished, usage = False, None
+    """Text deltas, the finish reason, then the last usage seen; `data: [DONE]` (or a clean end after a finish
+    reason) ends it."""
+    finish, finished, usage = None, False, None
     async for event in sse_events(lines):
         if event.data == "[DONE]":
             finished = True
@@ -122,9 +139,12 @@ async def decode_chat(lines: AsyncIterator[str]) -> AsyncIterator[ChatChunk]:
         for choice in chunk.choices:
             if choice.delta is not None and choice.delta.content:
                 yield TextDelta(choice.delta.content)
-            finished = finished or choice.finish_reason is not None
+            finish = choice.finish_reason or finish
         usage = chunk.usage or usage
-    if not finished:
+    if not finished and finish is None:
         raise StreamEndedEarly
+    if finish is not None:
+        yield Finish(finish.lower())
     if usage is not None:
-        yield Usage(usage.prompt_tokens, usage.completion_tokens)
+        cached = usage.prompt_tokens_details.cached_tokens if usage.prompt_tokens_details else None
+        yield Usage(usage.prompt_tokens, usage.completion_tokens, cache_read_tokens=cached or 0)

@@ -3,7 +3,6 @@
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from time import perf_counter
-from typing import TypeVar
 
 import anyio
 import httpx
@@ -31,9 +30,6 @@ class Reply(msgspec.Struct, frozen=True):
     latency_ms: float
 
 
-Answer = TypeVar("Answer", Reply, httpx.Response)
-
-
 def endpoint(conn: Connection, path: str) -> str:
     """The connection's base URL joined with `path`; there is no protocol default to fall back on."""
     return conn.base_url.strip().rstrip("/") + path
@@ -59,8 +55,9 @@ async def fetch(client: httpx.AsyncClient, conn: Connection, request: HttpReques
 async def open_stream(
     client: httpx.AsyncClient, conn: Connection, request: HttpRequest
 ) -> AsyncIterator[httpx.Response | Failure]:
-    """Send, retrying until an answer starts; yields the open streaming response or the final failure."""
-    opened = await _with_retries(conn, lambda: _stream_once(client, conn, request))
+    """Send once and wait for the head of the answer; yields the open streaming response or the failure.
+    Retrying is the caller's: a chat is retried until its first text, not just until its answer starts."""
+    opened = await _stream_once(client, conn, request)
     if isinstance(opened, Failure):
         yield opened
         return
@@ -70,12 +67,11 @@ async def open_stream(
         await _close(opened)
 
 
-async def _with_retries(conn: Connection, attempt: Callable[[], Awaitable[Answer | Failure]]) -> Answer | Failure:
-    attempts = max(1, conn.max_attempts)
+async def _with_retries(conn: Connection, attempt: Callable[[], Awaitable[Reply | Failure]]) -> Reply | Failure:
     number = 1
     result = await attempt()
-    while isinstance(result, Failure) and number < attempts:
-        delay = _retry_delay(conn, number, result)
+    while isinstance(result, Failure):
+        delay = retry_delay(conn, number, result)
         if delay is None:
             break
         await anyio.sleep(delay)
@@ -84,9 +80,9 @@ async def _with_retries(conn: Connection, attempt: Callable[[], Awaitable[Answer
     return result
 
 
-def _retry_delay(conn: Connection, number: int, failure: Failure) -> float | None:
-    """Seconds to wait before the next attempt, or None when this failure is not worth retrying."""
-    if failure.outcome not in RETRYABLE:
+def retry_delay(conn: Connection, number: int, failure: Failure) -> float | None:
+    """Seconds to wait before attempt `number + 1`, or None when the policy or this failure allows no more."""
+    if (failure.outcome not in RETRYABLE and not failure.broke_off) or number >= max(1, conn.max_attempts):
         return None
     if failure.retry_after_s is None:
         return conn.backoff_ms / 1000 * 2.0 ** (number - 1)

@@ -6,7 +6,7 @@ from contextlib import aclosing
 import httpx
 import pytest
 
-from backend.providers import ChatError, TextDelta, Usage, stream_chat
+from backend.providers import Attempts, ChatError, Finish, TextDelta, Usage, stream_chat
 from tests.providers.peers import (
     MESSAGES,
     PROMPT_TOKENS,
@@ -25,15 +25,16 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.mark.parametrize("provider_type", PROTOCOLS)
-async def test_streams_the_reply_in_pieces_then_usage(
+async def test_streams_attempts_the_reply_in_pieces_the_finish_reason_then_usage(
     client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str
 ) -> None:
     chunks = await collect(stream_chat(client, connection(upstream.urls, provider_type), "local-small", MESSAGES))
-    assert [chunk for chunk in chunks if isinstance(chunk, TextDelta)] == [
-        TextDelta(piece) for piece in reply_pieces(DEFAULT_REPLY)
+    assert chunks == [
+        Attempts(1),
+        *(TextDelta(piece) for piece in reply_pieces(DEFAULT_REPLY)),
+        Finish("stop"),
+        Usage(PROMPT_TOKENS, REPLY_TOKENS),
     ]
-    assert chunks[-1] == Usage(PROMPT_TOKENS, REPLY_TOKENS)
-    assert usage_of(chunks) == [chunks[-1]]
 
 
 @pytest.mark.parametrize("provider_type", ["openai-compat", "openrouter", "vercel"])
@@ -51,7 +52,7 @@ async def test_an_unknown_model_is_not_found(
 ) -> None:
     conn = connection(upstream.urls, provider_type, max_attempts=3)
     chunks = await collect(stream_chat(client, conn, "no-such-model", MESSAGES))
-    assert len(chunks) == 1
+    assert chunks[0] == Attempts(1) and len(chunks) == 2
     assert (last_error(chunks).outcome, last_error(chunks).http_status) == ("not_found", 404)
     assert len(upstream.scenario.requests) == 1
 
@@ -76,7 +77,7 @@ async def test_an_error_answer_ends_the_stream_with_its_outcome(
     upstream.scenario.behaviour = behaviour
     chunks = await collect(stream_chat(client, connection(upstream.urls, provider_type), "local-small", MESSAGES))
     error = last_error(chunks)
-    assert chunks == [error]
+    assert chunks == [Attempts(1), error]
     assert (error.outcome, error.http_status) == (outcome, status)
 
 
@@ -142,7 +143,7 @@ async def test_an_answer_that_never_starts_times_out(
     upstream.scenario.delay_s = 2.0
     conn = connection(upstream.urls, provider_type, timeout_ms=200)
     chunks = await collect(stream_chat(client, conn, "local-small", MESSAGES))
-    assert chunks == [ChatError("timeout", None, "no answer within 200 ms")]
+    assert chunks == [Attempts(1), ChatError("timeout", None, "no answer within 200 ms")]
 
 
 @pytest.mark.parametrize("provider_type", PROTOCOLS)
@@ -214,7 +215,7 @@ async def test_a_reader_may_stop_early(client: httpx.AsyncClient, upstream: Upst
     conn = connection(upstream.urls, "openai")
     async with aclosing(stream_chat(client, conn, "local-small", MESSAGES)) as chunks:
         async for chunk in chunks:
-            assert isinstance(chunk, TextDelta)
-            break
+            if isinstance(chunk, TextDelta):
+                break
     again = await collect(stream_chat(client, conn, "local-small", MESSAGES))
     assert text_of(again) == DEFAULT_REPLY

@@ -11,14 +11,24 @@ One uvicorn server on 127.0.0.1 serves every protocol under a path prefix; point
     {origin}/ollama     Ollama: GET /api/tags, POST /api/chat (NDJSON); no auth
 
 In-process: `with UpstreamServer() as server:` (or the `upstream` fixture), then change `server.scenario`:
-`behaviour` for every request, `script` for the next few, `models`, `reply`, `key`, `retry_after_s`, `delay_s`,
-`error_message`; `scenario.requests` records every request, headers included. Behaviours: ok, unauthorized,
-not_found, rate_limited, server_error, slow, stall, malformed, broken_stream. A request may choose its own with the
-header `x-upstream-behaviour`. For a refused connection, stop a server and use its URLs.
+`behaviour` for every request, `script` for the next few, `models`, `reply`, `thinking`, `key`, `retry_after_s`,
+`delay_s`, `error_message`, `pieces_before_fault`, `cache_read_tokens`, `cache_write_tokens`.
+`scenario.requests` records every request, headers included (`scenario.bodies(path_end)` parses their JSON), and
+`scenario.reasoning` each chat's reasoning parameter as received (OpenAI/Azure `reasoning_effort`, Anthropic
+`thinking`, Gemini `generationConfig.thinkingConfig`, Ollama `think`; None when absent), checked as the service
+checks it. Behaviours: ok, unauthorized (401), not_found (404), rate_limited (429 with retry-after),
+server_error (500), slow (no answer for delay_s), and the stream faults stall (silent for delay_s), malformed,
+broken_stream (the connection closes) and stream_error, which strike after `pieces_before_fault` pieces of text
+(0: before the first token). A request may choose its behaviour with the header `x-upstream-behaviour`.
+Chats stream each protocol's usage, cache tokens included where the protocol reports them; asked to reason, they
+think first (Anthropic thinking block, Ollama `thinking`, counted as output tokens elsewhere); a token limit
+below the reply cuts it with the protocol's own "length" finish reason. For a refused connection, stop a server
+and use its URLs.
 
 From another process: `python -m tests.upstreams --port 8765 --key K` runs it in the foreground and prints the
 URLs; `POST {origin}/_upstream/scenario` with a JSON object of the fields above changes the scenario,
-`POST {origin}/_upstream/reset` restores it and `GET {origin}/_upstream/requests` lists what was received.
+`POST {origin}/_upstream/reset` restores it, `GET {origin}/_upstream/requests` lists what was received (with each
+body parsed as `json`) and `GET {origin}/_upstream/reasoning` the reasoning parameters.
 """
 
 from tests.upstreams.scenario import BEHAVIOURS, Behaviour, Scenario, count_tokens, reply_pieces

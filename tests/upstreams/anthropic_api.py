@@ -2,8 +2,9 @@
 
 from tests.upstreams.asgi import SSE, JsonReply, Reply, Request, StreamReply, sse
 from tests.upstreams.dialect import Dialect, route
-from tests.upstreams.scenario import Scenario, count_tokens, reply_pieces
+from tests.upstreams.scenario import Scenario, answer, count_tokens, reply_pieces
 
+SIGNATURE = "c2lnbmVkIGxvY2FsbHk="  # thinking blocks come signed
 ERRORS: dict[int, tuple[str, str]] = {  # status: type, usual message
     400: ("invalid_request_error", "Invalid request."),
     401: ("authentication_error", "invalid x-api-key"),
@@ -48,40 +49,90 @@ def messages(request: Request, params: dict[str, str], scenario: Scenario) -> Re
         return error(400, "max_tokens: Field required")
     if model not in scenario.models:
         return error(404, f"model: {model}")
-    input_tokens = count_tokens(_text(body.get("system", "")), *(_text(m.get("content")) for m in body["messages"]))
-    pieces = reply_pieces(scenario.reply)
+    thinking = body.get("thinking")
+    scenario.reasoning.append(thinking)
+    refusal = _thinking_refusal(thinking, body["max_tokens"])
+    if refusal is not None:
+        return error(400, refusal)
+    prompt = count_tokens(_text(body.get("system", "")), *(_text(m.get("content")) for m in body["messages"]))
+    thoughts = reply_pieces(scenario.thinking) if (thinking or {}).get("type") == "enabled" else []
+    reply = answer(scenario.reply, body["max_tokens"] - len(thoughts))
+    pieces, stop = reply.pieces, "max_tokens" if reply.cut else "end_turn"
+    usage = _usage(prompt, len(thoughts) + len(pieces), scenario)
     if not body.get("stream"):
-        return JsonReply(_message(model, [{"type": "text", "text": scenario.reply}], input_tokens, len(pieces)))
-    frames = [
-        _event({"type": "message_start", "message": _message(model, [], input_tokens, 1, stop=None)}),
-        _event({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        blocks = [{"type": "thinking", "thinking": scenario.thinking, "signature": SIGNATURE}] if thoughts else []
+        return JsonReply(_message(model, [*blocks, {"type": "text", "text": reply.text}], usage, stop))
+    text_block = 1 if thoughts else 0
+    head = [
+        _event({"type": "message_start", "message": _message(model, [], _usage(prompt, 1, scenario), stop=None)}),
+        *_thinking_block(thoughts),
+        _event({"type": "content_block_start", "index": text_block, "content_block": {"type": "text", "text": ""}}),
         _event({"type": "ping"}),
+    ]
+    frames = [
+        *head,
         *(
-            _event({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}})
+            _event({"type": "content_block_delta", "index": text_block, "delta": {"type": "text_delta", "text": piece}})
             for piece in pieces
         ),
-        _event({"type": "content_block_stop", "index": 0}),
-        _event(
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                "usage": {"output_tokens": len(pieces)},
-            }
-        ),
+        _event({"type": "content_block_stop", "index": text_block}),
+        _event({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None}, "usage": usage}),
         _event({"type": "message_stop"}),
     ]
     overloaded = {
         "type": "error",
         "error": {"type": "overloaded_error", "message": scenario.error_message or "Overloaded"},
     }
-    return StreamReply(frames, SSE, _event(overloaded))
+    return StreamReply(frames, SSE, _event(overloaded), first_text=len(head))
+
+
+def _thinking_block(thoughts: list[str]) -> list[bytes]:
+    """Block 0 when thinking is on: its thinking deltas, then its signature (the answer is block 1)."""
+    if not thoughts:
+        return []
+    deltas = [{"type": "thinking_delta", "thinking": piece} for piece in thoughts]
+    return [
+        _event({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}}),
+        *(_event({"type": "content_block_delta", "index": 0, "delta": delta}) for delta in deltas),
+        _event(
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": SIGNATURE}}
+        ),
+        _event({"type": "content_block_stop", "index": 0}),
+    ]
 
 
 def _event(data: dict) -> bytes:
     return sse(data, event=data["type"])
 
 
-def _message(model: str, content: list, input_tokens: int, output_tokens: int, stop: str | None = "end_turn") -> dict:
+def _thinking_refusal(thinking: object, max_tokens: int) -> str | None:
+    """The API's checks on `thinking`: enabled needs a budget of at least 1,024, below max_tokens."""
+    if thinking is None:
+        return None
+    if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "disabled", "adaptive"):
+        return "thinking.type: Input should be 'enabled', 'disabled' or 'adaptive'"
+    budget = thinking.get("budget_tokens")
+    if thinking["type"] != "enabled":
+        return None
+    if not isinstance(budget, int) or budget < 1024:
+        return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+    if budget >= max_tokens:
+        return "`max_tokens` must be greater than `thinking.budget_tokens`"
+    return None
+
+
+def _usage(prompt: int, output_tokens: int, scenario: Scenario) -> dict:
+    """input_tokens leaves out the cache reads and writes: the three add up to the whole prompt."""
+    cached = scenario.cache_read_tokens + scenario.cache_write_tokens
+    return {
+        "input_tokens": max(0, prompt - cached),
+        "cache_creation_input_tokens": scenario.cache_write_tokens,
+        "cache_read_input_tokens": scenario.cache_read_tokens,
+        "output_tokens": output_tokens,
+    }
+
+
+def _message(model: str, content: list, usage: dict, stop: str | None) -> dict:
     return {
         "id": "msg_local",
         "type": "message",
@@ -90,7 +141,7 @@ def _message(model: str, content: list, input_tokens: int, output_tokens: int, s
         "content": content,
         "stop_reason": stop,
         "stop_sequence": None,
-        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+        "usage": usage,
     }
 
 

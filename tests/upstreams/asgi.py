@@ -28,6 +28,13 @@ class Request:
     def json(self) -> Any:
         return json.loads(self.body or b"null")
 
+    def parsed(self) -> object:
+        """The body as JSON, or None when it is empty or not JSON."""
+        try:
+            return self.json()
+        except ValueError:
+            return None
+
     def bearer(self) -> str | None:
         scheme, _, token = self.headers.get("authorization", "").partition(" ")
         return token if scheme.lower() == "bearer" and token else None
@@ -45,6 +52,16 @@ class StreamReply:
     frames: list[bytes]
     media_type: str
     error_frame: bytes  # how this protocol reports a failure in the middle of a stream
+    first_text: int = 0  # index of the first frame that carries a piece of the answer's text
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """A fault to play on a successful answer: streams play it after `pieces_before` text pieces."""
+
+    fault: Fault = "none"
+    stall_s: float = 0.0
+    pieces_before: int = 1
 
 
 Reply = JsonReply | StreamReply
@@ -74,12 +91,12 @@ async def read_request(scope: Scope, receive: Receive) -> Request:
     return Request(scope["method"], scope["path"], query, headers, bytes(body))
 
 
-async def send_reply(send: Send, reply: Reply, fault: Fault, stall_s: float) -> None:
+async def send_reply(send: Send, reply: Reply, plan: FaultPlan) -> None:
     """Write a reply; a fault applies only to successful answers. A dropped answer is left incomplete."""
     if isinstance(reply, JsonReply):
-        await _send_json(send, reply, fault if reply.status < 400 else "none")
+        await _send_json(send, reply, plan.fault if reply.status < 400 else "none")
     else:
-        await _send_stream(send, reply, fault, stall_s)
+        await _send_stream(send, reply, plan)
 
 
 async def _send_json(send: Send, reply: JsonReply, fault: Fault) -> None:
@@ -91,18 +108,18 @@ async def _send_json(send: Send, reply: JsonReply, fault: Fault) -> None:
     await send({"type": "http.response.body", "body": sent, "more_body": fault == "broken_stream"})
 
 
-async def _send_stream(send: Send, reply: StreamReply, fault: Fault, stall_s: float) -> None:
+async def _send_stream(send: Send, reply: StreamReply, plan: FaultPlan) -> None:
     await _start(send, 200, {"content-type": reply.media_type, "cache-control": "no-cache"})
-    frames = reply.frames
+    frames, fault, at = reply.frames, plan.fault, reply.first_text + plan.pieces_before
     if fault == "malformed":
-        frames = frames[:1] + [b"data: {not json\n\n" if reply.media_type == SSE else b"{not json\n"]
+        frames = frames[:at] + [b"data: {not json\n\n" if reply.media_type == SSE else b"{not json\n"]
     if fault == "stream_error":
-        frames = frames[:2] + [reply.error_frame]
+        frames = frames[:at] + [reply.error_frame]
     for index, frame in enumerate(frames):
-        if fault == "broken_stream" and index == 2:
+        if fault == "broken_stream" and index == at:
             return  # the server answers no more: the client sees the connection close mid-body
-        if fault == "stall" and index == 1:
-            await asyncio.sleep(stall_s)
+        if fault == "stall" and index == at:
+            await asyncio.sleep(plan.stall_s)
         await send({"type": "http.response.body", "body": frame, "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 

@@ -2,7 +2,7 @@
 
 from tests.upstreams.asgi import SSE, JsonReply, Reply, Request, StreamReply, sse
 from tests.upstreams.dialect import Dialect, route
-from tests.upstreams.scenario import Scenario, count_tokens, reply_pieces
+from tests.upstreams.scenario import Scenario, answer, count_tokens, reply_pieces
 
 STATUS_NAMES = {
     400: "INVALID_ARGUMENT",
@@ -75,13 +75,22 @@ def generate(request: Request, params: dict[str, str], scenario: Scenario) -> Re
             "generateContent. Call ListModels to see the list of available models and their supported methods.",
         )
     body = request.json()
+    config = body.get("generationConfig") or {}
+    thinking = config.get("thinkingConfig")
+    scenario.reasoning.append(thinking)
+    budget = _either(thinking or {}, "thinkingBudget", "thinking_budget", 0)
+    if not isinstance(budget, int) or not -1 <= budget <= 32768:
+        return error(400, f"The thinking budget {budget} is invalid. Please choose a value between -1 and 32768.")
     contents = [body.get("systemInstruction"), *body.get("contents", [])]
     prompt = count_tokens(*(text for content in contents for text in _texts(content)))
-    pieces = reply_pieces(scenario.reply)
+    thoughts = len(reply_pieces(scenario.thinking)) if thinking is not None and budget != 0 else 0
+    reply = answer(scenario.reply, config.get("maxOutputTokens"))
+    pieces, finish = reply.pieces, "MAX_TOKENS" if reply.cut else "STOP"
     if method == "generateContent":
-        return JsonReply(_chunk(model, scenario.reply, prompt, len(pieces), final=True))
+        return JsonReply(_chunk(model, reply.text, prompt, (len(pieces), thoughts), scenario, finish))
     chunks = [
-        _chunk(model, piece, prompt, index + 1, final=index == len(pieces) - 1) for index, piece in enumerate(pieces)
+        _chunk(model, piece, prompt, (index + 1, thoughts), scenario, finish if index == len(pieces) - 1 else None)
+        for index, piece in enumerate(pieces)
     ]
     if request.query.get("alt") != "sse":
         return JsonReply(chunks)  # without alt=sse Gemini streams one JSON array
@@ -89,15 +98,29 @@ def generate(request: Request, params: dict[str, str], scenario: Scenario) -> Re
     return StreamReply([sse(chunk, newline="\r\n") for chunk in chunks], SSE, sse(unavailable, newline="\r\n"))
 
 
-def _chunk(model: str, text: str, prompt: int, output: int, *, final: bool) -> dict:
+def _chunk(model: str, text: str, prompt: int, output: tuple[int, int], scenario: Scenario, finish: str | None) -> dict:
+    """promptTokenCount counts the whole prompt, cached content included; cachedContentTokenCount only when
+    some was read; no cache writes are reported. `output` is (answer, thoughts): thoughts are counted apart
+    from candidatesTokenCount, and not sent unless asked for (includeThoughts)."""
+    answered, thoughts = output
     candidate: dict = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
-    usage = {"promptTokenCount": prompt, "candidatesTokenCount": output, "totalTokenCount": prompt + output}
+    total = prompt + answered + thoughts
+    usage = {"promptTokenCount": prompt, "candidatesTokenCount": answered, "totalTokenCount": total}
+    if thoughts:
+        usage["thoughtsTokenCount"] = thoughts
+    if scenario.cache_read_tokens:
+        usage["cachedContentTokenCount"] = scenario.cache_read_tokens
     return {
-        "candidates": [{**candidate, "finishReason": "STOP"} if final else candidate],
+        "candidates": [{**candidate, "finishReason": finish} if finish else candidate],
         "usageMetadata": usage,
         "modelVersion": model,
         "responseId": "local",
     }
+
+
+def _either(fields: dict, camel: str, snake: str, default: object) -> object:
+    """Like Google's JSON parsing, a field may be spelled in camelCase or in its proto snake_case."""
+    return fields.get(camel, fields.get(snake, default))
 
 
 def _texts(content: dict | None) -> list[str]:

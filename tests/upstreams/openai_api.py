@@ -4,7 +4,7 @@ import time
 
 from tests.upstreams.asgi import SSE, JsonReply, Reply, Request, StreamReply, sse
 from tests.upstreams.dialect import Dialect, route
-from tests.upstreams.scenario import Scenario, count_tokens, reply_pieces
+from tests.upstreams.scenario import Answer, Scenario, answer, count_tokens, reply_pieces
 
 ERRORS: dict[int, tuple[str, str, str | None]] = {  # status: usual message, type, code
     400: ("Invalid request.", "invalid_request_error", None),
@@ -14,6 +14,7 @@ ERRORS: dict[int, tuple[str, str, str | None]] = {  # status: usual message, typ
     500: ("The server had an error while processing your request. Sorry about that!", "server_error", None),
 }
 PROMPT_FILTER_CHUNK = {"id": "", "object": "", "created": 0, "model": "", "choices": [], "prompt_filter_results": []}
+REASONING_EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"})
 MISSING_KEY = (
     "You didn't provide an API key. You need to provide your API key in an Authorization header using "
     "Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
@@ -54,20 +55,29 @@ def chat(request: Request, params: dict[str, str], scenario: Scenario) -> Reply:
 
 def chat_answer(body: dict, model: str, scenario: Scenario, *, prompt_filter: bool) -> Reply:
     """The answer shared with Azure, which also sends its content-filter results first."""
-    usage = _usage(body, scenario)
+    effort = body.get("reasoning_effort")
+    scenario.reasoning.append(effort)
+    if effort is not None and effort not in REASONING_EFFORTS:
+        message = f"Invalid value: '{effort}'. Supported values are: {', '.join(sorted(REASONING_EFFORTS))}."
+        return error(400, message)
+    reply = answer(scenario.reply, body.get("max_completion_tokens") or body.get("max_tokens"))
+    finish = "length" if reply.cut else "stop"
+    usage = _usage(body, reply, scenario)
     if not body.get("stream"):
-        return JsonReply(_completion(model, scenario.reply, usage))
+        return JsonReply(_completion(model, reply.text, usage, finish))
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     frames = [sse(PROMPT_FILTER_CHUNK)] if prompt_filter else []
-    frames += [sse(_chunk(model, delta, finish, include_usage)) for delta, finish in _deltas(scenario.reply)]
+    first_text = len(frames) + 1  # after the role-only delta
+    frames += [sse(_chunk(model, delta, ended, include_usage)) for delta, ended in _deltas(reply, finish)]
     if include_usage:
         frames.append(sse({**_chunk(model, None, None, True), "choices": [], "usage": usage}))
-    return StreamReply(frames + [b"data: [DONE]\n\n"], SSE, sse(error(500, scenario.error_message).body))
+    failed = sse(error(500, scenario.error_message).body)
+    return StreamReply(frames + [b"data: [DONE]\n\n"], SSE, failed, first_text)
 
 
-def _deltas(reply: str) -> list[tuple[dict[str, str], str | None]]:
-    pieces = [{"role": "assistant", "content": ""}] + [{"content": piece} for piece in reply_pieces(reply)]
-    return [(delta, None) for delta in pieces] + [({}, "stop")]
+def _deltas(reply: Answer, finish: str) -> list[tuple[dict[str, str], str | None]]:
+    pieces = [{"role": "assistant", "content": ""}] + [{"content": piece} for piece in reply.pieces]
+    return [(delta, None) for delta in pieces] + [({}, finish)]
 
 
 def _chunk(model: str, delta: dict[str, str] | None, finish: str | None, include_usage: bool) -> dict:
@@ -82,22 +92,31 @@ def _chunk(model: str, delta: dict[str, str] | None, finish: str | None, include
     return {**chunk, "usage": None} if include_usage else chunk
 
 
-def _completion(model: str, text: str, usage: dict[str, int]) -> dict:
+def _completion(model: str, text: str, usage: dict, finish: str) -> dict:
     message = {"role": "assistant", "content": text, "refusal": None}
     return {
         "id": "chatcmpl-local",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
         "usage": usage,
     }
 
 
-def _usage(body: dict, scenario: Scenario) -> dict[str, int]:
+def _usage(body: dict, reply: Answer, scenario: Scenario) -> dict:
+    """prompt_tokens counts the whole prompt, cached tokens included; no cache writes are reported. Reasoning is
+    not streamed, only counted: completion_tokens includes its reasoning_tokens."""
     prompt = count_tokens(*(str(message.get("content", "")) for message in body.get("messages", [])))
-    completion = len(reply_pieces(scenario.reply))
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    reasoning = len(reply_pieces(scenario.thinking)) if body.get("reasoning_effort") not in (None, "none") else 0
+    completion = reasoning + len(reply.pieces)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": scenario.cache_read_tokens, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0},
+    }
 
 
 DIALECT = Dialect(

@@ -13,10 +13,11 @@ Behaviour = Literal[
     "rate_limited",  # 429 with retry-after
     "server_error",  # 500
     "slow",  # wait delay_s before answering at all
-    "stall",  # send the first piece of the answer, then wait delay_s
-    "malformed",  # 200 with a body that is not valid JSON (or a garbage stream event)
-    "broken_stream",  # close the connection in the middle of the answer
-    "stream_error",  # report an error inside the stream, in the protocol's own way, after the first pieces
+    # Stream faults strike after `pieces_before_fault` pieces of text (0: before the first token):
+    "stall",  # wait delay_s, then go on
+    "malformed",  # a garbage stream event (a JSON answer: a body that is not valid JSON)
+    "broken_stream",  # close the connection (a JSON answer: in the middle of the body)
+    "stream_error",  # report an error inside the stream, in the protocol's own way
 ]
 BEHAVIOURS: tuple[Behaviour, ...] = get_args(Behaviour)
 BEHAVIOUR_HEADER = "x-upstream-behaviour"  # per-request choice, e.g. set as an instance's extra header
@@ -30,6 +31,7 @@ FAULTS: dict[Behaviour, Fault] = {
 DEFAULT_KEY = "test-key"
 DEFAULT_MODELS = ("local-small", "local-large")
 DEFAULT_REPLY = "Hello from the local upstream."
+DEFAULT_THINKING = "The tests want a greeting."
 
 
 @dataclass
@@ -39,12 +41,18 @@ class Scenario:
     key: str = DEFAULT_KEY
     models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
     reply: str = DEFAULT_REPLY
+    thinking: str = DEFAULT_THINKING  # reasoned before the reply when a request asks for reasoning
     behaviour: Behaviour = "ok"
     script: list[Behaviour] = field(default_factory=list)  # played one per request before `behaviour`
     retry_after_s: float = 0.2
     delay_s: float = 1.0
     error_message: str | None = None  # replaces the service's usual error text, in answers and in streams
+    pieces_before_fault: int = 1  # how many text pieces a stream sends before its fault strikes
+    cache_read_tokens: int = 0  # reported as read from the prompt cache, where the protocol reports it
+    cache_write_tokens: int = 0  # reported as written to the prompt cache (Anthropic only)
     requests: list[Request] = field(default_factory=list)
+    reasoning: list[object] = field(default_factory=list)  # each chat's reasoning parameter as received, or None
+    resets: int = 0  # how many times it was reset: a request still waiting from before must not touch it
 
     def next_behaviour(self, request: Request) -> Behaviour:
         chosen = request.headers.get(BEHAVIOUR_HEADER)
@@ -54,7 +62,7 @@ class Scenario:
         return self.script.pop(0) if self.script else self.behaviour
 
     def reset(self) -> None:
-        fresh = Scenario()
+        fresh = Scenario(resets=self.resets + 1)
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(fresh, name))
 
@@ -69,6 +77,30 @@ class Scenario:
 
     def requests_to(self, path_end: str) -> list[Request]:
         return [request for request in self.requests if request.path.endswith(path_end)]
+
+    def bodies(self, path_end: str = "") -> list[object]:
+        """The JSON bodies of the requests whose path ends with `path_end`, parsed."""
+        return [request.parsed() for request in self.requests_to(path_end)]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The reply as far as the request's token limit lets it go, one token per piece."""
+
+    pieces: list[str]
+    cut: bool  # the limit stopped it: the protocol reports its own "length" finish reason
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
+def answer(reply: str, limit: object) -> Answer:
+    """`limit` is the request's output token limit as sent (anything but a positive int means none)."""
+    pieces = reply_pieces(reply)
+    if isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit < len(pieces):
+        return Answer(pieces[:limit], cut=True)
+    return Answer(pieces, cut=False)
 
 
 def reply_pieces(text: str) -> list[str]:

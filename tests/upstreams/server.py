@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import uvicorn
 
 from tests.upstreams import anthropic_api, azure_api, gemini_api, ollama_api, openai_api
-from tests.upstreams.asgi import Fault, JsonReply, Receive, Reply, Request, Scope, Send, read_request, send_reply
+from tests.upstreams.asgi import FaultPlan, JsonReply, Receive, Reply, Request, Scope, Send, read_request, send_reply
 from tests.upstreams.dialect import Dialect
 from tests.upstreams.scenario import BEHAVIOURS, ERROR_STATUS, FAULTS, Behaviour, Scenario
 
@@ -22,7 +22,20 @@ DIALECTS: tuple[Dialect, ...] = (
     ollama_api.DIALECT,
 )
 CONTROL_PREFIX = "/_upstream"
-SETTABLE = ("key", "models", "reply", "behaviour", "script", "retry_after_s", "delay_s", "error_message")
+SETTABLE = (
+    "key",
+    "models",
+    "reply",
+    "thinking",
+    "behaviour",
+    "script",
+    "retry_after_s",
+    "delay_s",
+    "error_message",
+    "pieces_before_fault",
+    "cache_read_tokens",
+    "cache_write_tokens",
+)
 
 
 @dataclass(frozen=True)
@@ -61,29 +74,33 @@ class UpstreamApp:
             return
         request = await read_request(scope, receive)
         if request.path.startswith(CONTROL_PREFIX + "/"):
-            await send_reply(send, control(request, self.scenario), "none", 0)
+            await send_reply(send, control(request, self.scenario), FaultPlan())
             return
         reply, fault = await self.answer(request)
-        await send_reply(send, reply, fault, self.scenario.delay_s)
+        await send_reply(send, reply, fault)
 
-    async def answer(self, request: Request) -> tuple[Reply, Fault]:
+    async def answer(self, request: Request) -> tuple[Reply, FaultPlan]:
         dialect = next((d for d in DIALECTS if request.path.startswith(d.prefix + "/")), None)
         if dialect is None:
-            return JsonReply({"error": f"no upstream serves {request.path}"}, 404), "none"
+            return JsonReply({"error": f"no upstream serves {request.path}"}, 404), FaultPlan()
         self.scenario.requests.append(request)
         behaviour = self.scenario.next_behaviour(request)
         found = dialect.find(request.method, request.path)
         if found is None:
-            return dialect.error(404, None), "none"
+            return dialect.error(404, None), FaultPlan()
         refusal = dialect.refuse(request, self.scenario)
         if refusal is not None:
-            return refusal, "none"
+            return refusal, FaultPlan()
         if behaviour in ERROR_STATUS:
-            return self.forced_error(dialect, behaviour), "none"
+            return self.forced_error(dialect, behaviour), FaultPlan()
         if behaviour == "slow":
+            resets = self.scenario.resets
             await asyncio.sleep(self.scenario.delay_s)
+            if self.scenario.resets != resets:  # the test that sent it is over: leave the next one's scenario alone
+                return dialect.error(500, "the scenario was reset while this request waited"), FaultPlan()
         route, params = found
-        return route.handler(request, params, self.scenario), FAULTS.get(behaviour, "none")
+        plan = FaultPlan(FAULTS.get(behaviour, "none"), self.scenario.delay_s, self.scenario.pieces_before_fault)
+        return route.handler(request, params, self.scenario), plan
 
     def forced_error(self, dialect: Dialect, behaviour: Behaviour) -> JsonReply:
         status = ERROR_STATUS[behaviour]
@@ -94,7 +111,7 @@ class UpstreamApp:
 
 
 def control(request: Request, scenario: Scenario) -> JsonReply:
-    """GET|POST /_upstream/scenario, POST /_upstream/reset, GET /_upstream/requests."""
+    """GET|POST /_upstream/scenario, POST /_upstream/reset, GET /_upstream/requests, GET /_upstream/reasoning."""
     action = (request.method, request.path.removeprefix(CONTROL_PREFIX))
     if action == ("POST", "/scenario"):
         problem = _update(scenario, request.json() or {})
@@ -104,6 +121,8 @@ def control(request: Request, scenario: Scenario) -> JsonReply:
         scenario.reset()
     elif action == ("GET", "/requests"):
         return JsonReply([_described(seen) for seen in scenario.requests])
+    elif action == ("GET", "/reasoning"):
+        return JsonReply(scenario.reasoning)
     elif action != ("GET", "/scenario"):
         return JsonReply({"error": "unknown control route"}, 404)
     return JsonReply({name: getattr(scenario, name) for name in SETTABLE})
@@ -127,6 +146,7 @@ def _described(request: Request) -> dict:
         "query": request.query,
         "headers": request.headers,
         "body": body,
+        "json": request.parsed(),
     }
 
 

@@ -75,3 +75,24 @@ def test_a_script_plays_before_the_standing_behaviour(upstream: UpstreamServer) 
     auth = {"authorization": "Bearer test-key"}
     statuses = [httpx.get(f"{upstream.urls.openai}/models", headers=auth).status_code for _ in range(3)]
     assert statuses == [404, 500, 200]
+
+
+def test_usage_faults_and_what_was_received_are_reachable_over_http(upstream: UpstreamServer) -> None:
+    settings = {"cache_read_tokens": 4, "cache_write_tokens": 1, "pieces_before_fault": 0, "thinking": "Hm."}
+    assert {
+        name: value
+        for name, value in httpx.post(f"{upstream.urls.control}/scenario", json=settings).json().items()
+        if name in settings
+    } == settings
+    body = {"model": "local-small", "max_tokens": 2048, "messages": [{"role": "user", "content": "hi"}]}
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    headers = {"x-api-key": "test-key", "anthropic-version": "2023-06-01"}
+    answer = httpx.post(f"{upstream.urls.anthropic}/v1/messages", headers=headers, json={**body, "thinking": thinking})
+    assert answer.json()["usage"]["cache_read_input_tokens"] == 4
+    assert answer.json()["content"][0] == {
+        "type": "thinking",
+        "thinking": "Hm.",
+        "signature": answer.json()["content"][0]["signature"],
+    }
+    assert httpx.get(f"{upstream.urls.control}/reasoning").json() == [thinking]
+    assert httpx.get(f"{upstream.urls.control}/requests").json()[-1]["json"]["thinking"] == thinking

@@ -276,3 +276,92 @@ def test_refused_connection_is_the_sdks_connection_error(refused_urls: Urls) -> 
     client = openai.OpenAI(base_url=refused_urls.openai, api_key=DEFAULT_KEY, max_retries=0)
     with pytest.raises(openai.APIConnectionError):
         client.models.list()
+
+
+def test_openai_reports_cached_and_reasoning_tokens(upstream: UpstreamServer) -> None:
+    upstream.scenario.cache_read_tokens = 3
+    stream = openai_client(upstream).chat.completions.create(
+        model="local-small",
+        messages=MESSAGES,
+        stream=True,
+        stream_options={"include_usage": True},
+        reasoning_effort="low",
+    )
+    usage = list(stream)[-1].usage
+    assert usage is not None and usage.prompt_tokens_details and usage.completion_tokens_details
+    thinking = len(reply_pieces(upstream.scenario.thinking))
+    assert (usage.prompt_tokens, usage.prompt_tokens_details.cached_tokens) == (PROMPT_TOKENS, 3)
+    assert (usage.completion_tokens, usage.completion_tokens_details.reasoning_tokens) == (
+        len(reply_pieces(upstream.scenario.reply)) + thinking,
+        thinking,
+    )
+    assert upstream.scenario.reasoning == ["low"]
+
+
+def test_openai_refuses_an_unknown_reasoning_effort(upstream: UpstreamServer) -> None:
+    with pytest.raises(openai.BadRequestError, match="Invalid value: 'extreme'"):
+        openai_client(upstream).chat.completions.create(
+            model="local-small",
+            messages=MESSAGES,
+            reasoning_effort="extreme",  # type: ignore[arg-type]
+        )
+
+
+def test_anthropic_streams_a_signed_thinking_block_and_cache_usage(upstream: UpstreamServer) -> None:
+    upstream.scenario.cache_read_tokens, upstream.scenario.cache_write_tokens = 2, 1
+    with anthropic_client(upstream).messages.stream(
+        model="local-small",
+        max_tokens=2048,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        system="Be brief.",
+        messages=[USER_TURN],
+    ) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == upstream.scenario.reply
+    thinking, answer = final.content
+    assert thinking.type == "thinking" and thinking.thinking == upstream.scenario.thinking and thinking.signature
+    assert answer.type == "text" and answer.text == upstream.scenario.reply
+    usage = final.usage
+    assert (usage.input_tokens, usage.cache_read_input_tokens, usage.cache_creation_input_tokens) == (
+        PROMPT_TOKENS - 3,
+        2,
+        1,
+    )
+    assert upstream.scenario.reasoning == [{"type": "enabled", "budget_tokens": 1024}]
+
+
+@pytest.mark.parametrize(("budget", "max_tokens"), [(512, 4096), (4096, 4096)])
+def test_anthropic_refuses_a_thinking_budget_it_cannot_take(
+    upstream: UpstreamServer, budget: int, max_tokens: int
+) -> None:
+    with pytest.raises(anthropic.BadRequestError):
+        anthropic_client(upstream).messages.create(
+            model="local-small",
+            max_tokens=max_tokens,
+            thinking={"type": "enabled", "budget_tokens": budget},
+            messages=[USER_TURN],
+        )
+
+
+def test_gemini_reports_cached_and_thought_tokens(upstream: UpstreamServer) -> None:
+    upstream.scenario.cache_read_tokens = 3
+    config = genai_types.GenerateContentConfig(thinking_config=genai_types.ThinkingConfig(thinking_budget=1024))
+    client = gemini_client(upstream)  # kept: a client that is collected closes its connections
+    chunks = list(client.models.generate_content_stream(model="local-small", contents="Say hello to me", config=config))
+    assert "".join(chunk.text or "" for chunk in chunks) == upstream.scenario.reply
+    usage = chunks[-1].usage_metadata
+    assert usage is not None
+    assert (usage.cached_content_token_count, usage.thoughts_token_count) == (
+        3,
+        len(reply_pieces(upstream.scenario.thinking)),
+    )
+    assert upstream.scenario.reasoning == [{"thinking_budget": 1024}]  # the SDK spells it as the proto does
+
+
+def test_ollama_streams_thinking_beside_the_answer(upstream: UpstreamServer) -> None:
+    client = ollama.Client(host=upstream.urls.ollama)
+    parts = list(client.chat(model="local-small", messages=MESSAGES, stream=True, think=True))
+    assert "".join(part.message.thinking or "" for part in parts) == upstream.scenario.thinking
+    assert "".join(part.message.content or "" for part in parts) == upstream.scenario.reply
+    assert upstream.scenario.reasoning == [True]
