@@ -265,7 +265,7 @@ class AddAgentState(ModelPicker, rx.State):
                 self.model_id,
             )
         except REQUEST_FAILURES as failure:
-            self._refused(failure, ("name", "instance_id", "model_id"))
+            self._refused(failure, ("name",))
             return
         self.is_open = False
         chat.agent_id = agent.id
@@ -300,7 +300,7 @@ class SwitchModelState(ModelPicker, rx.State):
                 self.model_id,
             )
         except REQUEST_FAILURES as failure:
-            self._refused(failure, ("instance_id", "model_id"))
+            self._refused(failure, ())
             return
         self.is_open = False
         await chat._reload(client_for(self))
