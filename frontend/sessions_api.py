@@ -140,11 +140,12 @@ async def get_session(client: Client, session_id: str) -> Session:
 
 async def add_agent(
     client: Client, session_id: str, name: str, instance_id: str, model_id: str
-) -> Agent:
+) -> Session:
+    """Add an agent; the session as it is then, the new agent last."""
     body = {"name": name, "instance_id": instance_id, "model_id": model_id}
     return msgspec.json.decode(
         await client.send("POST", _session_path(session_id, "agents"), body=body),
-        type=Agent,
+        type=Session,
     )
 
 
@@ -180,7 +181,8 @@ async def cancel_turn(client: Client, session_id: str, agent_id: str) -> None:
 async def send_message(
     client: Client, session_id: str, agent_id: str, text: str
 ) -> AsyncIterator[StreamPiece]:
-    """Send `text` to the agent and yield the answer's text pieces as they stream, then the turn's record.
+    """Send `text` to the agent and yield "" once the server has taken the turn (from then on it can be cancelled),
+    the answer's text pieces as they stream, then the turn's record.
 
     A refusal before streaming (a turn already running, a model or input refused) is raised as a Problem.
     """
@@ -203,6 +205,7 @@ async def send_message(
         if response.status_code >= 400:
             await response.aread()
             raise problem_from(response)
+        yield ""
         async for event, data in server_sent_events(response.aiter_lines()):
             if event == "delta":
                 yield msgspec.json.decode(data, type=_Delta).text

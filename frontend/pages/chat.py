@@ -233,7 +233,7 @@ def _composer() -> rx.Component:
                     ),
                     rx.spacer(),
                     rx.cond(
-                        ChatState.sending,
+                        ChatState.started,
                         rx.button(
                             "Stop",
                             type="button",

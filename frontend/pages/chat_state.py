@@ -13,7 +13,7 @@ from frontend.api import Client
 from frontend.auth import client_for
 from frontend.forms import REQUEST_FAILURES, describe_failure
 from frontend.live import LiveState, react_to
-from frontend.money import dollars, tokens
+from frontend.money import tokens, usd
 from frontend.pages.instances_state import shown_time
 from frontend.pages.model_picker import ModelPicker
 from frontend.pages.sessions import SESSION_EVENTS, total_cost
@@ -54,7 +54,7 @@ class EntryRow:
 def turn_cost(turn: sessions_api.Turn) -> str:
     if turn.cost_usd is None:
         return "price unknown"
-    return "free" if turn.price_status == "free" else dollars(turn.cost_usd)
+    return "free" if turn.price_status == "free" else usd(turn.cost_usd)
 
 
 def millis(value: float | None) -> str:
@@ -106,7 +106,7 @@ def agent_row(agent: sessions_api.Agent, instance_names: dict[str, str]) -> Agen
         or instance_names.get(instance_id, "instance deleted"),
         status=agent.status,
         turns=agent.turns,
-        cost=dollars(agent.cost_usd),
+        cost=usd(agent.cost_usd),
     )
 
 
@@ -121,6 +121,7 @@ class ChatState(rx.State):
     agent_id: str = ""
     rows: list[EntryRow] = []
     sending: bool = False
+    started: bool = False  # the server took the turn being sent: it can be stopped
     pending_text: str = ""  # the message being answered, until the transcript has it
     streaming_text: str = ""
     error: str = ""
@@ -225,13 +226,16 @@ class ChatState(rx.State):
             ):
                 if isinstance(piece, str):
                     async with self:
-                        self.streaming_text += piece
+                        self.started, self.streaming_text = (
+                            True,
+                            self.streaming_text + piece,
+                        )
         except REQUEST_FAILURES as failure:
             async with self:
                 self.error = describe_failure(failure)
         finally:
             async with self:
-                self.sending, self.streaming_text = False, ""
+                self.sending, self.started, self.streaming_text = False, False, ""
                 await self._reload(client)
                 if self.error:
                     self.pending_text = ""
@@ -257,7 +261,7 @@ class AddAgentState(ModelPicker, rx.State):
     async def add(self, form: dict[str, str]) -> None:
         chat = await self.get_state(ChatState)
         try:
-            agent = await sessions_api.add_agent(
+            session = await sessions_api.add_agent(
                 client_for(self),
                 chat.session_id,
                 form.get("name", "").strip(),
@@ -268,7 +272,7 @@ class AddAgentState(ModelPicker, rx.State):
             self._refused(failure, ("name",))
             return
         self.is_open = False
-        chat.agent_id = agent.id
+        chat.agent_id = session.agents[-1].id if session.agents else chat.agent_id
         await chat._reload(client_for(self))
 
 

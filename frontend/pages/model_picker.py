@@ -12,7 +12,7 @@ from frontend.api import Client
 from frontend.auth import client_for
 from frontend.catalog_api import ModelInfo
 from frontend.forms import REQUEST_FAILURES, describe_failure
-from frontend.money import dollars, price, tokens
+from frontend.money import price, tokens, usd
 from frontend.pages.instance_dialog_states import DialogState
 from frontend.pages.instances import status_dot
 
@@ -55,7 +55,7 @@ def cost_hint(model: ModelInfo | None) -> str:
     cost = (
         HINT_INPUT * model.cost_per_1m_in + HINT_OUTPUT * model.cost_per_1m_out
     ) / PER
-    return f"1,000 input + 500 output tokens: {dollars(cost)}"
+    return f"1,000 input + 500 output tokens: {usd(cost)}"
 
 
 def model_option(

@@ -11,7 +11,7 @@ from frontend.auth import client_for, for_operators
 from frontend.forms import REQUEST_FAILURES, describe_failure, error_callout, text_field
 from frontend.layout import page_frame
 from frontend.live import react_to
-from frontend.money import dollars
+from frontend.money import usd
 from frontend.pages.instance_dialogs import dialog, dialog_buttons
 from frontend.pages.instances import fact
 from frontend.pages.instances_state import shown_time
@@ -34,7 +34,7 @@ class SessionCard:
 
 def total_cost(cost_usd: float, unknown_turns: int) -> str:
     """The known cost, and how many turns had no known price (never counted as $0)."""
-    known = dollars(cost_usd)
+    known = usd(cost_usd)
     return (
         f"{known} + {unknown_turns} turn(s) price unknown" if unknown_turns else known
     )

@@ -113,7 +113,7 @@ def test_the_new_session_form_shows_the_models_an_instance_offers_with_prices(
     expect(flash).to_contain_text("available")
     expect(flash).to_contain_text("reasoning")
     flash.click()
-    expect(dialog.locator(".cost-hint")).to_have_text("1,000 input + 500 output tokens: $0.0003")
+    expect(dialog.locator(".cost-hint")).to_have_text("1,000 input + 500 output tokens: $0.00028")
     assert console_errors == []
 
 
@@ -194,7 +194,7 @@ def test_stop_cancels_a_slow_turn(
     upstream.scenario.delay_s = 60
     send(page, "Take your time")
     expect(page.locator("#streaming-turn")).to_be_visible(timeout=WAIT_MS)
-    page.get_by_role("button", name="Stop").click()
+    page.get_by_role("button", name="Stop").click(timeout=WAIT_MS)  # shown once the server has taken the turn
     expect(last_turn(page).locator(".turn-outcome")).to_have_text("cancelled", timeout=WAIT_MS)
     expect(page.locator("#streaming-turn")).to_have_count(0)
     assert console_errors == []

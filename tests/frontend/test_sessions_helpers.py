@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from frontend.catalog_api import ModelInfo
+from frontend.money import usd
 from frontend.pages.chat_state import entry_rows
 from frontend.pages.model_picker import cost_hint
 from frontend.pages.sessions import total_cost
@@ -21,8 +22,14 @@ def model(price_status: str = "known", price_in: float = 3.0, price_out: float =
 
 def test_the_cost_hint_prices_1000_input_and_500_output_tokens() -> None:
     assert cost_hint(model()) == "1,000 input + 500 output tokens: $0.01"  # 0.003 + 0.0075
-    assert cost_hint(model(price_in=0.14, price_out=0.28)) == "1,000 input + 500 output tokens: $0.0003"
+    assert cost_hint(model(price_in=0.14, price_out=0.28)) == "1,000 input + 500 output tokens: $0.00028"
     assert cost_hint(model("free", 0, 0)) == "1,000 input + 500 output tokens: $0.00"
+
+
+def test_a_cost_below_a_cent_keeps_its_first_digits() -> None:
+    assert [usd(v) for v in (0.0000088, 0.00028, 0.0012, 0.009999, 0.01, 1.5, 0)] == [
+        "$0.0000088", "$0.00028", "$0.0012", "$0.01", "$0.01", "$1.50", "$0.00",
+    ]
 
 
 def test_an_unknown_price_is_never_shown_as_zero() -> None:
