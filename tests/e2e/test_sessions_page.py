@@ -200,6 +200,25 @@ def test_stop_cancels_a_slow_turn(
     assert console_errors == []
 
 
+def test_a_failed_turn_shows_its_outcome_inline_and_retry_sends_the_message_again(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, first_instance: str, console_errors: ConsoleErrors
+) -> None:
+    new_session(page, running_app, first_instance)
+    upstream.scenario.behaviour = "unauthorized"
+    send(page, "Will this work?")
+    failed = last_turn(page)
+    expect(failed.locator(".turn-outcome")).to_have_text("failed", timeout=WAIT_MS)
+    expect(failed.locator(".turn-failure")).to_contain_text("auth_failed")
+    assert KEY not in page.content()
+
+    upstream.scenario.behaviour = "ok"
+    failed.get_by_role("button", name="Retry").click()
+    expect(page.locator(".turn")).to_have_count(2, timeout=WAIT_MS)
+    expect(last_turn(page).locator(".turn-text")).to_have_text(FIRST_REPLY, timeout=WAIT_MS)
+    expect(page.locator(".user-message").last).to_have_text("Will this work?")
+    assert console_errors == []
+
+
 def test_a_second_tab_sees_the_turn_live(
     page: Page, browser: Browser, running_app: RunningApp, first_instance: str, console_errors: ConsoleErrors
 ) -> None:
