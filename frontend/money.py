@@ -18,9 +18,7 @@ def usd(value: float) -> str:
     if value >= 0.01 or value <= 0:
         return dollars(value)
     decimals = COST_DIGITS - 1 - math.floor(math.log10(value))
-    return (
-        f"${value:.2f}" if round(value, decimals) >= 0.01 else f"${value:.{decimals}f}"
-    )
+    return f"${value:.2f}" if round(value, decimals) >= 0.01 else f"${value:.{decimals}f}"
 
 
 def price(model: ModelInfo, value: float) -> str:

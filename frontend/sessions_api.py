@@ -10,9 +10,7 @@ import msgspec
 from frontend.api import UNAUTHORIZED, Client, SignInRequired, api_base, problem_from
 
 SESSIONS = "/api/v1/sessions"
-TURN_TIMEOUT_S = (
-    3600  # a turn lasts as long as the instance's timeout and retries allow
-)
+TURN_TIMEOUT_S = 3600  # a turn lasts as long as the instance's timeout and retries allow
 
 
 class Prices(msgspec.Struct, frozen=True):
@@ -117,30 +115,20 @@ def _agent_path(session_id: str, agent_id: str, *rest: str) -> str:
 
 
 async def list_sessions(client: Client) -> list[Session]:
-    page = msgspec.json.decode(
-        await client.get_json(SESSIONS), type=list[Session] | _Paged
-    )
+    page = msgspec.json.decode(await client.get_json(SESSIONS), type=list[Session] | _Paged)
     return page if isinstance(page, list) else page.items or page.sessions
 
 
-async def create_session(
-    client: Client, name: str, instance_id: str, model_id: str
-) -> Session:
+async def create_session(client: Client, name: str, instance_id: str, model_id: str) -> Session:
     body = {"name": name, "instance_id": instance_id, "model_id": model_id}
-    return msgspec.json.decode(
-        await client.send("POST", SESSIONS, body=body), type=Session
-    )
+    return msgspec.json.decode(await client.send("POST", SESSIONS, body=body), type=Session)
 
 
 async def get_session(client: Client, session_id: str) -> Session:
-    return msgspec.json.decode(
-        await client.get_json(_session_path(session_id)), type=Session
-    )
+    return msgspec.json.decode(await client.get_json(_session_path(session_id)), type=Session)
 
 
-async def add_agent(
-    client: Client, session_id: str, name: str, instance_id: str, model_id: str
-) -> Session:
+async def add_agent(client: Client, session_id: str, name: str, instance_id: str, model_id: str) -> Session:
     """Add an agent; the session as it is then, the new agent last."""
     body = {"name": name, "instance_id": instance_id, "model_id": model_id}
     return msgspec.json.decode(
@@ -178,9 +166,7 @@ async def cancel_turn(client: Client, session_id: str, agent_id: str) -> None:
     await client.send("POST", _agent_path(session_id, agent_id, "cancel"))
 
 
-async def send_message(
-    client: Client, session_id: str, agent_id: str, text: str
-) -> AsyncIterator[StreamPiece]:
+async def send_message(client: Client, session_id: str, agent_id: str, text: str) -> AsyncIterator[StreamPiece]:
     """Send `text` to the agent and yield "" once the server has taken the turn (from then on it can be cancelled),
     the answer's text pieces as they stream, then the turn's record.
 

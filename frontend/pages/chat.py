@@ -49,9 +49,7 @@ def _agent(agent: AgentRow) -> rx.Component:
                 class_name="agent-model",
                 **WRAPPED,
             ),
-            rx.text(
-                agent.turns, " turns · ", agent.cost, size="1", color_scheme="gray"
-            ),
+            rx.text(agent.turns, " turns · ", agent.cost, size="1", color_scheme="gray"),
             direction="column",
             align="start",
             width="100%",
@@ -334,11 +332,7 @@ def _switch_dialog() -> rx.Component:
         "The change is recorded and applies from the next turn.",
         rx.flex(
             model_picker(SwitchModelState),
-            dialog_buttons(
-                rx.button(
-                    "Use this model", on_click=SwitchModelState.apply, id="apply-model"
-                )
-            ),
+            dialog_buttons(rx.button("Use this model", on_click=SwitchModelState.apply, id="apply-model")),
             direction="column",
             spacing="3",
             margin_top="var(--space-3)",
@@ -353,9 +347,7 @@ def chat_page() -> rx.Component:
         rx.flex(
             rx.link("← Sessions", href="/sessions", size="2"),
             rx.heading(ChatState.name, size="5", id="session-title", **WRAPPED),
-            rx.text(
-                ChatState.totals, size="2", color_scheme="gray", id="session-totals"
-            ),
+            rx.text(ChatState.totals, size="2", color_scheme="gray", id="session-totals"),
             direction="column",
             spacing="1",
             margin_bottom="var(--space-4)",
@@ -364,9 +356,7 @@ def chat_page() -> rx.Component:
         rx.grid(
             _agents_panel(),
             _conversation(),
-            grid_template_columns=rx.breakpoints(
-                initial="minmax(0, 1fr)", md="260px minmax(0, 1fr)"
-            ),
+            grid_template_columns=rx.breakpoints(initial="minmax(0, 1fr)", md="260px minmax(0, 1fr)"),
             gap="var(--space-5)",
         ),
         _add_agent_dialog(),

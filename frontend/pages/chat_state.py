@@ -61,9 +61,7 @@ def millis(value: float | None) -> str:
     return "–" if value is None else f"{value:.0f} ms"
 
 
-def entry_rows(
-    messages: list[sessions_api.Message], instance_names: dict[str, str]
-) -> list[EntryRow]:
+def entry_rows(messages: list[sessions_api.Message], instance_names: dict[str, str]) -> list[EntryRow]:
     rows: list[EntryRow] = []
     last_user = ""
     for message in messages:
@@ -82,14 +80,10 @@ def entry_rows(
             row.outcome = turn.outcome
             row.model = turn.model_id
             row.instance = instance_names.get(turn.instance_id, turn.instance_id)
-            row.usage = (
-                f"{tokens(turn.input_tokens)} in · {tokens(turn.output_tokens)} out"
-            )
+            row.usage = f"{tokens(turn.input_tokens)} in · {tokens(turn.output_tokens)} out"
             row.cost = turn_cost(turn)
             row.ttft = millis(turn.ttft_ms)
-            row.problem = ": ".join(
-                part for part in (turn.error_outcome, turn.message) if part
-            )
+            row.problem = ": ".join(part for part in (turn.error_outcome, turn.message) if part)
             row.retry_text = last_user if turn.outcome != "completed" else ""
         rows.append(row)
     return rows
@@ -102,8 +96,7 @@ def agent_row(agent: sessions_api.Agent, instance_names: dict[str, str]) -> Agen
         name=agent.name,
         model=agent.model_id,
         instance_id=instance_id,
-        instance=agent.instance_name
-        or instance_names.get(instance_id, "instance deleted"),
+        instance=agent.instance_name or instance_names.get(instance_id, "instance deleted"),
         status=agent.status,
         turns=agent.turns,
         cost=usd(agent.cost_usd),
@@ -126,15 +119,11 @@ class ChatState(rx.State):
     streaming_text: str = ""
     error: str = ""
     loaded: bool = False
-    _seen_position: int = (
-        0  # the newest live event of this session already reloaded for
-    )
+    _seen_position: int = 0  # the newest live event of this session already reloaded for
 
     @rx.var
     def agent_name(self) -> str:
-        return next(
-            (agent.name for agent in self.agents if agent.id == self.agent_id), ""
-        )
+        return next((agent.name for agent in self.agents if agent.id == self.agent_id), "")
 
     @rx.var
     def agent_model(self) -> str:
@@ -159,11 +148,7 @@ class ChatState(rx.State):
             names = {i.id: i.name for i in await instances_api.list_instances(client)}
             if not any(agent.id == self.agent_id for agent in session.agents):
                 self.agent_id = session.agents[0].id if session.agents else ""
-            messages = (
-                await sessions_api.transcript(client, self.session_id, self.agent_id)
-                if self.agent_id
-                else []
-            )
+            messages = await sessions_api.transcript(client, self.session_id, self.agent_id) if self.agent_id else []
         except REQUEST_FAILURES as failure:
             self.error = describe_failure(failure)
             return
@@ -174,10 +159,7 @@ class ChatState(rx.State):
         )
         self.agents = [agent_row(agent, names) for agent in session.agents]
         self.rows = entry_rows(messages, names)
-        if self.pending_text and any(
-            row.kind == "user" and row.text == self.pending_text
-            for row in self.rows[-2:]
-        ):
+        if self.pending_text and any(row.kind == "user" and row.text == self.pending_text for row in self.rows[-2:]):
             self.pending_text = ""
         self.loaded = True
 
@@ -194,9 +176,7 @@ class ChatState(rx.State):
             return
         live = await self.get_state(LiveState)
         stream = f"session-{self.session_id}"
-        newest = max(
-            (row.position for row in live.rows if row.stream == stream), default=0
-        )
+        newest = max((row.position for row in live.rows if row.stream == stream), default=0)
         if newest > self._seen_position:
             self._seen_position = newest
             await self._reload(client_for(self))
@@ -221,9 +201,7 @@ class ChatState(rx.State):
             session_id, agent_id = self.session_id, self.agent_id
         client = client_for(self)
         try:
-            async for piece in sessions_api.send_message(
-                client, session_id, agent_id, text
-            ):
+            async for piece in sessions_api.send_message(client, session_id, agent_id, text):
                 if isinstance(piece, str):
                     async with self:
                         self.started, self.streaming_text = (
@@ -243,9 +221,7 @@ class ChatState(rx.State):
     @rx.event
     async def stop(self) -> None:
         try:
-            await sessions_api.cancel_turn(
-                client_for(self), self.session_id, self.agent_id
-            )
+            await sessions_api.cancel_turn(client_for(self), self.session_id, self.agent_id)
         except REQUEST_FAILURES as failure:
             self.error = describe_failure(failure)
 
@@ -282,9 +258,7 @@ class SwitchModelState(ModelPicker, rx.State):
     @rx.event
     async def open_switch(self) -> None:
         chat = await self.get_state(ChatState)
-        agent = next(
-            (agent for agent in chat.agents if agent.id == chat.agent_id), None
-        )
+        agent = next((agent for agent in chat.agents if agent.id == chat.agent_id), None)
         await self._open_picker(
             client_for(self),
             agent.instance_id if agent else "",

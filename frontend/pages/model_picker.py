@@ -52,15 +52,11 @@ def cost_hint(model: ModelInfo | None) -> str:
     """What 1,000 input + 500 output tokens cost at the model's prices, or that its price is unknown."""
     if model is None or model.price_status == "unknown":
         return "price unknown"
-    cost = (
-        HINT_INPUT * model.cost_per_1m_in + HINT_OUTPUT * model.cost_per_1m_out
-    ) / PER
+    cost = (HINT_INPUT * model.cost_per_1m_in + HINT_OUTPUT * model.cost_per_1m_out) / PER
     return f"1,000 input + 500 output tokens: {usd(cost)}"
 
 
-def model_option(
-    listed: instances_api.InstanceModel, known: ModelInfo | None
-) -> ModelOption:
+def model_option(listed: instances_api.InstanceModel, known: ModelInfo | None) -> ModelOption:
     return ModelOption(
         id=listed.id,
         name=listed.name,
@@ -77,13 +73,8 @@ def model_option(
 async def models_of(client: Client, instance_id: str) -> list[ModelOption]:
     """The models the instance offers, priced from its provider's catalog entry (custom overrides included)."""
     listed = await instances_api.instance_models(client, instance_id)
-    instance = next(
-        i for i in await instances_api.list_instances(client) if i.id == instance_id
-    )
-    catalog = {
-        model.id: model
-        for model in (await catalog_api.provider(client, instance.provider_id)).models
-    }
+    instance = next(i for i in await instances_api.list_instances(client) if i.id == instance_id)
+    catalog = {model.id: model for model in (await catalog_api.provider(client, instance.provider_id)).models}
     return [model_option(model, catalog.get(model.id)) for model in listed.models]
 
 
@@ -95,17 +86,13 @@ class ModelPicker(DialogState, rx.State, mixin=True):
     instance_id: str = ""
     model_id: str = ""
 
-    async def _open_picker(
-        self, client: Client, instance_id: str, model_id: str
-    ) -> None:
+    async def _open_picker(self, client: Client, instance_id: str, model_id: str) -> None:
         self._clear()
         self.is_open = True
         self.instance_id, self.model_id, self.models = instance_id, model_id, []
         try:
             self.instances = [
-                InstanceOption(
-                    i.id, i.name, i.provider_id, i.status, str(i.model_count or 0)
-                )
+                InstanceOption(i.id, i.name, i.provider_id, i.status, str(i.model_count or 0))
                 for i in await instances_api.list_instances(client)
             ]
             if instance_id:
@@ -159,9 +146,7 @@ def _model_choice(state: type[ModelPicker], option: ModelOption) -> rx.Component
                 rx.text(option.name, weight="medium", class_name="model-choice-name"),
                 rx.badge(
                     option.availability,
-                    color_scheme=rx.match(
-                        option.availability, *AVAILABILITY_COLORS.items(), "gray"
-                    ),
+                    color_scheme=rx.match(option.availability, *AVAILABILITY_COLORS.items(), "gray"),
                     size="1",
                 ),
                 _badge(option.reasoning, "reasoning", "violet"),
@@ -212,9 +197,7 @@ def model_picker(state: type[ModelPicker]) -> rx.Component:
                 rx.text("Model", size="2", weight="medium"),
                 rx.scroll_area(
                     rx.flex(
-                        rx.foreach(
-                            state.models, lambda option: _model_choice(state, option)
-                        ),
+                        rx.foreach(state.models, lambda option: _model_choice(state, option)),
                         direction="column",
                         spacing="1",
                     ),

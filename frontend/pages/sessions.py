@@ -35,9 +35,7 @@ class SessionCard:
 def total_cost(cost_usd: float, unknown_turns: int) -> str:
     """The known cost, and how many turns had no known price (never counted as $0)."""
     known = usd(cost_usd)
-    return (
-        f"{known} + {unknown_turns} turn(s) price unknown" if unknown_turns else known
-    )
+    return f"{known} + {unknown_turns} turn(s) price unknown" if unknown_turns else known
 
 
 def session_card(session: sessions_api.Session) -> SessionCard:
@@ -48,9 +46,7 @@ def session_card(session: sessions_api.Session) -> SessionCard:
         model=session.default_model_id,
         turns=session.turns,
         cost=total_cost(session.cost_usd, session.unknown_cost_turns),
-        last_activity=shown_time(session.last_activity or session.created_at)
-        if session.created_at
-        else "–",
+        last_activity=shown_time(session.last_activity or session.created_at) if session.created_at else "–",
     )
 
 
@@ -68,9 +64,7 @@ class SessionsState(rx.State):
         except REQUEST_FAILURES as failure:
             self.error = describe_failure(failure)
             return
-        self.cards = [
-            session_card(session) for session in sessions if not session.archived
-        ]
+        self.cards = [session_card(session) for session in sessions if not session.archived]
         self.loaded, self.error = True, ""
 
 

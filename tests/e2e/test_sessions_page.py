@@ -164,7 +164,7 @@ def test_a_second_agent_on_another_instance_answers_in_its_own_thread(
     other_instance: str,
     console_errors: ConsoleErrors,
 ) -> None:
-    new_session(page, running_app, first_instance)
+    name = new_session(page, running_app, first_instance)
     page.get_by_role("button", name="Add agent").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("Name", exact=True).fill("Reviewer")
@@ -183,6 +183,10 @@ def test_a_second_agent_on_another_instance_answers_in_its_own_thread(
 
     page.locator(".agent-choice").first.click()  # the first agent's thread has no turns yet
     expect(page.locator(".turn")).to_have_count(0, timeout=WAIT_MS)
+
+    page.goto(f"{running_app.base_url}/instances")  # the Instances page says which sessions use an instance
+    card = page.locator(".instance-card", has=page.locator(".instance-name", has_text=other_instance))
+    expect(card.locator(".instance-sessions")).to_have_text(name, timeout=WAIT_MS)
     assert console_errors == []
 
 
