@@ -73,8 +73,7 @@ def model_option(listed: instances_api.InstanceModel, known: ModelInfo | None) -
 async def models_of(client: Client, instance_id: str) -> list[ModelOption]:
     """The models the instance offers, priced from its provider's catalog entry (custom overrides included)."""
     listed = await instances_api.instance_models(client, instance_id)
-    instance = next(i for i in await instances_api.list_instances(client) if i.id == instance_id)
-    catalog = {model.id: model for model in (await catalog_api.provider(client, instance.provider_id)).models}
+    catalog = {model.id: model for model in (await catalog_api.provider(client, listed.provider_id)).models}
     return [model_option(model, catalog.get(model.id)) for model in listed.models]
 
 
