@@ -15,7 +15,6 @@ from playwright.sync_api import Browser, Locator, Page, WebSocket, expect
 from tests.e2e.conftest import ConsoleErrors, RunningApp
 from tests.upstreams import Scenario, UpstreamServer
 
-pytest.importorskip("backend.sessions", reason="the sessions API (branch s8-sessions) is not merged")
 
 KEY = "sk-e2e-chat-key-5151"
 PROVIDER = "deepseek"  # an openai-compat provider of the shipped catalog, with known prices
