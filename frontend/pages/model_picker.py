@@ -185,10 +185,14 @@ def model_picker(state: type[ModelPicker]) -> rx.Component:
     """The instance list, then the chosen instance's models, then the cost hint of the chosen model."""
     return rx.flex(
         rx.text("Instance", size="2", weight="medium"),
-        rx.flex(
-            rx.foreach(state.instances, lambda option: _instance_choice(state, option)),
-            direction="column",
-            spacing="1",
+        rx.scroll_area(
+            rx.flex(
+                rx.foreach(state.instances, lambda option: _instance_choice(state, option)),
+                direction="column",
+                spacing="1",
+            ),
+            max_height="180px",
+            type="auto",
         ),
         rx.cond(
             state.instance_id,
