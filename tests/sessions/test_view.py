@@ -12,8 +12,19 @@ from backend.instances.commands import create_instance
 from backend.instances.connection import run_connection_test
 from backend.instances.schemas import CreateInstance
 from backend.services import Services, open_services
-from backend.sessions.commands import add_agent, create_session, update_agent, update_session
-from backend.sessions.schemas import CreateAgent, CreateSession, SendMessage, UpdateAgent, UpdateSession
+from backend.sessions.commands import (
+    add_agent,
+    create_session,
+    update_agent,
+    update_session,
+)
+from backend.sessions.schemas import (
+    CreateAgent,
+    CreateSession,
+    SendMessage,
+    UpdateAgent,
+    UpdateSession,
+)
 from backend.sessions.turns import start_turn
 from backend.settings import Settings
 from events import Metadata
