@@ -76,7 +76,7 @@ class Problem(Exception):
         return {error.field: error.message for error in self.errors}
 
 
-def _problem(response: httpx.Response) -> Problem:
+def problem_from(response: httpx.Response) -> Problem:
     try:
         body = msgspec.json.decode(response.content, type=_ProblemBody)
     except msgspec.DecodeError:
@@ -108,7 +108,7 @@ class Client:
     token: str = field(repr=False)
     page: str = "/"
 
-    def _auth(self) -> dict[str, str]:
+    def auth_headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.token}"} if self.token else {}
 
     async def send(
@@ -129,14 +129,14 @@ class Client:
         sent_headers = {
             **(headers or {}),
             **({"content-type": "application/json"} if content is not None else {}),
-            **self._auth(),
+            **self.auth_headers(),
         }
         async with httpx.AsyncClient(base_url=api_base(), timeout=timeout_s) as client:
             response = await client.request(method, path, params=params, content=content, headers=sent_headers)
         if response.status_code == UNAUTHORIZED:
             raise SignInRequired(self.page)
         if response.status_code >= 400:
-            raise _problem(response)
+            raise problem_from(response)
         return response.content
 
     async def get_json(self, path: str, params: Query | None = None) -> bytes:
@@ -155,7 +155,7 @@ class Client:
         decoder = msgspec.json.Decoder(LoggedEvent)
         try:
             async with websockets.connect(
-                url, additional_headers=self._auth(), max_size=2**20, open_timeout=10, logger=LIVE_LOG
+                url, additional_headers=self.auth_headers(), max_size=2**20, open_timeout=10, logger=LIVE_LOG
             ) as socket:
                 async for frame in socket:
                     yield decoder.decode(frame)

@@ -12,15 +12,17 @@ from backend.app import create_app
 from backend.settings import Settings
 from backend.site_guard import SiteGuard, SiteRules
 from frontend.auth import SIGN_IN, AuthState, OneUserPerState, on_backend_error
-from frontend.layout import coming_soon
 from frontend.live import LiveState
 from frontend.pages.audit import audit_page
 from frontend.pages.catalog import CatalogState, catalog_page
+from frontend.pages.chat import chat_page
+from frontend.pages.chat_state import ChatState
 from frontend.pages.editor import EditorState, editor_page
 from frontend.pages.env_import import EnvImportState, env_import_page
 from frontend.pages.instances import instances_page
 from frontend.pages.instances_state import InstancesState
 from frontend.pages.provider import ProviderState, provider_page
+from frontend.pages.sessions import SessionsState, sessions_page
 from frontend.pages.sign_in import SignInState, sign_in_page
 
 API_PREFIX = "/api/"
@@ -69,4 +71,5 @@ add_page("/catalog/provider", "Provider", provider_page, ProviderState.load)
 add_page("/catalog/edit", "Custom provider", editor_page, EditorState.load)
 add_page("/instances", "Instances", instances_page, InstancesState.reload)
 add_page("/instances/import", "Import from environment", env_import_page, EnvImportState.load)
-add_page("/sessions", "Sessions", lambda: coming_soon("Sessions", "Sessions and agents"))
+add_page("/sessions", "Sessions", sessions_page, SessionsState.reload)
+add_page("/sessions/view", "Session", chat_page, ChatState.load)

@@ -78,6 +78,7 @@ class InstanceModel(msgspec.Struct, frozen=True):
 class InstanceModels(msgspec.Struct, frozen=True):
     tested: bool
     models: list[InstanceModel]
+    provider_id: str = ""
 
 
 class HistoryEvent(msgspec.Struct, frozen=True):

@@ -80,6 +80,3 @@ def page_frame(title: str, *children: rx.Component) -> rx.Component:
         ),
     )
 
-
-def coming_soon(title: str, what: str) -> rx.Component:
-    return page_frame(title, rx.callout(f"{what} are coming soon.", icon="info"))

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import math
+
 from frontend.catalog_api import ModelInfo, ProviderCard
+
+COST_DIGITS = 2  # significant digits of a cost below a cent
 
 
 def dollars(value: float) -> str:
     return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.4f}"
+
+
+def usd(value: float) -> str:
+    """A cost: cents for a cent or more, else its first significant digits ($0.0000088), never rounded to $0."""
+    if value >= 0.01 or value <= 0:
+        return dollars(value)
+    decimals = COST_DIGITS - 1 - math.floor(math.log10(value))
+    return f"${value:.2f}" if round(value, decimals) >= 0.01 else f"${value:.{decimals}f}"
 
 
 def price(model: ModelInfo, value: float) -> str:

@@ -64,6 +64,7 @@ def _facts(card: InstanceCard) -> rx.Component:
         fact("Models", card.model_count, "instance-model-count"),
         fact("Key", key, "instance-key"),
         fact("Sends to", rx.cond(card.current_origin, card.current_origin, "–"), "instance-sends-to"),
+        fact("Sessions", rx.cond(card.used_by, card.used_by, "none"), "instance-sessions"),
         size="1",
     )
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import reflex as rx
 
-from frontend import instances_api
+from frontend import instances_api, sessions_api
 from frontend.auth import client_for
 from frontend.forms import REQUEST_FAILURES, describe_failure
 from frontend.live import react_to
@@ -40,6 +40,7 @@ class InstanceCard:
     current_origin: str
     key_origin: str
     key_missing: bool = False
+    used_by: str = ""  # the names of the sessions whose agents talk through it
 
 
 def shown_time(iso: str) -> str:
@@ -47,7 +48,18 @@ def shown_time(iso: str) -> str:
     return iso.replace("T", " ")[:19] + " UTC"
 
 
-def card_of(instance: instances_api.Instance, testing: bool) -> InstanceCard:
+def sessions_by_instance(sessions: list[sessions_api.Session]) -> dict[str, str]:
+    """For each instance, the names of the sessions (not archived) with an agent on it."""
+    names: dict[str, list[str]] = {}
+    for session in sessions:
+        if session.archived:
+            continue
+        for instance_id in dict.fromkeys(agent.instance_id for agent in session.agents if agent.instance_id):
+            names.setdefault(instance_id, []).append(session.name)
+    return {instance_id: ", ".join(used) for instance_id, used in names.items()}
+
+
+def card_of(instance: instances_api.Instance, testing: bool, used_by: str = "") -> InstanceCard:
     test = instance.last_test
     return InstanceCard(
         id=instance.id,
@@ -68,6 +80,7 @@ def card_of(instance: instances_api.Instance, testing: bool) -> InstanceCard:
         endpoint_status=instance.endpoint_status,
         current_origin=instance.current_origin or "",
         key_origin=(instance.credential.origin or "") if instance.credential else "",
+        used_by=used_by,
     )
 
 
@@ -82,10 +95,11 @@ class InstancesState(rx.State):
     async def _load(self) -> None:
         try:
             instances = await instances_api.list_instances(client_for(self))
+            used_by = sessions_by_instance(await sessions_api.list_sessions(client_for(self)))
         except REQUEST_FAILURES as failure:
             self.error = describe_failure(failure)
             return
-        self.cards = [card_of(instance, instance.id in self.testing) for instance in instances]
+        self.cards = [card_of(i, i.id in self.testing, used_by.get(i.id, "")) for i in instances]
         self.loaded = True
         self.error = ""
 
@@ -123,4 +137,14 @@ class InstancesState(rx.State):
             self.error = failure_message or self.error
 
 
-react_to(("Instance", "Credential", "Connection", "Endpoint", "Custom", "Catalog"), InstancesState.reload)
+INSTANCE_EVENTS = (
+    "Instance",
+    "Credential",
+    "Connection",
+    "Endpoint",
+    "Custom",
+    "Catalog",
+    "Session",
+    "Agent",
+)
+react_to(INSTANCE_EVENTS, InstancesState.reload)
