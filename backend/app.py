@@ -17,6 +17,7 @@ from backend.audit.live import live_feed
 from backend.auth import AuthController, Tokens, TokensController, authorize
 from backend.catalog import CatalogController, CatalogService
 from backend.instances import EnvImportController, Instances, InstancesController
+from backend.sessions import Sessions, SessionsController
 from backend.context import request_metadata
 from backend.errors import EXCEPTION_HANDLERS
 from backend.query_guard import refuse_unknown_query_params
@@ -41,6 +42,10 @@ def _instances(state: State) -> Instances:
     return _services(state).instances
 
 
+def _sessions(state: State) -> Sessions:
+    return _services(state).sessions
+
+
 def _tokens(state: State) -> Tokens:
     return _services(state).tokens
 
@@ -62,12 +67,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             AuditController, live_feed, CatalogController, InstancesController, EnvImportController,
-            AuthController, TokensController,
+            AuthController, TokensController, SessionsController,
         ],
         dependencies={
             "services": Provide(_services, sync_to_thread=False),
             "catalog": Provide(_catalog, sync_to_thread=False),
             "instances": Provide(_instances, sync_to_thread=False),
+            "sessions": Provide(_sessions, sync_to_thread=False),
             "tokens": Provide(_tokens, sync_to_thread=False),
             "metadata": Provide(request_metadata, sync_to_thread=False),
         },

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
+import anyio
 import httpx
 
 from backend.audit.events import EVENT_TYPES as AUDIT_EVENTS
@@ -19,6 +20,9 @@ from backend.instances import InstanceListView, Instances, Vault
 from backend.instances.confirmation import record_missing_origins
 from backend.instances.vault_lock import holding_vault
 from backend.instances.vault_upgrade import upgrade_vault
+from backend.sessions import EVENT_TYPES as SESSION_EVENTS
+from backend.sessions import SessionListView, Sessions
+from backend.sessions.turns import record_interrupted
 from backend.settings import Settings
 from events import EventRegistry, Metadata, SQLiteEventStore
 
@@ -35,7 +39,7 @@ def service_version() -> str:
 def build_registry() -> EventRegistry:
     """Every event type the service knows, so any stored event can be decoded."""
     registry = EventRegistry()
-    registry.register(*AUDIT_EVENTS, *AUTH_EVENTS, *CATALOG_EVENTS, *INSTANCE_EVENTS)
+    registry.register(*AUDIT_EVENTS, *AUTH_EVENTS, *CATALOG_EVENTS, *INSTANCE_EVENTS, *SESSION_EVENTS)
     return registry
 
 
@@ -50,6 +54,7 @@ class Services:
         http: httpx.AsyncClient,
         catalog: CatalogService,
         instances: Instances,
+        sessions: Sessions,
         tokens: Tokens,
     ) -> None:
         self.settings = settings
@@ -59,6 +64,7 @@ class Services:
         self.http = http
         self.catalog = catalog
         self.instances = instances
+        self.sessions = sessions
         self.tokens = tokens
 
 
@@ -79,13 +85,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     upgrading = settings.database_path.exists()
     instance_list = InstanceListView(registry)
     token_view = TokenView(registry)
+    session_list = SessionListView(registry)
     with holding_vault(settings.vault_lock, exclusive=False):
         vault = Vault.open(
             settings.credentials_dir, settings.vault_header, settings.master_key, settings.key_file, upgrading
         )
         async with (
             SQLiteEventStore.open(
-                settings.database_path, registry=registry, inline_views=[instance_list, token_view]
+                settings.database_path, registry=registry, inline_views=[instance_list, token_view, session_list]
             ) as store,
             httpx.AsyncClient(follow_redirects=False) as http,
             await CatalogService.open(store, settings, http) as catalog,
@@ -98,7 +105,13 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             instances = Instances(store, instance_list, vault, catalog, http)
             await instances.reconcile_credentials()
             await record_missing_origins(instances)
-            services = Services(settings, registry, store, http, catalog, instances, tokens)
-            started = ServiceStarted(version=services.version, data_dir=str(settings.data_dir))
-            await store.append(SERVICE_STREAM, [started], metadata=SYSTEM)
-            yield services
+            async with anyio.create_task_group() as turns:
+                sessions = Sessions(session_list, instances, turns)
+                await record_interrupted(sessions, SYSTEM)
+                services = Services(settings, registry, store, http, catalog, instances, sessions, tokens)
+                started = ServiceStarted(version=services.version, data_dir=str(settings.data_dir))
+                await store.append(SERVICE_STREAM, [started], metadata=SYSTEM)
+                try:
+                    yield services
+                finally:
+                    turns.cancel_scope.cancel()  # turns still running are recorded as cancelled

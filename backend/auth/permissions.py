@@ -25,9 +25,11 @@ _RANK: dict[Access, int] = {"public": 0, "viewer": 1, "operator": 2, "admin": 3}
 _PROVIDER = "/api/v1/catalog/providers/{provider_id}"
 _CUSTOM = "/api/v1/catalog/custom/{provider_id}"
 _INSTANCE = "/api/v1/instances/{instance_id}"
+_SESSION = "/api/v1/sessions/{session_id}"
+_AGENT = f"{_SESSION}/agents/{{agent_id}}"
 
 # Viewers read everything except the server's environment and the tokens; operators also run connection
-# tests (and, when they arrive, sessions and turns: POST/PATCH/DELETE under /api/v1/sessions are "operator");
+# tests and run sessions and turns;
 # admins also change the catalog, instances, credentials, imports and tokens.
 PERMISSIONS: dict[tuple[str, str], Access] = {
     ("POST", SIGN_IN): "public",
@@ -63,6 +65,17 @@ PERMISSIONS: dict[tuple[str, str], Access] = {
     ("GET", f"{_INSTANCE}/history"): "viewer",
     ("GET", "/api/v1/import/env"): "admin",
     ("POST", "/api/v1/import/env"): "admin",
+    ("GET", "/api/v1/sessions"): "viewer",
+    ("POST", "/api/v1/sessions"): "operator",
+    ("GET", _SESSION): "viewer",
+    ("PATCH", _SESSION): "operator",
+    ("POST", f"{_SESSION}/agents"): "operator",
+    ("PATCH", _AGENT): "operator",
+    ("DELETE", _AGENT): "operator",
+    ("GET", f"{_AGENT}/messages"): "viewer",
+    ("POST", f"{_AGENT}/messages"): "operator",
+    ("POST", f"{_AGENT}/cancel"): "operator",
+    ("GET", f"{_SESSION}/cost"): "viewer",
     ("GET", "/api/v1/tokens"): "admin",
     ("POST", "/api/v1/tokens"): "admin",
     ("DELETE", "/api/v1/tokens/{token_id}"): "admin",

@@ -7,13 +7,13 @@ from typing import Annotated
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter, JSONBody, PathParameter
+from litestar.params import FromPath, HeaderParameter, JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from backend.audit.schemas import EventOut, event_out
 from backend.context import idempotency_key, parse_if_match
 from backend.errors import NotFound
-from backend.instances.commands import create_instance, delete_instance, update_instance
+from backend.instances.commands import create_instance, update_instance
 from backend.instances.confirmation import confirm_endpoint, present
 from backend.instances.connection import run_connection_test
 from backend.instances.credentials import remove_credential, set_credential
@@ -32,6 +32,8 @@ from backend.instances.schemas import (
 )
 from backend.instances.view import InstanceView
 from backend.instances.service import Instances
+from backend.sessions.instance_use import delete_used_instance
+from backend.sessions.service import Sessions
 from events import Metadata
 
 
@@ -73,9 +75,16 @@ class InstancesController(Controller):
     ) -> InstanceView:
         return present(instances, await update_instance(instances, instance_id, data, metadata, parse_if_match(if_match)))
 
-    @delete("/{instance_id:str}", summary="Delete an instance and destroy its key (If-Match: <version>)", status_code=HTTP_204_NO_CONTENT)
-    async def remove(self, instances: InstancesDep, instance_id: InstanceId, metadata: RequestMetadata, if_match: IfMatch = None) -> None:
-        await delete_instance(instances, instance_id, metadata, parse_if_match(if_match))
+    @delete(
+        "/{instance_id:str}",
+        summary="Delete an instance and destroy its key (If-Match: <version>); 409 while sessions use it unless ?force=true",
+        status_code=HTTP_204_NO_CONTENT,
+    )
+    async def remove(
+        self, sessions: NamedDependency[Sessions], instance_id: InstanceId, metadata: RequestMetadata,
+        if_match: IfMatch = None, force: Annotated[bool, QueryParameter()] = False,
+    ) -> None:
+        await delete_used_instance(sessions, instance_id, metadata, parse_if_match(if_match), force)
 
     @put("/{instance_id:str}/credential", summary="Set or rotate the key, optionally verified first")
     async def put_credential(

@@ -20,7 +20,10 @@ from backend.settings import Settings
 from tests.auth.conftest import bearer
 
 pytestmark = pytest.mark.anyio
-FILL = {"provider_id": "openai", "instance_id": "missing", "token_id": "missing", "path": "nothing"}
+FILL = {
+    "provider_id": "openai", "instance_id": "missing", "token_id": "missing", "path": "nothing",
+    "session_id": "missing", "agent_id": "missing",
+}
 SCHEMA_METHODS = {"get", "post", "put", "patch", "delete"}
 LEVELS: list[Access] = ["public", "viewer", "operator", "admin"]
 Who = Role | None

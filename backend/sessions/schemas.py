@@ -1,0 +1,78 @@
+"""What the session routes take and answer beyond the views: request bodies and the cost comparison."""
+
+from __future__ import annotations
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+MAX_TEXT = 1_000_000
+"""Characters; a longer message is refused."""
+
+
+class CreateSession(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A session and its first agent, on this instance and model."""
+
+    name: str
+    instance_id: str
+    model_id: str
+    system_prompt: str = ""
+    reasoning_effort: str | None = None
+    max_tokens: int | None = None
+    agent_name: str = "Assistant"
+
+
+class UpdateSession(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Rename, archive, or change the default model (instance and model, or the model only)."""
+
+    name: str | UnsetType = UNSET
+    archived: bool | UnsetType = UNSET
+    instance_id: str | UnsetType = UNSET
+    model_id: str | UnsetType = UNSET
+
+
+class CreateAgent(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An agent; without an instance and model it uses the session's default."""
+
+    name: str
+    instance_id: str | None = None
+    model_id: str | None = None
+    system_prompt: str = ""
+    reasoning_effort: str | None = None
+    max_tokens: int | None = None
+
+
+class UpdateAgent(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Change the agent's instance and model (or model only), its prompt, name, reasoning or token limit."""
+
+    name: str | UnsetType = UNSET
+    instance_id: str | UnsetType = UNSET
+    model_id: str | UnsetType = UNSET
+    system_prompt: str | UnsetType = UNSET
+    reasoning_effort: str | None | UnsetType = UNSET
+    max_tokens: int | None | UnsetType = UNSET
+
+
+class SendMessage(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    text: str
+
+
+class TurnCost(msgspec.Struct, frozen=True, kw_only=True):
+    """One turn's recorded cost beside its cost at today's prices (None: unknown)."""
+
+    turn_id: str
+    model_id: str
+    provider_id: str
+    cost_usd: float | None
+    current_cost_usd: float | None
+
+
+class SessionCost(msgspec.Struct, frozen=True, kw_only=True):
+    """What the session cost (known part, and how many turns had no known price), and at today's prices."""
+
+    session_id: str
+    turns: int
+    cost_usd: float
+    unknown_cost_turns: int
+    current_cost_usd: float
+    current_unknown_cost_turns: int
+    by_turn: list[TurnCost]

@@ -1,0 +1,96 @@
+"""What every session command needs: the store, the view, the instances, the catalog and the turns in flight."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import anyio
+import msgspec
+from anyio.abc import TaskGroup
+
+from backend.errors import Conflict, NotFound
+from backend.instances.service import Instances
+from backend.sessions.events import stream_of
+from backend.sessions.view import AgentView, SessionListView, SessionRow, SessionView, TurnOut
+from events import AppendResult, ConcurrencyConflict, Event, Metadata
+
+
+@dataclass
+class RunningTurn:
+    """A turn in flight: cancelling its scope closes the upstream stream; `ended` is set once it is recorded."""
+
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    ended: anyio.Event = field(default_factory=anyio.Event)
+    out: TurnOut | None = None
+
+
+class Sessions:
+    """The sessions domain's dependencies, the turns running in this process, and the steps commands share."""
+
+    def __init__(self, view: SessionListView, instances: Instances, turns: TaskGroup) -> None:
+        self.store = instances.store
+        self.view = view
+        self.instances = instances
+        self.catalog = instances.catalog
+        self.http = instances.http
+        self.turns = turns  # runs each turn's upstream exchange, apart from the request that started it
+        self.running: dict[tuple[str, str], RunningTurn] = {}
+        self._locks: weakref.WeakValueDictionary[str, anyio.Lock] = weakref.WeakValueDictionary()
+
+    def lock(self, session_id: str) -> anyio.Lock:
+        """Serialises the commands on one session, from reading its row to appending."""
+        lock = self._locks.get(session_id)
+        if lock is None:
+            lock = anyio.Lock()
+            self._locks[session_id] = lock
+        return lock
+
+    async def row(self, session_id: str) -> SessionRow:
+        row = await self.view.get(self.store, session_id)
+        if row is None:
+            raise NotFound(f"no session {session_id!r}")
+        return row
+
+    async def session(self, session_id: str) -> SessionView:
+        return (await self.shown([(await self.row(session_id)).session]))[0]
+
+    async def shown(self, sessions: list[SessionView]) -> list[SessionView]:
+        """The sessions with each agent's instance name, and "instance_deleted" for an instance that is gone."""
+        names = await self.instance_names()
+        return [
+            msgspec.structs.replace(session, agents=[_shown(agent, names) for agent in session.agents])
+            for session in sessions
+        ]
+
+    async def instance_names(self) -> dict[str, str]:
+        """The live instances' names by id."""
+        rows = await self.instances.view.all(self.store)
+        return {row.instance.id: row.instance.name for row in rows}
+
+    async def append(
+        self, session_id: str, events: Sequence[Event], metadata: Metadata, *, expected_version: int | None = None
+    ) -> AppendResult:
+        try:
+            return await self.store.append(
+                stream_of(session_id), events, metadata=metadata, expected_version=expected_version
+            )
+        except ConcurrencyConflict as conflict:
+            raise Conflict(
+                f"session {session_id} is at version {conflict.actual}, not {conflict.expected}; read it again and retry"
+            ) from None
+
+
+def _shown(agent: AgentView, names: dict[str, str]) -> AgentView:
+    name = names.get(agent.instance_id)
+    if name is None:
+        return msgspec.structs.replace(agent, instance_name="", status="instance_deleted")
+    return msgspec.structs.replace(agent, instance_name=name)
+
+
+def agent_of(session: SessionView, agent_id: str) -> AgentView:
+    agent = next((agent for agent in session.agents if agent.id == agent_id), None)
+    if agent is None:
+        raise NotFound(f"no agent {agent_id!r} in session {session.id}")
+    return agent

@@ -1,0 +1,292 @@
+"""Turns: a message to an agent streams through its instance at that moment and is recorded with its usage,
+prices and cost; cancelling, and recording turns a stopped server left open.
+
+The upstream exchange runs in the service's task group, apart from the request: the request only relays its
+deltas. A client that goes away cancels the turn (recorded as `TurnCancelled` with the partial text).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import NamedTuple
+
+import anyio
+import msgspec
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from backend.catalog.schema import Model
+from backend.errors import Conflict, FieldError, ValidationFailed
+from backend.instances.connection import resolve_connection
+from backend.providers.contract import ChatError, ChatMessage, Connection, TextDelta, Usage
+from backend.providers.dispatch import stream_chat
+from backend.sessions.choice import check_choice
+from backend.sessions.events import (
+    MessageAdded,
+    TurnCancelled,
+    TurnCompleted,
+    TurnEnded,
+    TurnFailed,
+    TurnInterrupted,
+    TurnStarted,
+)
+from backend.sessions.pricing import PriceInForce, Tokens, cost_of, price_in_force
+from backend.sessions.schemas import MAX_TEXT, SendMessage
+from backend.sessions.service import RunningTurn, Sessions, agent_of
+from backend.sessions.view import AgentView, MessageOut, SessionView, TurnOut, turn_out
+from events import Metadata
+
+log = logging.getLogger(__name__)
+CHARS_PER_TOKEN = 4
+TOKENS_PER_MESSAGE = 4
+
+
+class TurnPlan(NamedTuple):
+    """Everything a turn needs once it is allowed to start."""
+
+    session_id: str
+    started: TurnStarted
+    connection: Connection
+    messages: list[ChatMessage]
+    max_tokens: int | None
+    metadata: Metadata
+
+
+class Progress:
+    """What the upstream sent so far."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.parts: list[str] = []
+        self.usage: Usage | None = None
+        self.error: ChatError | None = None
+        self.ttft_ms: float | None = None
+        self.finished = False
+
+    def elapsed_ms(self) -> float:
+        return round((time.perf_counter() - self.started) * 1000, 2)
+
+
+def sse(event: str, data: bytes) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
+
+
+def text_problems(text: str) -> list[FieldError]:
+    if not text.strip():
+        return [FieldError("text", "must not be empty")]
+    if len(text) > MAX_TEXT:
+        return [FieldError("text", f"must be at most {MAX_TEXT} characters")]
+    return []
+
+
+def estimate_tokens(messages: Sequence[ChatMessage]) -> int:
+    """A rough size of the prompt: about four characters a token, plus a few per message."""
+    return sum(math.ceil(len(message.content) / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE for message in messages)
+
+
+def prompt_of(session: SessionView, agent: AgentView, transcript: list[MessageOut], text: str) -> list[ChatMessage]:
+    """The agent's system prompt (or the session's), its thread (answers of completed turns), the new message."""
+    system = agent.system_prompt or session.system_prompt
+    messages = [ChatMessage("system", system)] if system else []
+    for entry in transcript:
+        if entry.kind == "user":
+            messages.append(ChatMessage("user", entry.text))
+        elif entry.turn is not None and entry.turn.outcome == "completed":
+            messages.append(ChatMessage("assistant", entry.text))
+    messages.append(ChatMessage("user", text))
+    return messages
+
+
+def check_context(messages: Sequence[ChatMessage], model: Model | None, max_tokens: int | None) -> None:
+    """Refuse (422) a prompt larger than the model's context window minus the answer's tokens; never truncate."""
+    if model is None:
+        return
+    room = model.context_window - (max_tokens or 0)
+    size = estimate_tokens(messages)
+    if size > room:
+        raise ValidationFailed("the message was not sent", [FieldError(
+            "text",
+            f"the prompt is about {size} tokens but {model.id} has room for {room} "
+            f"({model.context_window} context window minus {max_tokens or 0} for the answer): "
+            f"{size - room} tokens too many",
+        )])
+
+
+async def _agent_connection(sessions: Sessions, agent: AgentView) -> tuple[Connection, Model | None, str]:
+    """The agent's instance resolved now (key, endpoint, timeout, retries), its catalog model and its type."""
+    found = await check_choice(sessions, agent.instance_id, agent.model_id)
+    if isinstance(found, list):
+        if found[0].field == "instance_id":
+            raise Conflict(f"the instance of agent {agent.name!r} was deleted: choose another model")
+        raise ValidationFailed("the message was not sent", found)
+    instance = found.row.instance
+    return resolve_connection(sessions.instances, instance), found.model, instance.provider_type
+
+
+async def start_turn(
+    sessions: Sessions, session_id: str, agent_id: str, command: SendMessage, metadata: Metadata
+) -> AsyncIterator[bytes]:
+    """Record the message and `TurnStarted`, start the upstream exchange, and answer the SSE body to relay.
+
+    Refused before anything is written: bad text (422), a turn already running for the agent (409), an archived
+    session, a deleted instance (409), a model the instance no longer offers or a prompt too large (422).
+    """
+    errors = text_problems(command.text)
+    if errors:
+        raise ValidationFailed("the message was not sent", errors)
+    key = (session_id, agent_id)
+    async with sessions.lock(session_id):
+        row = await sessions.row(session_id)
+        agent = agent_of(row.session, agent_id)
+        if key in sessions.running or agent_id in row.open_turns:
+            raise Conflict(f"agent {agent.name!r} has a turn in progress; wait for it or cancel it")
+        if row.session.archived:
+            raise Conflict(f"session {session_id} is archived")
+        connection, model, provider_type = await _agent_connection(sessions, agent)
+        transcript = await sessions.view.transcript(sessions.store, session_id, agent_id)
+        messages = prompt_of(row.session, agent, transcript, command.text)
+        max_tokens = agent.max_tokens or (model.default_max_tokens if model else None)
+        check_context(messages, model, max_tokens)
+        price = price_in_force(sessions.catalog, agent.provider_id, agent.model_id)
+        started = TurnStarted(
+            agent_id=agent_id, turn_id=secrets.token_hex(8), instance_id=agent.instance_id,
+            provider_id=agent.provider_id, provider_type=provider_type, model_id=agent.model_id,
+            prices=price.prices, price_status=price.status,
+        )
+        running = RunningTurn()
+        sessions.running[key] = running
+        try:
+            await sessions.append(session_id, [MessageAdded(agent_id=agent_id, text=command.text), started], metadata)
+        except BaseException:
+            sessions.running.pop(key, None)
+            raise
+    send, receive = anyio.create_memory_object_stream[bytes](math.inf)
+    plan = TurnPlan(session_id, started, connection, messages, max_tokens, metadata)
+    sessions.turns.start_soon(run_turn, sessions, plan, running, send)
+    return relay(receive, running)
+
+
+async def relay(receive: MemoryObjectReceiveStream[bytes], running: RunningTurn) -> AsyncIterator[bytes]:
+    """The SSE body: the turn's events as they come; a client that goes away cancels the turn."""
+    try:
+        async with receive:
+            async for frame in receive:
+                yield frame
+    finally:
+        if not running.ended.is_set():
+            running.scope.cancel()
+
+
+async def run_turn(
+    sessions: Sessions, plan: TurnPlan, running: RunningTurn, send: MemoryObjectSendStream[bytes]
+) -> None:
+    """Stream from the upstream, relaying deltas, then record exactly one end event (shielded from cancelling)."""
+    progress = Progress()
+    try:
+        with running.scope:
+            await _read_upstream(sessions, plan, progress, running, send)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await _record_end(sessions, plan, progress, running, send)
+
+
+async def _read_upstream(
+    sessions: Sessions, plan: TurnPlan, progress: Progress, running: RunningTurn, send: MemoryObjectSendStream[bytes]
+) -> None:
+    started = plan.started
+    upstream = stream_chat(sessions.http, plan.connection, started.model_id, plan.messages, max_tokens=plan.max_tokens)
+    try:
+        async for chunk in upstream:
+            if isinstance(chunk, TextDelta):
+                progress.ttft_ms = progress.ttft_ms if progress.ttft_ms is not None else progress.elapsed_ms()
+                progress.parts.append(chunk.text)
+                _relay(send, sse("delta", msgspec.json.encode({"text": chunk.text})), running)
+            elif isinstance(chunk, Usage):
+                progress.usage = chunk
+            else:
+                progress.error = chunk
+        progress.finished = True
+    finally:
+        with anyio.CancelScope(shield=True):
+            await upstream.aclose()
+
+
+def _relay(send: MemoryObjectSendStream[bytes], frame: bytes, running: RunningTurn) -> None:
+    try:
+        send.send_nowait(frame)
+    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+        running.scope.cancel()  # the client went away
+
+
+async def _record_end(
+    sessions: Sessions, plan: TurnPlan, progress: Progress, running: RunningTurn, send: MemoryObjectSendStream[bytes]
+) -> None:
+    key = (plan.session_id, plan.started.agent_id)
+    try:
+        event = end_event(plan.started, progress)
+        await sessions.append(plan.session_id, [event], plan.metadata)
+        running.out = turn_out(event)
+        _relay(send, sse("turn", msgspec.json.encode(running.out)), running)
+    except Exception:
+        log.exception("turn %s could not be recorded", plan.started.turn_id)
+    finally:
+        sessions.running.pop(key, None)
+        running.ended.set()
+        send.close()
+
+
+def _cache_tokens(usage: Usage | None) -> tuple[int, int]:
+    """Cache-read and cache-write tokens when the provider layer reports them."""
+    if usage is None:
+        return 0, 0
+    return int(getattr(usage, "cache_read_tokens", 0)), int(getattr(usage, "cache_write_tokens", 0))
+
+
+def end_event(started: TurnStarted, progress: Progress) -> TurnEnded:
+    """TurnCompleted, TurnFailed (the upstream's outcome) or TurnCancelled (never finished), with the partial text."""
+    usage = progress.usage
+    cache_read, cache_write = _cache_tokens(usage)
+    tokens = Tokens(usage.input_tokens if usage else 0, usage.output_tokens if usage else 0, cache_read, cache_write)
+    fields = dict(
+        agent_id=started.agent_id, turn_id=started.turn_id, instance_id=started.instance_id,
+        provider_id=started.provider_id, provider_type=started.provider_type, model_id=started.model_id,
+        text="".join(progress.parts), input_tokens=tokens.input, output_tokens=tokens.output,
+        cache_read_tokens=tokens.cache_read, cache_write_tokens=tokens.cache_write, prices=started.prices,
+        price_status=started.price_status, cost_usd=cost_of(tokens, PriceInForce(started.prices, started.price_status)),
+        ttft_ms=progress.ttft_ms, total_ms=progress.elapsed_ms(), attempts=1,
+    )
+    error = progress.error
+    if error is not None:
+        return TurnFailed(
+            **fields, finish_reason=None, error_outcome=error.outcome, http_status=error.http_status, message=error.message
+        )
+    if progress.finished:
+        return TurnCompleted(**fields, finish_reason="stop")
+    return TurnCancelled(**fields, finish_reason=None)
+
+
+async def cancel_turn(sessions: Sessions, session_id: str, agent_id: str) -> TurnOut:
+    """Close the agent's upstream stream now and answer the `TurnCancelled` record."""
+    running = sessions.running.get((session_id, agent_id))
+    if running is None:
+        agent = agent_of((await sessions.row(session_id)).session, agent_id)
+        raise Conflict(f"agent {agent.name!r} has no turn in progress")
+    running.scope.cancel()
+    await running.ended.wait()
+    if running.out is None:
+        raise Conflict("the turn ended but could not be recorded")
+    return running.out
+
+
+async def record_interrupted(sessions: Sessions, metadata: Metadata) -> int:
+    """At start-up: `TurnInterrupted` for each turn a stopped server left open; answers how many."""
+    count = 0
+    for row in await sessions.view.all(sessions.store):
+        events = [TurnInterrupted(agent_id=agent_id, turn_id=started.turn_id) for agent_id, started in row.open_turns.items()]
+        if events:
+            await sessions.append(row.session.id, events, metadata)
+            count += len(events)
+    return count
