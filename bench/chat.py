@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AsyncExitStack, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,11 +39,14 @@ READY_TIMEOUT_S = 120
 DIRECT = "direct (httpx -> upstream)"
 SWITCHBOARD = "Switchboard POST .../messages"
 LITELLM = "LiteLLM proxy"
+TAIL = 16_384  # bytes kept of the end of a stream, enough for the turn event
+BLOCKS = 3  # the concurrent legs take turns this many times
 
 
 class Timing(msgspec.Struct, frozen=True):
     ttft: float
     total: float
+    upstream_ttft: float | None = None  # what Switchboard recorded in the turn: from its upstream request on
 
 
 @dataclass
@@ -165,12 +168,35 @@ def litellm_version(python: Path) -> str:
 # --- one turn per leg --------------------------------------------------------------------------------------------
 
 
-def has_content(line: str) -> bool:
+def openai_text(line: bytes) -> bool:
     """An OpenAI stream line that carries answer text (the first chunk carries only the role)."""
-    if not line.startswith("data: {"):
+    if not line.startswith(b"data: {"):
         return False
     choices = msgspec.json.decode(line[6:]).get("choices") or [{}]
     return bool((choices[0].get("delta") or {}).get("content"))
+
+
+def switchboard_text(line: bytes) -> bool:
+    """A `delta` event's data line with text in it (the `turn` event's data has an outcome besides its text)."""
+    if not line.startswith(b"data: {"):
+        return False
+    data = msgspec.json.decode(line[6:])
+    return bool(data.get("text")) and "outcome" not in data
+
+
+async def read_stream(response: httpx.Response, carries_text: Callable[[bytes], bool]) -> tuple[float, bytes]:
+    """When the first line with answer text arrived, and the stream's last bytes; after the first text the rest
+    is read without splitting or decoding, so that the client spends as little as it can per stream."""
+    first = 0.0
+    pending = tail = b""
+    async for chunk in response.aiter_raw():
+        tail = chunk if len(chunk) >= TAIL else (tail + chunk)[-TAIL:]
+        if first:
+            continue
+        *lines, pending = (pending + chunk).split(b"\n")
+        if any(carries_text(line) for line in lines):
+            first = time.perf_counter()
+    return first, tail
 
 
 def openai_leg(name: str, base: str, headers: dict[str, str], pid: int | None) -> Leg:
@@ -178,15 +204,12 @@ def openai_leg(name: str, base: str, headers: dict[str, str], pid: int | None) -
         messages = [*conversation.messages, {"role": "user", "content": QUESTION}]
         body = {"model": MODEL, "messages": messages, "stream": True, "stream_options": {"include_usage": True}}
         started = time.perf_counter()
-        first = 0.0
         async with client.stream("POST", f"{base}/chat/completions", json=body, headers=headers) as response:
             response.raise_for_status()
-            async for line in response.aiter_lines():
-                if not first and has_content(line):
-                    first = time.perf_counter()
+            first, tail = await read_stream(response, openai_text)
         ended = time.perf_counter()
-        if not first:
-            raise RuntimeError(f"{name}: the stream carried no answer text")
+        if not first or not tail.rstrip().endswith(b"data: [DONE]"):
+            raise RuntimeError(f"{name}: the stream carried no answer text or did not end with [DONE]")
         conversation.messages = [*messages, {"role": "assistant", "content": ANSWER}]
         return Timing(first - started, ended - started)
 
@@ -199,21 +222,15 @@ def openai_leg(name: str, base: str, headers: dict[str, str], pid: int | None) -
 def switchboard_leg(origin: str, instance_id: str, pid: int) -> Leg:
     async def turn(client: httpx.AsyncClient, conversation: Conversation) -> Timing:
         started = time.perf_counter()
-        first = 0.0
-        event, outcome = "", ""
         async with client.stream("POST", conversation.url, json={"text": QUESTION}) as response:
             response.raise_for_status()
-            async for line in response.aiter_lines():
-                if line.startswith("event: "):
-                    event = line[7:]
-                elif not first and event == "delta" and line.startswith("data: "):
-                    first = time.perf_counter() if msgspec.json.decode(line[6:])["text"] else 0.0
-                elif event == "turn" and line.startswith("data: "):
-                    outcome = msgspec.json.decode(line[6:])["outcome"]
+            first, tail = await read_stream(response, switchboard_text)
         ended = time.perf_counter()
-        if not first or outcome != "completed":
-            raise RuntimeError(f"{SWITCHBOARD}: the turn ended {outcome or 'without a turn event'}")
-        return Timing(first - started, ended - started)
+        _, found, data = tail.rpartition(b"event: turn\ndata: ")
+        out = msgspec.json.decode(data.split(b"\n", 1)[0]) if found else {}
+        if not first or out.get("outcome") != "completed" or out.get("text") != ANSWER:
+            raise RuntimeError(f"{SWITCHBOARD}: the turn ended {out.get('outcome') or 'without a turn event'}")
+        return Timing(first - started, ended - started, out["ttft_ms"] / 1000)
 
     async def open_conversation(client: httpx.AsyncClient) -> Conversation:
         body = {"name": "Bench", "instance_id": instance_id, "model_id": MODEL}
@@ -263,6 +280,9 @@ class Stream:
         self.conversation.turns += 1
         return timing
 
+    async def turns(self, client: httpx.AsyncClient, count: int) -> list[Timing]:
+        return [await self.turn(client) for _ in range(count)]
+
 
 async def one_at_a_time(legs: list[Leg], turns: int, length: int, warmup: int) -> dict[str, list[Timing]]:
     """The legs take turns, one stream at a time, so load from elsewhere falls on all of them alike."""
@@ -284,23 +304,25 @@ class Concurrent:
     peak_rss: int | None
 
 
-async def concurrently(leg: Leg, streams: int, rounds: int, length: int) -> Concurrent:
-    """`streams` client streams at once, each one untimed turn then `rounds` timed turns in a row.
+async def concurrently(legs: list[Leg], streams: int, rounds: int, blocks: int, length: int) -> dict[str, Concurrent]:
+    """Per leg `streams` client streams at once, each `rounds` turns in a row per block; the legs take turns by block.
 
-    The server's RSS is read before the streams open (its peak is reset there) and its peak after they end.
+    First one untimed turn per stream opens the connections and conversations. Each server's RSS is read before
+    that (its peak is reset there) and its peak at the end.
     """
     limits = httpx.Limits(max_connections=streams + 10, max_keepalive_connections=streams + 10)
-    idle = reset_peak(leg.pid)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
-        lanes = [Stream(leg, length) for _ in range(streams)]
-        await asyncio.gather(*(lane.turn(client) for lane in lanes))
-
-        async def lane_rounds(lane: Stream) -> list[Timing]:
-            return [await lane.turn(client) for _ in range(rounds)]
-
-        per_lane = await asyncio.gather(*(lane_rounds(lane) for lane in lanes))
-    peak = peak_rss(leg.pid)
-    return Concurrent([timing for lane in per_lane for timing in lane], idle, peak)
+    idle = {leg.name: reset_peak(leg.pid) for leg in legs}
+    timings: dict[str, list[Timing]] = {leg.name: [] for leg in legs}
+    async with AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(httpx.AsyncClient(timeout=120, limits=limits)) for _ in legs]
+        lanes = [[Stream(leg, length) for _ in range(streams)] for leg in legs]
+        for client, leg_lanes in zip(clients, lanes):
+            await asyncio.gather(*(lane.turn(client) for lane in leg_lanes))
+        for _ in range(blocks):
+            for leg, client, leg_lanes in zip(legs, clients, lanes):
+                per_lane = await asyncio.gather(*(lane.turns(client, rounds) for lane in leg_lanes))
+                timings[leg.name] += [timing for lane in per_lane for timing in lane]
+    return {leg.name: Concurrent(timings[leg.name], idle[leg.name], peak_rss(leg.pid)) for leg in legs}
 
 
 def tree(pid: int) -> list[int]:
@@ -373,6 +395,15 @@ def added(timings: dict[str, list[Timing]], base: str, target: str, met: Callabl
         print(f"    {name:30}{cells[0]:+12.2f}{cells[1]:+9.2f}{cells[2]:+14.2f}{cells[3]:+9.2f}{verdict}")
 
 
+def before_upstream(timings: dict[str, list[Timing]]) -> None:
+    """Per turn, the client's TTFT minus the TTFT Switchboard recorded from its own upstream request on."""
+    for values in timings.values():
+        paired = [timing.ttft - timing.upstream_ttft for timing in values if timing.upstream_ttft is not None]
+        if paired:
+            print(f"    {'  before its upstream request':30}{median_ms(paired):12.2f}{p99_ms(paired):9.2f}"
+                  "   (per turn: the client's TTFT minus the TTFT the turn recorded)")
+
+
 def memory(results: dict[str, Concurrent], streams: int) -> None:
     print(f"  server memory: RSS of its process tree before the {streams} streams opened, its peak (VmHWM) over them:")
     for name, result in results.items():
@@ -392,13 +423,14 @@ def measure(legs: list[Leg], args: argparse.Namespace) -> None:
     timings = asyncio.run(one_at_a_time(legs, args.turns, args.length, args.warmup))
     table(f"one stream at a time, {args.turns} turns per leg (the legs take turns, one turn each):", timings)
     added(timings, DIRECT, "median < 5 ms, p99 < 15 ms", lambda median, p99: median < 5 and p99 < 15)
-    rounds = max(1, args.turns // args.streams)
-    results = {leg.name: asyncio.run(concurrently(leg, args.streams, rounds, args.length)) for leg in legs}
+    before_upstream(timings)
+    rounds = max(1, args.turns // args.streams // BLOCKS)
+    results = asyncio.run(concurrently(legs, args.streams, rounds, BLOCKS, args.length))
     many = {name: result.timings for name, result in results.items()}
-    each = f"{rounds} turns each ({args.streams * rounds} per leg, one leg after another)"
-    title = f"{args.streams} concurrent streams, {each}:"
-    table(title, many)
+    each = f"{rounds * BLOCKS} turns each, {args.streams * rounds * BLOCKS} per leg"
+    table(f"{args.streams} concurrent streams, {each} (the legs take turns {BLOCKS} times):", many)
     added(many, DIRECT, "p99 < 25 ms", lambda median, p99: p99 < 25)
+    before_upstream(many)
     memory(results, args.streams)
 
 
