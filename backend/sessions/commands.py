@@ -27,7 +27,12 @@ from backend.sessions.events import (
     SessionDefaultModelChanged,
     SessionRenamed,
 )
-from backend.sessions.schemas import CreateAgent, CreateSession, UpdateAgent, UpdateSession
+from backend.sessions.schemas import (
+    CreateAgent,
+    CreateSession,
+    UpdateAgent,
+    UpdateSession,
+)
 from backend.sessions.service import Sessions, agent_of
 from backend.sessions.view import AgentView, SessionView
 from events import Event, Metadata

@@ -6,14 +6,33 @@ from typing import Annotated, Literal
 
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter, JSONBody, PathParameter, QueryParameter
+from litestar.params import (
+    FromPath,
+    HeaderParameter,
+    JSONBody,
+    PathParameter,
+    QueryParameter,
+)
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from backend.context import parse_if_match
-from backend.sessions.commands import add_agent, create_session, remove_agent, update_agent, update_session
+from backend.sessions.commands import (
+    add_agent,
+    create_session,
+    remove_agent,
+    update_agent,
+    update_session,
+)
 from backend.sessions.costs import session_cost
-from backend.sessions.schemas import CreateAgent, CreateSession, SendMessage, SessionCost, UpdateAgent, UpdateSession
+from backend.sessions.schemas import (
+    CreateAgent,
+    CreateSession,
+    SendMessage,
+    SessionCost,
+    UpdateAgent,
+    UpdateSession,
+)
 from backend.sessions.service import Sessions, agent_of
 from backend.sessions.turns import cancel_turn, start_turn
 from backend.sessions.view import MessageOut, SessionView, TurnOut

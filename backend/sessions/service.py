@@ -13,7 +13,13 @@ from anyio.abc import TaskGroup
 from backend.errors import Conflict, NotFound
 from backend.instances.service import Instances
 from backend.sessions.events import stream_of
-from backend.sessions.view import AgentView, SessionListView, SessionRow, SessionView, TurnOut
+from backend.sessions.view import (
+    AgentView,
+    SessionListView,
+    SessionRow,
+    SessionView,
+    TurnOut,
+)
 from events import AppendResult, ConcurrencyConflict, Event, Metadata
 
 

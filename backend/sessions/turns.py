@@ -21,7 +21,13 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from backend.catalog.schema import Model
 from backend.errors import Conflict, FieldError, ValidationFailed
 from backend.instances.connection import resolve_connection
-from backend.providers.contract import ChatError, ChatMessage, Connection, TextDelta, Usage
+from backend.providers.contract import (
+    ChatError,
+    ChatMessage,
+    Connection,
+    TextDelta,
+    Usage,
+)
 from backend.providers.dispatch import stream_chat
 from backend.sessions.choice import check_choice
 from backend.sessions.events import (
@@ -250,22 +256,22 @@ def end_event(started: TurnStarted, progress: Progress) -> TurnEnded:
     usage = progress.usage
     cache_read, cache_write = _cache_tokens(usage)
     tokens = Tokens(usage.input_tokens if usage else 0, usage.output_tokens if usage else 0, cache_read, cache_write)
-    fields = dict(
-        agent_id=started.agent_id, turn_id=started.turn_id, instance_id=started.instance_id,
-        provider_id=started.provider_id, provider_type=started.provider_type, model_id=started.model_id,
-        text="".join(progress.parts), input_tokens=tokens.input, output_tokens=tokens.output,
-        cache_read_tokens=tokens.cache_read, cache_write_tokens=tokens.cache_write, prices=started.prices,
-        price_status=started.price_status, cost_usd=cost_of(tokens, PriceInForce(started.prices, started.price_status)),
-        ttft_ms=progress.ttft_ms, total_ms=progress.elapsed_ms(), attempts=1,
-    )
+    fields: dict[str, object] = {
+        "agent_id": started.agent_id, "turn_id": started.turn_id, "instance_id": started.instance_id,
+        "provider_id": started.provider_id, "provider_type": started.provider_type, "model_id": started.model_id,
+        "text": "".join(progress.parts), "input_tokens": tokens.input, "output_tokens": tokens.output,
+        "cache_read_tokens": tokens.cache_read, "cache_write_tokens": tokens.cache_write, "prices": started.prices,
+        "price_status": started.price_status,
+        "cost_usd": cost_of(tokens, PriceInForce(started.prices, started.price_status)),
+        "ttft_ms": progress.ttft_ms, "total_ms": progress.elapsed_ms(), "attempts": 1,
+    }
     error = progress.error
     if error is not None:
-        return TurnFailed(
-            **fields, finish_reason=None, error_outcome=error.outcome, http_status=error.http_status, message=error.message
-        )
+        failed = {"error_outcome": error.outcome, "http_status": error.http_status, "message": error.message}
+        return msgspec.convert({**fields, **failed, "finish_reason": None}, TurnFailed)
     if progress.finished:
-        return TurnCompleted(**fields, finish_reason="stop")
-    return TurnCancelled(**fields, finish_reason=None)
+        return msgspec.convert({**fields, "finish_reason": "stop"}, TurnCompleted)
+    return msgspec.convert({**fields, "finish_reason": None}, TurnCancelled)
 
 
 async def cancel_turn(sessions: Sessions, session_id: str, agent_id: str) -> TurnOut:
@@ -284,7 +290,7 @@ async def cancel_turn(sessions: Sessions, session_id: str, agent_id: str) -> Tur
 async def record_interrupted(sessions: Sessions, metadata: Metadata) -> int:
     """At start-up: `TurnInterrupted` for each turn a stopped server left open; answers how many."""
     count = 0
-    for row in await sessions.view.all(sessions.store):
+    for row in await sessions.view.with_open_turns(sessions.store):
         events = [TurnInterrupted(agent_id=agent_id, turn_id=started.turn_id) for agent_id, started in row.open_turns.items()]
         if events:
             await sessions.append(row.session.id, events, metadata)

@@ -45,7 +45,8 @@ SESSIONS = "session_view"
 MESSAGES = "session_message"
 CREATE = (
     f"""CREATE TABLE IF NOT EXISTS {SESSIONS} (
-        session_id TEXT PRIMARY KEY, last_activity TEXT NOT NULL, body BLOB NOT NULL) WITHOUT ROWID""",
+        session_id TEXT PRIMARY KEY, last_activity TEXT NOT NULL, open_turns INTEGER NOT NULL, body BLOB NOT NULL
+    ) WITHOUT ROWID""",
     f"""CREATE TABLE IF NOT EXISTS {MESSAGES} (
         session_id TEXT NOT NULL, agent_id TEXT NOT NULL, position INTEGER NOT NULL, body BLOB NOT NULL,
         PRIMARY KEY (session_id, agent_id, position)) WITHOUT ROWID""",
@@ -313,12 +314,13 @@ class SessionListView:
             rows[session_id] = row
             entries += [(session_id, agent, position, _row_encoder.encode(out)) for agent, position, out in added]
         kept = [
-            (sid, row.session.last_activity.isoformat(), _row_encoder.encode(row))
+            (sid, row.session.last_activity.isoformat(), len(row.open_turns), _row_encoder.encode(row))
             for sid, row in rows.items() if row is not None
         ]
         await conn.executemany(
-            f"INSERT INTO {SESSIONS} (session_id, last_activity, body) VALUES (?, ?, ?) ON CONFLICT (session_id) "
-            "DO UPDATE SET last_activity = excluded.last_activity, body = excluded.body", kept)
+            f"INSERT INTO {SESSIONS} (session_id, last_activity, open_turns, body) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (session_id) DO UPDATE SET last_activity = excluded.last_activity, "
+            "open_turns = excluded.open_turns, body = excluded.body", kept)
         await conn.executemany(f"INSERT INTO {MESSAGES} (session_id, agent_id, position, body) VALUES (?, ?, ?, ?)", entries)
 
     async def get(self, store: SQLiteEventStore, session_id: str) -> SessionRow | None:
@@ -333,6 +335,11 @@ class SessionListView:
 
     async def all(self, store: SQLiteEventStore) -> list[SessionRow]:
         rows = await store.fetch(f"SELECT body FROM {SESSIONS}", ())
+        return [_row_decoder.decode(row[0]) for row in rows]
+
+    async def with_open_turns(self, store: SQLiteEventStore) -> list[SessionRow]:
+        """The sessions with a turn started and not ended."""
+        rows = await store.fetch(f"SELECT body FROM {SESSIONS} WHERE open_turns > 0", ())
         return [_row_decoder.decode(row[0]) for row in rows]
 
     async def transcript(self, store: SQLiteEventStore, session_id: str, agent_id: str) -> list[MessageOut]:

@@ -3,7 +3,8 @@
 Provider keys, the vault's master secrets (old and new) and API tokens are looked for in the data folder
 (database, WAL, vault), every response, every live frame, the server's log records, the process's output
 and the CLI's output, after a workflow that creates, rotates, tests (in every failure class), imports,
-issues and revokes tokens and rekeys the vault. Tokens may appear only where they are handed over.
+issues and revokes tokens, runs session turns (one refused by a provider echoing the key) and rekeys
+the vault. Tokens may appear only where they are handed over.
 """
 
 from __future__ import annotations
@@ -118,6 +119,21 @@ async def instance_workflow(api: httpx.AsyncClient, upstream: UpstreamServer, re
     return url
 
 
+async def session_workflow(api: httpx.AsyncClient, upstream: UpstreamServer, url: str) -> None:
+    """A session on the instance: one turn streamed, one refused upstream by a provider echoing the key."""
+    upstream.scenario.key = ROTATED_KEY
+    body = {"name": "Leak chat", "instance_id": url.rsplit("/", 1)[-1], "model_id": upstream.scenario.models[0]}
+    session = (await api.post("/api/v1/sessions", json=body)).json()
+    messages = f"/api/v1/sessions/{session['id']}/agents/{session['agents'][0]['id']}/messages"
+    assert '"outcome":"completed"' in (await api.post(messages, json={"text": "hello"})).text
+    upstream.scenario.behaviour = "unauthorized"
+    upstream.scenario.error_message = f"Incorrect API key provided: {ROTATED_KEY}"
+    assert '"error_outcome":"auth_failed"' in (await api.post(messages, json={"text": "again"})).text
+    upstream.scenario.reset()
+    for path in (messages, f"/api/v1/sessions/{session['id']}", f"/api/v1/sessions/{session['id']}/cost"):
+        assert (await api.get(path)).status_code == 200
+
+
 async def token_workflow(api: httpx.AsyncClient, url: str) -> str:
     """Issue an operator token, use it, revoke it; return it."""
     operator: str = (await api.post("/api/v1/tokens", json={"name": "ops", "role": "operator"})).json()["token"]
@@ -158,6 +174,7 @@ async def test_no_secret_in_any_byte_written_or_sent(
         ):
             tasks.start_soon(follow_live, base, admin, frames, stop)
             url = await instance_workflow(api, upstream, refused_urls)
+            await session_workflow(api, upstream, url)
             operator = await token_workflow(api, url)
             head: int = (await api.get("/api/v1/health")).json()["last_position"]
             with anyio.fail_after(10):

@@ -14,9 +14,9 @@ from litestar.testing import AsyncTestClient
 from backend.settings import Settings
 from tests.conftest import api_client
 from tests.upstreams import UpstreamServer
-from tests.upstreams.fixtures import upstream, upstream_server
+from tests.upstreams.fixtures import foreign, foreign_server, upstream, upstream_server
 
-__all__ = ["upstream", "upstream_server"]
+__all__ = ["foreign", "foreign_server", "upstream", "upstream_server"]
 
 Client = AsyncTestClient[Litestar] | httpx.AsyncClient
 KEY = "sk-switchboard-session-key-5a6b7c8d9e0fABCD"
@@ -96,3 +96,31 @@ async def event_types(client: Client, session_id: object) -> list[str]:
     listed = events if isinstance(events, list) else events["events"]
     assert isinstance(listed, list)
     return [str(event["type"]) for event in listed]
+
+
+def priced_provider(endpoint: str, small_prices: tuple[float, float] = (1.0, 2.0)) -> dict[str, object]:
+    """A custom provider on the upstream: local-small has known prices, local-large is free, has a small
+    context window and reasoning levels; any other model the endpoint lists has no catalog price."""
+    small_in, small_out = small_prices
+    return {
+        "name": "Priced local", "type": "openai-compat", "api_endpoint": endpoint,
+        "default_large_model_id": "local-large", "default_small_model_id": "local-small",
+        "models": [
+            {"id": "local-small", "name": "Small", "cost_per_1m_in": small_in, "cost_per_1m_out": small_out,
+             "cost_per_1m_cache_read": 0.5, "context_window": 8192, "default_max_tokens": 1024},
+            {"id": "local-large", "name": "Large", "cost_per_1m_in": 0, "cost_per_1m_out": 0, "price_status": "free",
+             "context_window": 64, "default_max_tokens": 16, "can_reason": True, "reasoning_levels": ["low", "high"]},
+        ],
+    }
+
+
+async def priced_instance(client: Client, upstream: UpstreamServer, small_prices: tuple[float, float] = (1.0, 2.0)) -> str:
+    upstream.scenario.models = ["local-small", "local-large", "local-other"]
+    put = await client.put("/api/v1/catalog/custom/priced-local", json=priced_provider(upstream.urls.openai, small_prices))
+    assert put.status_code in (200, 201), put.text
+    return await instance(client, upstream, "Priced", provider_id="priced-local")
+
+
+async def log_head(client: Client) -> object:
+    """The log's last position: unchanged when a refused request wrote nothing."""
+    return ok(await client.get("/api/v1/events", params={"limit": 1}))["head"]
