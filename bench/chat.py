@@ -307,19 +307,19 @@ class Concurrent:
 async def concurrently(legs: list[Leg], streams: int, rounds: int, blocks: int, length: int) -> dict[str, Concurrent]:
     """Per leg `streams` client streams at once, each `rounds` turns in a row per block; the legs take turns by block.
 
-    First one untimed turn per stream opens the connections and conversations. Each server's RSS is read before
-    that (its peak is reset there) and its peak at the end.
+    Each block starts with one untimed turn per stream, which opens its connection again: a connection left idle
+    while the other legs run is closed by the server's keep-alive timeout. Each server's RSS is read before the
+    first block (its peak is reset there) and its peak after the last.
     """
-    limits = httpx.Limits(max_connections=streams + 10, max_keepalive_connections=streams + 10)
+    limits = httpx.Limits(max_connections=streams + 10, max_keepalive_connections=streams + 10, keepalive_expiry=1)
     idle = {leg.name: reset_peak(leg.pid) for leg in legs}
     timings: dict[str, list[Timing]] = {leg.name: [] for leg in legs}
     async with AsyncExitStack() as stack:
         clients = [await stack.enter_async_context(httpx.AsyncClient(timeout=120, limits=limits)) for _ in legs]
         lanes = [[Stream(leg, length) for _ in range(streams)] for leg in legs]
-        for client, leg_lanes in zip(clients, lanes):
-            await asyncio.gather(*(lane.turn(client) for lane in leg_lanes))
         for _ in range(blocks):
             for leg, client, leg_lanes in zip(legs, clients, lanes):
+                await asyncio.gather(*(lane.turn(client) for lane in leg_lanes))
                 per_lane = await asyncio.gather(*(lane.turns(client, rounds) for lane in leg_lanes))
                 timings[leg.name] += [timing for lane in per_lane for timing in lane]
     return {leg.name: Concurrent(timings[leg.name], idle[leg.name], peak_rss(leg.pid)) for leg in legs}
