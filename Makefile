@@ -48,3 +48,4 @@ e2e: setup chromium
 bench: setup
 	$(BIN)/python -m bench.events
 	$(BIN)/python -m bench.catalog
+	$(BIN)/python -m bench.chat  # installs LiteLLM into bench/.litellm-venv the first time
