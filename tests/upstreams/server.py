@@ -156,6 +156,9 @@ class UpstreamServer:
     def __init__(self, scenario: Scenario | None = None, port: int = 0, host: str = "127.0.0.1") -> None:
         self.scenario = scenario or Scenario()
         self._socket = socket.create_server((host, port))
+        # uvicorn sets no TCP_NODELAY on a socket it is handed: without it, every answer on a kept-alive
+        # connection waits about 40 ms for the client's delayed ACK
+        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.port: int = self._socket.getsockname()[1]
         self.urls = Urls.at(f"http://{host}:{self.port}")
         config = uvicorn.Config(
