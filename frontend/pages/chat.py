@@ -49,7 +49,7 @@ def _agent(agent: AgentRow) -> rx.Component:
                 class_name="agent-model",
                 **WRAPPED,
             ),
-            rx.text(agent.turns, " turns · ", agent.cost, size="1", color_scheme="gray"),
+            rx.text(agent.turns, rx.cond(agent.turns == 1, " turn · ", " turns · "), agent.cost, size="1", color_scheme="gray"),
             direction="column",
             align="start",
             width="100%",

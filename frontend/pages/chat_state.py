@@ -154,7 +154,7 @@ class ChatState(rx.State):
             return
         self.name, self.version = session.name, session.version
         self.totals = (
-            f"{session.turns} turns · {tokens(session.input_tokens)} in · {tokens(session.output_tokens)} out · "
+            f"{session.turns} turn{'' if session.turns == 1 else 's'} · {tokens(session.input_tokens)} in · {tokens(session.output_tokens)} out · "
             + total_cost(session.cost_usd, session.unknown_cost_turns)
         )
         self.agents = [agent_row(agent, names) for agent in session.agents]

@@ -133,7 +133,7 @@ def test_a_session_streams_answers_with_cost_and_follows_a_model_switch(
     expect(turn.locator(".turn-instance")).to_have_text(f"via {first_instance}")
     expect(turn.locator(".turn-cost")).to_have_text(re.compile(r"^\$\d"))
     expect(turn.locator(".turn-ttft")).to_have_text(re.compile(r"^first token \d+ ms$"))
-    expect(page.locator("#session-totals")).to_contain_text("1 turns")
+    expect(page.locator("#session-totals")).to_contain_text("1 turn ·")
     partial = [f for f in frames if "streaming_text" in f and "Streaming answer" in f and "word." not in f]
     assert partial, "the answer reached the page only whole, not as it streamed"
     assert upstream.scenario.requests_to("/chat/completions")[-1].json()["model"] == FLASH
