@@ -126,8 +126,8 @@ class MessageAdded(Event, frozen=True, kw_only=True):
         return f"Message to agent {self.agent_id} ({len(self.text)} characters)"
 
 
-class TurnStarted(Event, frozen=True, kw_only=True):
-    """A turn began through this instance and model, at these prices."""
+class TurnEvent(Event, frozen=True, kw_only=True):
+    """What every turn event names: the agent, the turn, and the instance and model that answer it."""
 
     agent_id: str
     turn_id: str
@@ -135,6 +135,11 @@ class TurnStarted(Event, frozen=True, kw_only=True):
     provider_id: str
     provider_type: str
     model_id: str
+
+
+class TurnStarted(TurnEvent, frozen=True, kw_only=True):
+    """A turn began through this instance and model, at these prices."""
+
     prices: Prices
     price_status: PriceStatus
 
@@ -142,15 +147,9 @@ class TurnStarted(Event, frozen=True, kw_only=True):
         return f"Turn {self.turn_id} started on {self.model_id} through instance {self.instance_id}"
 
 
-class TurnEnded(Event, frozen=True, kw_only=True):
+class TurnEnded(TurnEvent, frozen=True, kw_only=True):
     """What every turn end holds: which model answered, what it said, the tokens, prices, cost and times."""
 
-    agent_id: str
-    turn_id: str
-    instance_id: str
-    provider_id: str
-    provider_type: str
-    model_id: str
     text: str
     finish_reason: str | None
     input_tokens: int
