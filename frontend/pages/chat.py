@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from frontend.auth import for_operators
-from frontend.forms import error_callout, text_field
+from frontend.forms import error_callout
 from frontend.layout import page_frame
 from frontend.pages.chat_state import (
     AddAgentState,
@@ -16,7 +16,7 @@ from frontend.pages.chat_state import (
     SwitchModelState,
 )
 from frontend.pages.instance_dialogs import dialog, dialog_buttons
-from frontend.pages.model_picker import model_picker
+from frontend.pages.model_picker import NamedChoice, model_picker, named_model_dialog
 
 OUTCOME_COLORS = {
     "completed": "green",
@@ -300,29 +300,11 @@ def _conversation() -> rx.Component:
 
 
 def _add_agent_dialog() -> rx.Component:
-    return dialog(
-        AddAgentState,
-        "Add agent",
-        "An agent has its own thread, and may talk to another instance and model.",
-        rx.form(
-            rx.flex(
-                text_field(
-                    "Name",
-                    "agent-name",
-                    "name",
-                    AddAgentState.errors.get("name", ""),
-                    required=True,
-                ),
-                model_picker(AddAgentState),
-                dialog_buttons(rx.button("Add", type="submit", id="add-agent")),
-                direction="column",
-                spacing="3",
-                margin_top="var(--space-3)",
-            ),
-            on_submit=AddAgentState.add,
-        ),
-        width="560px",
+    words = NamedChoice(
+        "Add agent", "An agent has its own thread, and may talk to another instance and model.",
+        "agent-name", "Add", "add-agent",
     )
+    return named_model_dialog(AddAgentState, words, AddAgentState.add)
 
 
 def _switch_dialog() -> rx.Component:

@@ -11,9 +11,10 @@ from frontend import catalog_api, instances_api
 from frontend.api import Client
 from frontend.auth import client_for
 from frontend.catalog_api import ModelInfo
-from frontend.forms import REQUEST_FAILURES, describe_failure
+from frontend.forms import REQUEST_FAILURES, describe_failure, text_field
 from frontend.money import price, tokens, usd
 from frontend.pages.instance_dialog_states import DialogState
+from frontend.pages.instance_dialogs import dialog, dialog_buttons
 from frontend.pages.instances import status_dot
 
 HINT_INPUT, HINT_OUTPUT = 1_000, 500
@@ -218,4 +219,36 @@ def model_picker(state: type[ModelPicker]) -> rx.Component:
         direction="column",
         spacing="2",
         width="100%",
+    )
+
+
+@dataclass(frozen=True)
+class NamedChoice:
+    """The words and ids of a dialog that names something and picks its instance and model."""
+
+    title: str
+    description: str
+    name_id: str
+    submit_label: str
+    submit_id: str
+
+
+def named_model_dialog(state: type[ModelPicker], choice: NamedChoice, on_submit: rx.EventHandler) -> rx.Component:
+    """A name, the model picker and a submit button: the New session and Add agent dialogs."""
+    return dialog(
+        state,
+        choice.title,
+        choice.description,
+        rx.form(
+            rx.flex(
+                text_field("Name", choice.name_id, "name", state.errors.get("name", ""), required=True),
+                model_picker(state),
+                dialog_buttons(rx.button(choice.submit_label, type="submit", id=choice.submit_id)),
+                direction="column",
+                spacing="3",
+                margin_top="var(--space-3)",
+            ),
+            on_submit=on_submit,
+        ),
+        width="560px",
     )

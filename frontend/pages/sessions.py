@@ -8,14 +8,13 @@ import reflex as rx
 
 from frontend import sessions_api
 from frontend.auth import client_for, for_operators
-from frontend.forms import REQUEST_FAILURES, describe_failure, error_callout, text_field
+from frontend.forms import REQUEST_FAILURES, describe_failure, error_callout
 from frontend.layout import page_frame
 from frontend.live import react_to
 from frontend.money import usd
-from frontend.pages.instance_dialogs import dialog, dialog_buttons
 from frontend.pages.instances import fact
 from frontend.pages.instances_state import shown_time
-from frontend.pages.model_picker import ModelPicker, model_picker
+from frontend.pages.model_picker import ModelPicker, NamedChoice, named_model_dialog
 
 SESSION_EVENTS = ("Session", "Agent", "Message", "Turn")
 CHAT = "/sessions/view"
@@ -118,29 +117,11 @@ def _card(card: SessionCard) -> rx.Component:
 
 
 def new_session_dialog() -> rx.Component:
-    return dialog(
-        NewSessionState,
-        "New session",
-        "A session talks to one model through one instance; agents may use others.",
-        rx.form(
-            rx.flex(
-                text_field(
-                    "Name",
-                    "session-name",
-                    "name",
-                    NewSessionState.errors.get("name", ""),
-                    required=True,
-                ),
-                model_picker(NewSessionState),
-                dialog_buttons(rx.button("Create", type="submit", id="create-session")),
-                direction="column",
-                spacing="3",
-                margin_top="var(--space-3)",
-            ),
-            on_submit=NewSessionState.create,
-        ),
-        width="560px",
+    words = NamedChoice(
+        "New session", "A session talks to one model through one instance; agents may use others.",
+        "session-name", "Create", "create-session",
     )
+    return named_model_dialog(NewSessionState, words, NewSessionState.create)
 
 
 def sessions_page() -> rx.Component:
