@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 from backend.catalog.schema import Model
 from backend.errors import FieldError
+from backend.instances.validation import CONTROL
 from backend.instances.view import InstanceRow
 from backend.sessions.events import ModelChoice
 from backend.sessions.pricing import catalog_model
@@ -66,6 +67,8 @@ def name_problems(name: str, field: str = "name") -> list[FieldError]:
         return [FieldError(field, "must not be empty")]
     if len(name) > MAX_NAME:
         return [FieldError(field, f"must be at most {MAX_NAME} characters")]
+    if CONTROL.search(name):
+        return [FieldError(field, "must not contain control characters")]
     return []
 
 

@@ -56,6 +56,8 @@ async def test_bad_choices_are_refused_naming_the_field(client: Client, upstream
     text = await refused(client, "POST", "/api/v1/sessions", {**base, "model_id": "gpt-nope"}, 422, "model_id")
     assert "local-small" in text and "local-large" in text  # the models it does offer
     await refused(client, "POST", "/api/v1/sessions", {**base, "name": " "}, 422, "name")
+    await refused(client, "POST", "/api/v1/sessions", {**base, "name": "a\x00b"}, 422, "name")
+    await refused(client, "POST", "/api/v1/sessions", {**base, "agent_name": "line\nbreak"}, 422, "agent_name")
     await refused(client, "POST", "/api/v1/sessions", {**base, "max_tokens": 0}, 422, "max_tokens")
     await refused(client, "POST", "/api/v1/sessions", {**base, "name": 5}, 400, "name")
     await refused(client, "POST", "/api/v1/sessions", {**base, "colour": "red"}, 400, "colour")
