@@ -1,94 +1,190 @@
-"""A self-contained API docs page rendered on the server from the OpenAPI schema (no CDN, no script)."""
+"""The API's OpenAPI documentation: every refusal a route can answer, as problem+json, derived in one place
+from the route itself, and Swagger UI served from the app's own copy of its files (no CDN)."""
 
 from __future__ import annotations
 
-from html import escape
+from collections.abc import Mapping
+from dataclasses import replace
+from http import HTTPStatus
+from pathlib import Path
 
 import msgspec
-from litestar import Request
-from litestar.openapi.plugins import OpenAPIRenderPlugin
+from litestar import Router, get
+from litestar.constants import RESERVED_KWARGS
+from litestar.exceptions import NotFoundException
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi import ResponseSpec
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Example, SecurityScheme
+from litestar.params import FromPath, ParameterKwarg
+from litestar.plugins import ReceiveRoutePlugin
+from litestar.response import File
+from litestar.routes import BaseRoute, HTTPRoute
+from swagger_ui_bundle import swagger_ui_path
 
-METHODS = ("get", "post", "put", "patch", "delete")
+from backend.auth.permissions import FORM_ROUTES, SIGN_IN, required_access
+from backend.errors import BODY_KWARG, PROBLEM_JSON, FieldError, Problem
+from backend.site_guard import STATE_CHANGING
+
+SCHEMA_PATH = "/api/schema"
+SWAGGER_ASSETS = "/swagger-ui"
+"""Where Swagger UI's files are served, under SCHEMA_PATH."""
+SWAGGER_JS, SWAGGER_PRESET_JS, SWAGGER_CSS, SWAGGER_ICON = (
+    "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css", "favicon-32x32.png"
+)
+SWAGGER_FILES = {
+    SWAGGER_JS: "text/javascript",
+    SWAGGER_PRESET_JS: "text/javascript",
+    SWAGGER_CSS: "text/css",
+    SWAGGER_ICON: "image/png",
+}
+"""The files the docs page loads, with their media types."""
+BEARER = "bearer"
+BEARER_SCHEME = SecurityScheme(
+    type="http",
+    scheme="bearer",
+    description="An API token (`switchboard token create`). Not needed on loopback before any token exists; "
+    "a browser signed in to the web app sends its cookie instead.",
+)
 
 
-class ParameterDoc(msgspec.Struct, frozen=True):
-    name: str
-    location: str = msgspec.field(name="in", default="query")
-    required: bool = False
-    description: str = ""
-    schema: dict[str, object] = {}
+class Refusal(msgspec.Struct, frozen=True):
+    """What one refusal status means, with an example answer."""
+
+    description: str
+    example: Problem
 
 
-class OperationDoc(msgspec.Struct, frozen=True):
-    summary: str = ""
-    description: str = ""
-    parameters: list[ParameterDoc] = []
-    responses: dict[str, dict[str, object]] = {}
+REFUSALS: dict[int, Refusal] = {
+    400: Refusal(
+        "Malformed: invalid JSON, a body or parameter of the wrong type, an unknown query parameter, "
+        "or a Host this server does not answer for",
+        Problem("Validation failed", 400, "Validation failed for POST /api/v1/instances",
+                errors=[FieldError("body", "request body is required")]),
+    ),
+    401: Refusal(
+        "No token, or a token that is not valid (once a token exists, or beyond loopback)",
+        Problem("Authentication required", 401),
+    ),
+    403: Refusal(
+        "The token's role may not do this, or the request came from another site",
+        Problem("Forbidden", 403, "The viewer role may not do this (admin or above needed)"),
+    ),
+    404: Refusal("Nothing has the id in the path", Problem("Not found", 404, "no instance 'a1b2c3'")),
+    409: Refusal(
+        "The resource changed since it was read (If-Match), already exists, or is in use",
+        Problem("Conflict", 409, "instance a1b2c3 is at version 4, not 3"),
+    ),
+    413: Refusal("The request body is larger than 1 MB", Problem("Request Entity Too Large", 413)),
+    415: Refusal(
+        "The request body is not application/json",
+        Problem("Unsupported media type", 415, "a request body must be application/json, not 'text/plain'"),
+    ),
+    422: Refusal(
+        "The input broke one or more rules; each bad field is listed in `errors`",
+        Problem("Validation failed", 422, "the instance was not saved",
+                errors=[FieldError("timeout_s", "must be between 1 and 600")]),
+    ),
+    502: Refusal("The catalog service failed; the current catalog is kept", Problem("Catalog service failed", 502)),
+    504: Refusal("The catalog service timed out; the current catalog is kept",
+                 Problem("Catalog service timed out", 504)),
+}
+
+ROUTE_REFUSALS: dict[tuple[str, str], frozenset[int]] = {
+    ("POST", SIGN_IN): frozenset({401, 413, 422}),  # reads its form or JSON body itself
+    ("POST", "/api/v1/catalog/refresh"): frozenset({502, 504}),
+}
+"""Statuses a route answers that its shape does not show."""
 
 
-class SchemaDoc(msgspec.Struct, frozen=True):
-    info: dict[str, object] = {}
-    paths: dict[str, dict[str, object]] = {}
+def _query_parameters(handler: HTTPRouteHandler, path_parameters: set[str]) -> set[str]:
+    dependencies = set(handler.resolve_dependencies())
+    names: set[str] = set()
+    for name, field in handler.parsed_fn_signature.parameters.items():
+        kwarg = field.kwarg_definition
+        if isinstance(kwarg, ParameterKwarg) and (kwarg.header or kwarg.cookie):
+            continue
+        if name not in RESERVED_KWARGS and name not in path_parameters and name not in dependencies:
+            names.add(name)
+    return names
 
 
-def _type_of(schema: dict[str, object]) -> str:
-    if "type" in schema:
-        return str(schema["type"])
-    if "$ref" in schema:
-        return str(schema["$ref"]).rsplit("/", 1)[-1]
-    variants = schema.get("oneOf") or schema.get("anyOf") or []
-    if isinstance(variants, list):
-        return " | ".join(_type_of(v) for v in variants if isinstance(v, dict))
-    return "any"
+def refusal_statuses(method: str, path: str, handler: HTTPRouteHandler, path_parameters: set[str]) -> set[int]:
+    """Every refusal status a route can answer, from its method, path, permission and parameters."""
+    codes = {400} | ROUTE_REFUSALS.get((method, path), frozenset())
+    guarded = required_access(method, path) != "public"
+    if guarded:
+        codes |= {401, 403}
+    if method in STATE_CHANGING:
+        codes.add(403)  # from another site
+        if guarded:
+            codes.add(409)
+    if path_parameters:
+        codes.add(404)
+    if BODY_KWARG in handler.parsed_fn_signature.parameters:
+        codes |= {413, 422} if path in FORM_ROUTES else {413, 415, 422}
+    if _query_parameters(handler, path_parameters):
+        codes.add(422)
+    return codes
 
 
-def _operation_html(method: str, path: str, op: OperationDoc) -> str:
-    rows = "".join(
-        f"<tr><td><code>{escape(p.name)}</code></td><td>{escape(p.location)}</td>"
-        f"<td>{escape(_type_of(p.schema))}</td><td>{'yes' if p.required else ''}</td>"
-        f"<td>{escape(p.description)}</td></tr>"
-        for p in op.parameters
+def problem_response(status: int) -> ResponseSpec:
+    refusal = REFUSALS[status]
+    example = Example(summary=HTTPStatus(status).phrase, value=msgspec.to_builtins(refusal.example))
+    return ResponseSpec(
+        data_container=Problem,
+        description=refusal.description,
+        media_type=PROBLEM_JSON,
+        examples=[example],
+        generate_examples=False,
     )
-    table = (
-        "<table><tr><th>name</th><th>in</th><th>type</th><th>required</th><th></th></tr>"
-        f"{rows}</table>"
-        if rows
-        else ""
-    )
-    codes = ", ".join(escape(code) for code in op.responses)
-    return (
-        f'<section><h3><span class="m">{method.upper()}</span> <code>{escape(path)}</code></h3>'
-        f"<p>{escape(op.summary)}</p>{table}<p class=r>Responses: {codes}</p></section>"
-    )
 
 
-def render_docs(openapi: dict[str, object]) -> str:
-    doc = msgspec.convert(openapi, SchemaDoc)
-    sections = []
-    for path, item in doc.paths.items():
-        for method in METHODS:
-            raw = item.get(method)
-            if isinstance(raw, dict):
-                op = msgspec.convert(raw, OperationDoc)
-                sections.append(_operation_html(method, path, op))
-    title = escape(str(doc.info.get("title", "API")))
-    return (
-        f"<!doctype html><html><head><meta charset=utf-8><title>{title}</title><style>"
-        "body{font:15px system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem;color:#1f2328}"
-        "section{border-top:1px solid #d0d7de;padding:.5rem 0}.m{font-weight:700;color:#0969da}"
-        "table{border-collapse:collapse}td,th{border:1px solid #d0d7de;padding:2px 8px;text-align:left}"
-        ".r{color:#57606a}</style></head><body>"
-        f"<h1>{title}</h1><p>Machine-readable schema: "
-        '<a href="/api/schema/openapi.json">/api/schema/openapi.json</a></p>'
-        f"{''.join(sections)}</body></html>"
-    )
+def _without_made_up_examples(responses: Mapping[int, ResponseSpec]) -> dict[int, ResponseSpec]:
+    """A route's own response specs, minus the random values Litestar would otherwise show as examples."""
+    return {code: replace(spec, generate_examples=False) for code, spec in responses.items()}
 
 
-class ServerRenderedDocs(OpenAPIRenderPlugin):
-    """Serves the docs page at /api/schema/docs."""
+class ProblemResponses(ReceiveRoutePlugin):
+    """Gives each documented HTTP route its problem responses and, when guarded, its bearer security."""
+
+    def receive_route(self, route: BaseRoute) -> None:
+        if not isinstance(route, HTTPRoute):
+            return
+        path_parameters = set(route.path_parameters)
+        for handler in route.route_handlers:
+            if not handler.include_in_schema:
+                continue
+            for method in handler.http_methods:
+                codes = refusal_statuses(method, route.path_format, handler, path_parameters)
+                problems = {code: problem_response(code) for code in sorted(codes)}
+                handler.responses = {**problems, **_without_made_up_examples(handler.responses or {})}
+                if required_access(method, route.path_format) != "public":
+                    handler.security = [{BEARER: []}]
+
+
+class SwaggerDocs(SwaggerRenderPlugin):
+    """Swagger UI at /api/schema/docs, its files served by the app from the swagger-ui-bundle package."""
 
     def __init__(self) -> None:
-        super().__init__(path="/docs")
+        assets = f"{SCHEMA_PATH}{SWAGGER_ASSETS}"
+        super().__init__(
+            js_url=f"{assets}/{SWAGGER_JS}",
+            css_url=f"{assets}/{SWAGGER_CSS}",
+            standalone_preset_js_url=f"{assets}/{SWAGGER_PRESET_JS}",
+            favicon=f'<link rel="icon" type="image/png" href="{assets}/{SWAGGER_ICON}">',
+            path="/docs",
+        )
 
-    def render(self, request: Request, openapi_schema: dict[str, object]) -> bytes:
-        return render_docs(openapi_schema).encode()
+    def receive_router(self, router: Router) -> None:
+        """Serve the UI's files; no OAuth2 redirect page, as the API takes bearer tokens only."""
+        router.register(swagger_file)
+
+
+@get(f"{SWAGGER_ASSETS}/{{path:str}}", include_in_schema=False, sync_to_thread=False)
+def swagger_file(path: FromPath[str]) -> File:
+    """One of the files the docs page loads, from the swagger-ui-bundle package."""
+    media_type = SWAGGER_FILES.get(path)
+    if media_type is None:
+        raise NotFoundException(f"no docs file {path[:100]!r}")
+    return File(Path(str(swagger_ui_path)) / path, media_type=media_type, content_disposition_type="inline")

@@ -10,18 +10,19 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from backend.api_docs import ServerRenderedDocs
+from litestar.openapi.spec import Components
 
+from backend.api_docs import BEARER, BEARER_SCHEME, SCHEMA_PATH, ProblemResponses, SwaggerDocs
 from backend.audit.controller import AuditController
 from backend.audit.live import live_feed
 from backend.auth import AuthController, Tokens, TokensController, authorize
 from backend.catalog import CatalogController, CatalogService
-from backend.instances import EnvImportController, Instances, InstancesController
-from backend.sessions import Sessions, SessionsController
 from backend.context import request_metadata
 from backend.errors import EXCEPTION_HANDLERS
+from backend.instances import EnvImportController, Instances, InstancesController
 from backend.query_guard import refuse_unknown_query_params
 from backend.services import Services, open_services, service_version
+from backend.sessions import Sessions, SessionsController
 from backend.settings import Settings
 from backend.site_guard import SiteGuard, SiteRules, add_security_headers
 
@@ -84,10 +85,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=MAX_REQUEST_BODY,
         before_request=refuse_unknown_query_params,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        plugins=[ProblemResponses()],
         openapi_config=OpenAPIConfig(
             title="Switchboard API",
             version=service_version(),
-            path="/api/schema",
-            render_plugins=[ServerRenderedDocs()],
+            path=SCHEMA_PATH,
+            render_plugins=[SwaggerDocs()],
+            components=Components(security_schemes={BEARER: BEARER_SCHEME}),
         ),
     )

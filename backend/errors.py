@@ -71,14 +71,23 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
     )
 
 
+BODY_KWARG = "data"
+"""The handler parameter Litestar fills from the request body; callers know it as the body."""
+NO_BODY = f"'{BODY_KWARG}'"
+"""Litestar's message when there was no body to fill it from."""
+
+
+def _field_error(item: dict[str, object]) -> FieldError:
+    key = str(item.get("key") or item.get("source") or "body")
+    message = str(item.get("message", ""))
+    if key != BODY_KWARG:
+        return FieldError(field=key, message=message)
+    return FieldError(field="body", message="request body is required" if message == NO_BODY else message)
+
+
 def _from_validation(exc: ValidationException) -> list[FieldError]:
     extra = exc.extra if isinstance(exc.extra, list) else []
-    errors: list[FieldError] = []
-    for item in extra:
-        if isinstance(item, dict):
-            key = str(item.get("key") or item.get("source") or "body")
-            errors.append(FieldError(field=key, message=str(item.get("message", ""))))
-    return errors
+    return [_field_error(item) for item in extra if isinstance(item, dict)]
 
 
 def handle_problem_error(_: Request, exc: ProblemError) -> Response[bytes]:
@@ -107,7 +116,9 @@ def handle_unexpected(request: Request, exc: Exception) -> Response[bytes]:
 def handle_too_deep(_: Request, __: RecursionError) -> Response[bytes]:
     """JSON nested deeper than the decoder can follow is bad input, not a server error."""
     too_deep = [FieldError("body", "is nested too deeply")]
-    return problem_response(Problem(title="Validation failed", status=400, detail="the body was refused", errors=too_deep))
+    return problem_response(
+        Problem(title="Validation failed", status=400, detail="the body was refused", errors=too_deep)
+    )
 
 
 EXCEPTION_HANDLERS = {

@@ -39,6 +39,7 @@ PERMISSIONS: dict[tuple[str, str], Access] = {
     ("GET", "/api/schema/docs"): "viewer",
     ("GET", "/api/schema/openapi.json"): "viewer",
     ("GET", "/api/schema/{path}"): "viewer",
+    ("GET", "/api/schema/swagger-ui/{path}"): "viewer",
     ("GET", "/api/v1/health"): "viewer",
     ("GET", "/api/v1/events"): "viewer",
     (WEBSOCKET, "/api/v1/live"): "viewer",

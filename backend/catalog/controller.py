@@ -10,10 +10,11 @@ from typing import Annotated
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import Body, FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from backend.catalog.catwalk import CatwalkInput
+from backend.catalog.catwalk import CatwalkInput, CatwalkProvider
 from backend.catalog.schema import ProviderDraft
 from backend.catalog.schemas import (
     DeleteResult,
@@ -153,7 +154,13 @@ class CatalogController(Controller):
         )
         return ImportResult(providers=saved)
 
-    @get("/export/{provider_id:str}", summary="A provider as Catwalk-format JSON")
+    @get(
+        "/export/{provider_id:str}",
+        summary="A provider as Catwalk-format JSON",
+        responses={
+            HTTP_200_OK: ResponseSpec(CatwalkProvider, description="The provider as a file")
+        },
+    )
     async def export_provider(self, catalog: Catalog, provider_id: FromPath[str]) -> Response[bytes]:
         return Response(
             catalog.export(provider_id),

@@ -1,0 +1,140 @@
+"""The OpenAPI schema tells the truth: problem+json on every refusal, each status a route can answer,
+request bodies with their fields; and the docs page runs on assets the app serves itself."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from backend.errors import PROBLEM_JSON
+
+pytestmark = pytest.mark.anyio
+Client = AsyncTestClient[Litestar]
+Schema = dict[str, object]
+PROBLEM_REF = "#/components/schemas/Problem"
+METHODS = ("get", "post", "put", "patch", "delete")
+INSTANCE = "/api/v1/instances/{instance_id}"
+
+
+async def openapi(client: Client) -> Schema:
+    response = await client.get("/api/schema/openapi.json")
+    assert response.status_code == 200
+    schema: Schema = response.json()
+    return schema
+
+
+def operations(schema: Schema) -> Iterator[tuple[str, str, Schema]]:
+    paths = schema["paths"]
+    assert isinstance(paths, dict)
+    for path, item in paths.items():
+        for method in METHODS:
+            if method in item:
+                yield method.upper(), path, item[method]
+
+
+def operation(schema: Schema, method: str, path: str) -> Schema:
+    found = [op for m, p, op in operations(schema) if (m, p) == (method, path)]
+    assert found, f"{method} {path} is not in the schema"
+    return found[0]
+
+
+def statuses(schema: Schema, method: str, path: str) -> set[int]:
+    responses = operation(schema, method, path)["responses"]
+    assert isinstance(responses, dict)
+    return {int(code) for code in responses}
+
+
+def component(schema: Schema, name: str) -> Schema:
+    components = schema["components"]
+    assert isinstance(components, dict)
+    found: Schema = components["schemas"][name]
+    return found
+
+
+async def test_every_refusal_is_documented_as_a_problem(client: Client) -> None:
+    schema = await openapi(client)
+    problem = component(schema, "Problem")
+    assert set(problem["properties"]) == {"type", "title", "status", "detail", "errors"}  # type: ignore[arg-type]
+    assert set(component(schema, "FieldError")["properties"]) == {"field", "message"}  # type: ignore[arg-type]
+    refusals = 0
+    for method, path, op in operations(schema):
+        for code, response in op["responses"].items():  # type: ignore[attr-defined]
+            if not code.startswith("4"):
+                continue
+            refusals += 1
+            content = response["content"]
+            assert list(content) == [PROBLEM_JSON], f"{method} {path} {code}"
+            assert content[PROBLEM_JSON]["schema"] == {"$ref": PROBLEM_REF}, f"{method} {path} {code}"
+    assert refusals > 100
+
+
+async def test_each_route_names_the_statuses_it_can_answer(client: Client) -> None:
+    schema = await openapi(client)
+    assert statuses(schema, "POST", "/api/v1/instances") >= {201, 400, 401, 403, 409, 413, 415, 422}
+    assert statuses(schema, "PATCH", INSTANCE) >= {200, 400, 401, 403, 404, 409, 413, 415, 422}
+    assert statuses(schema, "GET", INSTANCE) == {200, 400, 401, 403, 404}
+    assert statuses(schema, "DELETE", INSTANCE) >= {204, 404, 409}
+    assert 422 in statuses(schema, "GET", "/api/v1/catalog/models")  # query parameters are checked
+    health = statuses(schema, "GET", "/api/v1/health")
+    assert not health & {404, 409, 413, 415, 422}
+    sign_in = statuses(schema, "POST", "/api/v1/auth/sign-in")
+    assert 415 not in sign_in and 401 in sign_in  # a form is welcome there; a bad token is a 401
+    assert {502, 504} <= statuses(schema, "POST", "/api/v1/catalog/refresh")
+
+
+async def test_problem_responses_carry_an_example(client: Client) -> None:
+    schema = await openapi(client)
+    not_found = operation(schema, "GET", INSTANCE)["responses"]["404"]  # type: ignore[index]
+    examples = not_found["content"][PROBLEM_JSON]["examples"]
+    assert any(example["value"]["status"] == 404 for example in examples.values())
+
+
+async def test_request_bodies_show_their_fields(client: Client) -> None:
+    schema = await openapi(client)
+    body = operation(schema, "POST", "/api/v1/instances")["requestBody"]
+    assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/CreateInstance"}  # type: ignore[index]
+    assert {"name", "provider_id"} <= set(component(schema, "CreateInstance")["properties"])  # type: ignore[arg-type]
+    for method, path, op in operations(schema):
+        if method in ("PUT", "PATCH") or (method == "POST" and "requestBody" in op):
+            assert 415 in statuses(schema, method, path) or path.startswith("/api/v1/auth/"), (method, path)
+
+
+async def test_the_export_is_documented_as_the_catwalk_object_it_answers(client: Client) -> None:
+    schema = await openapi(client)
+    ok = operation(schema, "GET", "/api/v1/catalog/export/{provider_id}")["responses"]["200"]  # type: ignore[index]
+    assert ok["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/CatwalkProvider"}
+    answer = (await client.get("/api/v1/catalog/export/anthropic")).json()
+    assert set(answer) <= set(component(schema, "CatwalkProvider")["properties"])  # type: ignore[arg-type]
+
+
+async def test_a_documented_404_is_what_the_api_answers(client: Client) -> None:
+    response = await client.get("/api/v1/instances/no-such-instance")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    schema = await openapi(client)
+    assert set(response.json()) <= set(component(schema, "Problem")["properties"])  # type: ignore[arg-type]
+
+
+ASSET_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
+
+
+async def test_the_docs_page_loads_only_assets_the_app_serves(client: Client) -> None:
+    page = await client.get("/api/schema/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "SwaggerUIBundle" in page.text
+    urls = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text)
+    assert len(urls) >= 3, urls
+    for url in urls:
+        assert url.startswith("/") and not url.startswith("//"), f"{url} is not on this server"
+        asset = await client.get(url)
+        assert asset.status_code == 200, url
+        suffix = url[url.rfind("."):]
+        assert ASSET_TYPES[suffix] in asset.headers["content-type"], (url, asset.headers["content-type"])
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy
+
