@@ -68,12 +68,12 @@ REFUSALS: dict[int, Refusal] = {
     ),
     403: Refusal(
         "The token's role may not do this, or the request came from another site",
-        Problem("Forbidden", 403, "The viewer role may not do this (admin or above needed)"),
+        Problem("The viewer role may not do this (admin or above needed)", 403),
     ),
-    404: Refusal("Nothing has the id in the path", Problem("Not found", 404, "no instance 'a1b2c3'")),
+    404: Refusal("Nothing has the id in the path", Problem("Not found", 404, "no instance 'xyz'")),
     409: Refusal(
         "The resource changed since it was read (If-Match), already exists, or is in use",
-        Problem("Conflict", 409, "instance a1b2c3 is at version 4, not 3"),
+        Problem("Conflict", 409, "instance f1a6d3b03292603d is at version 1, not 9"),
     ),
     413: Refusal("The request body is larger than 1 MB", Problem("Request Entity Too Large", 413)),
     415: Refusal(
@@ -82,8 +82,10 @@ REFUSALS: dict[int, Refusal] = {
     ),
     422: Refusal(
         "The input broke one or more rules; each bad field is listed in `errors`",
-        Problem("Validation failed", 422, "the instance was not saved",
-                errors=[FieldError("timeout_s", "must be between 1 and 600")]),
+        Problem(
+            "Validation failed", 422, "the instance was not created",
+            errors=[FieldError("provider_id", "no catalog provider 'nope'"), FieldError("name", "must not be empty")],
+        ),
     ),
     502: Refusal("The catalog service failed; the current catalog is kept", Problem("Catalog service failed", 502)),
     504: Refusal("The catalog service timed out; the current catalog is kept",
