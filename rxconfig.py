@@ -1,6 +1,7 @@
 """Reflex configuration: the web app lives in `frontend/`, bun comes from the project's own tools folder.
 
-Reflex's event socket accepts the same origins as the API (SWITCHBOARD_ALLOWED_ORIGINS).
+Reflex's event socket accepts the same origins as the API (SWITCHBOARD_ALLOWED_ORIGINS); the folder Reflex makes
+for its upload route lives in the data folder, not in the clone.
 """
 
 import os
@@ -8,9 +9,10 @@ from pathlib import Path
 
 import reflex as rx
 
-from backend.settings import origins_from_env
+from backend.settings import Settings, origins_from_env
 
 ROOT = Path(__file__).resolve().parent
+os.environ.setdefault("REFLEX_UPLOADED_FILES_DIR", str(Settings.from_env().data_dir / "uploaded_files"))
 
 config = rx.Config(
     app_name="frontend",
