@@ -11,12 +11,11 @@ import msgspec
 from litestar.datastructures import Headers
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.auth.permissions import FORM_ROUTES
 from backend.errors import PROBLEM_JSON, Problem
 from backend.settings import Settings, host_name
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-FORM_ROUTES = frozenset({"/api/v1/auth/sign-in", "/api/v1/auth/sign-out"})
-"""Routes a plain HTML form posts to: exempt from the JSON rule, not from the origin rules."""
 JSON_MEDIA_TYPE = "application/json"
 POLICY_VIOLATION = 1008
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -76,7 +75,7 @@ def refusal(rules: SiteRules, scope: Scope) -> Problem | None:
         return Problem(title="Cross-site request refused", status=403, detail="the request came from another site")
     foreign = _foreign_origin(rules, origin)
     if foreign is not None or not rules.json_writes or scope["path"] in FORM_ROUTES:
-        return foreign
+        return foreign  # a plain HTML form posts to the form routes: exempt from the JSON rule, not the origin rules
     return _not_json(headers)
 
 

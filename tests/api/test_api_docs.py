@@ -86,6 +86,19 @@ async def test_each_route_names_the_statuses_it_can_answer(client: Client) -> No
     assert {502, 504} <= statuses(schema, "POST", "/api/v1/catalog/refresh")
 
 
+
+async def test_every_route_of_a_kind_names_the_same_refusals(client: Client) -> None:
+    schema = await openapi(client)
+    for method, path, op in operations(schema):
+        codes = statuses(schema, method, path)
+        assert 400 in codes, (method, path)
+        if "{" in path:
+            assert 404 in codes, (method, path)
+        if "requestBody" in op:
+            assert {413, 422} <= codes, (method, path)
+        if not path.startswith("/api/v1/auth/"):
+            assert {401, 403} <= codes, (method, path)
+
 async def test_problem_responses_carry_an_example(client: Client) -> None:
     schema = await openapi(client)
     not_found = operation(schema, "GET", INSTANCE)["responses"]["404"]  # type: ignore[index]
