@@ -100,6 +100,7 @@ ROUTE_REFUSALS: dict[tuple[str, str], frozenset[int]] = {
 
 
 def _query_parameters(handler: HTTPRouteHandler, path_parameters: set[str]) -> set[str]:
+    """The names the handler takes from the query string (not the path, headers, cookies or dependencies)."""
     dependencies = set(handler.resolve_dependencies())
     names: set[str] = set()
     for name, field in handler.parsed_fn_signature.parameters.items():
@@ -130,7 +131,8 @@ def refusal_statuses(method: str, path: str, handler: HTTPRouteHandler, path_par
     return codes
 
 
-def problem_response(status: int) -> ResponseSpec:
+def problem_spec(status: int) -> ResponseSpec:
+    """The documented answer for one refusal status: the problem schema, what it means, an example."""
     refusal = REFUSALS[status]
     example = Example(summary=HTTPStatus(status).phrase, value=msgspec.to_builtins(refusal.example))
     return ResponseSpec(
@@ -159,7 +161,7 @@ class ProblemResponses(ReceiveRoutePlugin):
                 continue
             for method in handler.http_methods:
                 codes = refusal_statuses(method, route.path_format, handler, path_parameters)
-                problems = {code: problem_response(code) for code in sorted(codes)}
+                problems = {code: problem_spec(code) for code in sorted(codes)}
                 handler.responses = {**problems, **_without_made_up_examples(handler.responses or {})}
                 if required_access(method, route.path_format) != "public":
                     handler.security = [{BEARER: []}]
