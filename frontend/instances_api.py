@@ -65,13 +65,17 @@ class _ProviderList(msgspec.Struct, frozen=True):
 
 
 class ProviderDetail(msgspec.Struct, frozen=True):
-    """A catalog provider: `api_key` names where its key comes from (`$OPENAI_API_KEY`), never a key."""
+    """A catalog provider: `api_key` names where its key comes from (`$OPENAI_API_KEY`), never a key.
+
+    `default_endpoint`: `api_endpoint` resolved, when the catalog answers it ("" otherwise).
+    """
 
     id: str
     name: str
     type: str
     api_endpoint: str = ""
     api_key: str | None = None
+    default_endpoint: str = ""
 
 
 class InstanceModel(msgspec.Struct, frozen=True):

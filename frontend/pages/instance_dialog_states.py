@@ -70,8 +70,10 @@ def is_keyless(provider: instances_api.ProviderDetail) -> bool:
     return provider.type in KEYLESS_TYPES or not (provider.api_key or "").strip()
 
 
-def endpoint_hint(endpoint: str) -> str:
-    """The placeholder for the endpoint field: the provider's default URL, or the variable it is read from."""
+def endpoint_hint(provider: instances_api.ProviderDetail) -> str:
+    """The placeholder for the endpoint field: the provider's default URL (resolved when the catalog says
+    where its placeholder points), else the variable it is read from."""
+    endpoint = provider.default_endpoint or provider.api_endpoint
     if endpoint.startswith("$"):
         return default_endpoint_words(f"from {endpoint}")
     return default_endpoint_words(endpoint or "none")
@@ -208,7 +210,7 @@ class InstanceFormState(DialogState, rx.State):
             self._refused(failure, ())
             return
         self.provider_id, self.provider_name = provider.id, provider.name
-        self.endpoint_placeholder = endpoint_hint(provider.api_endpoint)
+        self.endpoint_placeholder = endpoint_hint(provider)
         self.keyless = is_keyless(provider)
         self.name = provider.name
         self.step = 2

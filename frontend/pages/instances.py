@@ -37,7 +37,9 @@ def fact(label: str, value: rx.Var[str] | rx.Component, class_name: str) -> rx.C
 def _header(card: InstanceCard) -> rx.Component:
     return rx.flex(
         status_dot(card.status),
-        rx.heading(card.name, size="4", trim="both", class_name="instance-name", overflow_wrap="break-word", min_width="0"),
+        rx.heading(
+            card.name, size="4", trim="both", class_name="instance-name", overflow_wrap="break-word", min_width="0"
+        ),
         rx.spacer(),
         code_badge(card.status, class_name="instance-status", custom_attrs={"data-code": card.status}),
         align="center",
@@ -126,7 +128,8 @@ def _endpoint_notice(card: InstanceCard) -> rx.Component:
 
 def _actions(card: InstanceCard) -> rx.Component:
     """Two groups of buttons: each wraps to its own line as a whole, never one button alone."""
-    key_button = rx.cond(card.no_key, rx.fragment(), _set_key_button(card, rx.cond(card.key_last4, "Rotate key", "Set key")))
+    key_label = rx.cond(card.key_last4, "Rotate key", "Set key")
+    key_button = rx.cond(card.no_key, rx.fragment(), _set_key_button(card, key_label))  # no key: the notice offers it
     use = rx.flex(
         for_operators(
             rx.button("Test", size="1", on_click=InstancesState.test(card.id), loading=card.status == "testing"),
