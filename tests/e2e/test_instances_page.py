@@ -498,17 +498,18 @@ def button_rows(actions: Locator) -> list[int]:
     return [tops.count(top) for top in sorted(set(tops))]
 
 
+@pytest.mark.parametrize("width", [800, 1280, 1440])  # two and three cards a row, each at its narrowest
 def test_cards_in_a_row_share_their_height_and_actions_wrap_as_groups(
-    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors, width: int
 ) -> None:
     several_instances(running_app, upstream)
-    page.set_viewport_size({"width": 1440, "height": 900})
+    page.set_viewport_size({"width": width, "height": 900})
     open_instances(page, running_app)
     cards = page.locator(".instance-card")
-    expect(cards.nth(3)).to_be_visible(timeout=WAIT_MS)
+    expect(cards.nth(2)).to_be_visible(timeout=WAIT_MS)
     boxes = [box for box in (card.bounding_box() for card in cards.all()) if box]
     first_row = [box for box in boxes if round(box["y"]) == round(boxes[0]["y"])]
-    assert len(first_row) == 3 and len({round(box["height"]) for box in first_row}) == 1, first_row
+    assert len(first_row) > 1 and len({round(box["height"]) for box in first_row}) == 1, first_row
     for actions in page.locator(".instance-actions").all():
         assert all(count > 1 for count in button_rows(actions)), button_rows(actions)
     assert console_errors == []
