@@ -15,6 +15,7 @@ class CredentialSummary(msgspec.Struct, frozen=True):
 
     last4: str
     origin: str | None = None
+    verified: bool = False
 
 
 class LastTest(msgspec.Struct, frozen=True):
@@ -29,7 +30,8 @@ class Instance(msgspec.Struct, frozen=True):
     """The fields of an instance the web app shows or edits.
 
     `endpoint_status`: ok, changed (the key was confirmed for another origin than `current_origin`)
-    or unresolved (the endpoint resolves to no URL).
+    or unresolved (the endpoint resolves to no URL). `key_changed_at`: the key was set, rotated or removed
+    since the last test. `default_endpoint`: the provider's own endpoint, resolved ("" when unresolved).
     """
 
     id: str
@@ -46,6 +48,9 @@ class Instance(msgspec.Struct, frozen=True):
     key_missing: bool = False  # the log records a key but the vault has no file for it
     endpoint_status: str = "ok"
     current_origin: str | None = None
+    key_changed_at: str | None = None
+    default_endpoint: str = ""
+    key_required: bool = False
 
 
 class ProviderSummary(msgspec.Struct, frozen=True):
@@ -60,13 +65,17 @@ class _ProviderList(msgspec.Struct, frozen=True):
 
 
 class ProviderDetail(msgspec.Struct, frozen=True):
-    """A catalog provider: `api_key` names where its key comes from (`$OPENAI_API_KEY`), never a key."""
+    """A catalog provider: `api_key` names where its key comes from (`$OPENAI_API_KEY`), never a key.
+
+    `default_endpoint`: `api_endpoint` resolved, when the catalog answers it ("" otherwise).
+    """
 
     id: str
     name: str
     type: str
     api_endpoint: str = ""
     api_key: str | None = None
+    default_endpoint: str = ""
 
 
 class InstanceModel(msgspec.Struct, frozen=True):
@@ -81,12 +90,19 @@ class InstanceModels(msgspec.Struct, frozen=True):
     provider_id: str = ""
 
 
+class HistoryData(msgspec.Struct, frozen=True):
+    """The part of an event's data the history shows: the outcome of a connection test or a failed verification."""
+
+    outcome: str = ""
+
+
 class HistoryEvent(msgspec.Struct, frozen=True):
     position: int
     type: str
     actor: str
     recorded_at: str
     summary: str
+    data: HistoryData = HistoryData()
 
 
 class EnvCandidate(msgspec.Struct, frozen=True):
@@ -97,6 +113,7 @@ class EnvCandidate(msgspec.Struct, frozen=True):
     endpoint: str
     action: str
     sends_to: str | None = None
+    default_endpoint: str = ""
 
 
 class _EnvPreview(msgspec.Struct, frozen=True):

@@ -37,7 +37,21 @@ WORDS: dict[str, tuple[str, str]] = {
     "ready": ("Ready", "green"),
     "running": ("Running", "blue"),
     "instance_deleted": ("Instance deleted", "red"),
+    # environment import actions
+    "create": ("Will be created", "green"),
+    "exists": ("Already present", "gray"),
+    "invalid": ("Not a usable value", "red"),
 }
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 model`, `2 models`, `1,534 models`."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
+def default_endpoint_words(url: str) -> str:
+    """How every page names an instance's or a provider's default endpoint: with the URL it resolves to."""
+    return f"provider default: {url}"
 
 
 def words_for(code: str) -> str:

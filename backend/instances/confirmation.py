@@ -7,7 +7,8 @@ import msgspec
 from backend.catalog.schema import SDK_ENDPOINT_TYPES
 from backend.errors import Conflict, FieldError
 from backend.instances.commands import check_version
-from backend.instances.destination import endpoint_origin, endpoint_status, unresolved
+from backend.catalog.schema import Provider
+from backend.instances.destination import catalog_endpoint, endpoint_origin, endpoint_status, unresolved
 from backend.instances.events import EndpointConfirmed
 from backend.instances.schemas import ConfirmEndpoint
 from backend.instances.service import Instances
@@ -15,6 +16,14 @@ from backend.instances.view import InstanceView
 from events import Metadata
 
 SYSTEM = Metadata(actor="system")
+KEYLESS_TYPES = frozenset({"ollama"})
+
+
+def key_required(provider: Provider | None) -> bool:
+    """Whether the provider's requests need a key: it names one (`$VAR`) and is no local server nor SDK-only."""
+    if provider is None or provider.type in KEYLESS_TYPES | SDK_ENDPOINT_TYPES:
+        return False
+    return bool((provider.api_key or "").strip())
 
 
 def current_origin(instances: Instances, instance: InstanceView) -> str | None:
@@ -23,15 +32,19 @@ def current_origin(instances: Instances, instance: InstanceView) -> str | None:
 
 
 def present(instances: Instances, instance: InstanceView) -> InstanceView:
-    """The instance as answered: `endpoint_status` and `current_origin` as the catalog and environment are
-    now, and `key_missing` as the vault last showed."""
+    """The instance as answered: `endpoint_status`, `current_origin`, `default_endpoint` and `key_required`
+    as the catalog and environment are now, and `key_missing` as the vault last showed."""
     instance = instances.shown(instance)
-    origin = current_origin(instances, instance)
+    provider = instances.provider(instance.provider_id)
+    origin = endpoint_origin(instance.endpoint, provider)
     credential = instance.credential
     status = endpoint_status(origin, credential is not None, credential.origin if credential else None)
     if instance.provider_type in SDK_ENDPOINT_TYPES:
         status = "ok"  # catalog-only types send nothing
-    return msgspec.structs.replace(instance, endpoint_status=status, current_origin=origin)
+    return msgspec.structs.replace(
+        instance, endpoint_status=status, current_origin=origin,
+        default_endpoint=catalog_endpoint(provider) if provider else "", key_required=key_required(provider),
+    )
 
 
 async def confirm_endpoint(

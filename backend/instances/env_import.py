@@ -1,9 +1,9 @@
 """Importing connections from the environment: the catalog's own `$VAR` key placeholders, plus OLLAMA_HOST.
 
 Only variables a provider may name are read (see backend/catalog/placeholders.py): never `SWITCHBOARD_*`.
-Each candidate says where its key will be sent (`sends_to`). Applying twice creates nothing new: a key
-already stored for that provider (same fingerprint), or an Ollama instance already pointing at that host,
-counts as present.
+Each candidate says where its key will be sent (`sends_to`). Applying twice creates nothing new: an
+instance of the same provider with the same endpoint and the same key (compared by the vault's keyed
+fingerprint, never the key itself) counts as present; for OLLAMA_HOST, the same provider and endpoint.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from backend.catalog.placeholders import parse_placeholder, variable_allowed
 from backend.catalog.schema import Provider, as_draft, with_identity
 from backend.catalog.templates import TEMPLATES
 from backend.instances.commands import create_instance
-from backend.instances.destination import endpoint_origin
+from backend.instances.destination import catalog_endpoint, effective_endpoint, endpoint_origin
 from backend.instances.schemas import CreateInstance, EnvCandidate, EnvImportResult, EnvPreview
 from backend.instances.service import Instances
 from backend.instances.validation import endpoint_problems, key_problems
@@ -91,20 +91,26 @@ def _candidate(
         existing_instance_id=match.id if match else None,
         creates_provider=provider is OLLAMA_TEMPLATE,
         sends_to=sends_to,
+        default_endpoint=catalog_endpoint(provider),
     )
     return Found(shown, secret)
+
+
+def _same_endpoint(one: str, other: str, provider: Provider) -> bool:
+    """Whether two endpoint settings send requests to the same URL (an empty one: the provider's own)."""
+    return effective_endpoint(one, provider).rstrip("/") == effective_endpoint(other, provider).rstrip("/")
 
 
 def _matching(
     instances: Instances, provider: Provider, secret: Secret | None, endpoint: str, existing: list[InstanceView]
 ) -> InstanceView | None:
+    """The instance of this provider with this endpoint and this key (none for OLLAMA_HOST), if any."""
     fingerprint = instances.vault.fingerprint(secret) if secret else None
     for instance in existing:
-        if instance.provider_id != provider.id:
+        if instance.provider_id != provider.id or not _same_endpoint(instance.endpoint, endpoint, provider):
             continue
-        if fingerprint is None and instance.endpoint == endpoint:
-            return instance
-        if fingerprint is not None and instance.credential and instance.credential.fingerprint == fingerprint:
+        stored = instance.credential.fingerprint if instance.credential else None
+        if fingerprint is None or stored == fingerprint:
             return instance
     return None
 

@@ -100,7 +100,9 @@ class AddModel(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 class EnvCandidate(msgspec.Struct, frozen=True, kw_only=True):
     """One instance the environment would create: its name and the key's last four characters only.
 
-    `exists`: an instance of that provider already has this key (or host); `invalid`: the value breaks the key rules.
+    `exists`: an instance of that provider with the same endpoint already has this key (for OLLAMA_HOST: that
+    endpoint); `invalid`: the value breaks the key rules. An empty `endpoint` means the provider's own,
+    `default_endpoint` (resolved; "" when it resolves to nothing).
     `creates_provider`: the catalog has no Ollama provider yet, so one is added from its Ollama template.
     `sends_to`: the origin (scheme, host, port) the key (or requests) will be sent to; None when the
     endpoint resolves to nothing, and then the candidate is `invalid`.
@@ -115,6 +117,7 @@ class EnvCandidate(msgspec.Struct, frozen=True, kw_only=True):
     existing_instance_id: str | None = None
     creates_provider: bool = False
     sends_to: str | None = None
+    default_endpoint: str = ""
 
 
 class EnvPreview(msgspec.Struct, frozen=True, kw_only=True):

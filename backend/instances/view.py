@@ -77,6 +77,11 @@ class InstanceView(msgspec.Struct, frozen=True, kw_only=True):
 
     `endpoint_status` and `current_origin` (where requests go now) are filled in when read, from the
     catalog and the environment: `changed` means the key was confirmed for another origin.
+
+    A key change clears the last test (it spoke of another key) and sets `status` to `untested`, or to
+    `connected` when the new key was verified with the provider; `key_changed_at` says when, until the
+    next test. `default_endpoint` is the provider's own endpoint, resolved (`""` when it resolves to
+    nothing); `key_required`: the provider takes a key (not a local server).
     """
 
     id: str
@@ -97,9 +102,12 @@ class InstanceView(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     created_by: str
     updated_at: datetime
+    key_changed_at: datetime | None = None  # the key was set, rotated or removed since the last test (or ever tested)
     key_missing: bool = False  # never from events: set when answering, from what the vault showed at start-up or use
     endpoint_status: EndpointStatus = "ok"
     current_origin: str | None = None
+    default_endpoint: str = ""
+    key_required: bool = False
 
 
 class InstanceRow(msgspec.Struct, frozen=True):
@@ -160,7 +168,8 @@ def _apply(row: InstanceRow, event: Event, at: datetime) -> InstanceRow:
     if isinstance(event, CredentialSet | CredentialRotated):
         return _with_credential(row, event, at)
     if isinstance(event, CredentialRemoved):
-        return msgspec.structs.replace(row, instance=msgspec.structs.replace(instance, credential=None))
+        removed = _key_changed(msgspec.structs.replace(instance, credential=None), event, at, verified=False)
+        return msgspec.structs.replace(row, instance=removed)
     if isinstance(event, ConnectionTested):
         return _tested(row, event, at)
     return row
@@ -178,7 +187,20 @@ def _with_credential(row: InstanceRow, event: CredentialSet | CredentialRotated,
         origin=event.origin,
     )
     serial = max(row.credential_serial, event.credential_version)
-    return InstanceRow(msgspec.structs.replace(row.instance, credential=summary), row.model_ids, serial)
+    instance = _key_changed(row.instance, event, at, verified=event.verified)
+    return InstanceRow(msgspec.structs.replace(instance, credential=summary), row.model_ids, serial)
+
+
+def _key_changed(
+    instance: InstanceView, event: CredentialSet | CredentialRotated | CredentialRemoved, at: datetime, verified: bool
+) -> InstanceView:
+    """A new (or no) key makes the last test stale: the status is untested again, or connected when the new
+    key passed verification. A first key on a never-tested instance changes nothing that was shown."""
+    if isinstance(event, CredentialSet) and instance.last_test is None and instance.key_changed_at is None:
+        return msgspec.structs.replace(instance, status="connected" if verified else instance.status)
+    return msgspec.structs.replace(
+        instance, status="connected" if verified else "untested", last_test=None, key_changed_at=at
+    )
 
 
 def _confirmed(instance: InstanceView, origin: str | None) -> InstanceView:
@@ -202,6 +224,7 @@ def _tested(row: InstanceRow, event: ConnectionTested, at: datetime) -> Instance
     instance = msgspec.structs.replace(
         row.instance,
         last_test=test,
+        key_changed_at=None,
         status="connected" if ok else "error",
         model_count=event.model_count if ok else row.instance.model_count,
     )

@@ -10,9 +10,9 @@ from frontend import instances_api
 from frontend.auth import client_for, for_admins
 from frontend.forms import REQUEST_FAILURES, describe_failure, error_callout
 from frontend.layout import page_frame
+from frontend.words import code_badge, default_endpoint_words, plural
 
-ACTION_COLORS = {"create": "green", "exists": "gray", "invalid": "red"}
-COLUMNS = ("Instance", "Provider", "Variable", "Key", "Sends to", "Action")
+COLUMNS = ("Instance", "Provider", "Variable", "Key", "Endpoint", "Sends to", "Action")
 
 
 @dataclass
@@ -21,6 +21,7 @@ class CandidateRow:
     provider_id: str
     variable: str
     key: str
+    endpoint: str
     sends_to: str
     action: str
 
@@ -28,7 +29,10 @@ class CandidateRow:
 def _row_of(candidate: instances_api.EnvCandidate) -> CandidateRow:
     key = f"•••• {candidate.last4}" if candidate.last4 else "–"
     sends_to = candidate.sends_to or "nowhere: the endpoint is unresolved"
-    return CandidateRow(candidate.name, candidate.provider_id, candidate.variable, key, sends_to, candidate.action)
+    endpoint = candidate.endpoint or default_endpoint_words(candidate.default_endpoint or "unresolved")
+    return CandidateRow(
+        candidate.name, candidate.provider_id, candidate.variable, key, endpoint, sends_to, candidate.action
+    )
 
 
 class EnvImportState(rx.State):
@@ -63,12 +67,16 @@ class EnvImportState(rx.State):
             return
         finally:
             self.applying = False
-        self.result = f"Created {len(done.created)} instance(s); {len(done.existing)} already present."
+        self.result = f"Created {plural(len(done.created), 'instance')}; {len(done.existing):,} already present."
         await self._preview()
 
     @rx.var
     def creatable(self) -> int:
         return sum(1 for row in self.rows if row.action == "create")
+
+    @rx.var
+    def import_label(self) -> str:
+        return f"Import {plural(self.creatable, 'instance')}"
 
 
 def _candidate_row(row: CandidateRow) -> rx.Component:
@@ -76,9 +84,10 @@ def _candidate_row(row: CandidateRow) -> rx.Component:
         rx.table.cell(row.name),
         rx.table.cell(row.provider_id),
         rx.table.cell(rx.code(row.variable, variant="ghost")),
-        rx.table.cell(row.key),
+        rx.table.cell(row.key, white_space="nowrap"),
+        rx.table.cell(rx.code(row.endpoint, variant="ghost"), class_name="env-endpoint"),
         rx.table.cell(rx.code(row.sends_to, variant="ghost"), class_name="env-sends-to"),
-        rx.table.cell(rx.badge(row.action, color_scheme=rx.match(row.action, *ACTION_COLORS.items(), "gray"))),
+        rx.table.cell(code_badge(row.action, class_name="env-action", custom_attrs={"data-code": row.action})),
         class_name="env-candidate",
     )
 
@@ -98,17 +107,21 @@ def env_import_page() -> rx.Component:
             EnvImportState.loaded & (EnvImportState.rows.length() == 0),
             rx.callout("No provider keys were found in the environment.", icon="info"),
         ),
-        rx.table.root(
-            rx.table.header(rx.table.row(*(rx.table.column_header_cell(c) for c in COLUMNS))),
-            rx.table.body(rx.foreach(EnvImportState.rows, _candidate_row), id="env-candidates"),
-            width="100%",
+        rx.box(
+            rx.table.root(
+                rx.table.header(rx.table.row(*(rx.table.column_header_cell(c) for c in COLUMNS))),
+                rx.table.body(rx.foreach(EnvImportState.rows, _candidate_row), id="env-candidates"),
+                width="100%",
+            ),
+            overflow_x="auto",
             margin_y="var(--space-4)",
+            class_name="table-box",
         ),
         rx.flex(
             rx.link(rx.button("Back to instances", variant="soft"), href="/instances"),
             for_admins(
                 rx.button(
-                    "Import ", EnvImportState.creatable, " instance(s)",
+                    EnvImportState.import_label,
                     on_click=EnvImportState.apply,
                     loading=EnvImportState.applying,
                     disabled=EnvImportState.creatable == 0,
@@ -116,5 +129,6 @@ def env_import_page() -> rx.Component:
                 ),
             ),
             spacing="3",
+            wrap="wrap",
         ),
     )

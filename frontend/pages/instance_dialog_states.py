@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import NotRequired, TypedDict
 from urllib.parse import urlsplit
 
 import reflex as rx
@@ -13,11 +14,13 @@ from frontend.api import Problem
 from frontend.auth import client_for
 from frontend.forms import REQUEST_FAILURES, RequestFailure, describe_failure, split_problem
 from frontend.pages.instances_state import InstancesState, shown_time
+from frontend.words import default_endpoint_words, plural
 
 FORM_FIELDS = ("name", "endpoint", "timeout_ms", "api_key")
 DEFAULT_TIMEOUT_MS = "30000"
 KEYLESS_TYPES = ("ollama",)
 SHOWN_PROVIDERS = 60
+HISTORY_PAGE = 50
 CONFLICT = 409
 CHANGED_ELSEWHERE = "It was changed elsewhere in the meantime: close this dialog and try again."
 
@@ -27,7 +30,22 @@ class ProviderChoice:
     id: str
     name: str
     type: str
-    model_count: int
+    models: str  # "1 model", "14 models"
+
+
+class InstanceForm(TypedDict, total=False):
+    """The Add / Edit dialog's fields; `api_key` and `keep_credential` only when asked for."""
+
+    name: str
+    endpoint: str
+    timeout_ms: str
+    api_key: str
+    keep_credential: bool
+
+
+class RotateForm(TypedDict):
+    api_key: str
+    verify: NotRequired[bool]  # the checkbox submits nothing when unticked
 
 
 @dataclass
@@ -37,6 +55,7 @@ class HistoryRow:
     type: str
     actor: str
     summary: str
+    outcome: str  # of a connection test or a failed verification; "" for other events
 
 
 @dataclass
@@ -51,11 +70,20 @@ def is_keyless(provider: instances_api.ProviderDetail) -> bool:
     return provider.type in KEYLESS_TYPES or not (provider.api_key or "").strip()
 
 
-def endpoint_hint(endpoint: str) -> str:
-    """The placeholder for the endpoint field: the catalog's default, or where it is read from."""
+def endpoint_hint(provider: instances_api.ProviderDetail) -> str:
+    """The placeholder for the endpoint field: the provider's default URL (resolved when the catalog says
+    where its placeholder points), else the variable it is read from."""
+    endpoint = provider.default_endpoint or provider.api_endpoint
     if endpoint.startswith("$"):
-        return f"catalog default (from {endpoint})"
-    return endpoint or "catalog default"
+        return default_endpoint_words(f"from {endpoint}")
+    return default_endpoint_words(endpoint or "none")
+
+
+def history_range(start: int, shown: int, total: int) -> str:
+    """`51-100 of 1,534`; `0 of 0` when there is nothing."""
+    if total == 0:
+        return "0 of 0"
+    return f"{start + 1:,}-{start + shown:,} of {total:,}"
 
 
 def matching_providers(providers: list[ProviderChoice], query: str) -> list[ProviderChoice]:
@@ -144,7 +172,6 @@ class InstanceFormState(DialogState, rx.State):
     key_origin: str = ""
     default_origin: str = ""
     typed_endpoint: str = ""
-    keep_credential: bool = False
     key_refused: bool = False
 
     @rx.var
@@ -173,7 +200,7 @@ class InstanceFormState(DialogState, rx.State):
         except REQUEST_FAILURES as failure:
             self._refused(failure, ())
             return
-        self.providers = [ProviderChoice(p.id, p.name, p.type, p.model_count) for p in summaries]
+        self.providers = [ProviderChoice(p.id, p.name, p.type, plural(p.model_count, "model")) for p in summaries]
 
     @rx.event
     async def choose(self, provider_id: str) -> None:
@@ -183,7 +210,7 @@ class InstanceFormState(DialogState, rx.State):
             self._refused(failure, ())
             return
         self.provider_id, self.provider_name = provider.id, provider.name
-        self.endpoint_placeholder = endpoint_hint(provider.api_endpoint)
+        self.endpoint_placeholder = endpoint_hint(provider)
         self.keyless = is_keyless(provider)
         self.name = provider.name
         self.step = 2
@@ -200,26 +227,22 @@ class InstanceFormState(DialogState, rx.State):
     @rx.event
     def open_edit(
         self, instance_id: str, name: str, endpoint: str, timeout_ms: int, version: int,
-        key_origin: str, current_origin: str,
+        key_origin: str, current_origin: str, provider_default: str,
     ) -> None:
         self._clear()
         self.editing_id, self.editing_version, self.step, self.is_open = instance_id, version, 2, True
         self.name, self.endpoint, self.timeout_ms = name, endpoint, str(timeout_ms)
-        self.endpoint_placeholder = "catalog default"
+        self.endpoint_placeholder = provider_default
         self.key_origin, self.typed_endpoint = key_origin, endpoint
         self.default_origin = "" if endpoint else current_origin
-        self.keep_credential, self.key_refused = False, False
+        self.key_refused = False
 
     @rx.event
     def type_endpoint(self, endpoint: str) -> None:
         self.typed_endpoint = endpoint
 
     @rx.event
-    def choose_keep(self, keep: bool) -> None:
-        self.keep_credential = keep
-
-    @rx.event
-    async def save(self, form: dict[str, str]) -> AsyncIterator[rx.event.EventSpec | None]:
+    async def save(self, form: InstanceForm) -> AsyncIterator[rx.event.EventSpec | None]:
         """Create or change the instance; on refusal keep the dialog open with the errors shown."""
         self._clear()
         timeout_ms = parse_timeout(form.get("timeout_ms", ""))
@@ -239,7 +262,7 @@ class InstanceFormState(DialogState, rx.State):
         self.is_open = False
         yield InstancesState.reload()
 
-    async def _send(self, form: dict[str, str], timeout_ms: int) -> None:
+    async def _send(self, form: InstanceForm, timeout_ms: int) -> None:
         fields: dict[str, object] = {"name": form.get("name", ""), "endpoint": form.get("endpoint", "").strip()}
         fields["timeout_ms"] = timeout_ms
         if self.editing_id:
@@ -253,44 +276,39 @@ class InstanceFormState(DialogState, rx.State):
         extra = {"api_key": key} if key and not self.keyless else {}
         await instances_api.create_instance(client_for(self), {**fields, "provider_id": self.provider_id, **extra})
 
-    def _key_choice(self, form: dict[str, str]) -> dict[str, object]:
+    def _key_choice(self, form: InstanceForm) -> dict[str, object]:
         """For an endpoint moved to another origin: the key given again, else keeping the stored one."""
         if not self.asks_key_again:
             return {}
         key = form.get("api_key", "")
         if key:
             return {"api_key": key}
-        return {"keep_credential": True} if self.keep_credential else {}
+        return {"keep_credential": True} if form.get("keep_credential", False) else {}
 
 
 class RotateState(DialogState, rx.State):
-    """The Rotate key dialog: a new key, tested against the provider first when `verify` is set."""
+    """The Set / Rotate key dialog: a new key, tested against the provider first when the form says `verify`."""
 
     instance_id: str = ""
     instance_name: str = ""
     last4: str = ""
-    verify: bool = True
     saving: bool = False
 
     @rx.event
     def open_for(self, instance_id: str, name: str, last4: str) -> None:
         self._clear()
         self.instance_id, self.instance_name, self.last4 = instance_id, name, last4
-        self.verify, self.is_open = True, True
+        self.is_open = True
 
     @rx.event
-    def choose_verify(self, verify: bool) -> None:
-        self.verify = verify
-
-    @rx.event
-    async def save(self, form: dict[str, str]) -> AsyncIterator[rx.event.EventSpec | None]:
+    async def save(self, form: RotateForm) -> AsyncIterator[rx.event.EventSpec | None]:
         """Store the key; a failed verification keeps the dialog open with the provider's answer."""
         self._clear()
         self.saving = True
         yield None
         try:
-            key = form.get("api_key", "")
-            await instances_api.set_credential(client_for(self), self.instance_id, key, self.verify)
+            verify = form.get("verify", False)
+            await instances_api.set_credential(client_for(self), self.instance_id, form["api_key"], verify)
         except REQUEST_FAILURES as failure:
             self._refused(failure, ("api_key",))
             return
@@ -325,21 +343,50 @@ class DeleteState(DialogState, rx.State):
 
 
 class HistoryState(DialogState, rx.State):
-    """An instance's events, oldest first."""
+    """An instance's events, oldest first, a page of `HISTORY_PAGE` at a time."""
 
     instance_name: str = ""
     rows: list[HistoryRow] = []
+    start: int = 0
+
+    @rx.var
+    def page_rows(self) -> list[HistoryRow]:
+        return self.rows[self.start:self.start + HISTORY_PAGE]
+
+    @rx.var
+    def page_range(self) -> str:
+        return history_range(self.start, len(self.rows[self.start:self.start + HISTORY_PAGE]), len(self.rows))
+
+    @rx.var
+    def has_previous(self) -> bool:
+        return self.start > 0
+
+    @rx.var
+    def has_next(self) -> bool:
+        return self.start + HISTORY_PAGE < len(self.rows)
+
+    @rx.event
+    def previous_page(self) -> None:
+        self.start = max(0, self.start - HISTORY_PAGE)
+
+    @rx.event
+    def next_page(self) -> None:
+        if self.start + HISTORY_PAGE < len(self.rows):
+            self.start += HISTORY_PAGE
 
     @rx.event
     async def open_for(self, instance_id: str, name: str) -> None:
         self._clear()
-        self.instance_name, self.rows, self.is_open = name, [], True
+        self.instance_name, self.rows, self.start, self.is_open = name, [], 0, True
         try:
             events = await instances_api.instance_history(client_for(self), instance_id)
         except REQUEST_FAILURES as failure:
             self._refused(failure, ())
             return
-        self.rows = [HistoryRow(e.position, shown_time(e.recorded_at), e.type, e.actor, e.summary) for e in events]
+        self.rows = [
+            HistoryRow(e.position, shown_time(e.recorded_at), e.type, e.actor, e.summary, e.data.outcome)
+            for e in events
+        ]
 
 
 class ModelsState(DialogState, rx.State):

@@ -17,8 +17,7 @@ from frontend.pages.instance_dialog_states import (
     ProviderChoice,
     RotateState,
 )
-
-AVAILABILITY_COLORS = {"available": "green", "not_offered": "gray", "not_in_catalog": "amber"}
+from frontend.words import code_badge
 
 
 def dialog(
@@ -35,7 +34,8 @@ def dialog(
             rx.dialog.description(description, size="2", color_scheme="gray"),
             error_callout(state.general_error),
             *body,
-            max_width=width,
+            width="100%",
+            max_width=f"min({width}, calc(100vw - 2 * var(--space-4)))",  # never wider than a phone's screen
         ),
         open=state.is_open,
         on_open_change=state.show,
@@ -56,7 +56,7 @@ def _provider_choice(provider: ProviderChoice) -> rx.Component:
     return rx.button(
         rx.flex(
             rx.text(provider.name, weight="medium"),
-            rx.text(provider.type, " · ", provider.model_count, " models", size="1", color_scheme="gray"),
+            rx.text(provider.type, " · ", provider.models, size="1", color_scheme="gray"),
             direction="column",
             align="start",
             width="100%",
@@ -82,7 +82,11 @@ def _provider_step() -> rx.Component:
             custom_attrs={"aria-label": "Search providers"},
         ),
         rx.scroll_area(
-            rx.grid(rx.foreach(InstanceFormState.shown_providers, _provider_choice), columns="2", spacing="2"),
+            rx.grid(
+                rx.foreach(InstanceFormState.shown_providers, _provider_choice),
+                columns=rx.breakpoints(initial="1", sm="2"),
+                spacing="2",
+            ),
             max_height="360px",
             type="auto",
         ),
@@ -107,10 +111,7 @@ def _key_again() -> rx.Component:
         ),
         rx.el.label(
             rx.flex(
-                rx.checkbox(
-                    checked=InstanceFormState.keep_credential, on_change=InstanceFormState.choose_keep,
-                    id="instance-keep-credential",
-                ),
+                rx.checkbox(name="keep_credential", id="instance-keep-credential"),
                 rx.text("Keep the key for the new endpoint", size="2"),
                 spacing="2",
                 align="center",
@@ -190,7 +191,7 @@ def rotate_dialog() -> rx.Component:
             ),
             rx.el.label(
                 rx.flex(
-                    rx.checkbox(checked=RotateState.verify, on_change=RotateState.choose_verify, id="rotate-verify"),
+                    rx.checkbox(name="verify", default_checked=True, id="rotate-verify"),
                     rx.text("Verify the new key with the provider first; keep the old key if it fails", size="2"),
                     spacing="2",
                     align="center",
@@ -203,7 +204,11 @@ def rotate_dialog() -> rx.Component:
         ),
         on_submit=RotateState.save,
     )
-    return dialog(RotateState, "Rotate key · " + RotateState.instance_name, "The new key replaces the stored one.", form)
+    setting = RotateState.last4 == ""
+    title = rx.cond(setting, "Set key · ", "Rotate key · ") + RotateState.instance_name
+    description = rx.cond(setting, "The key is stored encrypted; only its last four characters are shown.",
+                          "The new key replaces the stored one.")
+    return dialog(RotateState, title, description, form)
 
 
 def delete_dialog() -> rx.Component:
@@ -222,7 +227,7 @@ def delete_dialog() -> rx.Component:
                 justify="end",
                 margin_top="var(--space-4)",
             ),
-            max_width="440px",
+            max_width="min(440px, calc(100vw - 2 * var(--space-4)))",
         ),
         open=DeleteState.is_open,
         on_open_change=DeleteState.show,
@@ -234,22 +239,44 @@ def _history_row(row: HistoryRow) -> rx.Component:
         rx.table.cell(row.position),
         rx.table.cell(row.time, white_space="nowrap"),
         rx.table.cell(rx.badge(row.type, variant="soft")),
+        rx.table.cell(rx.cond(row.outcome, code_badge(row.outcome, class_name="history-outcome"), "")),
         rx.table.cell(row.actor),
-        rx.table.cell(row.summary),
+        rx.table.cell(row.summary, min_width="240px"),
     )
+
+
+def _history_pager() -> rx.Component:
+    """Previous / Next through the history, with `1-50 of N` between them."""
+    return rx.flex(
+        rx.button("Previous", size="1", variant="soft", id="page-prev", type="button",
+                  disabled=~HistoryState.has_previous, on_click=HistoryState.previous_page),
+        rx.text(HistoryState.page_range, size="2", id="page-range"),
+        rx.button("Next", size="1", variant="soft", id="page-next", type="button",
+                  disabled=~HistoryState.has_next, on_click=HistoryState.next_page),
+        spacing="3",
+        align="center",
+        justify="end",
+        margin_top="var(--space-3)",
+    )
+
+
+def scrolling_table(*children: rx.Component, table_id: str) -> rx.Component:
+    """A table that scrolls inside its own box, both ways, so a narrow screen never scrolls the page."""
+    table = rx.table.root(*children, size="1", width="100%", id=table_id)
+    return rx.box(table, max_height="60vh", overflow="auto", margin_top="var(--space-3)", class_name="table-box")
 
 
 def history_dialog() -> rx.Component:
-    table = rx.table.root(
-        rx.table.header(rx.table.row(*(rx.table.column_header_cell(c) for c in ("#", "Time", "Event", "Actor", "Summary")))),
-        rx.table.body(rx.foreach(HistoryState.rows, _history_row), id="history-rows"),
-        size="1",
-        width="100%",
+    columns = ("#", "Time", "Event", "Outcome", "Actor", "Summary")
+    body = scrolling_table(
+        rx.table.header(rx.table.row(*(rx.table.column_header_cell(c) for c in columns))),
+        rx.table.body(rx.foreach(HistoryState.page_rows, _history_row), id="history-rows"),
+        table_id="history-table",
     )
-    body = rx.scroll_area(table, max_height="60vh", type="auto", margin_top="var(--space-3)")
     title = "History · " + HistoryState.instance_name
     close = dialog_buttons(close_label="Close")
-    return dialog(HistoryState, title, "Every event of this instance, oldest first.", body, close, width="900px")
+    note = "Every event of this instance, oldest first."
+    return dialog(HistoryState, title, note, _history_pager(), body, close, width="900px")
 
 
 def _model_row(row: ModelRow) -> rx.Component:
@@ -257,9 +284,7 @@ def _model_row(row: ModelRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.code(row.id, variant="ghost")),
         rx.table.cell(row.name),
-        rx.table.cell(
-            rx.badge(row.availability, color_scheme=rx.match(row.availability, *AVAILABILITY_COLORS.items(), "gray"))
-        ),
+        rx.table.cell(code_badge(row.availability, class_name="model-availability")),
         rx.table.cell(rx.cond(row.availability == "not_in_catalog", for_admins(add))),
         class_name="model-row",
     )
@@ -271,12 +296,10 @@ def models_dialog() -> rx.Component:
         "The catalog's models compared with what the endpoint listed at its last successful test.",
         "Not tested yet: test the instance to see which models its endpoint offers.",
     )
-    table = rx.table.root(
+    body = scrolling_table(
         rx.table.header(rx.table.row(*(rx.table.column_header_cell(c) for c in ("Model", "Name", "Availability", "")))),
         rx.table.body(rx.foreach(ModelsState.rows, _model_row), id="model-rows"),
-        size="1",
-        width="100%",
+        table_id="models-table",
     )
-    body = rx.scroll_area(table, max_height="60vh", type="auto", margin_top="var(--space-3)")
     title = "Models · " + ModelsState.instance_name
     return dialog(ModelsState, title, note, body, dialog_buttons(close_label="Close"), width="760px")

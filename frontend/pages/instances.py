@@ -16,56 +16,87 @@ from frontend.pages.instance_dialogs import (
     rotate_dialog,
 )
 from frontend.pages.instances_state import InstanceCard, InstancesState
+from frontend.words import code_badge, code_colour
 
-DOT_COLORS = {"connected": "var(--green-9)", "error": "var(--red-9)", "testing": "var(--amber-9)"}
-BADGE_COLORS = {"connected": "green", "error": "red", "testing": "amber"}
 
 
 def status_dot(status: rx.Var[str]) -> rx.Component:
-    color = rx.match(status, *DOT_COLORS.items(), "var(--gray-8)")
-    return rx.box(width="10px", height="10px", border_radius="50%", background=color, flex_shrink="0")
+    return rx.box(
+        width="10px", height="10px", border_radius="50%", flex_shrink="0",
+        background=f"var(--{code_colour(status)}-9)",
+    )
 
 
 def fact(label: str, value: rx.Var[str] | rx.Component, class_name: str) -> rx.Component:
     return rx.data_list.item(
-        rx.data_list.label(label, min_width="96px"),
-        rx.data_list.value(rx.text(value, class_name=class_name)),
+        rx.data_list.label(label, min_width="88px"),
+        rx.data_list.value(rx.text(value, class_name=class_name, overflow_wrap="anywhere")),
     )
 
 
 def _header(card: InstanceCard) -> rx.Component:
     return rx.flex(
         status_dot(card.status),
-        rx.heading(card.name, size="4", trim="both", class_name="instance-name"),
-        rx.spacer(),
-        rx.badge(
-            card.status,
-            color_scheme=rx.match(card.status, *BADGE_COLORS.items(), "gray"),
-            class_name="instance-status",
+        rx.heading(
+            card.name, size="4", trim="both", class_name="instance-name", overflow_wrap="break-word", min_width="0"
         ),
+        rx.spacer(),
+        code_badge(card.status, class_name="instance-status", custom_attrs={"data-code": card.status}),
         align="center",
         spacing="2",
     )
 
 
-def _facts(card: InstanceCard) -> rx.Component:
-    endpoint = rx.cond(card.endpoint, card.endpoint, "catalog endpoint")
-    key = rx.cond(
+def _outcome(card: InstanceCard) -> rx.Component:
+    badge = code_badge(card.outcome, class_name="instance-outcome", custom_attrs={"data-code": card.outcome})
+    return rx.data_list.item(
+        rx.data_list.label("Outcome", min_width="88px"),
+        rx.data_list.value(rx.cond(card.outcome, badge, rx.text("–", class_name="instance-outcome"))),
+    )
+
+
+def _key(card: InstanceCard) -> rx.Var[str]:
+    return rx.cond(
         card.key_missing,
         "•••• " + card.key_last4 + " — key missing: set it again",
-        rx.cond(card.key_last4, "•••• " + card.key_last4, "none"),
+        rx.cond(card.key_last4, "•••• " + card.key_last4, rx.cond(card.no_key, "none", "none (not needed)")),
     )
+
+
+def _facts(card: InstanceCard) -> rx.Component:
     return rx.data_list.root(
         fact("Provider", card.provider_id + " · " + card.provider_type, "instance-provider"),
-        fact("Endpoint", endpoint, "instance-endpoint"),
+        fact("Endpoint", card.shown_endpoint, "instance-endpoint"),
         fact("Last test", card.tested_at, "instance-tested-at"),
-        fact("Outcome", rx.cond(card.outcome, card.outcome, "–"), "instance-outcome"),
+        _outcome(card),
         fact("Latency", card.latency, "instance-latency"),
         fact("Models", card.model_count, "instance-model-count"),
-        fact("Key", key, "instance-key"),
+        fact("Key", _key(card), "instance-key"),
         fact("Sends to", rx.cond(card.current_origin, card.current_origin, "–"), "instance-sends-to"),
         fact("Sessions", rx.cond(card.used_by, card.used_by, "none"), "instance-sessions"),
         size="1",
+    )
+
+
+def _set_key_button(card: InstanceCard, label: rx.Var[str] | str) -> rx.Component:
+    return rx.button(
+        label, size="1", variant="soft", class_name="set-key",
+        on_click=RotateState.open_for(card.id, card.name, card.key_last4),
+    )
+
+
+def _no_key_notice(card: InstanceCard) -> rx.Component:
+    """The provider needs a key and the instance has none: say so, and offer to set it."""
+    return rx.cond(
+        card.no_key,
+        rx.callout(
+            rx.flex(
+                rx.text("No key — tests will fail.", size="1"),
+                for_admins(_set_key_button(card, "Set key")),
+                align="center", spacing="3", wrap="wrap",
+            ),
+            icon="key-round", color_scheme="amber", size="1", class_name="no-key",
+        ),
     )
 
 
@@ -96,8 +127,10 @@ def _endpoint_notice(card: InstanceCard) -> rx.Component:
 
 
 def _actions(card: InstanceCard) -> rx.Component:
-    rotate_label = rx.cond(card.key_last4, "Rotate key", "Set key")
-    return rx.flex(
+    """Two groups of buttons: each wraps to its own line as a whole, never one button alone."""
+    key_label = rx.cond(card.key_last4, "Rotate key", "Set key")
+    key_button = rx.cond(card.no_key, rx.fragment(), _set_key_button(card, key_label))  # no key: the notice offers it
+    use = rx.flex(
         for_operators(
             rx.button("Test", size="1", on_click=InstancesState.test(card.id), loading=card.status == "testing"),
         ),
@@ -105,13 +138,15 @@ def _actions(card: InstanceCard) -> rx.Component:
             rx.button(
                 "Edit", size="1", variant="soft",
                 on_click=InstanceFormState.open_edit(
-                    card.id, card.name, card.endpoint, card.timeout_ms, card.version, card.key_origin, card.current_origin
+                    card.id, card.name, card.endpoint, card.timeout_ms, card.version, card.key_origin,
+                    card.current_origin, card.provider_default,
                 ),
             ),
-            rx.button(
-                rotate_label, size="1", variant="soft", on_click=RotateState.open_for(card.id, card.name, card.key_last4)
-            ),
+            key_button,
         ),
+        spacing="2",
+    )
+    look = rx.flex(
         rx.button("Models", size="1", variant="soft", on_click=ModelsState.open_for(card.id, card.name)),
         rx.button("History", size="1", variant="soft", on_click=HistoryState.open_for(card.id, card.name)),
         for_admins(
@@ -121,20 +156,23 @@ def _actions(card: InstanceCard) -> rx.Component:
             ),
         ),
         spacing="2",
-        wrap="wrap",
     )
+    return rx.flex(use, look, spacing="2", wrap="wrap", margin_top="auto", class_name="instance-actions")
 
 
 def instance_card(card: InstanceCard) -> rx.Component:
     message = rx.cond(
         card.message,
-        rx.text(card.message, size="1", color_scheme="red", class_name="instance-message"),
+        rx.text(card.message, size="1", color_scheme="red", class_name="instance-message", overflow_wrap="anywhere"),
     )
     return rx.card(
         rx.flex(
-            _header(card), _endpoint_notice(card), _facts(card), message, _actions(card), direction="column", spacing="3"
+            _header(card), _endpoint_notice(card), _no_key_notice(card), _facts(card), message, _actions(card),
+            direction="column", spacing="3", height="100%",
         ),
         class_name="instance-card",
+        height="100%",
+        min_width="0",
         custom_attrs={"data-instance-id": card.id},
     )
 

@@ -10,6 +10,7 @@ from frontend import instances_api, sessions_api
 from frontend.auth import client_for
 from frontend.forms import REQUEST_FAILURES, describe_failure
 from frontend.live import react_to
+from frontend.words import default_endpoint_words
 
 NEVER = "never"
 
@@ -19,7 +20,8 @@ class InstanceCard:
     """What one card shows; `status` is connected, error, untested or testing.
 
     `endpoint_status` is ok, changed or unresolved; `key_origin` is where the key was confirmed to go,
-    `current_origin` where requests go now.
+    `current_origin` where requests go now. `last_test` is when it was tested, or that the key changed since;
+    `no_key`: the provider needs a key and none is stored.
     """
 
     id: str
@@ -39,6 +41,9 @@ class InstanceCard:
     endpoint_status: str
     current_origin: str
     key_origin: str
+    shown_endpoint: str = ""
+    provider_default: str = ""
+    no_key: bool = False
     key_missing: bool = False
     used_by: str = ""  # the names of the sessions whose agents talk through it
 
@@ -59,6 +64,21 @@ def sessions_by_instance(sessions: list[sessions_api.Session]) -> dict[str, str]
     return {instance_id: ", ".join(used) for instance_id, used in names.items()}
 
 
+def last_test_words(instance: instances_api.Instance) -> str:
+    """When the instance was last tested, or that its key changed since (and whether the new key was verified)."""
+    changed = instance.key_changed_at
+    if changed is not None:
+        what = "Key changed" if instance.credential else "Key removed"
+        verified = instance.credential is not None and instance.credential.verified
+        return f"{what} {shown_time(changed)}, {'verified with the provider' if verified else 'not tested yet'}"
+    return shown_time(instance.last_test.tested_at) if instance.last_test else NEVER
+
+
+def provider_default(instance: instances_api.Instance) -> str:
+    """The provider's default endpoint as the URL it resolves to."""
+    return default_endpoint_words(instance.default_endpoint or "unresolved")
+
+
 def card_of(instance: instances_api.Instance, testing: bool, used_by: str = "") -> InstanceCard:
     test = instance.last_test
     return InstanceCard(
@@ -72,10 +92,13 @@ def card_of(instance: instances_api.Instance, testing: bool, used_by: str = "") 
         status="testing" if testing else instance.status,
         outcome=test.outcome if test else "",
         message=test.message if test and test.outcome != "ok" else "",
-        tested_at=shown_time(test.tested_at) if test else NEVER,
+        tested_at=last_test_words(instance),
         latency=f"{test.latency_ms:.0f} ms" if test else "–",
         model_count=str(instance.model_count) if instance.model_count is not None else "–",
         key_last4=instance.credential.last4 if instance.credential else "",
+        shown_endpoint=instance.endpoint or provider_default(instance),
+        provider_default=provider_default(instance),
+        no_key=instance.key_required and instance.credential is None,
         key_missing=instance.key_missing,
         endpoint_status=instance.endpoint_status,
         current_origin=instance.current_origin or "",

@@ -74,10 +74,15 @@ def add_instance(
     return card
 
 
+def expect_code(badge: Locator, code: str, timeout: int = WAIT_MS) -> None:
+    """A badge shown through code_badge: words on it, the code in its data attribute (and its tooltip)."""
+    expect(badge).to_have_attribute("data-code", code, timeout=timeout)
+
+
 def run_test(card: Locator, status: str, outcome: str) -> None:
     card.get_by_role("button", name="Test").click()
-    expect(card.locator(".instance-status")).to_have_text(status, timeout=WAIT_MS)
-    expect(card.locator(".instance-outcome")).to_have_text(outcome)
+    expect_code(card.locator(".instance-status"), status)
+    expect_code(card.locator(".instance-outcome"), outcome)
 
 
 def test_add_an_instance_then_test_it_connected(
@@ -86,7 +91,8 @@ def test_add_an_instance_then_test_it_connected(
     open_instances(page, running_app)
     name = unique_name("Upstream")
     card = add_instance(page, name, upstream.urls.openai, RIGHT_KEY)
-    expect(card.locator(".instance-status")).to_have_text("untested")
+    expect_code(card.locator(".instance-status"), "untested")
+    expect(card.locator(".instance-status")).to_have_text("Untested")
     expect(card.locator(".instance-key")).to_have_text("•••• 7777")
 
     run_test(card, "connected", "ok")
@@ -176,7 +182,7 @@ def test_an_instance_created_elsewhere_appears_live(
     expect(card).to_be_visible(timeout=WAIT_MS)
 
     httpx.post(f"{running_app.base_url}/api/v1/instances/{created.json()['id']}/test", timeout=30)
-    expect(card.locator(".instance-status")).to_have_text("connected", timeout=WAIT_MS)
+    expect_code(card.locator(".instance-status"), "connected")
     assert console_errors == []
 
 
@@ -223,9 +229,9 @@ def test_history_and_models_of_a_tested_instance(
 
     card.get_by_role("button", name="Models").click()
     listed = dialog.locator(".model-row", has_text="local-small")
-    expect(listed).to_contain_text("not_in_catalog", timeout=WAIT_MS)
+    expect(listed.locator(".model-availability")).to_have_text("Not in the catalog", timeout=WAIT_MS)
     listed.get_by_role("button", name="Add to catalog").click()
-    expect(listed).to_contain_text("available", timeout=WAIT_MS)
+    expect(listed.locator(".model-availability")).to_have_text("Available", timeout=WAIT_MS)
     expect(listed.get_by_role("button", name="Add to catalog")).to_have_count(0)
     assert console_errors == []
 
@@ -236,13 +242,15 @@ def test_environment_import_previews_then_creates_the_instance(
     page.goto(f"{running_app.base_url}/instances/import")
     row = page.locator(".env-candidate", has_text="NEBIUS_API_KEY")
     expect(row).to_contain_text(f"•••• {ENV_IMPORT_KEY[-4:]}", timeout=WAIT_MS)
-    expect(row).to_contain_text("create")
+    expect_code(row.locator(".env-action"), "create")
+    expect(row.locator(".env-action")).to_have_text("Will be created")
     expect(row.locator(".env-sends-to")).to_have_text("https://api.tokenfactory.nebius.com")
+    expect(row.locator(".env-endpoint")).to_have_text(re.compile(r"^provider default: https://api\.tokenfactory"))
     assert ENV_IMPORT_KEY not in page.content()
 
-    page.get_by_role("button", name=re.compile("^Import")).click()
-    expect(page.locator("#import-result")).to_contain_text("Created", timeout=WAIT_MS)
-    expect(row).to_contain_text("exists", timeout=WAIT_MS)
+    page.get_by_role("button", name="Import 1 instance", exact=True).click()
+    expect(page.locator("#import-result")).to_have_text("Created 1 instance; 0 already present.", timeout=WAIT_MS)
+    expect_code(row.locator(".env-action"), "exists")
 
     page.get_by_role("button", name="Back to instances").click()
     card = card_of(page, "Nebius Token Factory (environment)")
@@ -259,13 +267,13 @@ def test_a_running_test_shows_testing_and_leaves_the_page_usable(
     upstream.scenario.delay_s = 4.0
     try:
         card.get_by_role("button", name="Test").click()
-        expect(card.locator(".instance-status")).to_have_text("testing", timeout=1_500)
+        expect_code(card.locator(".instance-status"), "testing", timeout=1_500)
         card.get_by_role("button", name="History").click()  # the page stays usable while the test runs
         dialog = page.get_by_role("dialog")
         expect(dialog.locator("#history-rows tr")).to_have_count(2, timeout=2_500)
-        expect(card.locator(".instance-status")).to_have_text("testing")
+        expect_code(card.locator(".instance-status"), "testing")
         dialog.get_by_role("button", name="Close").click()
-        expect(card.locator(".instance-status")).to_have_text("connected", timeout=WAIT_MS)
+        expect_code(card.locator(".instance-status"), "connected")
     finally:
         upstream.scenario.reset()
         upstream.scenario.key = RIGHT_KEY
@@ -358,4 +366,192 @@ def test_moving_the_endpoint_to_another_host_asks_for_the_key_again(
     expect(dialog).to_be_hidden(timeout=WAIT_MS)
     shown = httpx.get(f"{running_app.base_url}/api/v1/instances/{instance_id}").json()
     assert (shown["endpoint"], shown["credential"]["origin"]) == (elsewhere.urls.openai, elsewhere.urls.origin)
+    assert console_errors == []
+
+
+def rotate_to(page: Page, card: Locator, key: str, verify: bool) -> None:
+    card.locator(".set-key").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("New API key", exact=True).fill(key)
+    checkbox = dialog.get_by_role("checkbox")
+    if checkbox.is_checked() != verify:
+        checkbox.click()
+    dialog.get_by_role("button", name="Save key").click()
+    expect(dialog).to_be_hidden(timeout=WAIT_MS)
+
+
+def test_a_key_change_resets_the_status_and_says_the_key_changed(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
+) -> None:
+    open_instances(page, running_app)
+    card = add_instance(page, unique_name("Rekeyed"), upstream.urls.openai, WRONG_KEY)
+    run_test(card, "error", "auth_failed")
+    expect(card.locator(".instance-outcome")).to_have_text("Key refused")
+    card.locator(".instance-outcome").hover()
+    expect(page.get_by_role("tooltip")).to_have_text("auth_failed", timeout=WAIT_MS)
+
+    rotate_to(page, card, RIGHT_KEY, verify=True)
+    expect_code(card.locator(".instance-status"), "connected")
+    tested_at = card.locator(".instance-tested-at")
+    expect(tested_at).to_have_text(re.compile(r"^Key changed .* UTC, verified with the provider$"))
+    expect(card.locator(".instance-message")).to_have_count(0)
+    expect(card.locator(".instance-key")).to_have_text("•••• 7777")
+
+    rotate_to(page, card, WRONG_KEY, verify=False)
+    expect_code(card.locator(".instance-status"), "untested")
+    expect(card.locator(".instance-tested-at")).to_have_text(re.compile(r"^Key changed .* UTC, not tested yet$"))
+    expect(card.locator(".instance-outcome")).to_have_text("–")
+    assert console_errors == []
+
+
+def test_an_instance_without_its_needed_key_says_so_and_offers_set_key(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
+) -> None:
+    open_instances(page, running_app)
+    card = add_instance(page, unique_name("Keyless"), upstream.urls.openai, "")
+    notice = card.locator(".no-key")
+    expect(notice).to_contain_text("No key — tests will fail")
+    notice.get_by_role("button", name="Set key").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading")).to_contain_text("Set key")
+    buttons = dialog.get_by_role("button")
+    expect(buttons).to_have_text(["Cancel", "Save key"])
+    cancel, save = (button.bounding_box() for button in buttons.all())
+    box = dialog.bounding_box()
+    assert cancel and save and box and cancel["x"] < save["x"]
+    assert box["x"] + box["width"] - (save["x"] + save["width"]) < 40  # right-aligned
+    dialog.get_by_label("New API key", exact=True).fill(RIGHT_KEY)
+    dialog.get_by_role("button", name="Save key").click()
+    expect(dialog).to_be_hidden(timeout=WAIT_MS)
+    expect(notice).to_have_count(0, timeout=WAIT_MS)
+    expect(card.locator(".instance-key")).to_have_text("•••• 7777")
+    assert console_errors == []
+
+
+def test_the_provider_default_endpoint_is_named_with_its_url(
+    page: Page, running_app: RunningApp, console_errors: ConsoleErrors
+) -> None:
+    open_instances(page, running_app)
+    card = add_instance(page, unique_name("Default"), None, RIGHT_KEY)
+    default = re.compile(r"^provider default: https://api\.deepseek\.com")
+    expect(card.locator(".instance-endpoint")).to_have_text(default)
+    card.get_by_role("button", name="Edit").click()
+    endpoint = page.get_by_role("dialog").get_by_label("Endpoint", exact=True)
+    expect(endpoint).to_have_attribute("placeholder", default)
+    assert console_errors == []
+
+
+def test_the_history_is_paged(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
+) -> None:
+    base = f"{running_app.base_url}/api/v1/instances"
+    name = unique_name("Long history")
+    created = httpx.post(base, json={"name": name, "provider_id": PROVIDER_SEARCH, "endpoint": upstream.urls.openai})
+    assert created.status_code == 201, created.text
+    for timeout_ms in range(1001, 1055):  # 54 changes: 55 events in all
+        assert httpx.patch(f"{base}/{created.json()['id']}", json={"timeout_ms": timeout_ms}).status_code == 200
+    open_instances(page, running_app)
+    card_of(page, name).get_by_role("button", name="History").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.locator("#page-range")).to_have_text("1-50 of 55", timeout=WAIT_MS)
+    expect(dialog.locator("#history-rows tr")).to_have_count(50)
+    expect(dialog.locator("#page-prev")).to_be_disabled()
+    dialog.locator("#page-next").click()
+    expect(dialog.locator("#page-range")).to_have_text("51-55 of 55")
+    expect(dialog.locator("#history-rows tr")).to_have_count(5)
+    expect(dialog.locator("#page-next")).to_be_disabled()
+    dialog.locator("#page-prev").click()
+    expect(dialog.locator("#page-range")).to_have_text("1-50 of 55")
+    assert console_errors == []
+
+
+def test_provider_choices_count_models_in_words(
+    page: Page, running_app: RunningApp, console_errors: ConsoleErrors
+) -> None:
+    open_instances(page, running_app)
+    page.get_by_role("button", name="Add instance").click()
+    choices = page.get_by_role("dialog").locator(".provider-choice")
+    expect(choices.first).to_contain_text(re.compile(r"\d+ models?$"), timeout=WAIT_MS)
+    assert not any(re.search(r"\b1 models\b", text) for text in choices.all_inner_texts())
+    assert console_errors == []
+
+
+def test_the_server_log_has_no_form_deprecation_warning(running_app: RunningApp) -> None:
+    log = (running_app.data_dir.parent / "switchboard.log").read_text()
+    assert "by its `id`" not in log and "rotate-verify" not in log
+
+
+def several_instances(running_app: RunningApp, upstream: UpstreamServer) -> None:
+    """Instances in different states: connected, refused key, no key, untested."""
+    base = f"{running_app.base_url}/api/v1/instances"
+    for what, key, tested in (("Good", RIGHT_KEY, True), ("Refused", WRONG_KEY, True), ("No key", None, False)):
+        body = {"name": unique_name(what), "provider_id": PROVIDER_SEARCH, "endpoint": upstream.urls.openai}
+        created = httpx.post(base, json={**body, **({"api_key": key} if key else {})})
+        assert created.status_code == 201, created.text
+        if tested:
+            httpx.post(f"{base}/{created.json()['id']}/test", timeout=30)
+
+
+def button_rows(actions: Locator) -> list[int]:
+    """How many buttons sit on each line of a card's action row."""
+    tops = [round(box["y"]) for box in (b.bounding_box() for b in actions.get_by_role("button").all()) if box]
+    return [tops.count(top) for top in sorted(set(tops))]
+
+
+@pytest.mark.parametrize("width", [800, 1280, 1440])  # two and three cards a row, each at its narrowest
+def test_cards_in_a_row_share_their_height_and_actions_wrap_as_groups(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors, width: int
+) -> None:
+    several_instances(running_app, upstream)
+    page.set_viewport_size({"width": width, "height": 900})
+    open_instances(page, running_app)
+    cards = page.locator(".instance-card")
+    expect(cards.nth(2)).to_be_visible(timeout=WAIT_MS)
+    boxes = [box for box in (card.bounding_box() for card in cards.all()) if box]
+    first_row = [box for box in boxes if round(box["y"]) == round(boxes[0]["y"])]
+    assert len(first_row) > 1 and len({round(box["height"]) for box in first_row}) == 1, first_row
+    for actions in page.locator(".instance-actions").all():
+        assert all(count > 1 for count in button_rows(actions)), button_rows(actions)
+    assert console_errors == []
+
+
+def no_horizontal_overflow(page: Page) -> None:
+    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], width
+    spilling = page.evaluate(
+        "[...document.querySelectorAll('button')].filter(b => b.offsetParent && b.scrollWidth > b.clientWidth + 1)"
+        ".map(b => b.innerText)"
+    )
+    assert spilling == []
+
+
+def test_instances_and_env_import_fit_a_phone(
+    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
+) -> None:
+    several_instances(running_app, upstream)
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_instances(page, running_app)
+    cards = page.locator(".instance-card")
+    expect(cards.nth(2)).to_be_visible(timeout=WAIT_MS)
+    no_horizontal_overflow(page)
+    assert len({round(box["x"]) for box in (card.bounding_box() for card in cards.all()) if box}) == 1
+    for actions in page.locator(".instance-actions").all():
+        assert all(count > 1 for count in button_rows(actions)), button_rows(actions)
+
+    cards.first.get_by_role("button", name="History").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.locator("#history-rows tr").first).to_be_visible(timeout=WAIT_MS)
+    no_horizontal_overflow(page)
+    box = dialog.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    dialog.get_by_role("button", name="Close").click()
+
+    cards.first.get_by_role("button", name="Edit").click()
+    expect(dialog.get_by_label("Name", exact=True)).to_be_visible(timeout=WAIT_MS)
+    no_horizontal_overflow(page)
+    dialog.get_by_role("button", name="Cancel").click()
+
+    page.goto(f"{running_app.base_url}/instances/import")
+    expect(page.locator(".env-candidate").first).to_be_visible(timeout=WAIT_MS)
+    no_horizontal_overflow(page)
     assert console_errors == []

@@ -10,11 +10,13 @@ from frontend.instances_api import CredentialSummary, Instance, LastTest, Provid
 from frontend.pages.instance_dialog_states import (
     ProviderChoice,
     endpoint_hint,
+    history_range,
     is_keyless,
     matching_providers,
     parse_timeout,
 )
 from frontend.pages.instances_state import card_of, shown_time
+from frontend.words import plural
 
 
 def instance(last_test: LastTest | None = None, last4: str | None = "abcd") -> Instance:
@@ -48,10 +50,14 @@ def test_keyless_providers_are_local_servers_or_name_no_key() -> None:
     assert not is_keyless(ProviderDetail("openai", "OpenAI", "openai", api_key="$OPENAI_API_KEY"))
 
 
-def test_endpoint_placeholder_names_the_catalog_default() -> None:
-    assert endpoint_hint("https://api.x.ai/v1") == "https://api.x.ai/v1"
-    assert endpoint_hint("$OPENAI_API_ENDPOINT") == "catalog default (from $OPENAI_API_ENDPOINT)"
-    assert endpoint_hint("") == "catalog default"
+def test_endpoint_placeholder_names_the_provider_default_by_its_url() -> None:
+    def hint(api_endpoint: str, resolved: str = "") -> str:
+        return endpoint_hint(ProviderDetail("p", "P", "openai", api_endpoint=api_endpoint, default_endpoint=resolved))
+
+    assert hint("https://api.x.ai/v1") == "provider default: https://api.x.ai/v1"
+    assert hint("$OPENAI_API_ENDPOINT", "https://api.openai.com/v1") == "provider default: https://api.openai.com/v1"
+    assert hint("$OPENAI_API_ENDPOINT") == "provider default: from $OPENAI_API_ENDPOINT"
+    assert hint("") == "provider default: none"
 
 
 def test_timeout_must_be_a_whole_number() -> None:
@@ -72,6 +78,29 @@ def test_a_card_says_when_its_key_file_is_missing() -> None:
     assert card_of(instance(), testing=False).key_missing is False
 
 
+def test_a_card_says_the_key_changed_since_the_last_test() -> None:
+    changed = msgspec.structs.replace(instance(), key_changed_at="2026-11-24T02:50:01Z")
+    assert card_of(changed, testing=False).tested_at == "Key changed 2026-11-24 02:50:01 UTC, not tested yet"
+    verified = msgspec.structs.replace(changed, credential=CredentialSummary("abcd", verified=True))
+    said = card_of(verified, testing=False).tested_at
+    assert said == "Key changed 2026-11-24 02:50:01 UTC, verified with the provider"
+    removed = msgspec.structs.replace(changed, credential=None)
+    assert card_of(removed, testing=False).tested_at == "Key removed 2026-11-24 02:50:01 UTC, not tested yet"
+
+
+def test_a_card_without_a_needed_key_says_so_and_names_the_default_endpoint() -> None:
+    keyless = msgspec.structs.replace(
+        instance(last4=None), key_required=True, default_endpoint="https://api.openai.com/v1"
+    )
+    card = card_of(keyless, testing=False)
+    assert card.no_key is True and card.shown_endpoint == "provider default: https://api.openai.com/v1"
+    assert card_of(instance(), testing=False).no_key is False
+
+
+def test_plurals() -> None:
+    assert (plural(1, "model"), plural(2, "model"), plural(1534, "model")) == ("1 model", "2 models", "1,534 models")
+
+
 def test_a_card_being_tested_says_so_and_an_untested_one_shows_never() -> None:
     card = card_of(instance(last4=None), testing=True)
     assert (card.status, card.tested_at, card.key_last4, card.outcome) == ("testing", "never", "", "")
@@ -79,9 +108,14 @@ def test_a_card_being_tested_says_so_and_an_untested_one_shows_never() -> None:
 
 
 def test_provider_search_puts_name_matches_before_type_matches() -> None:
-    hub = ProviderChoice("aihubmix", "AIHubMix", "openai-compat", 284)
-    openai = ProviderChoice("openai", "OpenAI", "openai", 30)
-    claude = ProviderChoice("anthropic", "Anthropic", "anthropic", 14)
+    hub = ProviderChoice("aihubmix", "AIHubMix", "openai-compat", "284 models")
+    openai = ProviderChoice("openai", "OpenAI", "openai", "30 models")
+    claude = ProviderChoice("anthropic", "Anthropic", "anthropic", "14 models")
     assert matching_providers([hub, openai, claude], "open") == [openai, hub]
     assert matching_providers([hub, openai, claude], "OPENAI compat") == [hub]
     assert matching_providers([hub, openai, claude], " ") == [hub, openai, claude]
+
+
+def test_history_pages_say_which_rows_they_show() -> None:
+    assert (history_range(0, 50, 1534), history_range(50, 50, 1534)) == ("1-50 of 1,534", "51-100 of 1,534")
+    assert (history_range(50, 5, 55), history_range(0, 0, 0)) == ("51-55 of 55", "0 of 0")

@@ -162,3 +162,48 @@ async def test_restart_keeps_live_keys_and_destroys_orphans(settings: Settings) 
         assert sorted(path.name for path in vault.folder.iterdir()) == [f"{created['id']}.v1.cred"]
         test = await second.get(f"/api/v1/instances/{created['id']}")
         assert test.json()["credential"]["last4"] == "QRST"
+
+
+async def test_a_verified_rotation_after_a_refused_key_shows_connected_not_the_old_error(
+    client: Client, upstream: UpstreamServer
+) -> None:
+    upstream.scenario.key = OTHER_SECRET
+    created = await create(client, endpoint=upstream.urls.openai, api_key=SECRET)
+    failed = (await client.post(f"/api/v1/instances/{created['id']}/test")).json()
+    assert failed["status"] == "error" and failed["last_test"]["outcome"] == "auth_failed"
+    rotated = await put_key(client, created["id"], OTHER_SECRET, verify=True)
+    listed = (await client.get("/api/v1/instances")).json()
+    for shown in (rotated, (await client.get(f"/api/v1/instances/{created['id']}")).json(), listed[0]):
+        assert shown["status"] == "connected" and shown["last_test"] is None
+        assert shown["key_changed_at"] is not None and shown["credential"]["verified"] is True
+
+
+async def test_an_unverified_rotation_after_a_good_test_is_untested_again(
+    client: Client, upstream: UpstreamServer
+) -> None:
+    upstream.scenario.key = SECRET
+    created = await create(client, endpoint=upstream.urls.openai, api_key=SECRET)
+    tested = (await client.post(f"/api/v1/instances/{created['id']}/test")).json()
+    assert tested["status"] == "connected" and tested["key_changed_at"] is None
+    rotated = await put_key(client, created["id"], OTHER_SECRET)
+    assert rotated["status"] == "untested" and rotated["last_test"] is None and rotated["key_changed_at"]
+    assert rotated["model_count"] == tested["model_count"]  # what the endpoint lists does not hang on the key
+    retested = (await client.post(f"/api/v1/instances/{created['id']}/test")).json()
+    assert retested["status"] == "error" and retested["key_changed_at"] is None
+
+
+async def test_removing_the_key_makes_the_instance_untested(client: Client, upstream: UpstreamServer) -> None:
+    upstream.scenario.key = SECRET
+    created = await create(client, endpoint=upstream.urls.openai, api_key=SECRET)
+    await client.post(f"/api/v1/instances/{created['id']}/test")
+    removed = (await client.delete(f"/api/v1/instances/{created['id']}/credential")).json()
+    assert removed["status"] == "untested" and removed["key_changed_at"] is not None
+
+
+async def test_a_key_set_in_an_edit_resets_the_status(client: Client, upstream: UpstreamServer) -> None:
+    upstream.scenario.key = SECRET
+    created = await create(client, endpoint=upstream.urls.openai, api_key=SECRET)
+    await client.post(f"/api/v1/instances/{created['id']}/test")
+    response = await client.patch(f"/api/v1/instances/{created['id']}", json={"api_key": OTHER_SECRET})
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "untested" and response.json()["last_test"] is None

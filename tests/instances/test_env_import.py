@@ -102,3 +102,24 @@ def test_ollama_host_forms() -> None:
 
 async def test_env_import_refuses_query_parameters(client: Client) -> None:
     assert (await client.get("/api/v1/import/env", params={"dry": "1"})).status_code == 400
+
+
+async def test_the_same_key_on_another_endpoint_is_not_present(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    await create(
+        client, name="Groq via gateway", provider_id="groq", endpoint="https://gw.example.com/v1", api_key=SECRET
+    )
+    monkeypatch.setenv("GROQ_API_KEY", SECRET)
+    [candidate] = (await client.get("/api/v1/import/env")).json()["candidates"]
+    assert candidate["action"] == "create" and candidate["existing_instance_id"] is None
+    assert candidate["default_endpoint"].startswith("https://") and candidate["endpoint"] == ""
+
+
+async def test_the_provider_default_written_out_is_the_same_endpoint(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GROQ_API_KEY", SECRET)
+    [candidate] = (await client.get("/api/v1/import/env")).json()["candidates"]
+    endpoint = candidate["default_endpoint"]
+    created = await create(client, name="Groq", provider_id="groq", endpoint=endpoint, api_key=SECRET)
+    [again] = (await client.get("/api/v1/import/env")).json()["candidates"]
+    assert (again["action"], again["existing_instance_id"]) == ("exists", created["id"])

@@ -235,3 +235,10 @@ async def test_openapi_lists_every_instance_route(client: Client) -> None:
         "/api/v1/instances/{instance_id}/history",
         "/api/v1/import/env",
     } <= paths
+
+
+async def test_an_instance_says_whether_its_provider_needs_a_key_and_its_resolved_default(client: Client) -> None:
+    keyed = await create(client, name="Keyless OpenAI")
+    assert keyed["key_required"] is True and keyed["credential"] is None
+    assert keyed["default_endpoint"] == "https://api.openai.com/v1"
+    assert keyed["current_origin"] == "https://api.openai.com"
