@@ -25,7 +25,7 @@ from backend.catalog.schemas import (
 )
 from backend.catalog.search import ModelPage, ModelQuery
 from backend.catalog.service import CatalogService, RefreshOutcome
-from backend.catalog.views import ProviderView, SortKey
+from backend.catalog.views import ProviderDetail, ProviderView, SortKey
 from backend.context import idempotency_key, parse_if_match
 from events import Metadata
 
@@ -60,8 +60,8 @@ class CatalogController(Controller):
         )
 
     @get("/providers/{provider_id:str}", summary="One provider with all its models")
-    async def get_provider(self, catalog: Catalog, provider_id: FromPath[str]) -> ProviderView:
-        return catalog.require_provider(provider_id)
+    async def get_provider(self, catalog: Catalog, provider_id: FromPath[str]) -> ProviderDetail:
+        return catalog.provider_detail(provider_id)
 
     @get("/models", summary="Search models across every provider")
     async def search_models(

@@ -30,6 +30,7 @@ from backend.catalog.events import (
     SkippedProvider,
     custom_stream,
 )
+from backend.catalog.placeholders import default_endpoint
 from backend.catalog.refresh import (
     CatalogServiceFailed,
     convert_listed,
@@ -45,6 +46,7 @@ from backend.catalog.validation import provider_problems, settle_price_status
 from backend.catalog.views import (
     CatalogIndex,
     CatalogState,
+    ProviderDetail,
     ProviderSummary,
     ProviderView,
     is_catalog_stream,
@@ -168,6 +170,12 @@ class CatalogService:
         if provider is None:
             raise NotFound(f"no provider {provider_id!r} in the catalog")
         return provider
+
+    def provider_detail(self, provider_id: str) -> ProviderDetail:
+        """The provider with its default endpoint resolved as requests would use it now."""
+        view = self.require_provider(provider_id)
+        resolved = default_endpoint(view.api_endpoint, view.shipped and not view.custom)
+        return ProviderDetail(**msgspec.structs.asdict(view), resolved_endpoint=resolved)
 
     def search(self, query: ModelQuery) -> ModelPage:
         unknown = sorted(query.providers - self._state.index.providers.keys())
