@@ -60,3 +60,13 @@ def code_badge(code: rx.Var[str], **props: object) -> rx.Component:
         rx.badge(code_words(code), color_scheme=code_colour(code), **props),
         content=code,
     )
+
+
+def plural(n: int, noun: str) -> str:
+    """"1 model", "2 models", "1,534 models"."""
+    return f"{n:,} {noun if n == 1 else noun + 's'}"
+
+
+def default_endpoint_words(url: str) -> str:
+    """The one name for a provider's default endpoint, with the URL it resolves to."""
+    return f"provider default: {url}"
