@@ -360,7 +360,11 @@ def _result_row(row: ModelRow) -> rx.Component:
                 aria_label="compare " + row.key,
             )
         ),
-        rx.table.cell(rx.text(row.name, weight="medium", class_name="model-name"), rx.code(row.id, size="1", variant="ghost")),
+        rx.table.cell(
+            rx.text(row.name, weight="medium", class_name="model-name"),
+            rx.code(row.id, size="1", variant="ghost", white_space="nowrap"),
+            min_width="12em",
+        ),
         rx.table.cell(row.provider),
         rx.table.cell(row.price_in, white_space="nowrap"),
         rx.table.cell(row.price_out, white_space="nowrap"),

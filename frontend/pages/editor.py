@@ -316,7 +316,10 @@ def _provider_form() -> rx.Component:
         _field("Name", "name", EditorState.name),
         rx.box(
             rx.text("Type (wire protocol)", size="2", weight="medium"),
-            rx.select(EditorState.types, value=EditorState.type, on_change=lambda v: EditorState.set_field("type", v), id="field-type"),
+            rx.select(
+                EditorState.types, value=EditorState.type, on_change=lambda v: EditorState.set_field("type", v),
+                id="field-type", width="100%",
+            ),
             _error("type"),
         ),
         _field("Endpoint", "api_endpoint", EditorState.api_endpoint, placeholder="http://localhost:11434/v1"),

@@ -71,9 +71,12 @@ react_to(("Custom", "CatalogRefreshed"), ProviderState.load)
 
 def _model_line(row: ModelRow) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.text(row.name, weight="medium"), rx.code(row.id, size="1", variant="ghost")),
-        rx.table.cell(row.price_in),
-        rx.table.cell(row.price_out),
+        rx.table.cell(
+            rx.text(row.name, weight="medium"), rx.code(row.id, size="1", variant="ghost", white_space="nowrap"),
+            min_width="12em",
+        ),
+        rx.table.cell(row.price_in, white_space="nowrap"),
+        rx.table.cell(row.price_out, white_space="nowrap"),
         rx.table.cell(row.cache_read),
         rx.table.cell(row.cache_write),
         rx.table.cell(row.context),
@@ -128,11 +131,9 @@ def _provider() -> rx.Component:
             rx.cond(ProviderState.custom & ~ProviderState.overridden, rx.badge("custom", color_scheme="orange")),
             spacing="3", align="center", wrap="wrap",
         ),
-        rx.text(
-            rx.code(ProviderState.provider_id), " · ", rx.text(ProviderState.endpoint, as_="span", id="provider-endpoint"),
-            " · ", ProviderState.source, " · ", ProviderState.model_count,
-            size="2", color_scheme="gray", overflow_wrap="anywhere",
-        ),
+        rx.text(rx.code(ProviderState.provider_id), " · ", ProviderState.model_count, size="2", color_scheme="gray"),
+        rx.text(ProviderState.endpoint, size="2", color_scheme="gray", id="provider-endpoint", overflow_wrap="anywhere"),
+        rx.text(ProviderState.source, size="2", color_scheme="gray", overflow_wrap="anywhere"),
         rx.cond(ProviderState.error != "", rx.callout(ProviderState.error, color_scheme="red", margin_top="8px")),
         rx.box(_actions(), margin_y="16px"),
         rx.box(

@@ -364,6 +364,10 @@ def test_catalog_provider_and_editor_fit_a_phone(page: Page, running_app: Runnin
     scrolls = page.eval_on_selector_all(".table-scroll", "boxes => boxes.map((b) => getComputedStyle(b).overflowX)")
     assert scrolls and set(scrolls) == {"auto"}, scrolls
     _fits_a_phone(page, f"{base}/catalog/provider?id=anthropic", "#provider-models tr")
+    split_ids = page.eval_on_selector_all(
+        "#provider-models code", "ids => ids.filter((c) => c.getClientRects().length > 1 || c.offsetHeight > 24).map((c) => c.innerText)"
+    )
+    assert split_ids == [], split_ids
     _fits_a_phone(page, f"{base}/catalog/provider?id=no-such-provider", "#provider-not-found")
     _fits_a_phone(page, f"{base}/catalog/edit", "#model-editor tr")
 
