@@ -267,7 +267,9 @@ class CatalogState(rx.State):
     @rx.var
     def bad_filters(self) -> list[str]:
         """Number filters holding something that is not a non-negative number; they are not applied."""
-        typed = {"min_context": self.min_context, "max_price_in": self.max_price_in, "max_price_out": self.max_price_out}
+        typed = {
+            "min_context": self.min_context, "max_price_in": self.max_price_in, "max_price_out": self.max_price_out,
+        }
         return [name for name, text in typed.items() if _is_bad_number(text)]
 
 
@@ -338,7 +340,8 @@ def _filters() -> rx.Component:
 def _sort_header(label: str, key: str) -> rx.Component:
     """A column title that sorts: it reads as a header, with an arrow for the order it sorts in."""
     arrow = rx.cond(CatalogState.sort == key, "↑", rx.cond(CatalogState.sort == "-" + key, "↓", "↕"))
-    order = rx.cond(CatalogState.sort == key, "ascending", rx.cond(CatalogState.sort == "-" + key, "descending", "none"))
+    descending = rx.cond(CatalogState.sort == "-" + key, "descending", "none")
+    order = rx.cond(CatalogState.sort == key, "ascending", descending)
     return rx.table.column_header_cell(
         rx.el.button(
             label,
@@ -390,7 +393,9 @@ def _no_match() -> rx.Component:
     return rx.callout(
         rx.flex(
             rx.text("No model matches these filters."),
-            rx.button("Clear filters", size="1", variant="soft", id="clear-filters", on_click=CatalogState.clear_filters),
+            rx.button(
+                "Clear filters", size="1", variant="soft", id="clear-filters", on_click=CatalogState.clear_filters,
+            ),
             spacing="3", align="center", wrap="wrap",
         ),
         icon="search-x", id="no-match", margin_top="8px",
@@ -484,8 +489,10 @@ def _compare_status() -> rx.Component:
         rx.text(CatalogState.compare_note, color_scheme="amber", size="2", weight="medium", id="compare-limit"),
         rx.cond(
             CatalogState.compare.length() > 0,
-            rx.link("Comparing ", CatalogState.compare.length(), " of ", COMPARE_MAX, ": see below", href="#compare", size="2",
-                    id="compare-status"),
+            rx.link(
+                "Comparing ", CatalogState.compare.length(), " of ", COMPARE_MAX, ": see below",
+                href="#compare", size="2", id="compare-status",
+            ),
         ),
     )
 

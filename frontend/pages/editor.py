@@ -183,7 +183,9 @@ class EditorState(rx.State):
     def override_warning(self) -> str:
         """Said under the id field before saving: this id is a shipped provider's."""
         name = self.shipped.get(self.provider_id.strip(), "")
-        return f"This id overrides the shipped provider {name}: saving replaces it for every instance using it." if name else ""
+        if not name:
+            return ""
+        return f"This id overrides the shipped provider {name}: saving replaces it for every instance using it."
 
     @rx.event
     def cancel_override(self) -> None:
@@ -412,7 +414,9 @@ def editor_page() -> rx.Component:
         _provider_form(),
         _models_editor(),
         for_admins(
-            rx.button("Save provider", size="3", on_click=EditorState.save(False), id="save-provider", margin_top="16px"),
+            rx.button(
+                "Save provider", size="3", on_click=EditorState.save(False), id="save-provider", margin_top="16px",
+            ),
             _override_dialog(),
             _import_box(),
         ),

@@ -39,7 +39,8 @@ class ProviderState(rx.State):
         try:
             provider = await catalog_api.provider(client_for(self), self.provider_id)
         except Problem as exc:
-            self.missing = f"There is no provider “{self.provider_id}” in the catalog." if exc.status == 404 else exc.message
+            missing = f"There is no provider “{self.provider_id}” in the catalog."
+            self.missing = missing if exc.status == 404 else exc.message
             return
         self.found = True
         self.name, self.type = provider.name, provider.type
@@ -67,6 +68,11 @@ class ProviderState(rx.State):
 
 
 react_to(("Custom", "CatalogRefreshed"), ProviderState.load)
+
+
+MODEL_COLUMNS = (
+    "Model", "Input $/1M", "Output $/1M", "Cache read", "Cache write", "Context", "Max tokens", "Reasoning", "Images",
+)
 
 
 def _model_line(row: ModelRow) -> rx.Component:
@@ -118,7 +124,9 @@ def _actions() -> rx.Component:
 def _not_found() -> rx.Component:
     return rx.box(
         rx.callout(ProviderState.missing, icon="search-x", color_scheme="amber", id="provider-not-found"),
-        rx.link("Back to the Catalog", href="/catalog", id="back-to-catalog", display="inline-block", margin_top="16px"),
+        rx.link(
+            "Back to the Catalog", href="/catalog", id="back-to-catalog", display="inline-block", margin_top="16px",
+        ),
     )
 
 
@@ -132,7 +140,9 @@ def _provider() -> rx.Component:
             spacing="3", align="center", wrap="wrap",
         ),
         rx.text(rx.code(ProviderState.provider_id), " · ", ProviderState.model_count, size="2", color_scheme="gray"),
-        rx.text(ProviderState.endpoint, size="2", color_scheme="gray", id="provider-endpoint", overflow_wrap="anywhere"),
+        rx.text(
+            ProviderState.endpoint, size="2", color_scheme="gray", id="provider-endpoint", overflow_wrap="anywhere",
+        ),
         rx.text(ProviderState.source, size="2", color_scheme="gray", overflow_wrap="anywhere"),
         rx.cond(ProviderState.error != "", rx.callout(ProviderState.error, color_scheme="red", margin_top="8px")),
         rx.box(_actions(), margin_y="16px"),
@@ -140,7 +150,7 @@ def _provider() -> rx.Component:
             rx.table.root(
                 rx.table.header(
                     rx.table.row(
-                        *(rx.table.column_header_cell(h) for h in ("Model", "Input $/1M", "Output $/1M", "Cache read", "Cache write", "Context", "Max tokens", "Reasoning", "Images"))
+                        *(rx.table.column_header_cell(h) for h in MODEL_COLUMNS)
                     )
                 ),
                 rx.table.body(rx.foreach(ProviderState.models, _model_line), id="provider-models"),

@@ -315,7 +315,8 @@ def test_overriding_a_shipped_provider_asks_first_naming_its_instances(
         expect(buttons.first).to_have_text("Cancel")
         expect(buttons.last).to_have_text("Override")
         dialog_box, action_box = dialog.bounding_box(), buttons.last.bounding_box()
-        assert dialog_box and action_box and dialog_box["x"] + dialog_box["width"] - (action_box["x"] + action_box["width"]) < 40
+        assert dialog_box and action_box
+        assert dialog_box["x"] + dialog_box["width"] - (action_box["x"] + action_box["width"]) < 40  # right-aligned
         page.locator("#cancel-override").click()
         expect(dialog).to_have_count(0)
         assert httpx.get(f"{base}/api/v1/catalog/providers/groq").json()["custom"] is False
@@ -340,7 +341,8 @@ BROKEN_WORDS = """titles => titles.flatMap((title) => {
     const text = title.firstChild; if (!text || text.nodeType !== Node.TEXT_NODE) return [];
     const words = []; const pattern = /\\S+/g; let match;
     while ((match = pattern.exec(text.data)) !== null) {
-        const range = document.createRange(); range.setStart(text, match.index); range.setEnd(text, match.index + match[0].length);
+        const range = document.createRange();
+        range.setStart(text, match.index); range.setEnd(text, match.index + match[0].length);
         if (range.getClientRects().length > 1) words.push(match[0]);
     }
     return words; })"""
@@ -357,7 +359,9 @@ def test_catalog_provider_and_editor_fit_a_phone(page: Page, running_app: Runnin
     page.set_viewport_size(PHONE)
     base = running_app.base_url
     _fits_a_phone(page, f"{base}/catalog", "#page-range")
-    lefts = page.eval_on_selector_all(".provider-card", "cards => cards.map((c) => Math.round(c.getBoundingClientRect().left))")
+    lefts = page.eval_on_selector_all(
+        ".provider-card", "cards => cards.map((c) => Math.round(c.getBoundingClientRect().left))"
+    )
     assert len(lefts) > 1 and len(set(lefts)) == 1, lefts
     broken = page.eval_on_selector_all(".card-title", BROKEN_WORDS)
     assert broken == [], broken
@@ -365,7 +369,8 @@ def test_catalog_provider_and_editor_fit_a_phone(page: Page, running_app: Runnin
     assert scrolls and set(scrolls) == {"auto"}, scrolls
     _fits_a_phone(page, f"{base}/catalog/provider?id=anthropic", "#provider-models tr")
     split_ids = page.eval_on_selector_all(
-        "#provider-models code", "ids => ids.filter((c) => c.getClientRects().length > 1 || c.offsetHeight > 24).map((c) => c.innerText)"
+        "#provider-models code",
+        "ids => ids.filter((c) => c.getClientRects().length > 1 || c.offsetHeight > 24).map((c) => c.innerText)",
     )
     assert split_ids == [], split_ids
     _fits_a_phone(page, f"{base}/catalog/provider?id=no-such-provider", "#provider-not-found")
@@ -382,3 +387,24 @@ def test_provider_cards_in_a_row_share_their_height(page: Page, running_app: Run
             return Object.values(rows).map((s) => s.size); }""",
     )
     assert rows and max(rows) == 1, rows
+
+
+def test_importing_a_shipped_provider_asks_before_overriding_it(
+    page: Page, running_app: RunningApp, console_errors: ConsoleErrors
+) -> None:
+    base = running_app.base_url
+    exported = httpx.get(f"{base}/api/v1/catalog/export/xai").text
+    try:
+        page.goto(f"{base}/catalog/edit")
+        expect(page.locator("#model-editor tr").first).to_be_visible(timeout=15_000)
+        page.locator("#import-json").fill(exported)
+        page.locator("#import-button").click()
+        question = page.locator("#import-override")
+        expect(question).to_contain_text("overrides the shipped provider xAI")
+        assert httpx.get(f"{base}/api/v1/catalog/providers/xai").json()["custom"] is False
+        page.locator("#confirm-import-override").click()
+        expect(page).to_have_url(re.compile("/catalog/provider\\?id=xai"), timeout=10_000)
+        assert httpx.get(f"{base}/api/v1/catalog/providers/xai").json()["overridden"] is True
+    finally:
+        httpx.delete(f"{base}/api/v1/catalog/custom/xai")
+    assert console_errors == []
