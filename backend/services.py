@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 
 import anyio
@@ -68,6 +69,11 @@ class Services:
         self.tokens = tokens
 
 
+async def instance_names_using(instance_list: InstanceListView, store: SQLiteEventStore, provider_id: str) -> list[str]:
+    """The names of the instances of a provider, for the catalog to say what an override would affect."""
+    return [row.instance.name for row in await instance_list.all(store) if row.instance.provider_id == provider_id]
+
+
 def prepare_data_dir(settings: Settings) -> None:
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     settings.data_dir.chmod(0o700)
@@ -103,6 +109,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 raise Unprotected(refusal)
             await upgrade_vault(vault, settings.master_key, settings.key_file, store, SYSTEM)
             instances = Instances(store, instance_list, vault, catalog, http)
+            catalog.instance_names = partial(instance_names_using, instance_list, store)
             await instances.reconcile_credentials()
             await record_missing_origins(instances)
             async with anyio.create_task_group() as turns:

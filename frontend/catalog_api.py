@@ -78,6 +78,10 @@ class Provider(ProviderDraft, frozen=True, kw_only=True):
     version: int = 0
 
 
+class ProviderDetail(Provider, frozen=True, kw_only=True):
+    resolved_endpoint: str = ""
+
+
 class Template(msgspec.Struct, frozen=True):
     id: str
     name: str
@@ -105,8 +109,8 @@ async def providers(client: Client) -> ProviderList:
     return msgspec.json.decode(await client.get_json(f"{PREFIX}/providers"), type=ProviderList)
 
 
-async def provider(client: Client, provider_id: str) -> Provider:
-    return msgspec.json.decode(await client.get_json(f"{PREFIX}/providers/{provider_id}"), type=Provider)
+async def provider(client: Client, provider_id: str) -> ProviderDetail:
+    return msgspec.json.decode(await client.get_json(f"{PREFIX}/providers/{provider_id}"), type=ProviderDetail)
 
 
 async def search(client: Client, query: Query) -> ModelPage:
@@ -117,9 +121,17 @@ async def templates(client: Client) -> list[Template]:
     return msgspec.json.decode(await client.get_json(f"{PREFIX}/templates"), type=_Templates).templates
 
 
-async def save_custom(client: Client, provider_id: str, draft: ProviderDraft, version: int) -> Provider:
+class _OverridingDraft(ProviderDraft, frozen=True, kw_only=True):
+    override: bool = True
+
+
+async def save_custom(
+    client: Client, provider_id: str, draft: ProviderDraft, version: int, override: bool = False
+) -> Provider:
+    """Save a custom provider; `override` confirms replacing a shipped provider of the same id (else 409)."""
     headers = {"if-match": str(version)} if version else None
-    raw = await client.send("PUT", f"{PREFIX}/custom/{provider_id}", body=draft, headers=headers)
+    body = _OverridingDraft(**msgspec.structs.asdict(draft)) if override else draft
+    raw = await client.send("PUT", f"{PREFIX}/custom/{provider_id}", body=body, headers=headers)
     return msgspec.json.decode(raw, type=Provider)
 
 
@@ -127,8 +139,11 @@ async def delete_custom(client: Client, provider_id: str) -> None:
     await client.send("DELETE", f"{PREFIX}/custom/{provider_id}")
 
 
-async def import_catwalk(client: Client, payload: str, as_id: str) -> list[str]:
+async def import_catwalk(client: Client, payload: str, as_id: str, override: bool = False) -> list[str]:
+    """Import Catwalk JSON; `override` confirms replacing shipped providers of the same ids (else 409)."""
     params: Query = {"as_id": as_id} if as_id else {}
+    if override:
+        params["override"] = "true"
     raw = await client.send("POST", f"{PREFIX}/import", params=params, body=payload.encode())
     return [saved.provider.id for saved in msgspec.json.decode(raw, type=_Imported).providers]
 

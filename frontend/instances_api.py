@@ -67,7 +67,7 @@ class _ProviderList(msgspec.Struct, frozen=True):
 class ProviderDetail(msgspec.Struct, frozen=True):
     """A catalog provider: `api_key` names where its key comes from (`$OPENAI_API_KEY`), never a key.
 
-    `default_endpoint`: `api_endpoint` resolved, when the catalog answers it ("" otherwise).
+    `resolved_endpoint`: `api_endpoint` as requests would use it now ("" when unset).
     """
 
     id: str
@@ -75,7 +75,7 @@ class ProviderDetail(msgspec.Struct, frozen=True):
     type: str
     api_endpoint: str = ""
     api_key: str | None = None
-    default_endpoint: str = ""
+    resolved_endpoint: str = ""
 
 
 class InstanceModel(msgspec.Struct, frozen=True):

@@ -15,8 +15,8 @@ from litestar.params import Body, FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from backend.catalog.catwalk import CatwalkInput, CatwalkProvider
-from backend.catalog.schema import ProviderDraft
 from backend.catalog.schemas import (
+    CustomProviderRequest,
     DeleteResult,
     ImportResult,
     LastRefresh,
@@ -26,7 +26,7 @@ from backend.catalog.schemas import (
 )
 from backend.catalog.search import ModelPage, ModelQuery
 from backend.catalog.service import CatalogService, RefreshOutcome
-from backend.catalog.views import ProviderView, SortKey
+from backend.catalog.views import ProviderDetail, ProviderView, SortKey
 from backend.context import idempotency_key, parse_if_match
 from events import Metadata
 
@@ -36,6 +36,7 @@ PROVIDER_HELP = "Only these provider ids (repeat the parameter for several)"
 MAX_IN_HELP = "USD per 1M input tokens; models with an unknown price are left out"
 MAX_OUT_HELP = "USD per 1M output tokens; models with an unknown price are left out"
 AS_ID_HELP = "Save a single provider under this id instead of its own"
+OVERRIDE_HELP = "Replace shipped providers of the same ids; without it such an import is refused with 409"
 SORT_HELP = "name, price_in, price_out or context; a leading '-' sorts descending; unknown prices last"
 Catalog = NamedDependency[CatalogService]
 RequestMetadata = NamedDependency[Metadata]
@@ -60,8 +61,8 @@ class CatalogController(Controller):
         )
 
     @get("/providers/{provider_id:str}", summary="One provider with all its models")
-    async def get_provider(self, catalog: Catalog, provider_id: FromPath[str]) -> ProviderView:
-        return catalog.require_provider(provider_id)
+    async def get_provider(self, catalog: Catalog, provider_id: FromPath[str]) -> ProviderDetail:
+        return catalog.provider_detail(provider_id)
 
     @get("/models", summary="Search models across every provider")
     async def search_models(
@@ -98,7 +99,11 @@ class CatalogController(Controller):
 
     @put(
         "/custom/{provider_id:str}",
-        summary="Create or replace a custom provider (overrides a shipped one with the same id)",
+        summary="Create or replace a custom provider",
+        description=(
+            "A shipped provider's id is refused with 409 (naming the instances that use it) "
+            "unless the body has `\"override\": true`."
+        ),
     )
     async def put_custom(
         self,
@@ -106,13 +111,14 @@ class CatalogController(Controller):
         catalog: Catalog,
         metadata: RequestMetadata,
         provider_id: FromPath[str],
-        data: JSONBody[ProviderDraft],
+        data: JSONBody[CustomProviderRequest],
         if_match: IfMatch = None,
     ) -> Response[ProviderView]:
         outcome = await catalog.save_custom(
             provider_id,
-            data,
+            data.draft(),
             metadata,
+            override=data.override,
             expected_version=parse_if_match(if_match),
             idempotency_key=idempotency_key(request),
         )
@@ -148,9 +154,10 @@ class CatalogController(Controller):
         metadata: RequestMetadata,
         data: JSONBody[CatwalkInput],
         as_id: Annotated[str | None, QueryParameter(description=AS_ID_HELP)] = None,
+        override: Annotated[bool, QueryParameter(description=OVERRIDE_HELP)] = False,
     ) -> ImportResult:
         saved = await catalog.import_catwalk(
-            data, metadata, as_id=as_id, idempotency_key=idempotency_key(request)
+            data, metadata, as_id=as_id, override=override, idempotency_key=idempotency_key(request)
         )
         return ImportResult(providers=saved)
 

@@ -93,3 +93,15 @@ def resolve(text: str, field: PlaceholderField, environ: Mapping[str, str] = os.
         return ""
     value = environ.get(placeholder.variable, "").strip()
     return value or (placeholder.default or "").strip()
+
+
+def default_endpoint(endpoint: str, shipped: bool, environ: Mapping[str, str] = os.environ) -> str:
+    """A provider's default endpoint with its placeholder resolved; "" when it resolves to nothing.
+
+    Only a shipped provider (not a custom one, nor a custom override) falls back to its public endpoint.
+    """
+    resolved = resolve(endpoint, "api_endpoint", environ)
+    if resolved or not shipped:
+        return resolved
+    placeholder = parse_placeholder(endpoint)
+    return PUBLIC_ENDPOINTS.get(placeholder.variable, "") if placeholder else ""

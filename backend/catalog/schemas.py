@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from backend.catalog.events import RefreshCounts
+from backend.catalog.schema import DRAFT_FIELDS, ProviderDraft
 from backend.catalog.service import SaveOutcome
 from backend.catalog.templates import Template
 from backend.catalog.views import ProviderSummary, ProviderView
@@ -44,3 +45,12 @@ class RefreshRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     """Optional body of POST /refresh: the catalog service's base URL (else the configured one)."""
 
     url: str | None = None
+
+
+class CustomProviderRequest(ProviderDraft, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Body of PUT /custom/{id}: the provider, and `override: true` to replace a shipped provider of that id."""
+
+    override: bool = False
+
+    def draft(self) -> ProviderDraft:
+        return ProviderDraft(**{name: getattr(self, name) for name in DRAFT_FIELDS})

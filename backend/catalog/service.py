@@ -10,6 +10,7 @@ import asyncio
 import datetime
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Literal, NoReturn
 
@@ -29,6 +30,7 @@ from backend.catalog.events import (
     SkippedProvider,
     custom_stream,
 )
+from backend.catalog.placeholders import default_endpoint
 from backend.catalog.refresh import (
     CatalogServiceFailed,
     convert_listed,
@@ -36,7 +38,7 @@ from backend.catalog.refresh import (
     fetch_providers,
     providers_endpoint,
 )
-from backend.catalog.schema import Model, ProviderDraft, as_draft
+from backend.catalog.schema import Model, Provider, ProviderDraft, as_draft
 from backend.catalog.search import ModelPage, ModelQuery, search_models
 from backend.catalog.seed import SEED_DIR, load_seed
 from backend.catalog.templates import TEMPLATES, Template
@@ -44,6 +46,7 @@ from backend.catalog.validation import provider_problems, settle_price_status
 from backend.catalog.views import (
     CatalogIndex,
     CatalogState,
+    ProviderDetail,
     ProviderSummary,
     ProviderView,
     is_catalog_stream,
@@ -60,6 +63,12 @@ DEFAULT_REFRESH_TIMEOUT = 10.0
 CATALOG_TYPES = tuple(type_name(event_class) for event_class in EVENT_TYPES)
 
 SaveStatus = Literal["created", "updated", "unchanged"]
+InstanceNames = Callable[[str], Awaitable[list[str]]]
+"""The names of the instances using a provider id (the instances domain provides it once it is open)."""
+
+
+async def no_instances(_provider_id: str) -> list[str]:
+    return []
 
 
 class SaveOutcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,6 +118,7 @@ class CatalogService:
         self._follower: asyncio.Task[None] | None = None
         self.warnings = warnings
         self.refresh_timeout = refresh_timeout
+        self.instance_names: InstanceNames = no_instances
 
     @classmethod
     async def open(
@@ -161,6 +171,12 @@ class CatalogService:
             raise NotFound(f"no provider {provider_id!r} in the catalog")
         return provider
 
+    def provider_detail(self, provider_id: str) -> ProviderDetail:
+        """The provider with its default endpoint resolved as requests would use it now."""
+        view = self.require_provider(provider_id)
+        resolved = default_endpoint(view.api_endpoint, view.shipped and not view.custom)
+        return ProviderDetail(**msgspec.structs.asdict(view), resolved_endpoint=resolved)
+
     def search(self, query: ModelQuery) -> ModelPage:
         unknown = sorted(query.providers - self._state.index.providers.keys())
         if unknown:
@@ -185,14 +201,17 @@ class CatalogService:
         draft: ProviderDraft,
         metadata: Metadata,
         *,
+        override: bool = False,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> SaveOutcome:
-        """Create or replace a custom provider; with a shipped provider's id it overrides it."""
+        """Create or replace a custom provider; a shipped provider's id overrides it, only with `override`."""
         draft = settle_price_status(draft)
         problems = provider_problems(provider_id, draft)
         if problems:
             raise ValidationFailed(f"provider {provider_id!r} has {len(problems)} problem(s)", problems)
+        if not override:
+            await self._refuse_overrides([(provider_id, "id")])
         return await self._save(provider_id, draft, metadata, expected_version, idempotency_key)
 
     async def delete_custom(
@@ -240,12 +259,17 @@ class CatalogService:
         metadata: Metadata,
         *,
         as_id: str | None = None,
+        override: bool = False,
         idempotency_key: str | None = None,
     ) -> list[SaveOutcome]:
-        """Save Catwalk-format providers as custom providers; nothing is written if any is invalid."""
+        """Save Catwalk-format providers as custom providers; nothing is written if any is invalid
+        or, without `override`, if any has a shipped provider's id."""
         drafts, problems = import_drafts(data, as_id)
         if problems:
             raise ValidationFailed(f"the import has {len(problems)} problem(s); nothing was saved", problems)
+        if not override:
+            at = "[{}]." if isinstance(data, list) else ""
+            await self._refuse_overrides([(pid, at.format(index) + "id") for index, (pid, _) in enumerate(drafts)])
         return [
             await self._save(pid, draft, metadata, None, _sub_key(idempotency_key, index))
             for index, (pid, draft) in enumerate(drafts)
@@ -277,6 +301,25 @@ class CatalogService:
         return RefreshOutcome(
             status="updated", url=endpoint, etag=fetched.etag, counts=diff.counts, skipped=skipped
         )
+
+    async def _refuse_overrides(self, ids: list[tuple[str, str]]) -> None:
+        """A 409 naming each (provider id, field) that would silently replace a shipped provider."""
+        problems = [
+            FieldError(field, await self._override_words(self._state.shipped[provider_id]))
+            for provider_id, field in ids
+            if provider_id in self._state.shipped
+        ]
+        if problems:
+            raise Conflict(
+                "saving would replace a shipped provider; confirm with \"override\": true "
+                "(import: ?override=true) to do so",
+                problems,
+            )
+
+    async def _override_words(self, shipped: Provider) -> str:
+        names = await self.instance_names(shipped.id)
+        users = f"instances using it: {', '.join(names)}" if names else "no instance uses it"
+        return f"{shipped.id!r} overrides the shipped provider {shipped.name}; {users}"
 
     # Writing and following the log
 

@@ -50,6 +50,12 @@ class ProviderView(Provider, frozen=True, kw_only=True):
     updated_by: str | None = None
 
 
+class ProviderDetail(ProviderView, frozen=True, kw_only=True):
+    """A provider with `resolved_endpoint`: its default endpoint as requests would use it now ("" when unset)."""
+
+    resolved_endpoint: str
+
+
 class ProviderSummary(msgspec.Struct, frozen=True, kw_only=True):
     """One provider card: counts and price ranges over models with a known (or free) price."""
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlsplit
 
-from backend.catalog.placeholders import PUBLIC_ENDPOINTS, parse_placeholder, resolve
+from backend.catalog.placeholders import default_endpoint
 from backend.catalog.schema import Provider
 from backend.catalog.views import ProviderView
 from backend.errors import Conflict, FieldError
@@ -47,16 +47,8 @@ def origin_of(url: str) -> str | None:
 
 
 def catalog_endpoint(provider: Provider, environ: Mapping[str, str] = os.environ) -> str:
-    """The provider's default endpoint with its placeholder resolved; "" when it resolves to nothing.
-
-    Only a shipped provider (not a custom one, nor a custom override) falls back to its public endpoint.
-    """
-    endpoint = provider.api_endpoint.strip()
-    resolved = resolve(endpoint, "api_endpoint", environ)
-    if resolved or not _shipped(provider):
-        return resolved
-    placeholder = parse_placeholder(endpoint)
-    return PUBLIC_ENDPOINTS.get(placeholder.variable, "") if placeholder else ""
+    """The provider's default endpoint with its placeholder resolved; "" when it resolves to nothing."""
+    return default_endpoint(provider.api_endpoint, _shipped(provider), environ)
 
 
 def _shipped(provider: Provider) -> bool:

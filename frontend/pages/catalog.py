@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import reflex as rx
 
@@ -12,10 +14,11 @@ from frontend.auth import client_for, for_admins
 from frontend.layout import page_frame
 from frontend.live import react_to
 from frontend.money import dollars, price, price_range, tokens
+from frontend.words import plural
 
 PAGE_SIZE = 50
 COMPARE_MAX = 4
-SORTS = (("Name", "name"), ("Input $", "price_in"), ("Output $", "price_out"), ("Context", "context"))
+SORT_KEYS = ("name", "price_in", "price_out", "context")
 
 
 @dataclass
@@ -50,7 +53,7 @@ def _badge(card: catalog_api.ProviderCard) -> str:
 
 
 def card_row(card: catalog_api.ProviderCard) -> CardRow:
-    models = f"{card.model_count} models"
+    models = plural(card.model_count, "model")
     return CardRow(card.id, card.name, card.type, models, price_range(card), _badge(card))
 
 
@@ -73,16 +76,39 @@ def model_row(provider_id: str, provider_name: str, model: catalog_api.ModelInfo
     )
 
 
+NUMBER_FILTERS = (("min_context", "min context"), ("max_price_in", "max $ in /1M"), ("max_price_out", "max $ out /1M"))
+TEXT_FILTERS = ("q", "provider", *(name for name, _ in NUMBER_FILTERS))
+FLAG_FILTERS = ("can_reason", "attachments")
+
+
 def _number(text: str) -> float | None:
+    """A filter's number; None when the field is empty or holds no non-negative number."""
     try:
-        return float(text) if text.strip() else None
+        value = float(text) if text.strip() else None
     except ValueError:
         return None
+    return value if value is not None and math.isfinite(value) and value >= 0 else None
+
+
+def _is_bad_number(text: str) -> bool:
+    return bool(text.strip()) and _number(text) is None
+
+
+def page_range(page: int, total: int) -> str:
+    """"51-100 of 1,534" for page 2 of 50 a page."""
+    if total == 0:
+        return "0 of 0"
+    first = (page - 1) * PAGE_SIZE + 1
+    return f"{first:,}-{min(page * PAGE_SIZE, total):,} of {total:,}"
+
+
+def _whole(text: str, fallback: int) -> int:
+    return int(text) if text.isdigit() and int(text) > 0 else fallback
 
 
 class CatalogState(rx.State):
     cards: list[CardRow] = []
-    model_count: int = 0
+    summary: str = ""
     warnings: list[str] = []
     q: str = ""
     provider: str = ""
@@ -92,13 +118,16 @@ class CatalogState(rx.State):
     can_reason: bool = False
     attachments: bool = False
     sort: str = "name"
-    total: int = 0
+    page: int = 1
+    total: int = -1  # -1 until the first answer
     results: list[ModelRow] = []
     compare: list[ModelRow] = []
+    compare_note: str = ""
     error: str = ""
+    _addressed: list[str] = []  # address queries this page put in the address bar, whose page loads are still due
 
     def _query(self) -> Query:
-        query: Query = {"limit": PAGE_SIZE, "sort": self.sort}
+        query: Query = {"limit": PAGE_SIZE, "offset": (self.page - 1) * PAGE_SIZE, "sort": self.sort}
         if self.q.strip():
             query["q"] = self.q.strip()
         if self.provider:
@@ -107,26 +136,61 @@ class CatalogState(rx.State):
             query["can_reason"] = "true"
         if self.attachments:
             query["supports_attachments"] = "true"
-        for name, text in (("min_context", self.min_context), ("max_price_in", self.max_price_in), ("max_price_out", self.max_price_out)):
-            value = _number(text)
-            if value is not None:
+        for name, _ in NUMBER_FILTERS:
+            value = _number(getattr(self, name))
+            if value is not None and value > 0:
                 query[name] = int(value) if name == "min_context" else value
         return query
 
+    def _address_query(self) -> str:
+        """This view as an address query: filters, sort and page, so it can be shared and survives reload."""
+        params: dict[str, str] = {name: getattr(self, name) for name in TEXT_FILTERS if getattr(self, name).strip()}
+        params |= {name: "1" for name in FLAG_FILTERS if getattr(self, name)}
+        if self.sort != "name":
+            params["sort"] = self.sort
+        if self.page > 1:
+            params["page"] = str(self.page)
+        return urlencode(params)
+
+    def _shown_in_address(self) -> rx.event.EventSpec:
+        """Put this view in the address bar (replacing the entry); the page load it causes fetches nothing."""
+        query = self._address_query()
+        self._addressed = [*self._addressed, query]
+        return rx.redirect("/catalog" + (f"?{query}" if query else ""), replace=True)
+
     @rx.event
     async def load(self) -> None:
+        """Open the page: the view the address names (filters, sort, page), then the data."""
+        query = self.router.url.query
+        if query in self._addressed:  # put there by this page, which already shows that view (or a later one)
+            self._addressed = self._addressed[self._addressed.index(query) + 1:]
+            return
+        self._addressed = []
+        params = self.router.url.query_parameters
+        for name in TEXT_FILTERS:
+            setattr(self, name, params.get(name, ""))
+        for name in FLAG_FILTERS:
+            setattr(self, name, params.get(name, "") in ("1", "true"))
+        wanted = params.get("sort", "name")
+        self.sort = wanted if wanted.lstrip("-") in SORT_KEYS else "name"
+        self.page = _whole(params.get("page", ""), 1)
+        self.compare, self.compare_note = [], ""
+        await self.refresh()
+
+    @rx.event
+    async def refresh(self) -> None:
+        """Fetch the provider cards and the current page of models again (the catalog changed)."""
         try:
             listing = await catalog_api.providers(client_for(self))
         except (Problem, OSError) as exc:
             self.error = f"Could not load the catalog: {exc}"
             return
         self.cards = [card_row(card) for card in listing.providers]
-        self.model_count = listing.model_count
+        self.summary = f"{plural(len(listing.providers), 'provider')} · {plural(listing.model_count, 'model')}"
         self.warnings = listing.warnings
-        await self.search()
+        await self._search()
 
-    @rx.event
-    async def search(self) -> None:
+    async def _search(self) -> None:
         try:
             page = await catalog_api.search(client_for(self), self._query())
         except Problem as exc:
@@ -136,43 +200,87 @@ class CatalogState(rx.State):
         self.total = page.total
         self.results = [model_row(h.provider_id, h.provider_name, h.model) for h in page.items]
 
-    @rx.event
-    async def set_text(self, name: str, value: str) -> None:
-        setattr(self, name, value)
-        await self.search()
+    async def _search_from_first_page(self) -> rx.event.EventSpec:
+        self.page = 1
+        await self._search()
+        return self._shown_in_address()
 
     @rx.event
-    async def set_flag(self, name: str, value: bool) -> None:
+    async def set_text(self, name: str, value: str) -> rx.event.EventSpec:
         setattr(self, name, value)
-        await self.search()
+        return await self._search_from_first_page()
 
     @rx.event
-    async def sort_by(self, key: str) -> None:
+    async def set_flag(self, name: str, value: bool) -> rx.event.EventSpec:
+        setattr(self, name, value)
+        return await self._search_from_first_page()
+
+    @rx.event
+    async def sort_by(self, key: str) -> rx.event.EventSpec:
         self.sort = f"-{key}" if self.sort == key else key
-        await self.search()
+        return await self._search_from_first_page()
+
+    @rx.event
+    async def clear_filters(self) -> rx.event.EventSpec:
+        for name in TEXT_FILTERS:
+            setattr(self, name, "")
+        for name in FLAG_FILTERS:
+            setattr(self, name, False)
+        return await self._search_from_first_page()
+
+    @rx.event
+    async def turn_page(self, step: int) -> rx.event.EventSpec:
+        self.page = max(1, self.page + step)
+        await self._search()
+        return self._shown_in_address()
 
     @rx.event
     def toggle_compare(self, key: str) -> None:
+        self.compare_note = ""
         if any(row.key == key for row in self.compare):
             self.compare = [row for row in self.compare if row.key != key]
             return
         row = next((r for r in self.results if r.key == key), None)
-        if row is not None and len(self.compare) < COMPARE_MAX:
-            self.compare = [*self.compare, row]
+        if row is None:
+            return
+        if len(self.compare) >= COMPARE_MAX:
+            self.compare_note = f"You can compare up to {COMPARE_MAX} models: untick one to pick another."
+            return
+        self.compare = [*self.compare, row]
 
     @rx.var
     def compare_keys(self) -> list[str]:
         return [row.key for row in self.compare]
 
+    @rx.var
+    def match_words(self) -> str:
+        return f"{plural(self.total, 'model')} {'matches' if self.total == 1 else 'match'}" if self.total >= 0 else ""
 
-react_to(("Custom", "CatalogRefreshed"), CatalogState.load)
+    @rx.var
+    def range_words(self) -> str:
+        return page_range(self.page, max(self.total, 0))
+
+    @rx.var
+    def has_next(self) -> bool:
+        return self.page * PAGE_SIZE < self.total
+
+    @rx.var
+    def bad_filters(self) -> list[str]:
+        """Number filters holding something that is not a non-negative number; they are not applied."""
+        typed = {
+            "min_context": self.min_context, "max_price_in": self.max_price_in, "max_price_out": self.max_price_out,
+        }
+        return [name for name, text in typed.items() if _is_bad_number(text)]
+
+
+react_to(("Custom", "CatalogRefreshed"), CatalogState.refresh)
 
 
 def _provider_card(card: CardRow) -> rx.Component:
     return rx.link(
         rx.card(
             rx.flex(
-                rx.text(card.name, weight="bold"),
+                rx.text(card.name, weight="bold", class_name="card-title"),
                 rx.badge(card.type, variant="surface"),
                 rx.cond(card.badge != "", rx.badge(card.badge, color_scheme="orange")),
                 spacing="2",
@@ -182,17 +290,29 @@ def _provider_card(card: CardRow) -> rx.Component:
             rx.text(card.prices, size="1", color_scheme="gray"),
             class_name="provider-card",
             data_provider=card.id,
+            height="100%",
         ),
         href="/catalog/provider?id=" + card.id,
         underline="none",
+        display="block",
+        height="100%",
     )
 
 
 def _filters() -> rx.Component:
-    def number(name: str, label: str, value: rx.Var[str]) -> rx.Component:
-        return rx.input(
-            placeholder=label, value=value, id=f"filter-{name}", width="9em",
-            on_change=lambda v: CatalogState.set_text(name, v),
+    def number(name: str, label: str) -> rx.Component:
+        bad = CatalogState.bad_filters.contains(name)
+        return rx.box(
+            rx.input(
+                placeholder=label, value=getattr(CatalogState, name), id=f"filter-{name}", width="9em",
+                color_scheme=rx.cond(bad, "red", "gray"), aria_invalid=rx.cond(bad, "true", "false"),
+                class_name=rx.cond(bad, "filter-invalid", ""),
+                on_change=lambda v: CatalogState.set_text(name, v),
+            ),
+            rx.cond(
+                bad,
+                rx.text("not a number: ignored", color_scheme="red", size="1", id=f"filter-{name}-error"),
+            ),
         )
 
     def switch(name: str, label: str, value: rx.Var[bool]) -> rx.Component:
@@ -206,22 +326,31 @@ def _filters() -> rx.Component:
 
     return rx.flex(
         rx.input(
-            placeholder="Search models by id or name", value=CatalogState.q, id="model-search", width="22em",
+            placeholder="Search models by id or name", value=CatalogState.q, id="model-search",
+            width=rx.breakpoints(initial="100%", sm="22em"),
             on_change=lambda v: CatalogState.set_text("q", v),
         ),
-        number("min_context", "min context", CatalogState.min_context),
-        number("max_price_in", "max $ in /1M", CatalogState.max_price_in),
-        number("max_price_out", "max $ out /1M", CatalogState.max_price_out),
+        *(number(name, label) for name, label in NUMBER_FILTERS),
         switch("can_reason", "reasoning", CatalogState.can_reason),
         switch("attachments", "attachments", CatalogState.attachments),
-        spacing="3", wrap="wrap", align="center",
+        spacing="3", wrap="wrap", align="start",
     )
 
 
 def _sort_header(label: str, key: str) -> rx.Component:
-    arrow = rx.cond(CatalogState.sort == key, " ↑", rx.cond(CatalogState.sort == "-" + key, " ↓", ""))
+    """A column title that sorts: it reads as a header, with an arrow for the order it sorts in."""
+    arrow = rx.cond(CatalogState.sort == key, "↑", rx.cond(CatalogState.sort == "-" + key, "↓", "↕"))
+    descending = rx.cond(CatalogState.sort == "-" + key, "descending", "none")
+    order = rx.cond(CatalogState.sort == key, "ascending", descending)
     return rx.table.column_header_cell(
-        rx.button(label, arrow, variant="ghost", size="1", id=f"sort-{key}", on_click=CatalogState.sort_by(key))
+        rx.el.button(
+            label,
+            rx.el.span(arrow, color=rx.cond(CatalogState.sort.contains(key), "var(--accent-11)", "var(--gray-8)")),
+            id=f"sort-{key}", class_name="sort-header", on_click=CatalogState.sort_by(key),
+            background="none", border="none", padding="0", font="inherit", color="inherit", cursor="pointer",
+            display="inline-flex", gap="4px", white_space="nowrap",
+        ),
+        aria_sort=order,
     )
 
 
@@ -234,10 +363,14 @@ def _result_row(row: ModelRow) -> rx.Component:
                 aria_label="compare " + row.key,
             )
         ),
-        rx.table.cell(rx.text(row.name, weight="medium", class_name="model-name"), rx.code(row.id, size="1", variant="ghost")),
+        rx.table.cell(
+            rx.text(row.name, weight="medium", class_name="model-name"),
+            rx.code(row.id, size="1", variant="ghost", white_space="nowrap"),
+            min_width="12em",
+        ),
         rx.table.cell(row.provider),
-        rx.table.cell(row.price_in),
-        rx.table.cell(row.price_out),
+        rx.table.cell(row.price_in, white_space="nowrap"),
+        rx.table.cell(row.price_out, white_space="nowrap"),
         rx.table.cell(row.context),
         rx.table.cell(row.reasoning),
         rx.table.cell(row.attachments),
@@ -245,24 +378,62 @@ def _result_row(row: ModelRow) -> rx.Component:
     )
 
 
+def _pager() -> rx.Component:
+    return rx.flex(
+        rx.button("Previous", variant="soft", id="page-prev", disabled=CatalogState.page <= 1,
+                  on_click=CatalogState.turn_page(-1)),
+        rx.text(CatalogState.range_words, id="page-range", size="2"),
+        rx.button("Next", variant="soft", id="page-next", disabled=~CatalogState.has_next,
+                  on_click=CatalogState.turn_page(1)),
+        spacing="3", align="center", margin_top="12px",
+    )
+
+
+def _no_match() -> rx.Component:
+    return rx.callout(
+        rx.flex(
+            rx.text("No model matches these filters."),
+            rx.button(
+                "Clear filters", size="1", variant="soft", id="clear-filters", on_click=CatalogState.clear_filters,
+            ),
+            spacing="3", align="center", wrap="wrap",
+        ),
+        icon="search-x", id="no-match", margin_top="8px",
+    )
+
+
 def _results() -> rx.Component:
     return rx.box(
-        rx.text(CatalogState.total, " models match", id="match-count", size="2", color_scheme="gray"),
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    rx.table.column_header_cell("Compare"),
-                    _sort_header("Name", "name"),
-                    rx.table.column_header_cell("Provider"),
-                    _sort_header("Input $/1M", "price_in"),
-                    _sort_header("Output $/1M", "price_out"),
-                    _sort_header("Context", "context"),
-                    rx.table.column_header_cell("Reasoning"),
-                    rx.table.column_header_cell("Images"),
-                )
+        rx.flex(
+            rx.text(CatalogState.match_words, id="match-count", size="2", color_scheme="gray"),
+            _compare_status(),
+            justify="between", gap="var(--space-3)", min_height="24px", margin_y="8px",
+        ),
+        rx.cond(CatalogState.total == 0, _no_match()),
+        rx.cond(
+            CatalogState.total > 0,
+            rx.box(
+                rx.box(
+                    rx.table.root(
+                        rx.table.header(
+                            rx.table.row(
+                                rx.table.column_header_cell("Compare"),
+                                _sort_header("Name", "name"),
+                                rx.table.column_header_cell("Provider"),
+                                _sort_header("Input $/1M", "price_in"),
+                                _sort_header("Output $/1M", "price_out"),
+                                _sort_header("Context", "context"),
+                                rx.table.column_header_cell("Reasoning"),
+                                rx.table.column_header_cell("Images"),
+                            )
+                        ),
+                        rx.table.body(rx.foreach(CatalogState.results, _result_row), id="model-results"),
+                        width="100%",
+                    ),
+                    overflow_x="auto", max_width="100%", class_name="table-scroll",
+                ),
+                _pager(),
             ),
-            rx.table.body(rx.foreach(CatalogState.results, _result_row), id="model-results"),
-            width="100%",
         ),
     )
 
@@ -275,6 +446,7 @@ COMPARED = (
 
 
 def _compare() -> rx.Component:
+    """The picked models side by side, below the results, so ticking a row never moves it."""
     def line(label: str, field: str) -> rx.Component:
         return rx.table.row(
             rx.table.row_header_cell(label),
@@ -285,23 +457,42 @@ def _compare() -> rx.Component:
         CatalogState.compare.length() > 0,
         rx.card(
             rx.heading("Compare", size="4"),
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        rx.table.column_header_cell(""),
-                        rx.foreach(
-                            CatalogState.compare,
-                            lambda row: rx.table.column_header_cell(
-                                row.name,
-                                rx.button("×", size="1", variant="ghost", on_click=CatalogState.toggle_compare(row.key)),
+            rx.box(
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell(""),
+                            rx.foreach(
+                                CatalogState.compare,
+                                lambda row: rx.table.column_header_cell(
+                                    row.name,
+                                    rx.button("×", size="1", variant="ghost", aria_label="stop comparing " + row.key,
+                                              on_click=CatalogState.toggle_compare(row.key)),
+                                ),
                             ),
-                        ),
-                    )
+                        )
+                    ),
+                    rx.table.body(*(line(label, field) for label, field in COMPARED)),
+                    id="compare-table",
                 ),
-                rx.table.body(*(line(label, field) for label, field in COMPARED)),
-                id="compare-table",
+                overflow_x="auto", max_width="100%", class_name="table-scroll",
             ),
-            margin_y="16px",
+            margin_y="16px", id="compare",
+        ),
+    )
+
+
+def _compare_status() -> rx.Component:
+    """Beside the match count (a line that is always there, so rows never move): how many are picked, or the limit."""
+    return rx.cond(
+        CatalogState.compare_note != "",
+        rx.text(CatalogState.compare_note, color_scheme="amber", size="2", weight="medium", id="compare-limit"),
+        rx.cond(
+            CatalogState.compare.length() > 0,
+            rx.link(
+                "Comparing ", CatalogState.compare.length(), " of ", COMPARE_MAX, ": see below",
+                href="#compare", size="2", id="compare-status",
+            ),
         ),
     )
 
@@ -310,16 +501,19 @@ def catalog_page() -> rx.Component:
     return page_frame(
         "Catalog",
         rx.flex(
-            rx.text(CatalogState.cards.length(), " providers · ", CatalogState.model_count, " models", color_scheme="gray"),
+            rx.text(CatalogState.summary, color_scheme="gray"),
             for_admins(rx.link(rx.button("New custom provider", id="new-provider"), href="/catalog/edit")),
-            justify="between", align="center",
+            justify="between", align="center", wrap="wrap", gap="var(--space-3)",
         ),
         rx.foreach(CatalogState.warnings, lambda w: rx.callout(w, color_scheme="amber", margin_top="8px")),
         rx.heading("Models", size="5", margin_top="16px", margin_bottom="8px"),
         _filters(),
         rx.cond(CatalogState.error != "", rx.callout(CatalogState.error, color_scheme="red", margin_top="8px")),
-        _compare(),
         _results(),
+        _compare(),
         rx.heading("Providers", size="5", margin_top="32px", margin_bottom="8px"),
-        rx.grid(rx.foreach(CatalogState.cards, _provider_card), columns="4", spacing="3", id="provider-cards"),
+        rx.grid(
+            rx.foreach(CatalogState.cards, _provider_card),
+            columns=rx.breakpoints(initial="1", sm="2", md="3", lg="4"), spacing="3", id="provider-cards",
+        ),
     )

@@ -11,6 +11,7 @@ from frontend import catalog_api
 from frontend.api import Problem
 from frontend.auth import AuthState, client_for, for_admins
 from frontend.layout import page_frame
+from frontend.words import plural
 
 MODEL_FIELDS = ("id", "name", "context_window", "default_max_tokens", "cost_in", "cost_out")
 PROVIDER_FIELDS = ("id", "name", "type", "api_endpoint", "api_key", "default_large_model_id", "default_small_model_id", "models")
@@ -28,7 +29,7 @@ class ModelDraft:
     default_max_tokens: str = "4096"
     cost_in: str = "0"
     cost_out: str = "0"
-    price_status: str = "unknown"
+    price_unknown: bool = False
     base: str = ""
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -37,7 +38,7 @@ def _draft_of(model: catalog_api.ModelInfo) -> ModelDraft:
     return ModelDraft(
         id=model.id, name=model.name, context_window=str(model.context_window),
         default_max_tokens=str(model.default_max_tokens), cost_in=f"{model.cost_per_1m_in:g}",
-        cost_out=f"{model.cost_per_1m_out:g}", price_status=model.price_status,
+        cost_out=f"{model.cost_per_1m_out:g}", price_unknown=model.price_status == "unknown",
         base=msgspec.json.encode(model).decode(),
     )
 
@@ -61,10 +62,17 @@ def _model_of(draft: ModelDraft, index: int, errors: dict[str, str]) -> catalog_
     if len(numbers) < len(NUMBER_FIELDS):
         return None
     base = msgspec.json.decode(draft.base, type=catalog_api.ModelInfo) if draft.base else None
+    if draft.price_unknown:
+        numbers |= {"cost_per_1m_in": 0.0, "cost_per_1m_out": 0.0}
     fields = {"id": draft.id.strip(), "name": draft.name.strip(), **numbers}
-    if base is None:
-        return msgspec.convert({**fields, "price_status": draft.price_status}, catalog_api.ModelInfo)
-    return msgspec.structs.replace(base, **fields)
+    model = msgspec.convert(fields, catalog_api.ModelInfo) if base is None else msgspec.structs.replace(base, **fields)
+    return msgspec.structs.replace(model, price_status=_price_status(model, draft.price_unknown))
+
+
+def _price_status(model: catalog_api.ModelInfo, unknown: bool) -> str:
+    """Unknown only when the user says so; every price 0 is free, as in the catalog."""
+    prices = (model.cost_per_1m_in, model.cost_per_1m_out, model.cost_per_1m_cache_read, model.cost_per_1m_cache_write)
+    return "unknown" if unknown else "free" if not any(prices) else "known"
 
 
 def _model_errors(errors: dict[str, str], index: int) -> dict[str, str]:
@@ -88,22 +96,28 @@ class EditorState(rx.State):
     message: str = ""
     template_names: list[str] = []
     template_ids: list[str] = []
+    template_name: str = ""  # the template the form was filled from
     types: list[str] = []
+    shipped: dict[str, str] = {}  # shipped provider id -> name, to warn before an override
+    override_question: str = ""  # the API's words on what an override would replace, while asking to confirm
     import_json: str = ""
     import_as_id: str = ""
     import_message: str = ""
+    import_override_question: str = ""
     _headers: dict[str, str] = {}
 
     @rx.event
     async def load(self) -> None:
         params = self.router.url.query_parameters
         self.errors, self.message, self.import_message = {}, "", ""
+        self.override_question, self.import_override_question, self.template_name = "", "", ""
         client = client_for(self)
         templates = await catalog_api.templates(client)
         listing = await catalog_api.providers(client)
         self.template_ids = [t.id for t in templates]
         self.template_names = [t.name for t in templates]
         self.types = sorted({card.type for card in listing.providers} | {t.provider.type for t in templates})
+        self.shipped = {card.id: card.name for card in listing.providers if card.overridden or not card.custom}
         if params.get("id"):
             await self._load_provider(params["id"])
         else:
@@ -121,7 +135,7 @@ class EditorState(rx.State):
 
     def _use_template(self, template: catalog_api.Template) -> None:
         self._fill(template.suggested_id, template.provider)
-        self.existing, self.version = False, 0
+        self.existing, self.version, self.template_name = False, 0, template.name
 
     def _fill(self, provider_id: str, draft: catalog_api.ProviderDraft) -> None:
         self.provider_id, self.name, self.type = provider_id, draft.name, draft.type
@@ -162,8 +176,25 @@ class EditorState(rx.State):
         self.models = [replace(m, errors=_model_errors(errors, i)) for i, m in enumerate(self.models)]
 
     @rx.event
-    async def save(self) -> rx.event.EventSpec | None:
-        local: dict[str, str] = {}
+    def set_price_unknown(self, index: int, unknown: bool) -> None:
+        self.models[index] = replace(self.models[index], price_unknown=unknown)
+
+    @rx.var
+    def override_warning(self) -> str:
+        """Said under the id field before saving: this id is a shipped provider's."""
+        name = self.shipped.get(self.provider_id.strip(), "")
+        if not name:
+            return ""
+        return f"This id overrides the shipped provider {name}: saving replaces it for every instance using it."
+
+    @rx.event
+    def cancel_override(self) -> None:
+        self.override_question, self.import_override_question = "", ""
+
+    @rx.event
+    async def save(self, override: bool = False) -> rx.event.EventSpec | None:
+        self.override_question = ""
+        local: dict[str, str] = {} if self.provider_id.strip() else {"id": "Provider id is required"}
         models = [_model_of(m, i, local) for i, m in enumerate(self.models)]
         if local:
             self._show_errors(local)
@@ -177,8 +208,13 @@ class EditorState(rx.State):
             models=[m for m in models if m is not None],
         )
         try:
-            saved = await catalog_api.save_custom(client_for(self), self.provider_id.strip(), draft, self.version)
+            saved = await catalog_api.save_custom(
+                client_for(self), self.provider_id.strip(), draft, self.version, override=override
+            )
         except Problem as exc:
+            if exc.status == 409 and "id" in exc.fields:
+                self.override_question = exc.fields["id"]
+                return None
             self._show_errors(exc.fields)
             self.message = exc.message
             return None
@@ -190,18 +226,22 @@ class EditorState(rx.State):
             self.import_json = (await upload.read()).decode("utf-8", errors="replace")
 
     @rx.event
-    async def import_providers(self) -> rx.event.EventSpec | None:
+    async def import_providers(self, override: bool = False) -> rx.event.EventSpec | None:
+        self.import_override_question = ""
         try:
             imported = await catalog_api.import_catwalk(
-                client_for(self), self.import_json, self.import_as_id.strip()
+                client_for(self), self.import_json, self.import_as_id.strip(), override=override
             )
         except Problem as exc:
+            if exc.status == 409 and exc.fields:
+                self.import_override_question = "; ".join(exc.fields.values())
+                return None
             details = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
             self.import_message = f"{exc.message}{' — ' + details if details else ''}"
             return None
         if len(imported) == 1:
             return rx.redirect(f"/catalog/provider?id={imported[0]}")
-        self.import_message = f"Imported {', '.join(imported)}"
+        self.import_message = f"Imported {plural(len(imported), 'provider')}: {', '.join(imported)}"
         return None
 
 
@@ -225,6 +265,7 @@ def _model_cell(model: rx.Var[ModelDraft], index: rx.Var[int], field: str, width
         rx.input(
             value=getattr(model, field), width=width, aria_label=field,
             id=f"model-{field}-" + index.to_string(),
+            disabled=model.price_unknown if field in ("cost_in", "cost_out") else False,
             on_change=lambda v: EditorState.set_model_field(index, field, v),
         ),
         rx.cond(
@@ -238,18 +279,28 @@ def _model_editor_row(model: rx.Var[ModelDraft], index: rx.Var[int]) -> rx.Compo
     widths = {"id": "14em", "name": "14em"}
     return rx.table.row(
         *(_model_cell(model, index, f, widths.get(f, "7em")) for f in MODEL_FIELDS),
+        rx.table.cell(
+            rx.checkbox(
+                checked=model.price_unknown, id="model-price_unknown-" + index.to_string(),
+                aria_label="price unknown", on_change=lambda v: EditorState.set_price_unknown(index, v),
+            ),
+        ),
         rx.table.cell(rx.button("Remove", variant="ghost", color_scheme="red", on_click=EditorState.remove_model(index))),
     )
 
 
 def _models_editor() -> rx.Component:
-    headers = ("Model id", "Name", "Context", "Max tokens", "$ in /1M", "$ out /1M", "")
+    headers = ("Model id", "Name", "Context", "Max tokens", "$ in /1M", "$ out /1M", "Price unknown", "")
     return rx.box(
         rx.heading("Models", size="4", margin_top="24px"),
+        rx.text("A model priced 0 is free unless its price is marked unknown.", size="1", color_scheme="gray"),
         _error("models"),
-        rx.table.root(
-            rx.table.header(rx.table.row(*(rx.table.column_header_cell(h) for h in headers))),
-            rx.table.body(rx.foreach(EditorState.models, _model_editor_row), id="model-editor"),
+        rx.box(
+            rx.table.root(
+                rx.table.header(rx.table.row(*(rx.table.column_header_cell(h) for h in headers))),
+                rx.table.body(rx.foreach(EditorState.models, _model_editor_row), id="model-editor"),
+            ),
+            overflow_x="auto", max_width="100%", class_name="table-scroll",
         ),
         rx.button("Add model", variant="soft", on_click=EditorState.add_model, id="add-model", margin_top="8px"),
     )
@@ -257,18 +308,27 @@ def _models_editor() -> rx.Component:
 
 def _provider_form() -> rx.Component:
     return rx.grid(
-        _field("Provider id", "id", EditorState.provider_id, read_only=EditorState.existing),
+        rx.box(
+            _field("Provider id", "id", EditorState.provider_id, read_only=EditorState.existing),
+            rx.cond(
+                EditorState.override_warning != "",
+                rx.text(EditorState.override_warning, color_scheme="amber", size="1", id="override-warning"),
+            ),
+        ),
         _field("Name", "name", EditorState.name),
         rx.box(
             rx.text("Type (wire protocol)", size="2", weight="medium"),
-            rx.select(EditorState.types, value=EditorState.type, on_change=lambda v: EditorState.set_field("type", v), id="field-type"),
+            rx.select(
+                EditorState.types, value=EditorState.type, on_change=lambda v: EditorState.set_field("type", v),
+                id="field-type", width="100%",
+            ),
             _error("type"),
         ),
         _field("Endpoint", "api_endpoint", EditorState.api_endpoint, placeholder="http://localhost:11434/v1"),
         _field("Key variable (e.g. $MY_API_KEY; empty for none)", "api_key", EditorState.api_key),
         _field("Default large model id", "default_large_model_id", EditorState.default_large_model_id),
         _field("Default small model id", "default_small_model_id", EditorState.default_small_model_id),
-        columns="2", spacing="4",
+        columns=rx.breakpoints(initial="1", sm="2"), spacing="4",
     )
 
 
@@ -289,11 +349,46 @@ def _import_box() -> rx.Component:
         rx.flex(
             rx.input(placeholder="import as id (optional)", value=EditorState.import_as_id, id="import-as-id",
                      on_change=lambda v: EditorState.set_field("import_as_id", v)),
-            rx.button("Import", on_click=EditorState.import_providers, id="import-button"),
-            spacing="3",
+            rx.button("Import", on_click=EditorState.import_providers(False), id="import-button"),
+            spacing="3", wrap="wrap",
+        ),
+        rx.cond(
+            EditorState.import_override_question != "",
+            rx.callout.root(
+                rx.callout.text(EditorState.import_override_question),
+                rx.flex(
+                    rx.button("Cancel", variant="soft", color_scheme="gray", on_click=EditorState.cancel_override),
+                    rx.button("Import and override", color_scheme="red", id="confirm-import-override",
+                              on_click=EditorState.import_providers(True)),
+                    spacing="3", justify="end", wrap="wrap",
+                ),
+                color_scheme="amber", margin_top="8px", id="import-override",
+            ),
         ),
         rx.cond(EditorState.import_message != "", rx.callout(EditorState.import_message, margin_top="8px", id="import-message")),
         margin_top="32px",
+    )
+
+
+def _override_dialog() -> rx.Component:
+    """Asked when the id is a shipped provider's: what the override replaces and which instances use it."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Override a shipped provider?"),
+            rx.alert_dialog.description(EditorState.override_question, id="override-question"),
+            rx.flex(
+                rx.alert_dialog.cancel(
+                    rx.button("Cancel", variant="soft", color_scheme="gray", on_click=EditorState.cancel_override,
+                              id="cancel-override"),
+                ),
+                rx.alert_dialog.action(
+                    rx.button("Override", color_scheme="red", on_click=EditorState.save(True), id="confirm-override"),
+                ),
+                spacing="3", justify="end", margin_top="16px",
+            ),
+            id="override-dialog",
+        ),
+        open=EditorState.override_question != "",
     )
 
 
@@ -304,8 +399,11 @@ def editor_page() -> rx.Component:
             ~EditorState.existing,
             rx.flex(
                 rx.text("Start from a template:", size="2"),
-                rx.select(EditorState.template_names, on_change=EditorState.pick_template, id="template-picker", placeholder="Choose a template"),
-                spacing="3", align="center", margin_bottom="16px",
+                rx.select(
+                    EditorState.template_names, value=EditorState.template_name, on_change=EditorState.pick_template,
+                    id="template-picker", placeholder="Choose a template",
+                ),
+                spacing="3", align="center", margin_bottom="16px", wrap="wrap",
             ),
         ),
         rx.cond(
@@ -316,7 +414,10 @@ def editor_page() -> rx.Component:
         _provider_form(),
         _models_editor(),
         for_admins(
-            rx.button("Save provider", size="3", on_click=EditorState.save, id="save-provider", margin_top="16px"),
+            rx.button(
+                "Save provider", size="3", on_click=EditorState.save(False), id="save-provider", margin_top="16px",
+            ),
+            _override_dialog(),
             _import_box(),
         ),
     )

@@ -73,7 +73,7 @@ def is_keyless(provider: instances_api.ProviderDetail) -> bool:
 def endpoint_hint(provider: instances_api.ProviderDetail) -> str:
     """The placeholder for the endpoint field: the provider's default URL (resolved when the catalog says
     where its placeholder points), else the variable it is read from."""
-    endpoint = provider.default_endpoint or provider.api_endpoint
+    endpoint = provider.resolved_endpoint or provider.api_endpoint
     if endpoint.startswith("$"):
         return default_endpoint_words(f"from {endpoint}")
     return default_endpoint_words(endpoint or "none")

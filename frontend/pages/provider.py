@@ -10,14 +10,18 @@ from frontend.auth import AuthState, client_for, for_admins
 from frontend.layout import page_frame
 from frontend.live import react_to
 from frontend.pages.catalog import ModelRow, model_row
+from frontend.words import default_endpoint_words, plural
 
 
 class ProviderState(rx.State):
     provider_id: str = ""
+    found: bool = False
+    missing: str = ""  # what to say when there is no such provider
     name: str = ""
     type: str = ""
     endpoint: str = ""
     source: str = ""
+    model_count: str = ""
     custom: bool = False
     overridden: bool = False
     shipped: bool = False
@@ -26,20 +30,24 @@ class ProviderState(rx.State):
 
     @rx.event
     async def load(self) -> None:
+        """Show the provider the address names; nothing of the one shown before survives a miss."""
+        self.reset()
         self.provider_id = self.router.url.query_parameters.get("id", "")
         if not self.provider_id:
-            self.error, self.models = "No provider chosen: pick one in the Catalog.", []
+            self.missing = "No provider chosen: pick one in the Catalog."
             return
         try:
             provider = await catalog_api.provider(client_for(self), self.provider_id)
         except Problem as exc:
-            self.error = exc.message
-            self.models = []
+            missing = f"There is no provider “{self.provider_id}” in the catalog."
+            self.missing = missing if exc.status == 404 else exc.message
             return
-        self.error = ""
-        self.name, self.type, self.endpoint = provider.name, provider.type, provider.api_endpoint
+        self.found = True
+        self.name, self.type = provider.name, provider.type
+        self.endpoint = default_endpoint_words(provider.resolved_endpoint or f"not set ({provider.api_endpoint})")
         self.source = f"{provider.source} (as of {provider.as_of})" if provider.as_of else provider.source
         self.custom, self.overridden, self.shipped = provider.custom, provider.overridden, provider.shipped
+        self.model_count = plural(len(provider.models), "model")
         self.models = [model_row(provider.id, provider.name, m) for m in provider.models]
 
     @rx.event
@@ -62,11 +70,19 @@ class ProviderState(rx.State):
 react_to(("Custom", "CatalogRefreshed"), ProviderState.load)
 
 
+MODEL_COLUMNS = (
+    "Model", "Input $/1M", "Output $/1M", "Cache read", "Cache write", "Context", "Max tokens", "Reasoning", "Images",
+)
+
+
 def _model_line(row: ModelRow) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.text(row.name, weight="medium"), rx.code(row.id, size="1", variant="ghost")),
-        rx.table.cell(row.price_in),
-        rx.table.cell(row.price_out),
+        rx.table.cell(
+            rx.text(row.name, weight="medium"), rx.code(row.id, size="1", variant="ghost", white_space="nowrap"),
+            min_width="12em",
+        ),
+        rx.table.cell(row.price_in, white_space="nowrap"),
+        rx.table.cell(row.price_out, white_space="nowrap"),
         rx.table.cell(row.cache_read),
         rx.table.cell(row.cache_write),
         rx.table.cell(row.context),
@@ -94,37 +110,59 @@ def _actions() -> rx.Component:
                     rx.alert_dialog.title(remove_label),
                     rx.alert_dialog.description("This is recorded in the log; the shipped provider, if any, shows again."),
                     rx.flex(
-                        rx.alert_dialog.cancel(rx.button("Cancel", variant="soft")),
+                        rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
                         rx.alert_dialog.action(rx.button("Confirm", color_scheme="red", on_click=ProviderState.remove, id="confirm-remove")),
                         spacing="3", justify="end",
                     ),
                 ),
             ),
         ),
-        spacing="3",
+        spacing="3", wrap="wrap",
+    )
+
+
+def _not_found() -> rx.Component:
+    return rx.box(
+        rx.callout(ProviderState.missing, icon="search-x", color_scheme="amber", id="provider-not-found"),
+        rx.link(
+            "Back to the Catalog", href="/catalog", id="back-to-catalog", display="inline-block", margin_top="16px",
+        ),
+    )
+
+
+def _provider() -> rx.Component:
+    return rx.box(
+        rx.flex(
+            rx.heading(ProviderState.name, size="6", id="provider-name"),
+            rx.badge(ProviderState.type, variant="surface"),
+            rx.cond(ProviderState.overridden, rx.badge("overridden", color_scheme="orange")),
+            rx.cond(ProviderState.custom & ~ProviderState.overridden, rx.badge("custom", color_scheme="orange")),
+            spacing="3", align="center", wrap="wrap",
+        ),
+        rx.text(rx.code(ProviderState.provider_id), " · ", ProviderState.model_count, size="2", color_scheme="gray"),
+        rx.text(
+            ProviderState.endpoint, size="2", color_scheme="gray", id="provider-endpoint", overflow_wrap="anywhere",
+        ),
+        rx.text(ProviderState.source, size="2", color_scheme="gray", overflow_wrap="anywhere"),
+        rx.cond(ProviderState.error != "", rx.callout(ProviderState.error, color_scheme="red", margin_top="8px")),
+        rx.box(_actions(), margin_y="16px"),
+        rx.box(
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        *(rx.table.column_header_cell(h) for h in MODEL_COLUMNS)
+                    )
+                ),
+                rx.table.body(rx.foreach(ProviderState.models, _model_line), id="provider-models"),
+                width="100%",
+            ),
+            overflow_x="auto", max_width="100%", class_name="table-scroll",
+        ),
     )
 
 
 def provider_page() -> rx.Component:
     return page_frame(
         "Provider",
-        rx.cond(ProviderState.error != "", rx.callout(ProviderState.error, color_scheme="red")),
-        rx.flex(
-            rx.heading(ProviderState.name, size="6", id="provider-name"),
-            rx.badge(ProviderState.type, variant="surface"),
-            rx.cond(ProviderState.overridden, rx.badge("overridden", color_scheme="orange")),
-            rx.cond(ProviderState.custom & ~ProviderState.overridden, rx.badge("custom", color_scheme="orange")),
-            spacing="3", align="center",
-        ),
-        rx.text(rx.code(ProviderState.provider_id), " · ", ProviderState.endpoint, " · ", ProviderState.source, size="2", color_scheme="gray"),
-        rx.box(_actions(), margin_y="16px"),
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *(rx.table.column_header_cell(h) for h in ("Model", "Input $/1M", "Output $/1M", "Cache read", "Cache write", "Context", "Max tokens", "Reasoning", "Images"))
-                )
-            ),
-            rx.table.body(rx.foreach(ProviderState.models, _model_line), id="provider-models"),
-            width="100%",
-        ),
+        rx.cond(ProviderState.found, _provider(), rx.cond(ProviderState.missing != "", _not_found())),
     )

@@ -81,3 +81,13 @@ async def test_the_service_app_serves_the_catalog_and_logs_its_events(tmp_path: 
         logged = (await client.get("/api/v1/events", params={"stream": "catalog-llama-cpp"})).json()
         assert [e["type"] for e in logged["events"]] == ["CustomProviderCreated"]
         assert logged["events"][0]["summary"] == "Custom provider llama-cpp created with 1 models"
+
+
+async def test_a_provider_shows_its_default_endpoint_resolved(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_ENDPOINT", raising=False)
+    anthropic = (await client.get(f"{CATALOG}/providers/anthropic")).json()
+    assert anthropic["api_endpoint"] == "$ANTHROPIC_API_ENDPOINT"
+    assert anthropic["resolved_endpoint"] == "https://api.anthropic.com"
+    monkeypatch.setenv("ANTHROPIC_API_ENDPOINT", "https://gateway.example/anthropic")
+    moved = (await client.get(f"{CATALOG}/providers/anthropic")).json()
+    assert moved["resolved_endpoint"] == "https://gateway.example/anthropic"

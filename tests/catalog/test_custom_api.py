@@ -76,7 +76,9 @@ async def test_override_of_a_shipped_provider_shows_and_its_removal_restores_it(
         "default_headers", "models"}}
     body["name"] = "OpenAI via our proxy"
     body["api_endpoint"] = "https://proxy.example/v1"
-    response = await client.put(f"{CATALOG}/custom/openai", json=body)
+    refused = await client.put(f"{CATALOG}/custom/openai", json=body)
+    assert refused.status_code == 409 and refused.json()["errors"][0]["field"] == "id"
+    response = await client.put(f"{CATALOG}/custom/openai", json={**body, "override": True})
     assert response.status_code == 201
     assert response.json()["overridden"] is True and response.json()["shipped"] is True
 
@@ -164,7 +166,7 @@ async def test_custom_providers_survive_a_restart(settings: Settings) -> None:
         await client.put(f"{CATALOG}/custom/ollama", json=body)
         shipped = (await client.get(f"{CATALOG}/providers/groq")).json()
         override = {k: shipped[k] for k in ("name", "type", "api_endpoint", "api_key", "default_large_model_id", "default_small_model_id", "models")}
-        await client.put(f"{CATALOG}/custom/groq", json={**override, "name": "Groq (ours)"})
+        await client.put(f"{CATALOG}/custom/groq", json={**override, "name": "Groq (ours)", "override": True})
         before = (await client.get(f"{CATALOG}/providers")).json()
     async with AsyncTestClient(app=catalog_app(settings), base_url=LOCAL_BASE_URL) as client:
         after = (await client.get(f"{CATALOG}/providers")).json()

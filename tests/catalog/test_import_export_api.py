@@ -71,13 +71,14 @@ async def test_import_a_list_of_upstream_files_reads_cached_prices_by_price(clie
     assert (flash["cost_per_1m_cache_write"], flash["cost_per_1m_cache_read"]) == (0.0, 0.0028)
 
 
-async def test_importing_a_shipped_id_overrides_it_and_reimport_is_unchanged(client: Client) -> None:
+async def test_importing_a_shipped_id_with_override_overrides_it_and_reimport_is_unchanged(client: Client) -> None:
     exported = (await client.get(f"{CATALOG}/export/xai")).json()
     exported["name"] = "xAI (ours)"
-    first = await client.post(f"{CATALOG}/import", json=exported)
+    assert (await client.post(f"{CATALOG}/import", json=exported)).status_code == 409
+    first = await client.post(f"{CATALOG}/import", params={"override": "true"}, json=exported)
     assert first.json()["providers"][0]["status"] == "created"
     assert first.json()["providers"][0]["provider"]["overridden"] is True
-    second = await client.post(f"{CATALOG}/import", json=exported)
+    second = await client.post(f"{CATALOG}/import", params={"override": "true"}, json=exported)
     assert second.json()["providers"][0]["status"] == "unchanged"
 
 

@@ -52,7 +52,7 @@ def test_keyless_providers_are_local_servers_or_name_no_key() -> None:
 
 def test_endpoint_placeholder_names_the_provider_default_by_its_url() -> None:
     def hint(api_endpoint: str, resolved: str = "") -> str:
-        return endpoint_hint(ProviderDetail("p", "P", "openai", api_endpoint=api_endpoint, default_endpoint=resolved))
+        return endpoint_hint(ProviderDetail("p", "P", "openai", api_endpoint=api_endpoint, resolved_endpoint=resolved))
 
     assert hint("https://api.x.ai/v1") == "provider default: https://api.x.ai/v1"
     assert hint("$OPENAI_API_ENDPOINT", "https://api.openai.com/v1") == "provider default: https://api.openai.com/v1"

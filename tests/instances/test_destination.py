@@ -225,7 +225,7 @@ async def test_a_catwalk_import_over_a_shipped_provider_does_not_take_its_keys(
     monkeypatch.setenv("OPENAI_API_ENDPOINT", upstream.urls.openai)
     created = await create(client, api_key=SECRET)
     assert created["credential"]["origin"] == upstream.urls.origin
-    imported = await client.post("/api/v1/catalog/import", json=catwalk("openai", foreign.urls.openai, "$OPENAI_API_KEY"))
+    imported = await client.post("/api/v1/catalog/import", params={"override": "true"}, json=catwalk("openai", foreign.urls.openai, "$OPENAI_API_KEY"))
     assert imported.status_code == 200, imported.text
     refused = await client.post(f"/api/v1/instances/{created['id']}/test")
     assert refused.status_code == 409 and refused.json()["type"] == "endpoint_changed"
@@ -285,7 +285,7 @@ async def test_a_shipped_provider_placeholder_resolves_only_for_the_shipped_prov
     assert shipped["current_origin"] == "https://api.openai.com" and shipped["endpoint_status"] == "ok"
     openai = (await client.get("/api/v1/catalog/providers/openai")).json()
     override = {key: openai[key] for key in ProviderDraft.__struct_fields__}
-    await put_gateway(client, "openai", override)  # the same $OPENAI_API_ENDPOINT, now a custom provider
+    await put_gateway(client, "openai", {**override, "override": True})  # the same $OPENAI_API_ENDPOINT, now a custom provider
     assert (await get(client, shipped["id"]))["endpoint_status"] == "unresolved"
 
 
