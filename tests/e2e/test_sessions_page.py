@@ -109,7 +109,7 @@ def test_the_new_session_form_shows_the_models_an_instance_offers_with_prices(
     choice.click()
     flash = dialog.locator(f'.model-choice[data-model-id="{FLASH}"]')
     expect(flash).to_contain_text("in $0.14 · out $0.28 per 1M · context 1M")
-    expect(flash).to_contain_text("available")
+    expect(flash).to_contain_text("Available")  # the availability in words, its code in a tooltip
     expect(flash).to_contain_text("reasoning")
     flash.click()
     expect(dialog.locator(".cost-hint")).to_have_text("1,000 input + 500 output tokens: $0.00028")
@@ -198,7 +198,7 @@ def test_stop_cancels_a_slow_turn(
     send(page, "Take your time")
     expect(page.locator("#streaming-turn")).to_be_visible(timeout=WAIT_MS)
     page.get_by_role("button", name="Stop").click(timeout=WAIT_MS)  # shown once the server has taken the turn
-    expect(last_turn(page).locator(".turn-outcome")).to_have_text("cancelled", timeout=WAIT_MS)
+    expect(last_turn(page).locator(".turn-outcome")).to_have_text("Stopped", timeout=WAIT_MS)
     expect(page.locator("#streaming-turn")).to_have_count(0)
     assert console_errors == []
 
@@ -210,8 +210,8 @@ def test_a_failed_turn_shows_its_outcome_inline_and_retry_sends_the_message_agai
     upstream.scenario.behaviour = "unauthorized"
     send(page, "Will this work?")
     failed = last_turn(page)
-    expect(failed.locator(".turn-outcome")).to_have_text("failed", timeout=WAIT_MS)
-    expect(failed.locator(".turn-failure")).to_contain_text("auth_failed")
+    expect(failed.locator(".turn-outcome")).to_have_text("Failed", timeout=WAIT_MS)
+    expect(failed.locator(".turn-failure .turn-error")).to_have_text("Key refused")  # the code is in its tooltip
     assert KEY not in page.content()
 
     upstream.scenario.behaviour = "ok"
