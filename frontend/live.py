@@ -74,9 +74,10 @@ class LiveState(rx.State):
                     yield reaction
                 await asyncio.sleep(RECONNECT_DELAY_S)
         finally:
-            async with self:  # `_feed_socket` is server-side only: nothing is sent to the (maybe closed) tab
-                if self._feed_socket == socket_id:
-                    self._feed_socket = ""
+            if _connected(client_token, socket_id):  # still open (the feed failed): a page load may start it again
+                async with self:  # a closed tab is left alone: leaving the lock sends the tab its state
+                    if self._feed_socket == socket_id:
+                        self._feed_socket = ""
 
     async def _follow_once(
         self, client: api.Client, still_open: Callable[[], bool]

@@ -68,11 +68,14 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 class RunningApp:
-    """The served app: its base URL and data folder."""
+    """The served app: its base URL, data folder and the project folder it is served from."""
 
-    def __init__(self, base_url: str, data_dir: Path, process: subprocess.Popen[bytes] | None = None) -> None:
+    def __init__(
+        self, base_url: str, data_dir: Path, process: subprocess.Popen[bytes] | None = None, root: Path = ROOT
+    ) -> None:
         self.base_url = base_url
         self.data_dir = data_dir
+        self.root = root
         self._process = process
 
     def stop(self) -> None:
@@ -88,7 +91,8 @@ def project_copy(into: Path) -> Path:
     """The project's sources copied to `into`, sharing the tools: an app served from there builds its own web
     folder, so it can be stopped (or started) without touching the pages another served app is using."""
     copy = into / "project"
-    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".git", ".web", ".states", ".tools", "__pycache__", "data"))
+    skipped = shutil.ignore_patterns(".git", ".web", ".states", ".tools", "__pycache__", "data")
+    shutil.copytree(ROOT, copy, ignore=skipped)
     (copy / ".tools").symlink_to(ROOT / ".tools")
     return copy
 
@@ -115,7 +119,7 @@ def serve_app(data_dir: Path, root: Path = ROOT) -> Iterator[RunningApp]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_healthy(base, process, log)
-        yield RunningApp(base, data_dir, process)
+        yield RunningApp(base, data_dir, process, root)
     finally:
         _stop(process)
 
