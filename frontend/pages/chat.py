@@ -17,7 +17,7 @@ from frontend.pages.chat_state import (
 )
 from frontend.pages.instance_dialogs import dialog, dialog_buttons
 from frontend.pages.model_picker import NamedChoice, model_picker, named_model_dialog
-from frontend.words import code_badge, code_colour, code_words
+from frontend.words import code_badge, code_colour
 
 WRAPPED = {"white_space": "pre-wrap", "overflow_wrap": "anywhere"}
 
@@ -94,7 +94,6 @@ def _turn_facts(row: EntryRow) -> rx.Component:
 def _failure(row: EntryRow) -> rx.Component:
     return rx.callout(
         rx.flex(
-            rx.text(code_words(row.outcome), weight="medium", size="1"),
             rx.flex(
                 rx.cond(row.error_outcome, code_badge(row.error_outcome, size="1", class_name="turn-error")),
                 rx.text(row.problem, size="1", **WRAPPED),
