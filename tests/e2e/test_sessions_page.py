@@ -237,6 +237,19 @@ def test_a_second_tab_sees_the_turn_live(
     assert console_errors == []
 
 
+def test_a_missing_session_shows_nothing_of_the_one_open_before(
+    page: Page, running_app: RunningApp, first_instance: str, console_errors: ConsoleErrors
+) -> None:
+    new_session(page, running_app, first_instance)
+    expect(page.locator(".agent-choice")).to_have_count(1, timeout=WAIT_MS)
+    page.goto(f"{running_app.base_url}/sessions/view?id=0000000000000000")  # the same tab, so the same state
+    expect(page.locator(".form-error")).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator("#session-title")).to_have_text("")
+    expect(page.locator(".agent-choice")).to_have_count(0)
+    expect(page.locator("#message-text")).to_have_count(0)
+    assert [error for error in console_errors if "status of 404" not in error] == []
+
+
 @pytest.mark.parametrize("width", [DESKTOP, PHONE])
 def test_the_pages_fit_the_screen(
     page: Page, running_app: RunningApp, first_instance: str, width: int, console_errors: ConsoleErrors
