@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -33,7 +34,6 @@ class LoggedEvent(msgspec.Struct, frozen=True):
 
 class _Page(msgspec.Struct, frozen=True):
     events: list[LoggedEvent]
-    head: int
 
 
 class _Health(msgspec.Struct, frozen=True):
@@ -142,21 +142,34 @@ class Client:
     async def get_json(self, path: str, params: Query | None = None) -> bytes:
         return await self.send("GET", path, params=params)
 
+    async def log_head(self) -> int:
+        """The position of the newest event: positions run from 1 to it without gaps."""
+        return msgspec.json.decode(await self.get_json("/api/v1/health"), type=_Health).last_position
+
+    async def events_up_to(self, last: int, count: int) -> list[LoggedEvent]:
+        """The `count` events up to position `last` (fewer at the log's start), oldest first."""
+        if last < 1 or count < 1:
+            return []
+        raw = await self.get_json("/api/v1/events", {"after": max(0, last - count), "limit": min(count, last)})
+        return msgspec.json.decode(raw, type=_Page).events
+
     async def latest_events(self, count: int) -> tuple[list[LoggedEvent], int]:
         """The newest `count` events (oldest first) and the log's head position."""
-        head = msgspec.json.decode(await self.get_json("/api/v1/health"), type=_Health).last_position
-        raw = await self.get_json("/api/v1/events", {"after": max(0, head - count), "limit": count})
-        page = msgspec.json.decode(raw, type=_Page)
-        return page.events, max(head, page.head)
+        head = await self.log_head()
+        return await self.events_up_to(head, count), head
 
-    async def follow_events(self, after: int) -> AsyncIterator[LoggedEvent]:
-        """Events after `after` as they are logged; ends when the connection closes."""
+    async def follow_events(
+        self, after: int, opened: Callable[[], Awaitable[None]] = lambda: asyncio.sleep(0)
+    ) -> AsyncIterator[LoggedEvent]:
+        """Events after `after` as they are logged; awaits `opened()` once the feed is connected, and ends when the
+        connection closes."""
         url = api_base().replace("http", "ws", 1) + f"/api/v1/live?after={after}"
         decoder = msgspec.json.Decoder(LoggedEvent)
         try:
             async with websockets.connect(
                 url, additional_headers=self.auth_headers(), max_size=2**20, open_timeout=10, logger=LIVE_LOG
             ) as socket:
+                await opened()
                 async for frame in socket:
                     yield decoder.decode(frame)
         except websockets.InvalidStatus:

@@ -13,7 +13,7 @@ from backend.settings import Settings
 from backend.site_guard import SiteGuard, SiteRules
 from frontend.auth import SIGN_IN, AuthState, OneUserPerState, on_backend_error
 from frontend.live import LiveState
-from frontend.pages.audit import audit_page
+from frontend.pages.audit import AuditState, audit_page
 from frontend.pages.catalog import CatalogState, catalog_page
 from frontend.pages.chat import chat_page
 from frontend.pages.chat_state import ChatState
@@ -21,6 +21,7 @@ from frontend.pages.editor import EditorState, editor_page
 from frontend.pages.env_import import EnvImportState, env_import_page
 from frontend.pages.instances import instances_page
 from frontend.pages.instances_state import InstancesState
+from frontend.pages.not_found import not_found_page
 from frontend.pages.provider import ProviderState, provider_page
 from frontend.pages.sessions import SessionsState, sessions_page
 from frontend.pages.sign_in import SignInState, sign_in_page
@@ -65,7 +66,7 @@ app.register_lifespan_task(api_app.lifespan)
 app.add_middleware(OneUserPerState())
 app.add_page(sign_in_page, route=SIGN_IN, title="Sign in · Switchboard", on_load=SignInState.load)
 add_page("/", "Catalog", catalog_page, CatalogState.load)
-add_page("/audit", "Audit", audit_page)
+add_page("/audit", "Audit", audit_page, AuditState.load)
 add_page("/catalog", "Catalog", catalog_page, CatalogState.load)
 add_page("/catalog/provider", "Provider", provider_page, ProviderState.load)
 add_page("/catalog/edit", "Custom provider", editor_page, EditorState.load)
@@ -73,3 +74,4 @@ add_page("/instances", "Instances", instances_page, InstancesState.reload)
 add_page("/instances/import", "Import from environment", env_import_page, EnvImportState.load)
 add_page("/sessions", "Sessions", sessions_page, SessionsState.reload)
 add_page("/sessions/view", "Session", chat_page, ChatState.load)
+add_page(rx.constants.Page404.SLUG, "Page not found", not_found_page)

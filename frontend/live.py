@@ -1,4 +1,8 @@
-"""One live feed per browser tab: follows /api/v1/live and tells the pages what changed."""
+"""One live feed per browser tab: follows /api/v1/live and tells the pages what changed.
+
+The feed runs in the server for as long as the tab's event socket stays open; it changes the tab's state (and
+sends it reactions) only while that socket is still the one it was started for, so a closed tab gets nothing.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+import httpx
 import reflex as rx
 from reflex.utils.prerequisites import get_app
 
@@ -14,6 +19,7 @@ from frontend.auth import client_for
 
 SHOWN = 200
 RECONNECT_DELAY_S = 1.0
+FEED_FAILURES = (OSError, httpx.HTTPError, api.Problem, api.websockets.WebSocketException)
 
 
 @dataclass
@@ -26,7 +32,7 @@ class EventRow:
     summary: str
 
 
-def _row(event: api.LoggedEvent) -> EventRow:
+def event_row(event: api.LoggedEvent) -> EventRow:
     time = event.recorded_at.replace("T", " ")[:19]
     return EventRow(event.position, time, event.type, event.stream_id, event.actor, event.summary)
 
@@ -49,7 +55,7 @@ class LiveState(rx.State):
     def _add(self, events: list[api.LoggedEvent]) -> list[str]:
         fresh = [e for e in events if e.position > self.last_position]
         if fresh:
-            self.rows = ([_row(e) for e in reversed(fresh)] + self.rows)[:SHOWN]
+            self.rows = ([event_row(e) for e in reversed(fresh)] + self.rows)[:SHOWN]
             self.last_position = fresh[-1].position
         return [e.type for e in fresh]
 
@@ -68,32 +74,42 @@ class LiveState(rx.State):
                     yield reaction
                 await asyncio.sleep(RECONNECT_DELAY_S)
         finally:
-            async with self:
-                if self._feed_socket == socket_id:
-                    self._feed_socket = ""
+            if _connected(client_token, socket_id):  # still open (the feed failed): a page load may start it again
+                async with self:  # a closed tab is left alone: leaving the lock sends the tab its state
+                    if self._feed_socket == socket_id:
+                        self._feed_socket = ""
 
     async def _follow_once(
         self, client: api.Client, still_open: Callable[[], bool]
     ) -> AsyncIterator[rx.event.EventSpec]:
+        """One connection of the feed: catch up, follow until it ends, then say so (the caller reconnects)."""
+
+        async def opened() -> None:
+            async with self:
+                if still_open() and self.error:
+                    self.error = ""
+
         try:
             if self.last_position == 0:
                 events, _ = await client.latest_events(SHOWN)
                 async with self:
                     types = self._add(events) if still_open() else []
                 # a change logged after the page loaded its data but before this catch-up must still reach it
-                for reaction in reactions_to(types):
+                for reaction in reactions_to(types if still_open() else []):
                     yield reaction
-            async for event in client.follow_events(self.last_position):
+            async for event in client.follow_events(self.last_position, opened):
                 async with self:  # checked under the lock: the tab's state may have been reset for another user
                     if not still_open():
                         return
                     types = self._add([event])
-                    self.error = ""
-                for reaction in reactions_to(types):
+                for reaction in reactions_to(types if still_open() else []):  # the tab may have closed meanwhile
                     yield reaction
-        except (OSError, api.Problem, api.websockets.WebSocketException) as exc:
-            async with self:
-                self.error = f"Live feed interrupted ({type(exc).__name__}); reconnecting"
+            ending = "Live feed closed by the server"
+        except FEED_FAILURES as exc:
+            ending = f"Live feed interrupted ({type(exc).__name__})"
+        async with self:
+            if still_open():
+                self.error = f"{ending}; reconnecting"
 
 
 REACTIONS: list[tuple[tuple[str, ...], rx.event.EventHandler]] = []

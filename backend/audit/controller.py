@@ -9,6 +9,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
+from backend.audit.names import names_of
 from backend.audit.schemas import MAX_POSITION, EventPage, Health, event_out
 from backend.errors import FieldError, ValidationFailed
 from backend.services import Services
@@ -52,6 +53,7 @@ class AuditController(Controller):
         rows = await store.read(
             after=after, limit=limit, stream=stream, type=type, actor=actor, since=since, until=until
         )
-        events = [event_out(row, services.registry) for row in rows]
+        names = await names_of(services)
+        events = [event_out(row, services.registry, names) for row in rows]
         next_after = events[-1].position if events else after
         return EventPage(events=events, next_after=next_after, head=await store.head())

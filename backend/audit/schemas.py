@@ -7,10 +7,12 @@ from typing import Protocol, runtime_checkable
 
 import msgspec
 
+from backend.audit.names import Names
 from events import EventRegistry, StoredEvent
 from events.errors import UnknownEventType
 
 
+NO_NAMES = Names()  # ids shown as they are: for the CLI's export, which has no views open
 MAX_POSITION = 2**63 - 1  # SQLite's largest integer: a position beyond it is refused, not an overflow
 
 
@@ -58,18 +60,19 @@ def _words(type_name: str) -> str:
     return out[:1].upper() + out[1:]
 
 
-def summarize(stored: StoredEvent, registry: EventRegistry) -> str:
-    """The event's own summary when its type gives one, else its type in words and its stream."""
+def summarize(stored: StoredEvent, registry: EventRegistry, names: Names = NO_NAMES) -> str:
+    """The event's own summary when its type gives one, with the names of the instances, agents and providers it
+    mentions; else its type in words and its stream."""
     try:
         event = registry.decode(stored)
     except (UnknownEventType, msgspec.DecodeError, msgspec.ValidationError):
         return f"{_words(stored.type)} on {stored.stream_id}"
     if isinstance(event, Summarized):
-        return event.summary()
+        return names.put_in(event.summary())
     return f"{_words(stored.type)} on {stored.stream_id}"
 
 
-def event_out(stored: StoredEvent, registry: EventRegistry) -> EventOut:
+def event_out(stored: StoredEvent, registry: EventRegistry, names: Names = NO_NAMES) -> EventOut:
     return EventOut(
         position=stored.position,
         stream_id=stored.stream_id,
@@ -81,7 +84,7 @@ def event_out(stored: StoredEvent, registry: EventRegistry) -> EventOut:
         request_id=stored.metadata.request_id,
         correlation_id=stored.metadata.correlation_id,
         recorded_at=stored.recorded_at,
-        summary=summarize(stored, registry),
+        summary=summarize(stored, registry, names),
         data=shown_data(stored, registry),
     )
 

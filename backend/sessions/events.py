@@ -46,7 +46,7 @@ class SessionCreated(Event, frozen=True, kw_only=True):
     system_prompt: str
 
     def summary(self) -> str:
-        return f"Session {self.name!r} created on {self.default.model_id}"
+        return f"Session {self.name!r} created on {self.default.model_id} through instance {self.default.instance_id}"
 
 
 class SessionRenamed(Event, frozen=True, kw_only=True):
@@ -67,7 +67,10 @@ class SessionDefaultModelChanged(Event, frozen=True, kw_only=True):
     after: ModelChoice
 
     def summary(self) -> str:
-        return f"Session default model changed from {self.before.model_id} to {self.after.model_id}"
+        return (
+            f"Session default model changed from {self.before.model_id} to {self.after.model_id} "
+            f"through instance {self.after.instance_id}"
+        )
 
 
 class AgentCreated(Event, frozen=True, kw_only=True):
@@ -79,7 +82,7 @@ class AgentCreated(Event, frozen=True, kw_only=True):
     max_tokens: int | None
 
     def summary(self) -> str:
-        return f"Agent {self.name!r} created on {self.choice.model_id}"
+        return f"Agent {self.name!r} created on {self.choice.model_id} through instance {self.choice.instance_id}"
 
 
 class AgentModelChanged(Event, frozen=True, kw_only=True):
@@ -88,7 +91,10 @@ class AgentModelChanged(Event, frozen=True, kw_only=True):
     after: ModelChoice
 
     def summary(self) -> str:
-        return f"Agent {self.agent_id} moved from {self.before.model_id} to {self.after.model_id}"
+        return (
+            f"Agent {self.agent_id} moved from {self.before.model_id} to {self.after.model_id} "
+            f"through instance {self.after.instance_id}"
+        )
 
 
 class AgentSettingsChange(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -144,7 +150,7 @@ class TurnStarted(TurnEvent, frozen=True, kw_only=True):
     price_status: PriceStatus
 
     def summary(self) -> str:
-        return f"Turn {self.turn_id} started on {self.model_id} through instance {self.instance_id}"
+        return f"Turn of agent {self.agent_id} started on {self.model_id} through instance {self.instance_id}"
 
 
 class TurnEnded(TurnEvent, frozen=True, kw_only=True):
@@ -166,7 +172,7 @@ class TurnEnded(TurnEvent, frozen=True, kw_only=True):
 
 class TurnCompleted(TurnEnded, frozen=True, kw_only=True):
     def summary(self) -> str:
-        return f"Turn {self.turn_id} completed by {self.model_id}: {self.output_tokens} tokens out"
+        return f"Turn of agent {self.agent_id} completed by {self.model_id}: {self.output_tokens} tokens out"
 
 
 class TurnFailed(TurnEnded, frozen=True, kw_only=True):
@@ -177,14 +183,14 @@ class TurnFailed(TurnEnded, frozen=True, kw_only=True):
     message: str
 
     def summary(self) -> str:
-        return f"Turn {self.turn_id} on {self.model_id} failed: {self.error_outcome}"
+        return f"Turn of agent {self.agent_id} on {self.model_id} failed: {self.error_outcome}"
 
 
 class TurnCancelled(TurnEnded, frozen=True, kw_only=True):
     """Stopped by the user (or by the client going away); the partial text is kept."""
 
     def summary(self) -> str:
-        return f"Turn {self.turn_id} on {self.model_id} cancelled"
+        return f"Turn of agent {self.agent_id} on {self.model_id} stopped"
 
 
 class TurnInterrupted(Event, frozen=True, kw_only=True):
@@ -194,7 +200,7 @@ class TurnInterrupted(Event, frozen=True, kw_only=True):
     turn_id: str
 
     def summary(self) -> str:
-        return f"Turn {self.turn_id} interrupted by a server stop"
+        return f"Turn of agent {self.agent_id} interrupted by a server stop"
 
 
 TurnOutcome = Literal["completed", "failed", "cancelled", "interrupted"]

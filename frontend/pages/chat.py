@@ -17,13 +17,8 @@ from frontend.pages.chat_state import (
 )
 from frontend.pages.instance_dialogs import dialog, dialog_buttons
 from frontend.pages.model_picker import NamedChoice, model_picker, named_model_dialog
+from frontend.words import code_badge, code_colour
 
-OUTCOME_COLORS = {
-    "completed": "green",
-    "failed": "red",
-    "cancelled": "amber",
-    "interrupted": "amber",
-}
 WRAPPED = {"white_space": "pre-wrap", "overflow_wrap": "anywhere"}
 
 
@@ -34,10 +29,7 @@ def _agent(agent: AgentRow) -> rx.Component:
             rx.flex(
                 rx.text(agent.name, weight="medium", class_name="agent-name"),
                 rx.spacer(),
-                rx.cond(
-                    agent.status != "ready",
-                    rx.badge(agent.status, size="1", color_scheme="amber"),
-                ),
+                rx.cond(agent.status != "ready", code_badge(agent.status, size="1", class_name="agent-status")),
                 width="100%",
                 align="center",
             ),
@@ -49,7 +41,7 @@ def _agent(agent: AgentRow) -> rx.Component:
                 class_name="agent-model",
                 **WRAPPED,
             ),
-            rx.text(agent.turns, rx.cond(agent.turns == 1, " turn · ", " turns · "), agent.cost, size="1", color_scheme="gray"),
+            rx.text(agent.totals, size="1", color_scheme="gray", class_name="agent-totals"),
             direction="column",
             align="start",
             width="100%",
@@ -102,11 +94,12 @@ def _turn_facts(row: EntryRow) -> rx.Component:
 def _failure(row: EntryRow) -> rx.Component:
     return rx.callout(
         rx.flex(
-            rx.text(
-                row.outcome,
-                rx.cond(row.problem, " — " + row.problem, ""),
-                size="1",
-                **WRAPPED,
+            rx.flex(
+                rx.cond(row.error_outcome, code_badge(row.error_outcome, size="1", class_name="turn-error")),
+                rx.text(row.problem, size="1", **WRAPPED),
+                spacing="2",
+                align="center",
+                wrap="wrap",
             ),
             for_operators(
                 rx.cond(
@@ -126,7 +119,7 @@ def _failure(row: EntryRow) -> rx.Component:
             align="start",
         ),
         icon="triangle_alert",
-        color_scheme=rx.match(row.outcome, *OUTCOME_COLORS.items(), "red"),
+        color_scheme=code_colour(row.outcome, "red"),
         size="1",
         class_name="turn-failure",
     )
@@ -145,12 +138,7 @@ def _turn(row: EntryRow) -> rx.Component:
                     class_name="turn-instance",
                 ),
                 rx.spacer(),
-                rx.badge(
-                    row.outcome,
-                    color_scheme=rx.match(row.outcome, *OUTCOME_COLORS.items(), "gray"),
-                    size="1",
-                    class_name="turn-outcome",
-                ),
+                code_badge(row.outcome, size="1", class_name="turn-outcome"),
                 align="center",
                 spacing="2",
                 wrap="wrap",
@@ -335,11 +323,14 @@ def chat_page() -> rx.Component:
             margin_bottom="var(--space-4)",
         ),
         error_callout(ChatState.error),
-        rx.grid(
-            _agents_panel(),
-            _conversation(),
-            grid_template_columns=rx.breakpoints(initial="minmax(0, 1fr)", md="260px minmax(0, 1fr)"),
-            gap="var(--space-5)",
+        rx.cond(
+            ChatState.loaded,
+            rx.grid(
+                _agents_panel(),
+                _conversation(),
+                grid_template_columns=rx.breakpoints(initial="minmax(0, 1fr)", md="260px minmax(0, 1fr)"),
+                gap="var(--space-5)",
+            ),
         ),
         _add_agent_dialog(),
         _switch_dialog(),

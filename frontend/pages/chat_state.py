@@ -17,6 +17,7 @@ from frontend.money import tokens, usd
 from frontend.pages.instances_state import shown_time
 from frontend.pages.model_picker import ModelPicker
 from frontend.pages.sessions import SESSION_EVENTS, total_cost
+from frontend.words import plural
 
 
 @dataclass
@@ -27,8 +28,7 @@ class AgentRow:
     instance_id: str
     instance: str
     status: str
-    turns: int
-    cost: str
+    totals: str  # "3 turns · $0.0120"
 
 
 @dataclass
@@ -47,7 +47,8 @@ class EntryRow:
     usage: str = ""
     cost: str = ""
     ttft: str = ""
-    problem: str = ""
+    error_outcome: str = ""  # the failure's code, shown in words
+    problem: str = ""  # what the provider said
     retry_text: str = ""
 
 
@@ -83,7 +84,7 @@ def entry_rows(messages: list[sessions_api.Message], instance_names: dict[str, s
             row.usage = f"{tokens(turn.input_tokens)} in · {tokens(turn.output_tokens)} out"
             row.cost = turn_cost(turn)
             row.ttft = millis(turn.ttft_ms)
-            row.problem = ": ".join(part for part in (turn.error_outcome, turn.message) if part)
+            row.error_outcome, row.problem = turn.error_outcome or "", turn.message or ""
             row.retry_text = last_user if turn.outcome != "completed" else ""
         rows.append(row)
     return rows
@@ -98,8 +99,7 @@ def agent_row(agent: sessions_api.Agent, instance_names: dict[str, str]) -> Agen
         instance_id=instance_id,
         instance=agent.instance_name or instance_names.get(instance_id, "instance deleted"),
         status=agent.status,
-        turns=agent.turns,
-        cost=usd(agent.cost_usd),
+        totals=f"{plural(agent.turns, 'turn')} · {usd(agent.cost_usd)}",
     )
 
 
@@ -135,9 +135,14 @@ class ChatState(rx.State):
     @rx.event
     async def load(self) -> None:
         self.session_id = parse_qs(self.router.url.query).get("id", [""])[0]
-        self.agent_id, self.rows, self.loaded, self.error = "", [], False, ""
-        self.streaming_text, self.pending_text = "", ""
+        self._forget_shown()
         await self._reload(client_for(self))
+
+    def _forget_shown(self) -> None:
+        """Nothing of the session shown before stays on screen while (or if) this one fails to load."""
+        self.name, self.totals, self.version, self.agents, self.agent_id, self.rows = "", "", 0, [], "", []
+        self.loaded, self.error, self.streaming_text, self.pending_text = False, "", "", ""
+        self._seen_position = 0
 
     async def _reload(self, client: Client) -> None:
         if not self.session_id:
@@ -153,10 +158,10 @@ class ChatState(rx.State):
             self.error = describe_failure(failure)
             return
         self.name, self.version = session.name, session.version
-        self.totals = (
-            f"{session.turns} turn{'' if session.turns == 1 else 's'} · {tokens(session.input_tokens)} in · {tokens(session.output_tokens)} out · "
-            + total_cost(session.cost_usd, session.unknown_cost_turns)
-        )
+        self.totals = " · ".join((
+            plural(session.turns, "turn"), f"{tokens(session.input_tokens)} in", f"{tokens(session.output_tokens)} out",
+            total_cost(session.cost_usd, session.unknown_cost_turns),
+        ))
         self.agents = [agent_row(agent, names) for agent in session.agents]
         self.rows = entry_rows(messages, names)
         if self.pending_text and any(row.kind == "user" and row.text == self.pending_text for row in self.rows[-2:]):

@@ -16,15 +16,10 @@ from frontend.money import price, tokens, usd
 from frontend.pages.instance_dialog_states import DialogState
 from frontend.pages.instance_dialogs import dialog, dialog_buttons
 from frontend.pages.instances import status_dot
+from frontend.words import code_badge, code_words, plural
 
 HINT_INPUT, HINT_OUTPUT = 1_000, 500
 PER = 1_000_000
-AVAILABILITY_COLORS = {
-    "available": "green",
-    "not_offered": "gray",
-    "not_in_catalog": "amber",
-    "untested": "gray",
-}
 
 
 @dataclass
@@ -92,7 +87,7 @@ class ModelPicker(DialogState, rx.State, mixin=True):
         self.instance_id, self.model_id, self.models = instance_id, model_id, []
         try:
             self.instances = [
-                InstanceOption(i.id, i.name, i.provider_id, i.status, str(i.model_count or 0))
+                InstanceOption(i.id, i.name, i.provider_id, i.status, plural(i.model_count or 0, "model"))
                 for i in await instances_api.list_instances(client)
             ]
             if instance_id:
@@ -120,10 +115,10 @@ class ModelPicker(DialogState, rx.State, mixin=True):
 
 def _instance_choice(state: type[ModelPicker], option: InstanceOption) -> rx.Component:
     return rx.button(
-        status_dot(option.status),
+        rx.tooltip(status_dot(option.status), content=code_words(option.status)),
         rx.text(option.name, weight="medium", class_name="instance-choice-name"),
         rx.spacer(),
-        rx.text(option.model_count, " models", size="1", color_scheme="gray"),
+        rx.text(option.model_count, size="1", color_scheme="gray", white_space="nowrap"),
         on_click=state.choose_instance(option.id),
         variant=rx.cond(state.instance_id == option.id, "solid", "surface"),
         color_scheme="gray",
@@ -144,11 +139,7 @@ def _model_choice(state: type[ModelPicker], option: ModelOption) -> rx.Component
         rx.flex(
             rx.flex(
                 rx.text(option.name, weight="medium", class_name="model-choice-name"),
-                rx.badge(
-                    option.availability,
-                    color_scheme=rx.match(option.availability, *AVAILABILITY_COLORS.items(), "gray"),
-                    size="1",
-                ),
+                code_badge(option.availability, size="1", class_name="model-availability"),
                 _badge(option.reasoning, "reasoning", "violet"),
                 _badge(option.attachments, "attachments", "blue"),
                 spacing="2",

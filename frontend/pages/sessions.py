@@ -15,6 +15,7 @@ from frontend.money import usd
 from frontend.pages.instances import fact
 from frontend.pages.instances_state import shown_time
 from frontend.pages.model_picker import ModelPicker, NamedChoice, named_model_dialog
+from frontend.words import plural
 
 SESSION_EVENTS = ("Session", "Agent", "Message", "Turn")
 CHAT = "/sessions/view"
@@ -34,7 +35,7 @@ class SessionCard:
 def total_cost(cost_usd: float, unknown_turns: int) -> str:
     """The known cost, and how many turns had no known price (never counted as $0)."""
     known = usd(cost_usd)
-    return f"{known} + {unknown_turns} turn(s) price unknown" if unknown_turns else known
+    return f"{known} + {plural(unknown_turns, 'turn')} of unknown price" if unknown_turns else known
 
 
 def session_card(session: sessions_api.Session) -> SessionCard:

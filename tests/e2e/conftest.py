@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -67,19 +68,38 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 class RunningApp:
-    """The served app: its base URL and data folder."""
+    """The served app: its base URL, data folder and the project folder it is served from."""
 
-    def __init__(self, base_url: str, data_dir: Path) -> None:
+    def __init__(
+        self, base_url: str, data_dir: Path, process: subprocess.Popen[bytes] | None = None, root: Path = ROOT
+    ) -> None:
         self.base_url = base_url
         self.data_dir = data_dir
+        self.root = root
+        self._process = process
+
+    def stop(self) -> None:
+        """Stop the app now, as a crash or a shutdown would (a test of what the pages do then)."""
+        if self._process is not None:
+            _stop(self._process)
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "SWITCHBOARD_DATA_DIR": str(self.data_dir)}
 
 
+def project_copy(into: Path) -> Path:
+    """The project's sources copied to `into`, sharing the tools: an app served from there builds its own web
+    folder, so it can be stopped (or started) without touching the pages another served app is using."""
+    copy = into / "project"
+    skipped = shutil.ignore_patterns(".git", ".web", ".states", ".tools", "__pycache__", "data")
+    shutil.copytree(ROOT, copy, ignore=skipped)
+    (copy / ".tools").symlink_to(ROOT / ".tools")
+    return copy
+
+
 @contextmanager
-def serve_app(data_dir: Path) -> Iterator[RunningApp]:
-    """`switchboard run` on a free port with its data in `data_dir`, until the block ends."""
+def serve_app(data_dir: Path, root: Path = ROOT) -> Iterator[RunningApp]:
+    """`switchboard run` from `root` on a free port with its data in `data_dir`, until the block ends."""
     port = _free_port()
     log = data_dir.parent / "switchboard.log"
     env = {
@@ -89,16 +109,17 @@ def serve_app(data_dir: Path) -> Iterator[RunningApp]:
         "SWITCHBOARD_PORT": str(port),
         "REFLEX_TELEMETRY_ENABLED": "false",
         "PATH": f"{ROOT / '.tools' / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": os.pathsep.join((str(root), os.environ.get("PYTHONPATH", ""))),
     }
     command = [str(Path(sys.executable).with_name("switchboard")), "run"]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_healthy(base, process, log)
-        yield RunningApp(base, data_dir)
+        yield RunningApp(base, data_dir, process, root)
     finally:
         _stop(process)
 

@@ -7,6 +7,8 @@ import sys
 import time
 import uuid
 
+import httpx
+
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ConsoleErrors, RunningApp
@@ -21,28 +23,80 @@ from events import Metadata, SQLiteEventStore
 async def main() -> None:
     path = Path(sys.argv[1]) / "events.sqlite3"
     async with SQLiteEventStore.open(path, registry=build_registry()) as store:
-        event = ServiceStarted(version=sys.argv[2], data_dir="elsewhere")
-        await store.append("e2e", [event], metadata=Metadata(actor="e2e-cli"))
+        for n in range(int(sys.argv[3])):
+            event = ServiceStarted(version=f"{sys.argv[2]}-{n}" if n else sys.argv[2], data_dir="elsewhere")
+            await store.append("e2e", [event], metadata=Metadata(actor="e2e-cli"))
 
 asyncio.run(main())
 """
 
 
-def test_audit_page_updates_live(page: Page, running_app: RunningApp, console_errors: ConsoleErrors) -> None:
-    page.goto(f"{running_app.base_url}/audit")
-    rows = page.locator("#event-rows tr")
-    expect(rows.first).to_contain_text("ServiceStarted", timeout=15_000)
-    expect(page.get_by_role("link", name="Instances")).to_be_visible()
-
-    marker = f"probe-{uuid.uuid4().hex[:8]}"
+def append(running_app: RunningApp, marker: str, count: int = 1) -> None:
+    """Log `count` events from another process, the first with `marker` as its version."""
     subprocess.run(
-        [sys.executable, "-c", APPEND_FROM_ANOTHER_PROCESS, str(running_app.data_dir), marker],
+        [sys.executable, "-c", APPEND_FROM_ANOTHER_PROCESS, str(running_app.data_dir), marker, str(count)],
         check=True,
         env=running_app.env(),
         timeout=60,
     )
+
+
+def head(running_app: RunningApp) -> int:
+    position: int = httpx.get(f"{running_app.base_url}/api/v1/health").json()["last_position"]
+    return position
+
+
+def test_audit_page_updates_live(page: Page, running_app: RunningApp, console_errors: ConsoleErrors) -> None:
+    page.goto(f"{running_app.base_url}/audit")
+    rows = page.locator("#event-rows tr")
+    expect(rows.first).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("link", name="Instances")).to_be_visible()
+
+    marker = f"probe-{uuid.uuid4().hex[:8]}"
+    append(running_app, marker)
     appended_at = time.monotonic()
     expect(rows.first).to_contain_text(marker, timeout=2_000)
     assert time.monotonic() - appended_at < 2.0
     expect(rows.first).to_contain_text("e2e-cli")
     assert console_errors == []
+
+
+def test_the_log_is_paged_and_new_events_do_not_move_a_later_page(
+    page: Page, running_app: RunningApp, console_errors: ConsoleErrors
+) -> None:
+    append(running_app, "bulk", count=120)
+    total = head(running_app)
+    page.goto(f"{running_app.base_url}/audit")
+    rows = page.locator("#event-rows tr")
+    expect(page.locator("#page-range")).to_have_text(f"1-50 of {total:,}", timeout=15_000)
+    expect(rows).to_have_count(50)
+    expect(page.locator("#page-prev")).to_be_disabled()
+
+    page.locator("#page-next").click()
+    expect(page.locator("#page-range")).to_have_text(f"51-100 of {total:,}", timeout=15_000)
+    expect(rows.first.locator("td").first).to_have_text(str(total - 50))
+    expect(page.locator("#page-prev")).to_be_enabled()
+
+    marker = f"late-{uuid.uuid4().hex[:8]}"
+    append(running_app, marker, count=2)
+    expect(page.locator("#newer-events")).to_have_text("2 new events — show the newest", timeout=5_000)
+    expect(page.locator("#page-range")).to_have_text(f"51-100 of {total:,}")  # the page stays where it was
+    expect(rows.first.locator("td").first).to_have_text(str(total - 50))
+
+    page.locator("#newer-events").click()
+    expect(page.locator("#page-range")).to_have_text(f"1-50 of {total + 2:,}", timeout=15_000)
+    expect(rows.first).to_contain_text(f"{marker}-1")
+    expect(page.locator("#newer-events")).to_have_count(0)
+    assert console_errors == []
+
+
+def test_on_a_phone_events_are_stacked_rows_that_fit(page: Page, running_app: RunningApp) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{running_app.base_url}/audit")
+    item = page.locator(".event-item").first
+    expect(item).to_be_visible(timeout=15_000)
+    expect(page.locator("#event-table")).to_be_hidden()
+    summary = item.locator(".event-summary")  # on screen, not scrolled out of sight
+    box = summary.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 390
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -109,7 +109,7 @@ def test_the_new_session_form_shows_the_models_an_instance_offers_with_prices(
     choice.click()
     flash = dialog.locator(f'.model-choice[data-model-id="{FLASH}"]')
     expect(flash).to_contain_text("in $0.14 · out $0.28 per 1M · context 1M")
-    expect(flash).to_contain_text("available")
+    expect(flash).to_contain_text("Available")  # the availability in words, its code in a tooltip
     expect(flash).to_contain_text("reasoning")
     flash.click()
     expect(dialog.locator(".cost-hint")).to_have_text("1,000 input + 500 output tokens: $0.00028")
@@ -198,7 +198,7 @@ def test_stop_cancels_a_slow_turn(
     send(page, "Take your time")
     expect(page.locator("#streaming-turn")).to_be_visible(timeout=WAIT_MS)
     page.get_by_role("button", name="Stop").click(timeout=WAIT_MS)  # shown once the server has taken the turn
-    expect(last_turn(page).locator(".turn-outcome")).to_have_text("cancelled", timeout=WAIT_MS)
+    expect(last_turn(page).locator(".turn-outcome")).to_have_text("Stopped", timeout=WAIT_MS)
     expect(page.locator("#streaming-turn")).to_have_count(0)
     assert console_errors == []
 
@@ -210,8 +210,8 @@ def test_a_failed_turn_shows_its_outcome_inline_and_retry_sends_the_message_agai
     upstream.scenario.behaviour = "unauthorized"
     send(page, "Will this work?")
     failed = last_turn(page)
-    expect(failed.locator(".turn-outcome")).to_have_text("failed", timeout=WAIT_MS)
-    expect(failed.locator(".turn-failure")).to_contain_text("auth_failed")
+    expect(failed.locator(".turn-outcome")).to_have_text("Failed", timeout=WAIT_MS)
+    expect(failed.locator(".turn-failure .turn-error")).to_have_text("Key refused")  # the code is in its tooltip
     assert KEY not in page.content()
 
     upstream.scenario.behaviour = "ok"
@@ -235,6 +235,19 @@ def test_a_second_tab_sees_the_turn_live(
     expect(other.locator(".user-message")).to_have_text("Anyone watching?")
     other.context.close()
     assert console_errors == []
+
+
+def test_a_missing_session_shows_nothing_of_the_one_open_before(
+    page: Page, running_app: RunningApp, first_instance: str, console_errors: ConsoleErrors
+) -> None:
+    new_session(page, running_app, first_instance)
+    expect(page.locator(".agent-choice")).to_have_count(1, timeout=WAIT_MS)
+    page.goto(f"{running_app.base_url}/sessions/view?id=0000000000000000")  # the same tab, so the same state
+    expect(page.locator(".form-error")).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator("#session-title")).to_have_text("")
+    expect(page.locator(".agent-choice")).to_have_count(0)
+    expect(page.locator("#message-text")).to_have_count(0)
+    assert [error for error in console_errors if "status of 404" not in error] == []
 
 
 @pytest.mark.parametrize("width", [DESKTOP, PHONE])

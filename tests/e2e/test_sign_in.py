@@ -17,7 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, WebSocket, expect
 
-from tests.e2e.conftest import ROOT, ConsoleErrors, RunningApp, serve_app
+from tests.e2e.conftest import ConsoleErrors, RunningApp, project_copy, serve_app
 from tests.e2e.test_instances_page import RIGHT_KEY, WAIT_MS, add_instance, card_of, run_test, unique_name
 from tests.leak_scan import files_under, find_leaks
 from tests.upstreams import Scenario, UpstreamServer
@@ -28,7 +28,9 @@ ADMIN_ONLY_BUTTONS = ("Add instance", "Import from environment", "Edit", "Rotate
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    with serve_app(tmp_path_factory.mktemp("e2e-sign-in") / "data") as served:
+    """An app of its own, with tokens: served from a copy of the project, as the shared app may be running too."""
+    folder = tmp_path_factory.mktemp("e2e-sign-in")
+    with serve_app(folder / "data", project_copy(folder)) as served:
         yield served
 
 
@@ -176,7 +178,7 @@ def test_an_admin_signs_in_and_changes_are_logged_under_the_token_name(
         "document.cookie": page.evaluate("document.cookie").encode(),  # HttpOnly: scripts cannot read it
         "browser storage": storage.encode(),
         **{f"event socket frame {n}": frame.encode() for n, frame in enumerate(frames)},
-        **files_under(ROOT / ".states"),  # Reflex keeps its state, socket headers included, in memory
+        **files_under(app.root / ".states"),  # Reflex keeps its state, socket headers included, in memory
     }
     assert frames and find_leaks(places, [tokens.admin]) == []
     assert console_errors == []
@@ -238,3 +240,10 @@ def test_signing_out_returns_to_the_sign_in_page_and_the_tab_forgets_what_it_sho
     expect(page).to_have_url(at(app, "/sign-in", "?next=/instances"), timeout=WAIT_MS)
     assert frames and not [frame for frame in frames if instance_name in frame or "e2e-viewer" in frame]
     assert console_errors == []
+
+
+def test_last_the_server_log_has_no_warnings_about_closed_tabs(app: RunningApp) -> None:
+    """Signing in and out reloads tabs onto new sockets; the old sockets' feeds must not write to them after.
+    (Runs last in this module, after the tabs above came and went.)"""
+    log = app.data_dir.parent / "switchboard.log"
+    assert "disconnected client" not in log.read_text()

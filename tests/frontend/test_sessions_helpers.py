@@ -47,7 +47,8 @@ def test_a_cost_below_a_cent_keeps_its_first_digits() -> None:
 def test_an_unknown_price_is_never_shown_as_zero() -> None:
     assert cost_hint(model("unknown", 0, 0)) == "price unknown"
     assert cost_hint(None) == "price unknown"
-    assert total_cost(0.0, 2) == "$0.00 + 2 turn(s) price unknown"
+    assert total_cost(0.0, 2) == "$0.00 + 2 turns of unknown price"
+    assert total_cost(0.0, 1) == "$0.00 + 1 turn of unknown price"
     assert total_cost(1.5, 0) == "$1.50"
 
 
@@ -104,13 +105,15 @@ def test_turn_rows_show_model_instance_usage_cost_and_retry_the_failed_message()
     assert (
         second.instance,
         second.cost,
+        second.error_outcome,
         second.problem,
         second.retry_text,
         second.ttft,
     ) == (
         "gone",
         "price unknown",
-        "rate_limited: slow down",
+        "rate_limited",
+        "slow down",
         "again",
         "–",
     )

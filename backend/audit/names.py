@@ -1,0 +1,65 @@
+"""Names for the ids that event summaries mention, so the audit log and history lists read "instance 'Prod'"
+and "provider Anthropic" rather than hex ids (the ids stay in each event's stream and data).
+
+A summary names an instance as "instance <id>", an agent as "agent <id>" and a provider as "provider <id>";
+`Names.put_in` swaps in the name of each id it knows and leaves any other text alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the services import every domain, this module's readers among them
+    from backend.services import Services
+
+MENTION = re.compile(r"\b(instance|agent|provider) ([\w-]+(?:\.[\w-]+)*)", re.IGNORECASE)
+QUOTED = ("instance", "agent")  # names people typed are quoted; provider names are proper names already
+
+
+@dataclass(frozen=True)
+class Names:
+    """Instance, agent and provider names by id, looked up once for a whole page of events."""
+
+    instances: Mapping[str, str] = field(default_factory=dict)
+    agents: Mapping[str, str] = field(default_factory=dict)
+    providers: Mapping[str, str] = field(default_factory=dict)
+
+    def put_in(self, summary: str) -> str:
+        return MENTION.sub(self._named, summary)
+
+    def _named(self, mention: re.Match[str]) -> str:
+        word, ident = mention.group(1), mention.group(2)
+        kind = word.lower()
+        known = {"instance": self.instances, "agent": self.agents, "provider": self.providers}[kind].get(ident)
+        if known is None:
+            return mention.group(0)
+        return f"{word} {known!r}" if kind in QUOTED else f"{word} {known}"
+
+
+async def names_of(services: Services) -> Names:
+    """Every live instance's, agent's and catalog provider's name: three lookups, however many events."""
+    sessions = await services.sessions.view.all(services.store)
+    return Names(
+        instances=await services.sessions.instance_names(),
+        agents={agent.id: agent.name for row in sessions for agent in row.session.agents},
+        providers={provider.id: provider.name for provider in services.catalog.providers()},
+    )
+
+
+class NameBook:
+    """The names as of a log position, looked up again only for an event logged after it: a live feed replaying
+    a long backlog looks them up once, and never waits on a lookup between the frames of that backlog."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._head = -1
+        self._names = Names()
+
+    async def at(self, position: int) -> Names:
+        if position > self._head:
+            self._head = await self._services.store.head()
+            self._names = await names_of(self._services)
+        return self._names
