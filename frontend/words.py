@@ -74,8 +74,3 @@ def code_badge(code: rx.Var[str], **props: object) -> rx.Component:
         rx.badge(code_words(code), color_scheme=code_colour(code), **props),
         content=code,
     )
-
-
-def plural(count: int, noun: str, many: str = "") -> str:
-    """"1 model", "2 models", "1,534 models" ("1 turn", "3 turns"); `many` for a noun not made plural by "s"."""
-    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
