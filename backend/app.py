@@ -14,6 +14,7 @@ from litestar.openapi.spec import Components
 
 from backend.api_docs import BEARER, BEARER_SCHEME, SCHEMA_PATH, ProblemResponses, SwaggerDocs
 from backend.audit.controller import AuditController
+from backend.audit.names import Names, names_of
 from backend.audit.live import live_feed
 from backend.auth import AuthController, Tokens, TokensController, authorize
 from backend.catalog import CatalogController, CatalogService
@@ -51,6 +52,11 @@ def _tokens(state: State) -> Tokens:
     return _services(state).tokens
 
 
+async def _names(state: State) -> Names:
+    """The names event summaries put in place of ids, looked up once per request that asks for them."""
+    return await names_of(_services(state))
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the API app; its lifespan opens the store and closes it on shutdown.
 
@@ -76,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "instances": Provide(_instances, sync_to_thread=False),
             "sessions": Provide(_sessions, sync_to_thread=False),
             "tokens": Provide(_tokens, sync_to_thread=False),
+            "names": Provide(_names),
             "metadata": Provide(request_metadata, sync_to_thread=False),
         },
         guards=[authorize],

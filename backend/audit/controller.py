@@ -9,7 +9,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
-from backend.audit.names import names_of
+from backend.audit.names import Names
 from backend.audit.schemas import MAX_POSITION, EventPage, Health, event_out
 from backend.errors import FieldError, ValidationFailed
 from backend.services import Services
@@ -37,6 +37,7 @@ class AuditController(Controller):
     async def list_events(
         self,
         services: ServicesDep,
+        names: NamedDependency[Names],
         after: Annotated[int, QueryParameter(ge=0, le=MAX_POSITION)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
         stream: FromQuery[str | None] = None,
@@ -53,7 +54,6 @@ class AuditController(Controller):
         rows = await store.read(
             after=after, limit=limit, stream=stream, type=type, actor=actor, since=since, until=until
         )
-        names = await names_of(services)
         events = [event_out(row, services.registry, names) for row in rows]
         next_after = events[-1].position if events else after
         return EventPage(events=events, next_after=next_after, head=await store.head())

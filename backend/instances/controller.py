@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
+from backend.audit.names import Names
 from backend.audit.schemas import EventOut, event_out
 from backend.context import idempotency_key, parse_if_match
 from backend.errors import NotFound
@@ -127,11 +128,13 @@ class InstancesController(Controller):
         return await add_listed_model(instances, instance_id, data, metadata)
 
     @get("/{instance_id:str}/history", summary="The instance's events, oldest first (also after deletion)")
-    async def history(self, instances: InstancesDep, instance_id: InstanceId) -> list[EventOut]:
+    async def history(
+        self, instances: InstancesDep, names: NamedDependency[Names], instance_id: InstanceId
+    ) -> list[EventOut]:
         events = await instances.store.read_stream(stream_of(instance_id))
         if not events:
             raise NotFound(f"no instance {instance_id!r}")
-        return [event_out(stored, instances.store.registry) for stored in events]
+        return [event_out(stored, instances.store.registry, names) for stored in events]
 
 
 class EnvImportController(Controller):

@@ -33,6 +33,14 @@ async def test_summaries_use_instance_agent_and_provider_names(client: Client, u
     assert "Connection test of instance 'Office gateway'" in text
 
 
+async def test_an_instance_history_names_the_instance(client: Client, upstream: UpstreamServer) -> None:
+    instance_id = await instance(client, upstream, "Office gateway")
+    history = ok(await client.get(f"/api/v1/instances/{instance_id}/history"))
+    assert isinstance(history, list)
+    text = "\n".join(str(event["summary"]) for event in history)
+    assert "instance 'Office gateway'" in text and instance_id not in text
+
+
 async def test_unknown_ids_and_other_words_are_left_alone() -> None:
     names = Names(instances={"i1": "Prod"}, providers={"openai": "OpenAI"})
     assert names.put_in("Key set on instance i1") == "Key set on instance 'Prod'"
