@@ -15,6 +15,11 @@ def custom_stream(provider_id: str) -> str:
     return f"{CUSTOM_STREAM_PREFIX}{provider_id}"
 
 
+def _models(provider: ProviderDraft) -> str:
+    count = len(provider.models)
+    return "1 model" if count == 1 else f"{count} models"
+
+
 class CustomProviderCreated(Event, frozen=True, kw_only=True):
     """A user defined a provider; with a shipped provider's id it overrides that provider."""
 
@@ -22,7 +27,7 @@ class CustomProviderCreated(Event, frozen=True, kw_only=True):
     provider: ProviderDraft
 
     def summary(self) -> str:
-        return f"Custom provider {self.provider_id} created with {len(self.provider.models)} models"
+        return f"Custom provider {self.provider_id} created with {_models(self.provider)}"
 
 
 class CustomProviderUpdated(Event, frozen=True, kw_only=True):
@@ -32,7 +37,7 @@ class CustomProviderUpdated(Event, frozen=True, kw_only=True):
     provider: ProviderDraft
 
     def summary(self) -> str:
-        return f"Custom provider {self.provider_id} updated ({len(self.provider.models)} models)"
+        return f"Custom provider {self.provider_id} updated ({_models(self.provider)})"
 
 
 class CustomModelAdded(Event, frozen=True, kw_only=True):

@@ -80,7 +80,7 @@ async def test_the_service_app_serves_the_catalog_and_logs_its_events(tmp_path: 
         assert created.status_code == 201
         logged = (await client.get("/api/v1/events", params={"stream": "catalog-llama-cpp"})).json()
         assert [e["type"] for e in logged["events"]] == ["CustomProviderCreated"]
-        assert logged["events"][0]["summary"] == "Custom provider llama-cpp created with 1 models"
+        assert logged["events"][0]["summary"] == "Custom provider llama.cpp created with 1 model"
 
 
 async def test_a_provider_shows_its_default_endpoint_resolved(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
