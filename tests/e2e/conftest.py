@@ -78,10 +78,11 @@ class RunningApp:
         self.root = root
         self._process = process
 
-    def stop(self) -> None:
-        """Stop the app now, as a crash or a shutdown would (a test of what the pages do then)."""
+    def kill(self) -> None:
+        """Kill the app and everything it started at once, as a crash would (a test of what the pages do then)."""
         if self._process is not None:
-            _stop(self._process)
+            os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait()
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "SWITCHBOARD_DATA_DIR": str(self.data_dir)}

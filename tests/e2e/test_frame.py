@@ -3,7 +3,6 @@ the navigation, and a phone gets the navigation behind a menu button."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,10 +30,8 @@ def test_the_live_badge_says_reconnecting_soon_after_the_server_is_gone(page: Pa
     expect(badge).to_have_text("live", timeout=WAIT_MS)
     expect(page.locator("#event-rows tr").first).to_be_visible(timeout=WAIT_MS)
 
-    doomed_app.stop()
-    stopped_at = time.monotonic()
+    doomed_app.kill()  # returns as soon as the processes are gone: the 2 s below count from losing the sockets
     expect(badge).to_have_text("reconnecting", timeout=2_000)
-    assert time.monotonic() - stopped_at < 2.0
 
 
 def test_an_unknown_address_gets_a_page_with_the_navigation(
