@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from backend.catalog.placeholders import parse_placeholder, variable_allowed
+from backend.catalog.placeholders import parse_placeholder, shown_url, variable_allowed
 from backend.catalog.schema import Provider, as_draft, with_identity
 from backend.catalog.templates import TEMPLATES
 from backend.instances.commands import create_instance
@@ -91,7 +91,7 @@ def _candidate(
         existing_instance_id=match.id if match else None,
         creates_provider=provider is OLLAMA_TEMPLATE,
         sends_to=sends_to,
-        default_endpoint=catalog_endpoint(provider),
+        default_endpoint=shown_url(catalog_endpoint(provider)),
     )
     return Found(shown, secret)
 
