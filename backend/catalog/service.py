@@ -30,7 +30,7 @@ from backend.catalog.events import (
     SkippedProvider,
     custom_stream,
 )
-from backend.catalog.placeholders import default_endpoint, shown_url
+from backend.catalog.placeholders import shown_url
 from backend.catalog.refresh import (
     CatalogServiceFailed,
     convert_listed,
@@ -50,6 +50,7 @@ from backend.catalog.views import (
     ProviderSummary,
     ProviderView,
     is_catalog_stream,
+    provider_endpoint,
 )
 from backend.errors import Conflict, FieldError, NotFound, ValidationFailed
 from backend.settings import Settings
@@ -174,8 +175,7 @@ class CatalogService:
     def provider_detail(self, provider_id: str) -> ProviderDetail:
         """The provider with its default endpoint resolved as requests would use it now (as `shown_url`)."""
         view = self.require_provider(provider_id)
-        resolved = default_endpoint(view.api_endpoint, view.shipped and not view.custom)
-        return ProviderDetail(**msgspec.structs.asdict(view), resolved_endpoint=shown_url(resolved))
+        return ProviderDetail(**msgspec.structs.asdict(view), resolved_endpoint=shown_url(provider_endpoint(view)))
 
     def search(self, query: ModelQuery) -> ModelPage:
         unknown = sorted(query.providers - self._state.index.providers.keys())

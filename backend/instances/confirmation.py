@@ -6,9 +6,10 @@ import msgspec
 
 from backend.catalog.placeholders import shown_url
 from backend.catalog.schema import SDK_ENDPOINT_TYPES, Provider
+from backend.catalog.views import provider_endpoint
 from backend.errors import Conflict, FieldError
 from backend.instances.commands import check_version
-from backend.instances.destination import catalog_endpoint, endpoint_origin, endpoint_status, unresolved
+from backend.instances.destination import endpoint_origin, endpoint_status, unresolved
 from backend.instances.events import EndpointConfirmed
 from backend.instances.schemas import ConfirmEndpoint
 from backend.instances.service import Instances
@@ -41,9 +42,9 @@ def present(instances: Instances, instance: InstanceView) -> InstanceView:
     status = endpoint_status(origin, credential is not None, credential.origin if credential else None)
     if instance.provider_type in SDK_ENDPOINT_TYPES:
         status = "ok"  # catalog-only types send nothing
+    shown = shown_url(provider_endpoint(provider)) if provider else ""
     return msgspec.structs.replace(
-        instance, endpoint_status=status, current_origin=origin,
-        default_endpoint=shown_url(catalog_endpoint(provider)) if provider else "", key_required=key_required(provider),
+        instance, endpoint_status=status, current_origin=origin, default_endpoint=shown, key_required=key_required(provider)
     )
 
 
