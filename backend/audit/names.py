@@ -2,7 +2,9 @@
 and "provider Anthropic" rather than hex ids (the ids stay in each event's stream and data).
 
 A summary names an instance as "instance <id>", an agent as "agent <id>" and a provider as "provider <id>";
-`Names.put_in` swaps in the name of each id it knows and leaves any other text alone.
+`Names.put_in` swaps in the name of each id it knows and leaves any other text alone, above all the names
+people typed, which summaries quote as Python's repr does ('...' or "..."), so a session called
+'switch provider openai to local' keeps its name.
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the services import every domain, this module's readers among them
     from backend.services import Services
 
-MENTION = re.compile(r"\b(instance|agent|provider) ([\w-]+(?:\.[\w-]+)*)", re.IGNORECASE)
+MENTION = re.compile(
+    r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\b(instance|agent|provider) ([\w-]+(?:\.[\w-]+)*)""",
+    re.IGNORECASE,
+)
+"""A quoted span (matched first, left alone) or a mention of an id."""
 QUOTED = ("instance", "agent")  # names people typed are quoted; provider names are proper names already
 
 
@@ -32,6 +38,8 @@ class Names:
 
     def _named(self, mention: re.Match[str]) -> str:
         word, ident = mention.group(1), mention.group(2)
+        if word is None:
+            return mention.group(0)  # a quoted name, as typed
         kind = word.lower()
         known = {"instance": self.instances, "agent": self.agents, "provider": self.providers}[kind].get(ident)
         if known is None:
