@@ -14,8 +14,8 @@ from litestar.openapi.spec import Components
 
 from backend.api_docs import BEARER, BEARER_SCHEME, SCHEMA_PATH, ProblemResponses, SwaggerDocs
 from backend.audit.controller import AuditController
-from backend.audit.names import Names, names_of
 from backend.audit.live import live_feed
+from backend.audit.names import Names, names_of
 from backend.auth import AuthController, Tokens, TokensController, authorize
 from backend.catalog import CatalogController, CatalogService
 from backend.context import request_metadata

@@ -10,11 +10,10 @@ from typing import Annotated
 
 import anyio
 import msgspec
-
 from anyio.streams.memory import MemoryObjectSendStream
 from litestar import WebSocket, websocket
-from litestar.exceptions import WebSocketDisconnect
 from litestar.di import NamedDependency
+from litestar.exceptions import WebSocketDisconnect
 from litestar.params import QueryParameter
 
 from backend.audit.names import NameBook

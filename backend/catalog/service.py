@@ -54,6 +54,7 @@ from backend.catalog.views import (
 )
 from backend.errors import Conflict, FieldError, NotFound, ValidationFailed
 from backend.settings import Settings
+from backend.wording import plural
 from events import ConcurrencyConflict, Event, EventIdReused, Metadata, SQLiteEventStore, StoredEvent
 from events.event import type_name
 
@@ -209,7 +210,7 @@ class CatalogService:
         draft = settle_price_status(draft)
         problems = provider_problems(provider_id, draft)
         if problems:
-            raise ValidationFailed(f"provider {provider_id!r} has {len(problems)} problem(s)", problems)
+            raise ValidationFailed(f"provider {provider_id!r} has {plural(len(problems), 'problem')}", problems)
         if not override:
             await self._refuse_overrides([(provider_id, "id")])
         return await self._save(provider_id, draft, metadata, expected_version, idempotency_key)
@@ -266,7 +267,7 @@ class CatalogService:
         or, without `override`, if any has a shipped provider's id."""
         drafts, problems = import_drafts(data, as_id)
         if problems:
-            raise ValidationFailed(f"the import has {len(problems)} problem(s); nothing was saved", problems)
+            raise ValidationFailed(f"the import has {plural(len(problems), 'problem')}; nothing was saved", problems)
         if not override:
             at = "[{}]." if isinstance(data, list) else ""
             await self._refuse_overrides([(pid, at.format(index) + "id") for index, (pid, _) in enumerate(drafts)])

@@ -64,7 +64,7 @@ async def test_rekey_to_a_passphrase_moves_every_key_and_keeps_fingerprints(
     before = key_ids(settings)
     done = rekey(settings, NEW_PASSPHRASE)
     assert done.returncode == 0, done.stderr
-    assert "re-encrypted 2 credential file(s)" in done.stdout and "SWITCHBOARD_MASTER_KEY" in done.stdout
+    assert "re-encrypted 2 credential files" in done.stdout and "SWITCHBOARD_MASTER_KEY" in done.stdout
     for secret in (SECRET, OTHER_SECRET, NEW_PASSPHRASE):
         assert secret not in done.stdout + done.stderr
     after = key_ids(settings)
