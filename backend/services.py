@@ -12,6 +12,7 @@ import httpx
 
 from backend.audit.events import EVENT_TYPES as AUDIT_EVENTS
 from backend.audit.events import SERVICE_STREAM, ServiceStarted
+from backend.audit.names import NameBook
 from backend.auth import EVENT_TYPES as AUTH_EVENTS
 from backend.auth import Tokens, TokenView, Unprotected
 from backend.catalog import EVENT_TYPES as CATALOG_EVENTS
@@ -45,7 +46,8 @@ def build_registry() -> EventRegistry:
 
 
 class Services:
-    """What request handlers use: settings, the event store, the shared HTTP client, the domains, the tokens."""
+    """What request handlers use: settings, the event store, the shared HTTP client, the domains, the tokens,
+    and the names event summaries put in place of ids."""
 
     def __init__(
         self,
@@ -67,6 +69,7 @@ class Services:
         self.instances = instances
         self.sessions = sessions
         self.tokens = tokens
+        self.names = NameBook(self)
 
 
 async def instance_names_using(instance_list: InstanceListView, store: SQLiteEventStore, provider_id: str) -> list[str]:

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import anyio
+
 if TYPE_CHECKING:  # the services import every domain, this module's readers among them
     from backend.services import Services
 
@@ -58,16 +60,27 @@ async def names_of(services: Services) -> Names:
 
 
 class NameBook:
-    """The names as of a log position, looked up again only for an event logged after it: a live feed replaying
-    a long backlog looks them up once, and never waits on a lookup between the frames of that backlog."""
+    """The names as of a log position, shared by every request and live feed of the service: looked up again
+    only once the log has moved past the position they were looked up at, by one caller while the others wait.
+    A live feed replaying a long backlog looks them up once, and never waits on a lookup between its frames."""
 
     def __init__(self, services: Services) -> None:
         self._services = services
         self._head = -1
         self._names = Names()
+        self._lookup = anyio.Lock()
+
+    async def now(self) -> Names:
+        """The names as of the log's head now."""
+        return await self.at(await self._services.store.head())
 
     async def at(self, position: int) -> Names:
-        if position > self._head:
-            self._head = await self._services.store.head()
-            self._names = await names_of(self._services)
+        """Names at least as recent as `position`."""
+        if position <= self._head:
+            return self._names
+        async with self._lookup:
+            if position > self._head:
+                head = await self._services.store.head()
+                self._names = await names_of(self._services)
+                self._head = head
         return self._names
