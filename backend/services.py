@@ -104,7 +104,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 settings.database_path, registry=registry, inline_views=[instance_list, token_view, session_list]
             ) as store,
             httpx.AsyncClient(follow_redirects=False) as http,
-            await CatalogService.open(store, settings, http) as catalog,
+            await CatalogService.open(
+                store, settings, http, instance_names=partial(instance_names_using, instance_list, store)
+            ) as catalog,
         ):
             tokens = Tokens.open(store, token_view, settings)
             refusal = await tokens.unprotected(settings.host)
@@ -112,7 +114,6 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 raise Unprotected(refusal)
             await upgrade_vault(vault, settings.master_key, settings.key_file, store, SYSTEM)
             instances = Instances(store, instance_list, vault, catalog, http)
-            catalog.instance_names = partial(instance_names_using, instance_list, store)
             await instances.reconcile_credentials()
             await record_missing_origins(instances)
             async with anyio.create_task_group() as turns:

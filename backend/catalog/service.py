@@ -66,7 +66,7 @@ CATALOG_TYPES = tuple(type_name(event_class) for event_class in EVENT_TYPES)
 
 SaveStatus = Literal["created", "updated", "unchanged"]
 InstanceNames = Callable[[str], Awaitable[list[str]]]
-"""The names of the instances using a provider id (the instances domain provides it once it is open)."""
+"""The names of the instances using a provider id (the instances domain provides it)."""
 
 
 async def no_instances(_provider_id: str) -> list[str]:
@@ -111,6 +111,7 @@ class CatalogService:
         state: CatalogState,
         warnings: list[str],
         refresh_timeout: float,
+        instance_names: InstanceNames,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -120,7 +121,7 @@ class CatalogService:
         self._follower: asyncio.Task[None] | None = None
         self.warnings = warnings
         self.refresh_timeout = refresh_timeout
-        self.instance_names: InstanceNames = no_instances
+        self.instance_names = instance_names
 
     @classmethod
     async def open(
@@ -131,10 +132,14 @@ class CatalogService:
         *,
         seed_dir: Path = SEED_DIR,
         refresh_timeout: float = DEFAULT_REFRESH_TIMEOUT,
+        instance_names: InstanceNames = no_instances,
     ) -> CatalogService:
-        """Load the seed, apply the log, and start following it; call `close()` when done."""
+        """Load the seed, apply the log, and start following it; call `close()` when done.
+
+        `instance_names` names the instances using a provider, for the refusal of a silent override."""
         seed = load_seed(seed_dir)
-        service = cls(store, settings, http, CatalogState(seed.providers), seed.warnings, refresh_timeout)
+        state = CatalogState(seed.providers)
+        service = cls(store, settings, http, state, seed.warnings, refresh_timeout, instance_names)
         await service._catch_up()
         service._follower = asyncio.create_task(service._follow(), name="catalog-follower")
         return service
