@@ -14,8 +14,8 @@ from backend.instances.rekey import reseal_all
 from backend.instances.vault import Vault, VaultKeyError
 from backend.secret import Secret
 from backend.settings import Settings
-from tests.conftest import api_client
 from tests.cli.test_cli import SWITCHBOARD
+from tests.conftest import api_client
 from tests.instances.conftest import OTHER_SECRET, SECRET, create
 from tests.upstreams import UpstreamServer
 from tests.upstreams.fixtures import upstream, upstream_server
