@@ -10,13 +10,12 @@ from pathlib import Path
 
 import msgspec
 from litestar import Router, get
-from litestar.constants import RESERVED_KWARGS
 from litestar.exceptions import NotFoundException
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import ResponseSpec
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Example, SecurityScheme
-from litestar.params import FromPath, ParameterKwarg
+from litestar.params import FromPath
 from litestar.plugins import ReceiveRoutePlugin
 from litestar.response import File
 from litestar.routes import BaseRoute, HTTPRoute
@@ -57,8 +56,8 @@ class Refusal(msgspec.Struct, frozen=True):
 
 REFUSALS: dict[int, Refusal] = {
     400: Refusal(
-        "Malformed: invalid JSON, a body or parameter of the wrong type, an unknown query parameter, "
-        "or a Host this server does not answer for",
+        "Malformed: invalid JSON, a body or parameter of the wrong type or out of range, an unknown query "
+        "parameter, or a Host this server does not answer for",
         Problem("Validation failed", 400, "Validation failed for POST /api/v1/instances",
                 errors=[FieldError("body", "request body is required")]),
     ),
@@ -95,25 +94,20 @@ REFUSALS: dict[int, Refusal] = {
 ROUTE_REFUSALS: dict[tuple[str, str], frozenset[int]] = {
     ("POST", SIGN_IN): frozenset({401, 413, 422}),  # reads its form or JSON body itself
     ("POST", "/api/v1/catalog/refresh"): frozenset({502, 504}),
+    ("GET", "/api/v1/events"): frozenset({422}),  # since after until
+    ("GET", "/api/v1/catalog/models"): frozenset({422}),  # a provider filter naming no catalog provider
 }
 """Statuses a route answers that its shape does not show."""
-
-
-def _query_parameters(handler: HTTPRouteHandler, path_parameters: set[str]) -> set[str]:
-    """The names the handler takes from the query string (not the path, headers, cookies or dependencies)."""
-    dependencies = set(handler.resolve_dependencies())
-    names: set[str] = set()
-    for name, field in handler.parsed_fn_signature.parameters.items():
-        kwarg = field.kwarg_definition
-        if isinstance(kwarg, ParameterKwarg) and (kwarg.header or kwarg.cookie):
-            continue
-        if name not in RESERVED_KWARGS and name not in path_parameters and name not in dependencies:
-            names.add(name)
-    return names
+IF_MATCH_KWARG = "if_match"
+"""The handler parameter carrying the If-Match header; a malformed one is a 422 (see backend.context)."""
 
 
 def refusal_statuses(method: str, path: str, handler: HTTPRouteHandler, path_parameters: set[str]) -> set[int]:
-    """Every refusal status a route can answer, from its method, path, permission and parameters."""
+    """Every refusal status a route can answer, from its method, path, permission, body and headers.
+
+    A query value of the wrong type or out of range is a 400 like any malformed input; a 422 comes from a
+    body's rules, a malformed If-Match, or a route's own rule on its query (ROUTE_REFUSALS).
+    """
     codes = {400} | ROUTE_REFUSALS.get((method, path), frozenset())
     guarded = required_access(method, path) != "public"
     if guarded:
@@ -124,9 +118,10 @@ def refusal_statuses(method: str, path: str, handler: HTTPRouteHandler, path_par
             codes.add(409)
     if path_parameters:
         codes.add(404)
-    if BODY_KWARG in handler.parsed_fn_signature.parameters:
+    parameters = handler.parsed_fn_signature.parameters
+    if BODY_KWARG in parameters:
         codes |= {413, 422} if path in FORM_ROUTES else {413, 415, 422}
-    if _query_parameters(handler, path_parameters):
+    if IF_MATCH_KWARG in parameters:
         codes.add(422)
     return codes
 

@@ -14,8 +14,8 @@ from litestar.openapi.spec import Components
 
 from backend.api_docs import BEARER, BEARER_SCHEME, SCHEMA_PATH, ProblemResponses, SwaggerDocs
 from backend.audit.controller import AuditController
-from backend.audit.names import Names, names_of
 from backend.audit.live import live_feed
+from backend.audit.names import Names
 from backend.auth import AuthController, Tokens, TokensController, authorize
 from backend.catalog import CatalogController, CatalogService
 from backend.context import request_metadata
@@ -53,8 +53,8 @@ def _tokens(state: State) -> Tokens:
 
 
 async def _names(state: State) -> Names:
-    """The names event summaries put in place of ids, looked up once per request that asks for them."""
-    return await names_of(_services(state))
+    """The names event summaries put in place of ids, as of the log's head (looked up again only once it moved)."""
+    return await _services(state).names.now()
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

@@ -19,6 +19,7 @@ from backend.instances.rekey import NEW_MASTER_VARIABLE, Rekeyed, reseal_all, sw
 from backend.instances.vault_lock import VaultBusy, holding_vault
 from backend.services import build_registry
 from backend.settings import Settings, secret_setting
+from backend.wording import plural
 from events import Metadata, NotAnEventStore, SQLiteEventStore
 from events.schema import check_file
 
@@ -100,9 +101,9 @@ async def _record_rekey(settings: Settings, rekeyed: Rekeyed) -> None:
 
 
 def _rekey_report(settings: Settings, rekeyed: Rekeyed) -> str:
-    lines = [f"re-encrypted {rekeyed.moved} credential file(s) under master key {rekeyed.key_id}"]
+    lines = [f"re-encrypted {plural(rekeyed.moved, 'credential file')} under master key {rekeyed.key_id}"]
     if rekeyed.unreadable:
-        lines.append(f"left {len(rekeyed.unreadable)} unreadable file(s) as they were: {', '.join(rekeyed.unreadable)}")
+        lines.append(f"left {plural(len(rekeyed.unreadable), 'unreadable file')} as they were: {', '.join(rekeyed.unreadable)}")
     if rekeyed.generated:
         lines.append(f"the new master key is in {settings.key_file}; start the server without SWITCHBOARD_MASTER_KEY")
     else:

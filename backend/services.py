@@ -12,6 +12,7 @@ import httpx
 
 from backend.audit.events import EVENT_TYPES as AUDIT_EVENTS
 from backend.audit.events import SERVICE_STREAM, ServiceStarted
+from backend.audit.names import NameBook
 from backend.auth import EVENT_TYPES as AUTH_EVENTS
 from backend.auth import Tokens, TokenView, Unprotected
 from backend.catalog import EVENT_TYPES as CATALOG_EVENTS
@@ -45,7 +46,8 @@ def build_registry() -> EventRegistry:
 
 
 class Services:
-    """What request handlers use: settings, the event store, the shared HTTP client, the domains, the tokens."""
+    """What request handlers use: settings, the event store, the shared HTTP client, the domains, the tokens,
+    and the names event summaries put in place of ids."""
 
     def __init__(
         self,
@@ -67,6 +69,7 @@ class Services:
         self.instances = instances
         self.sessions = sessions
         self.tokens = tokens
+        self.names = NameBook(self)
 
 
 async def instance_names_using(instance_list: InstanceListView, store: SQLiteEventStore, provider_id: str) -> list[str]:
@@ -101,7 +104,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 settings.database_path, registry=registry, inline_views=[instance_list, token_view, session_list]
             ) as store,
             httpx.AsyncClient(follow_redirects=False) as http,
-            await CatalogService.open(store, settings, http) as catalog,
+            await CatalogService.open(
+                store, settings, http, instance_names=partial(instance_names_using, instance_list, store)
+            ) as catalog,
         ):
             tokens = Tokens.open(store, token_view, settings)
             refusal = await tokens.unprotected(settings.host)
@@ -109,7 +114,6 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 raise Unprotected(refusal)
             await upgrade_vault(vault, settings.master_key, settings.key_file, store, SYSTEM)
             instances = Instances(store, instance_list, vault, catalog, http)
-            catalog.instance_names = partial(instance_names_using, instance_list, store)
             await instances.reconcile_credentials()
             await record_missing_origins(instances)
             async with anyio.create_task_group() as turns:

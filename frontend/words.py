@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from backend.wording import plural as plural  # re-exported: pages count with the same words as the API
+
 # code -> (words, colour); a code missing here is shown as it is, in grey
 WORDS: dict[str, tuple[str, str]] = {
     # connection tests and turn failures (backend.providers.contract.Outcome)
@@ -42,11 +44,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "exists": ("Already present", "gray"),
     "invalid": ("Not a usable value", "red"),
 }
-
-
-def plural(count: int, noun: str) -> str:
-    """`1 model`, `2 models`, `1,534 models`."""
-    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
 def default_endpoint_words(url: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from backend.wording import plural
 from events import Event
 
 SERVICE_STREAM = "service"
@@ -26,7 +27,7 @@ class VaultUpgraded(Event, frozen=True, kw_only=True):
 
     def summary(self) -> str:
         formats = f"from format {self.from_format} to {self.to_format}"
-        return f"Vault upgraded: {self.count} credential file(s) re-encrypted {formats}"
+        return f"Vault upgraded: {plural(self.count, 'credential file')} re-encrypted {formats}"
 
 
 class VaultRekeyed(Event, frozen=True, kw_only=True):
@@ -39,7 +40,7 @@ class VaultRekeyed(Event, frozen=True, kw_only=True):
 
     def summary(self) -> str:
         keys = f"from master key {self.previous_key_id} to {self.key_id}"
-        return f"Vault rekeyed: {self.count} credential file(s) moved {keys}"
+        return f"Vault rekeyed: {plural(self.count, 'credential file')} moved {keys}"
 
 
 EVENT_TYPES = (ServiceStarted, VaultUpgraded, VaultRekeyed)

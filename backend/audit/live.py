@@ -10,14 +10,12 @@ from typing import Annotated
 
 import anyio
 import msgspec
-
 from anyio.streams.memory import MemoryObjectSendStream
 from litestar import WebSocket, websocket
-from litestar.exceptions import WebSocketDisconnect
 from litestar.di import NamedDependency
+from litestar.exceptions import WebSocketDisconnect
 from litestar.params import QueryParameter
 
-from backend.audit.names import NameBook
 from backend.audit.schemas import MAX_POSITION, event_out
 from backend.auth.events import TokenRevoked
 from backend.auth.guard import CLOSE_UNAUTHENTICATED, authenticate
@@ -44,13 +42,13 @@ async def _forward(
 ) -> None:
     """Feed (position, JSON) pairs into the bounded buffer; return when the client falls behind, or when a
     revocation leaves the socket's token (or cookie) no longer accepted."""
-    names = NameBook(services)
     async with frames:
         async for stored in services.store.subscribe(after=after):
             if stored.type == REVOKED and await authenticate(socket, services.tokens) is None:
                 ending.revoked = True
                 return
-            frame = msgspec.json.encode(event_out(stored, services.registry, await names.at(stored.position))).decode()
+            names = await services.names.at(stored.position)
+            frame = msgspec.json.encode(event_out(stored, services.registry, names)).decode()
             try:
                 frames.send_nowait((stored.position, frame))
             except anyio.WouldBlock:

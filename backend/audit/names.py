@@ -2,7 +2,9 @@
 and "provider Anthropic" rather than hex ids (the ids stay in each event's stream and data).
 
 A summary names an instance as "instance <id>", an agent as "agent <id>" and a provider as "provider <id>";
-`Names.put_in` swaps in the name of each id it knows and leaves any other text alone.
+`Names.put_in` swaps in the name of each id it knows and leaves any other text alone, above all the names
+people typed, which summaries quote as Python's repr does ('...' or "..."), so a session called
+'switch provider openai to local' keeps its name.
 """
 
 from __future__ import annotations
@@ -12,10 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import anyio
+
 if TYPE_CHECKING:  # the services import every domain, this module's readers among them
     from backend.services import Services
 
-MENTION = re.compile(r"\b(instance|agent|provider) ([\w-]+(?:\.[\w-]+)*)", re.IGNORECASE)
+MENTION = re.compile(
+    r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\b(instance|agent|provider) ([\w-]+(?:\.[\w-]+)*)""",
+    re.IGNORECASE,
+)
+"""A quoted span (matched first, left alone) or a mention of an id."""
 QUOTED = ("instance", "agent")  # names people typed are quoted; provider names are proper names already
 
 
@@ -32,6 +40,8 @@ class Names:
 
     def _named(self, mention: re.Match[str]) -> str:
         word, ident = mention.group(1), mention.group(2)
+        if word is None:
+            return mention.group(0)  # a quoted name, as typed
         kind = word.lower()
         known = {"instance": self.instances, "agent": self.agents, "provider": self.providers}[kind].get(ident)
         if known is None:
@@ -50,16 +60,27 @@ async def names_of(services: Services) -> Names:
 
 
 class NameBook:
-    """The names as of a log position, looked up again only for an event logged after it: a live feed replaying
-    a long backlog looks them up once, and never waits on a lookup between the frames of that backlog."""
+    """The names as of a log position, shared by every request and live feed of the service: looked up again
+    only once the log has moved past the position they were looked up at, by one caller while the others wait.
+    A live feed replaying a long backlog looks them up once, and never waits on a lookup between its frames."""
 
     def __init__(self, services: Services) -> None:
         self._services = services
         self._head = -1
         self._names = Names()
+        self._lookup = anyio.Lock()
+
+    async def now(self) -> Names:
+        """The names as of the log's head now."""
+        return await self.at(await self._services.store.head())
 
     async def at(self, position: int) -> Names:
-        if position > self._head:
-            self._head = await self._services.store.head()
-            self._names = await names_of(self._services)
+        """Names at least as recent as `position`."""
+        if position <= self._head:
+            return self._names
+        async with self._lookup:
+            if position > self._head:
+                head = await self._services.store.head()
+                self._names = await names_of(self._services)
+                self._head = head
         return self._names

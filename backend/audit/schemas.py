@@ -11,7 +11,6 @@ from backend.audit.names import Names
 from events import EventRegistry, StoredEvent
 from events.errors import UnknownEventType
 
-
 NO_NAMES = Names()  # ids shown as they are: for the CLI's export, which has no views open
 MAX_POSITION = 2**63 - 1  # SQLite's largest integer: a position beyond it is refused, not an overflow
 

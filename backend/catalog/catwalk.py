@@ -13,6 +13,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from backend.catalog.schema import Model, ModelOptions, PriceStatus, Provider, ProviderDraft
+from backend.wording import plural
 
 FREE_WORD = re.compile(r"\bfree\b", re.IGNORECASE)
 
@@ -140,7 +141,7 @@ def cache_note(model_ids: list[str]) -> str:
     more = len(model_ids) - 5
     shown = ", ".join(model_ids[:5]) + (f" and {more} more" if more > 0 else "")
     return (
-        f"upstream cost_per_1m_in_cached held a cache-read price for {len(model_ids)} model(s) "
+        f"upstream cost_per_1m_in_cached held a cache-read price for {plural(len(model_ids), 'model')} "
         f"({shown}); recorded as cost_per_1m_cache_read"
     )
 

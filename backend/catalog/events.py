@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from backend.catalog.schema import Model, Provider, ProviderDraft
+from backend.wording import plural
 from events import Event
 
 REFRESH_STREAM = "catalog"
@@ -15,11 +16,6 @@ def custom_stream(provider_id: str) -> str:
     return f"{CUSTOM_STREAM_PREFIX}{provider_id}"
 
 
-def _models(provider: ProviderDraft) -> str:
-    count = len(provider.models)
-    return "1 model" if count == 1 else f"{count} models"
-
-
 class CustomProviderCreated(Event, frozen=True, kw_only=True):
     """A user defined a provider; with a shipped provider's id it overrides that provider."""
 
@@ -27,7 +23,7 @@ class CustomProviderCreated(Event, frozen=True, kw_only=True):
     provider: ProviderDraft
 
     def summary(self) -> str:
-        return f"Custom provider {self.provider_id} created with {_models(self.provider)}"
+        return f"Custom provider {self.provider_id} created with {plural(len(self.provider.models), 'model')}"
 
 
 class CustomProviderUpdated(Event, frozen=True, kw_only=True):
@@ -37,7 +33,7 @@ class CustomProviderUpdated(Event, frozen=True, kw_only=True):
     provider: ProviderDraft
 
     def summary(self) -> str:
-        return f"Custom provider {self.provider_id} updated ({_models(self.provider)})"
+        return f"Custom provider {self.provider_id} updated ({plural(len(self.provider.models), 'model')})"
 
 
 class CustomModelAdded(Event, frozen=True, kw_only=True):

@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from typing import Literal, NamedTuple
+from urllib.parse import urlsplit, urlunsplit
 
 PlaceholderField = Literal["api_key", "api_endpoint"]
 
@@ -105,3 +106,13 @@ def default_endpoint(endpoint: str, shipped: bool, environ: Mapping[str, str] = 
         return resolved
     placeholder = parse_placeholder(endpoint)
     return PUBLIC_ENDPOINTS.get(placeholder.variable, "") if placeholder else ""
+
+
+def shown_url(url: str) -> str:
+    """A URL as it may be shown: without user info, query or fragment, which can carry credentials
+    (`https://user:pw@host/v1?api-key=...`); "" for text that does not parse as a URL."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return ""
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))

@@ -30,7 +30,7 @@ from backend.catalog.events import (
     SkippedProvider,
     custom_stream,
 )
-from backend.catalog.placeholders import default_endpoint
+from backend.catalog.placeholders import shown_url
 from backend.catalog.refresh import (
     CatalogServiceFailed,
     convert_listed,
@@ -50,9 +50,11 @@ from backend.catalog.views import (
     ProviderSummary,
     ProviderView,
     is_catalog_stream,
+    provider_endpoint,
 )
 from backend.errors import Conflict, FieldError, NotFound, ValidationFailed
 from backend.settings import Settings
+from backend.wording import plural
 from events import ConcurrencyConflict, Event, EventIdReused, Metadata, SQLiteEventStore, StoredEvent
 from events.event import type_name
 
@@ -64,7 +66,7 @@ CATALOG_TYPES = tuple(type_name(event_class) for event_class in EVENT_TYPES)
 
 SaveStatus = Literal["created", "updated", "unchanged"]
 InstanceNames = Callable[[str], Awaitable[list[str]]]
-"""The names of the instances using a provider id (the instances domain provides it once it is open)."""
+"""The names of the instances using a provider id (the instances domain provides it)."""
 
 
 async def no_instances(_provider_id: str) -> list[str]:
@@ -109,6 +111,7 @@ class CatalogService:
         state: CatalogState,
         warnings: list[str],
         refresh_timeout: float,
+        instance_names: InstanceNames,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -118,7 +121,7 @@ class CatalogService:
         self._follower: asyncio.Task[None] | None = None
         self.warnings = warnings
         self.refresh_timeout = refresh_timeout
-        self.instance_names: InstanceNames = no_instances
+        self.instance_names = instance_names
 
     @classmethod
     async def open(
@@ -129,10 +132,14 @@ class CatalogService:
         *,
         seed_dir: Path = SEED_DIR,
         refresh_timeout: float = DEFAULT_REFRESH_TIMEOUT,
+        instance_names: InstanceNames = no_instances,
     ) -> CatalogService:
-        """Load the seed, apply the log, and start following it; call `close()` when done."""
+        """Load the seed, apply the log, and start following it; call `close()` when done.
+
+        `instance_names` names the instances using a provider, for the refusal of a silent override."""
         seed = load_seed(seed_dir)
-        service = cls(store, settings, http, CatalogState(seed.providers), seed.warnings, refresh_timeout)
+        state = CatalogState(seed.providers)
+        service = cls(store, settings, http, state, seed.warnings, refresh_timeout, instance_names)
         await service._catch_up()
         service._follower = asyncio.create_task(service._follow(), name="catalog-follower")
         return service
@@ -172,10 +179,9 @@ class CatalogService:
         return provider
 
     def provider_detail(self, provider_id: str) -> ProviderDetail:
-        """The provider with its default endpoint resolved as requests would use it now."""
+        """The provider with its default endpoint resolved as requests would use it now (as `shown_url`)."""
         view = self.require_provider(provider_id)
-        resolved = default_endpoint(view.api_endpoint, view.shipped and not view.custom)
-        return ProviderDetail(**msgspec.structs.asdict(view), resolved_endpoint=resolved)
+        return ProviderDetail(**msgspec.structs.asdict(view), resolved_endpoint=shown_url(provider_endpoint(view)))
 
     def search(self, query: ModelQuery) -> ModelPage:
         unknown = sorted(query.providers - self._state.index.providers.keys())
@@ -209,7 +215,7 @@ class CatalogService:
         draft = settle_price_status(draft)
         problems = provider_problems(provider_id, draft)
         if problems:
-            raise ValidationFailed(f"provider {provider_id!r} has {len(problems)} problem(s)", problems)
+            raise ValidationFailed(f"provider {provider_id!r} has {plural(len(problems), 'problem')}", problems)
         if not override:
             await self._refuse_overrides([(provider_id, "id")])
         return await self._save(provider_id, draft, metadata, expected_version, idempotency_key)
@@ -266,7 +272,7 @@ class CatalogService:
         or, without `override`, if any has a shipped provider's id."""
         drafts, problems = import_drafts(data, as_id)
         if problems:
-            raise ValidationFailed(f"the import has {len(problems)} problem(s); nothing was saved", problems)
+            raise ValidationFailed(f"the import has {plural(len(problems), 'problem')}; nothing was saved", problems)
         if not override:
             at = "[{}]." if isinstance(data, list) else ""
             await self._refuse_overrides([(pid, at.format(index) + "id") for index, (pid, _) in enumerate(drafts)])

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 
@@ -21,6 +23,7 @@ from backend.catalog.events import (
     CustomProviderUpdated,
     custom_stream,
 )
+from backend.catalog.placeholders import default_endpoint
 from backend.catalog.schema import Model, Provider, with_identity
 from events import Event, StoredEvent
 
@@ -39,12 +42,15 @@ class ProviderView(Provider, frozen=True, kw_only=True):
 
     `custom`: defined by a user; `overridden`: a custom provider replacing a shipped one;
     `shipped`: a provider with this id comes with the catalog (seed or refresh);
+    `shipped_endpoint`: its endpoint is the shipped provider's own (a shipped provider, or an override that
+    kept that endpoint), so an unset endpoint placeholder falls back to the provider's public endpoint;
     `version`: the custom provider's stream version (0 when not custom), for If-Match.
     """
 
     custom: bool
     overridden: bool
     shipped: bool
+    shipped_endpoint: bool
     version: int
     updated_at: datetime | None = None
     updated_by: str | None = None
@@ -183,10 +189,20 @@ def provider_view(state: CatalogState, provider_id: str) -> ProviderView | None:
         custom=entry is not None,
         overridden=entry is not None and shipped is not None,
         shipped=shipped is not None,
+        shipped_endpoint=shipped is not None and provider.api_endpoint == shipped.api_endpoint,
         version=state.versions.get(custom_stream(provider_id), 0) if entry else 0,
         updated_at=entry.updated_at if entry else None,
         updated_by=entry.updated_by if entry else None,
     )
+
+
+def provider_endpoint(provider: Provider, environ: Mapping[str, str] = os.environ) -> str:
+    """The provider's default endpoint with its placeholder resolved; "" when it resolves to nothing.
+
+    Only a provider with the shipped endpoint (`shipped_endpoint`) falls back to the public endpoint.
+    """
+    fallback = isinstance(provider, ProviderView) and provider.shipped_endpoint
+    return default_endpoint(provider.api_endpoint, fallback, environ)
 
 
 def summarize(view: ProviderView) -> ProviderSummary:

@@ -11,9 +11,10 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from backend.catalog.schema import Provider
+from backend.catalog.views import provider_endpoint
 from backend.errors import Conflict, FieldError, ValidationFailed
 from backend.instances.credentials import credential_event, key_destination, store_and_append
-from backend.instances.destination import catalog_endpoint, endpoint_origin
+from backend.instances.destination import endpoint_origin
 from backend.instances.events import InstanceCreated, InstanceDeleted, InstanceUpdated, SettingsChange, stream_of
 from backend.instances.schemas import CreateInstance, UpdateInstance
 from backend.instances.service import Instances
@@ -60,7 +61,7 @@ def settings_problems(settings: SettingsChange, provider: Provider | None, taken
     if settings.name is not UNSET:
         errors += name_problems(settings.name, taken)
     if settings.endpoint is not UNSET:
-        errors += endpoint_problems(settings.endpoint, provider, catalog_endpoint(provider) if provider else "")
+        errors += endpoint_problems(settings.endpoint, provider, provider_endpoint(provider) if provider else "")
     if settings.headers is not UNSET:
         errors += header_problems(settings.headers)
     if settings.api_version is not UNSET:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import msgspec
 
-from backend.catalog.schema import SDK_ENDPOINT_TYPES
+from backend.catalog.placeholders import shown_url
+from backend.catalog.schema import SDK_ENDPOINT_TYPES, Provider
+from backend.catalog.views import provider_endpoint
 from backend.errors import Conflict, FieldError
 from backend.instances.commands import check_version
-from backend.catalog.schema import Provider
-from backend.instances.destination import catalog_endpoint, endpoint_origin, endpoint_status, unresolved
+from backend.instances.destination import endpoint_origin, endpoint_status, unresolved
 from backend.instances.events import EndpointConfirmed
 from backend.instances.schemas import ConfirmEndpoint
 from backend.instances.service import Instances
@@ -32,18 +33,18 @@ def current_origin(instances: Instances, instance: InstanceView) -> str | None:
 
 
 def present(instances: Instances, instance: InstanceView) -> InstanceView:
-    """The instance as answered: `endpoint_status`, `current_origin`, `default_endpoint` and `key_required`
-    as the catalog and environment are now, and `key_missing` as the vault last showed."""
+    """The instance as answered: `endpoint_status`, `current_origin`, `default_endpoint` (as `shown_url`) and
+    `key_required` as the catalog and environment are now, and `key_missing` as the vault last showed."""
     instance = instances.shown(instance)
     provider = instances.provider(instance.provider_id)
-    origin = endpoint_origin(instance.endpoint, provider)
+    origin = current_origin(instances, instance)
     credential = instance.credential
     status = endpoint_status(origin, credential is not None, credential.origin if credential else None)
     if instance.provider_type in SDK_ENDPOINT_TYPES:
         status = "ok"  # catalog-only types send nothing
+    shown = shown_url(provider_endpoint(provider)) if provider else ""
     return msgspec.structs.replace(
-        instance, endpoint_status=status, current_origin=origin,
-        default_endpoint=catalog_endpoint(provider) if provider else "", key_required=key_required(provider),
+        instance, endpoint_status=status, current_origin=origin, default_endpoint=shown, key_required=key_required(provider)
     )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
@@ -31,12 +31,11 @@ from backend.instances.schemas import (
     SetCredential,
     UpdateInstance,
 )
-from backend.instances.view import InstanceView
 from backend.instances.service import Instances
+from backend.instances.view import InstanceView
 from backend.sessions.instance_use import delete_used_instance
 from backend.sessions.service import Sessions
 from events import Metadata
-
 
 IfMatch = Annotated[
     str | None,

@@ -4,14 +4,11 @@ and whether its key was confirmed for that origin.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlsplit
 
-from backend.catalog.placeholders import default_endpoint
 from backend.catalog.schema import Provider
-from backend.catalog.views import ProviderView
+from backend.catalog.views import provider_endpoint
 from backend.errors import Conflict, FieldError
 
 EndpointStatus = Literal["ok", "changed", "unresolved"]
@@ -46,20 +43,11 @@ def origin_of(url: str) -> str | None:
     return f"{scheme}://{shown}" if port in (None, DEFAULT_PORTS[scheme]) else f"{scheme}://{shown}:{port}"
 
 
-def catalog_endpoint(provider: Provider, environ: Mapping[str, str] = os.environ) -> str:
-    """The provider's default endpoint with its placeholder resolved; "" when it resolves to nothing."""
-    return default_endpoint(provider.api_endpoint, _shipped(provider), environ)
-
-
-def _shipped(provider: Provider) -> bool:
-    return isinstance(provider, ProviderView) and not provider.custom
-
-
 def effective_endpoint(endpoint: str, provider: Provider | None) -> str:
     """The instance's own endpoint, else its provider's; "" when neither gives one."""
     if endpoint.strip():
         return endpoint.strip()
-    return catalog_endpoint(provider) if provider is not None else ""
+    return provider_endpoint(provider) if provider is not None else ""
 
 
 def endpoint_origin(endpoint: str, provider: Provider | None) -> str | None:

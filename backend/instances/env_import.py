@@ -12,11 +12,12 @@ import os
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from backend.catalog.placeholders import parse_placeholder, variable_allowed
+from backend.catalog.placeholders import parse_placeholder, shown_url, variable_allowed
 from backend.catalog.schema import Provider, as_draft, with_identity
 from backend.catalog.templates import TEMPLATES
+from backend.catalog.views import provider_endpoint
 from backend.instances.commands import create_instance
-from backend.instances.destination import catalog_endpoint, effective_endpoint, endpoint_origin
+from backend.instances.destination import effective_endpoint, endpoint_origin
 from backend.instances.schemas import CreateInstance, EnvCandidate, EnvImportResult, EnvPreview
 from backend.instances.service import Instances
 from backend.instances.validation import endpoint_problems, key_problems
@@ -91,7 +92,7 @@ def _candidate(
         existing_instance_id=match.id if match else None,
         creates_provider=provider is OLLAMA_TEMPLATE,
         sends_to=sends_to,
-        default_endpoint=catalog_endpoint(provider),
+        default_endpoint=shown_url(provider_endpoint(provider)),
     )
     return Found(shown, secret)
 

@@ -7,7 +7,6 @@ from typing import Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-
 DEFAULT_TIMEOUT_MS = 30_000
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_BACKOFF_MS = 500

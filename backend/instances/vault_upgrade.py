@@ -11,6 +11,7 @@ from backend.audit.events import SERVICE_STREAM, VaultUpgraded
 from backend.instances.master_key import MasterKeys, legacy_master_bytes
 from backend.instances.vault import FORMAT_VERSION, Vault
 from backend.secret import Secret
+from backend.wording import plural
 from events import Metadata, SQLiteEventStore
 
 log = logging.getLogger(__name__)
@@ -30,5 +31,5 @@ async def upgrade_vault(
     if count:
         event = VaultUpgraded(count=count, from_format=LEGACY_FORMAT, to_format=FORMAT_VERSION)
         await store.append(SERVICE_STREAM, [event], metadata=metadata)
-        log.info("re-encrypted %d credential file(s) from format %d to %d", count, LEGACY_FORMAT, FORMAT_VERSION)
+        log.info("re-encrypted %s from format %d to %d", plural(count, "credential file"), LEGACY_FORMAT, FORMAT_VERSION)
     return count

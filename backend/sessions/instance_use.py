@@ -5,6 +5,7 @@ from __future__ import annotations
 from backend.errors import Conflict
 from backend.instances.commands import delete_instance
 from backend.sessions.service import Sessions
+from backend.wording import plural
 from events import Metadata
 
 SHOWN = 20
@@ -29,7 +30,7 @@ async def delete_used_instance(
     if users and not force:
         named = ", ".join(f"{name!r} ({session_id})" for session_id, name in users[:SHOWN])
         raise Conflict(
-            f"instance {instance_id} is used by {len(users)} session(s): {named}. "
+            f"instance {instance_id} is used by {plural(len(users), 'session')}: {named}. "
             "Choose another model in them first, or delete with ?force=true"
         )
     await delete_instance(sessions.instances, instance_id, metadata, if_match)

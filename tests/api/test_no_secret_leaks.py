@@ -1,10 +1,10 @@
 """The full-workflow leak scan: every byte a run wrote or sent is searched for every secret it handled.
 
-Provider keys, the vault's master secrets (old and new) and API tokens are looked for in the data folder
-(database, WAL, vault), every response, every live frame, the server's log records, the process's output
-and the CLI's output, after a workflow that creates, rotates, tests (in every failure class), imports,
-issues and revokes tokens, runs session turns (one refused by a provider echoing the key) and rekeys
-the vault. Tokens may appear only where they are handed over.
+Provider keys, the password and key in an endpoint variable's URL, the vault's master secrets (old and new)
+and API tokens are looked for in the data folder (database, WAL, vault), every response, every live frame,
+the server's log records, the process's output and the CLI's output, after a workflow that creates,
+rotates, tests (in every failure class), imports, issues and revokes tokens, runs session turns (one
+refused by a provider echoing the key) and rekeys the vault. Tokens may appear only where they are handed over.
 """
 
 from __future__ import annotations
@@ -38,9 +38,13 @@ REFUSED_KEY = "sk-switchboard-refused-77aa88bb99ccLMNO"
 ENV_KEY = "gsk_switchboard-from-env-5566778899EFGH"
 UNREACHABLE_KEY = "sk-switchboard-nowhere-0a1b2c3d4e5fUVWX"
 BAD_KEY = "sk-switchboard bad key with spaces 42IJKL"
+ENDPOINT_PASSWORD = "s3cret-pw-in-the-endpoint"
+ENDPOINT_QUERY_KEY = "abc123-in-the-endpoint-query"
+ENDPOINT_WITH_CREDENTIALS = f"https://alice:{ENDPOINT_PASSWORD}@gw.example/v1?api-key={ENDPOINT_QUERY_KEY}"
 MASTER = "correct horse battery staple 4711"
 NEW_MASTER = "a brand new master passphrase 0815"
 PROVIDER_KEYS = (KEY, ROTATED_KEY, REFUSED_KEY, ENV_KEY, UNREACHABLE_KEY, BAD_KEY)
+ENDPOINT_SECRETS = (ENDPOINT_PASSWORD, ENDPOINT_QUERY_KEY)
 FAILURES = {  # upstream behaviour -> the outcome class a connection test records
     "unauthorized": "auth_failed",
     "not_found": "not_found",
@@ -114,7 +118,8 @@ async def instance_workflow(api: httpx.AsyncClient, upstream: UpstreamServer, re
     assert (await connection_test(api, nowhere_url))["outcome"] == "unreachable"
     assert ENV_KEY[-4:] in (await api.get("/api/v1/import/env")).text
     assert len((await api.post("/api/v1/import/env")).json()["created"]) == 1
-    for path in (url, f"{url}/history", f"{url}/models", "/api/v1/instances", "/api/v1/health"):
+    shown = ("/api/v1/instances", "/api/v1/health", "/api/v1/catalog/providers/openai", "/api/v1/import/env")
+    for path in (url, f"{url}/history", f"{url}/models", *shown):
         assert (await api.get(path)).status_code == 200
     return url
 
@@ -156,6 +161,7 @@ async def test_no_secret_in_any_byte_written_or_sent(
 ) -> None:
     settings = Settings(data_dir=tmp_path / "data", master_key=Secret(MASTER))
     monkeypatch.setenv("GROQ_API_KEY", ENV_KEY)
+    monkeypatch.setenv("OPENAI_API_ENDPOINT", ENDPOINT_WITH_CREDENTIALS)
     caplog.set_level(logging.DEBUG)
     created = switchboard(settings, "token", "create", "root", "--role", "admin")
     admin = created.stdout.decode().strip()
@@ -206,4 +212,4 @@ async def test_no_secret_in_any_byte_written_or_sent(
     assert len(frames) >= head and len(caplog.records) > 10
     assert b"VaultRekeyed" in events_after.stdout and b"TokenRevoked" in places["cli output"]
     assert admin in created.stdout.decode() and operator.encode() in b"".join(transcript.handed_over)
-    assert find_leaks(places, (*PROVIDER_KEYS, MASTER, NEW_MASTER, admin, operator)) == []
+    assert find_leaks(places, (*PROVIDER_KEYS, *ENDPOINT_SECRETS, MASTER, NEW_MASTER, admin, operator)) == []

@@ -92,7 +92,7 @@ def test_conversion_notes_the_models_whose_cached_prices_moved() -> None:
     kept = catwalk_model(id="b", cost_per_1m_in=1.0, cost_per_1m_out=2.0, cost_per_1m_in_cached=1.25)
     provider = upstream_provider(catwalk_provider(moved, kept), "test", "2026-01-01")
     assert len(provider.notes) == 1
-    assert "1 model(s) (a)" in provider.notes[0]
+    assert "for 1 model (a)" in provider.notes[0]
 
 
 def test_missing_defaults_are_replaced_by_close_or_cheap_models() -> None:

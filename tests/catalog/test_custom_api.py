@@ -154,6 +154,7 @@ async def test_validation_lists_every_problem_and_writes_nothing(client: Client)
         "models[1].default_max_tokens",
         "default_small_model_id",
     ]
+    assert "has 8 problems" in response.json()["detail"]
     assert await event_count(client) == before
     assert (await client.get(f"{CATALOG}/providers/gw")).status_code == 404
 

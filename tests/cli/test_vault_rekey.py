@@ -14,8 +14,8 @@ from backend.instances.rekey import reseal_all
 from backend.instances.vault import Vault, VaultKeyError
 from backend.secret import Secret
 from backend.settings import Settings
-from tests.conftest import api_client
 from tests.cli.test_cli import SWITCHBOARD
+from tests.conftest import api_client
 from tests.instances.conftest import OTHER_SECRET, SECRET, create
 from tests.upstreams import UpstreamServer
 from tests.upstreams.fixtures import upstream, upstream_server
@@ -64,7 +64,7 @@ async def test_rekey_to_a_passphrase_moves_every_key_and_keeps_fingerprints(
     before = key_ids(settings)
     done = rekey(settings, NEW_PASSPHRASE)
     assert done.returncode == 0, done.stderr
-    assert "re-encrypted 2 credential file(s)" in done.stdout and "SWITCHBOARD_MASTER_KEY" in done.stdout
+    assert "re-encrypted 2 credential files" in done.stdout and "SWITCHBOARD_MASTER_KEY" in done.stdout
     for secret in (SECRET, OTHER_SECRET, NEW_PASSPHRASE):
         assert secret not in done.stdout + done.stderr
     after = key_ids(settings)

@@ -185,3 +185,23 @@ async def test_an_upstream_echoing_the_key_is_scrubbed_before_recording(client: 
     assert test["outcome"] == "auth_failed" and "[redacted]" in test["message"]
     history = await client.get(f"/api/v1/instances/{created['id']}/history")
     assert SECRET not in response.text and SECRET not in history.text
+
+
+async def test_adding_a_model_to_openai_keeps_the_other_openai_instance_working(
+    client: Client, upstream: UpstreamServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_ENDPOINT", raising=False)  # the other instance uses the public default
+    gateway = await create(client, name="Gateway", endpoint=upstream.urls.openai, api_key=upstream.scenario.key)
+    public = await create(client, name="Public", api_key=SECRET)
+    assert (public["endpoint_status"], public["current_origin"]) == ("ok", "https://api.openai.com")
+    upstream.scenario.models = ["my-finetune"]
+    await run_test(client, gateway["id"])
+
+    added = await client.post(f"/api/v1/instances/{gateway['id']}/models", json={"model_id": "my-finetune"})
+
+    assert added.status_code == 201, added.text
+    after = (await client.get(f"/api/v1/instances/{public['id']}")).json()
+    assert (after["endpoint_status"], after["current_origin"]) == ("ok", "https://api.openai.com")
+    assert after["default_endpoint"] == "https://api.openai.com/v1"
+    provider = (await client.get("/api/v1/catalog/providers/openai")).json()
+    assert provider["overridden"] is True and provider["resolved_endpoint"] == "https://api.openai.com/v1"

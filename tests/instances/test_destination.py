@@ -17,8 +17,8 @@ from backend.instances.events import CredentialSet, InstanceCreated, stream_of
 from backend.services import open_services
 from backend.settings import Settings
 from events import Metadata
-from tests.conftest import api_client
 from tests.catalog.catalog_server import serve_catalog
+from tests.conftest import api_client
 from tests.instances.conftest import OTHER_SECRET, SECRET, Client, create, error_fields
 from tests.upstreams import UpstreamServer
 
@@ -280,12 +280,18 @@ async def test_an_unset_placeholder_is_unresolved_never_a_public_host(client: Cl
     assert await history_types(client, created["id"]) == ["InstanceCreated"]
 
 
-async def test_a_shipped_provider_placeholder_resolves_only_for_the_shipped_provider(client: Client) -> None:
+async def test_a_shipped_placeholder_falls_back_only_while_the_shipped_endpoint_is_kept(client: Client) -> None:
     shipped = await create(client, name="OpenAI")
     assert shipped["current_origin"] == "https://api.openai.com" and shipped["endpoint_status"] == "ok"
     openai = (await client.get("/api/v1/catalog/providers/openai")).json()
     override = {key: openai[key] for key in ProviderDraft.__struct_fields__}
-    await put_gateway(client, "openai", {**override, "override": True})  # the same $OPENAI_API_ENDPOINT, now a custom provider
+    await put_gateway(client, "openai", {**override, "override": True})  # an override keeping $OPENAI_API_ENDPOINT
+    kept = await get(client, shipped["id"])
+    assert kept["current_origin"] == "https://api.openai.com" and kept["endpoint_status"] == "ok"
+    await put_gateway(client, "mine", override)  # a custom provider naming the same variable: no public fallback
+    assert (await create(client, name="Mine", provider_id="mine"))["endpoint_status"] == "unresolved"
+    moved = {**override, "api_endpoint": "$OTHER_API_ENDPOINT", "override": True}
+    await put_gateway(client, "openai", moved)  # the override no longer keeps the shipped endpoint
     assert (await get(client, shipped["id"]))["endpoint_status"] == "unresolved"
 
 

@@ -47,3 +47,14 @@ async def test_unknown_ids_and_other_words_are_left_alone() -> None:
     assert names.put_in("Key set on instance gone7") == "Key set on instance gone7"
     assert names.put_in("Catalog refreshed: providers +2") == "Catalog refreshed: providers +2"
     assert names.put_in("Custom provider openai updated") == "Custom provider OpenAI updated"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["switch provider openai to local", "provider local", "it's on instance i1", 'say "agent a1" \' here'],
+)
+def test_names_people_typed_are_left_as_typed(typed: str) -> None:
+    names = Names(instances={"i1": "Prod"}, agents={"a1": "Scout"}, providers={"openai": "OpenAI", "local": "Local"})
+    assert names.put_in(f"Session {typed!r} created") == f"Session {typed!r} created"
+    summary = f"Instance {typed!r} created for provider openai through instance i1"
+    assert names.put_in(summary) == f"Instance {typed!r} created for provider OpenAI through instance 'Prod'"

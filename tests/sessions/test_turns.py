@@ -152,6 +152,7 @@ async def test_deleting_an_instance_sessions_use(client: Client, upstream: Upstr
     created = await session(client, instance_id)
     refused = await client.delete(f"/api/v1/instances/{instance_id}")
     assert refused.status_code == 409 and created["id"] in refused.text and "Chat" in refused.text
+    assert "is used by 1 session:" in refused.json()["detail"]
     assert (await client.get(f"/api/v1/instances/{instance_id}")).status_code == 200
     assert (await client.delete(f"/api/v1/instances/{instance_id}", params={"force": "true"})).status_code == 204
     agent = ok(await client.get(f"/api/v1/sessions/{created['id']}"))["agents"][0]  # type: ignore[index]
