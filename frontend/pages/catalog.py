@@ -147,8 +147,8 @@ class CatalogState(rx.State):
             value = _number(getattr(self, name))
             if name != "min_context" and value is not None:
                 query[name] = value  # a price limit of 0 asks for the free models
-            elif value:
-                query[name] = int(value)  # a context of at least 0 asks for nothing
+            elif value:  # min_context: a context of at least 0 limits nothing, so it is left out
+                query[name] = int(value)
         return query
 
     def _address_query(self) -> str:
