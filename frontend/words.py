@@ -51,11 +51,6 @@ def default_endpoint_words(url: str) -> str:
     return f"provider default: {url}"
 
 
-def words_for(code: str) -> str:
-    """The words for a code, for Python-side text (tables, summaries)."""
-    return WORDS.get(code, (code.replace("_", " "), "gray"))[0]
-
-
 def code_words(code: rx.Var[str]) -> rx.Var[str]:
     """The words for a code held in state."""
     return rx.match(code, *((key, words) for key, (words, _) in WORDS.items()), code)

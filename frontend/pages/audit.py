@@ -43,7 +43,11 @@ class AuditState(rx.State):
 
     @rx.event
     async def previous_page(self) -> None:
-        await self._show(max(0, self.first - PAGE))
+        """Back a page; back on the first page that is the newest events, as when the page was opened."""
+        if self.first - PAGE <= 0:
+            await self._show_newest()
+        else:
+            await self._show(self.first - PAGE)
 
     @rx.event
     async def next_page(self) -> None:

@@ -11,11 +11,13 @@ import reflex as rx
 from frontend import catalog_api
 from frontend.api import Problem, Query
 from frontend.auth import client_for, for_admins
-from frontend.layout import page_frame
+from frontend.forms import REQUEST_FAILURES, RequestFailure, describe_failure
+from frontend.layout import page_frame, page_range, pager
 from frontend.live import react_to
 from frontend.money import dollars, price, price_range, tokens
 from frontend.words import plural
 
+ROUTE = "/catalog"
 PAGE_SIZE = 50
 COMPARE_MAX = 4
 SORT_KEYS = ("name", "price_in", "price_out", "context")
@@ -94,16 +96,21 @@ def _is_bad_number(text: str) -> bool:
     return bool(text.strip()) and _number(text) is None
 
 
-def page_range(page: int, total: int) -> str:
-    """"51-100 of 1,534" for page 2 of 50 a page."""
-    if total == 0:
-        return "0 of 0"
-    first = (page - 1) * PAGE_SIZE + 1
-    return f"{first:,}-{min(page * PAGE_SIZE, total):,} of {total:,}"
+def last_page(total: int) -> int:
+    """The number of the last page of `total` models; 1 when there are none."""
+    return max(1, math.ceil(total / PAGE_SIZE))
 
 
 def _whole(text: str, fallback: int) -> int:
-    return int(text) if text.isdigit() and int(text) > 0 else fallback
+    """A positive whole number typed in the address, else `fallback` ("²" is a digit but no number)."""
+    return int(text) if text.isdecimal() and int(text) > 0 else fallback
+
+
+def _search_failure(failure: RequestFailure) -> str:
+    """A refused search names the filters the API refused; anything else as other pages say it."""
+    if isinstance(failure, Problem):
+        return "; ".join(f"{field}: {message}" for field, message in failure.fields.items()) or failure.message
+    return describe_failure(failure)
 
 
 class CatalogState(rx.State):
@@ -138,8 +145,10 @@ class CatalogState(rx.State):
             query["supports_attachments"] = "true"
         for name, _ in NUMBER_FILTERS:
             value = _number(getattr(self, name))
-            if value is not None and value > 0:
-                query[name] = int(value) if name == "min_context" else value
+            if name != "min_context" and value is not None:
+                query[name] = value  # a price limit of 0 asks for the free models
+            elif value:  # min_context: a context of at least 0 limits nothing, so it is left out
+                query[name] = int(value)
         return query
 
     def _address_query(self) -> str:
@@ -156,10 +165,10 @@ class CatalogState(rx.State):
         """Put this view in the address bar (replacing the entry); the page load it causes fetches nothing."""
         query = self._address_query()
         self._addressed = [*self._addressed, query]
-        return rx.redirect("/catalog" + (f"?{query}" if query else ""), replace=True)
+        return rx.redirect(ROUTE + (f"?{query}" if query else ""), replace=True)
 
     @rx.event
-    async def load(self) -> None:
+    async def load(self) -> rx.event.EventSpec | None:
         """Open the page: the view the address names (filters, sort, page), then the data."""
         query = self.router.url.query
         if query in self._addressed:  # put there by this page, which already shows that view (or a later one)
@@ -175,30 +184,40 @@ class CatalogState(rx.State):
         self.sort = wanted if wanted.lstrip("-") in SORT_KEYS else "name"
         self.page = _whole(params.get("page", ""), 1)
         self.compare, self.compare_note = [], ""
-        await self.refresh()
+        return await self.refresh()
 
     @rx.event
-    async def refresh(self) -> None:
-        """Fetch the provider cards and the current page of models again (the catalog changed)."""
+    async def refresh(self) -> rx.event.EventSpec | None:
+        """Fetch the provider cards and the current page of models again (the catalog changed); a page that
+        no longer exists becomes the last one, in the address too while the catalog is open."""
         try:
             listing = await catalog_api.providers(client_for(self))
-        except (Problem, OSError) as exc:
-            self.error = f"Could not load the catalog: {exc}"
-            return
+        except REQUEST_FAILURES as failure:
+            self.error = describe_failure(failure)
+            return None
         self.cards = [card_row(card) for card in listing.providers]
         self.summary = f"{plural(len(listing.providers), 'provider')} · {plural(listing.model_count, 'model')}"
         self.warnings = listing.warnings
-        await self._search()
+        moved = await self._search()
+        return self._shown_in_address() if moved and self.router.url.path.rstrip("/") == ROUTE else None
 
-    async def _search(self) -> None:
+    async def _search(self) -> bool:
+        """Show the current page of models; past the end (an address, or a catalog that shrank) the last page.
+        True when the page number changed."""
+        client = client_for(self)
         try:
-            page = await catalog_api.search(client_for(self), self._query())
-        except Problem as exc:
-            self.error = "; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or exc.message
-            return
+            found = await catalog_api.search(client, self._query())
+            moved = self.page > last_page(found.total)
+            if moved:
+                self.page = last_page(found.total)
+                found = await catalog_api.search(client, self._query())
+        except REQUEST_FAILURES as failure:
+            self.error = _search_failure(failure)
+            return False
         self.error = ""
-        self.total = page.total
-        self.results = [model_row(h.provider_id, h.provider_name, h.model) for h in page.items]
+        self.total = found.total
+        self.results = [model_row(h.provider_id, h.provider_name, h.model) for h in found.items]
+        return moved
 
     async def _search_from_first_page(self) -> rx.event.EventSpec:
         self.page = 1
@@ -206,12 +225,17 @@ class CatalogState(rx.State):
         return self._shown_in_address()
 
     @rx.event
-    async def set_text(self, name: str, value: str) -> rx.event.EventSpec:
+    async def set_text(self, name: str, value: str) -> rx.event.EventSpec | None:
+        """A text filter typed in; the browser names the field, so only the filters are taken."""
+        if name not in TEXT_FILTERS:
+            return None
         setattr(self, name, value)
         return await self._search_from_first_page()
 
     @rx.event
-    async def set_flag(self, name: str, value: bool) -> rx.event.EventSpec:
+    async def set_flag(self, name: str, value: bool) -> rx.event.EventSpec | None:
+        if name not in FLAG_FILTERS:
+            return None
         setattr(self, name, value)
         return await self._search_from_first_page()
 
@@ -229,7 +253,14 @@ class CatalogState(rx.State):
         return await self._search_from_first_page()
 
     @rx.event
-    async def turn_page(self, step: int) -> rx.event.EventSpec:
+    async def previous_page(self) -> rx.event.EventSpec:
+        return await self._turn_page(-1)
+
+    @rx.event
+    async def next_page(self) -> rx.event.EventSpec:
+        return await self._turn_page(1)
+
+    async def _turn_page(self, step: int) -> rx.event.EventSpec:
         self.page = max(1, self.page + step)
         await self._search()
         return self._shown_in_address()
@@ -258,7 +289,7 @@ class CatalogState(rx.State):
 
     @rx.var
     def range_words(self) -> str:
-        return page_range(self.page, max(self.total, 0))
+        return page_range((self.page - 1) * PAGE_SIZE, len(self.results), max(self.total, 0))
 
     @rx.var
     def has_next(self) -> bool:
@@ -379,13 +410,12 @@ def _result_row(row: ModelRow) -> rx.Component:
 
 
 def _pager() -> rx.Component:
-    return rx.flex(
-        rx.button("Previous", variant="soft", id="page-prev", disabled=CatalogState.page <= 1,
-                  on_click=CatalogState.turn_page(-1)),
-        rx.text(CatalogState.range_words, id="page-range", size="2"),
-        rx.button("Next", variant="soft", id="page-next", disabled=~CatalogState.has_next,
-                  on_click=CatalogState.turn_page(1)),
-        spacing="3", align="center", margin_top="12px",
+    return rx.box(
+        pager(
+            CatalogState.range_words, CatalogState.page > 1, CatalogState.has_next,
+            CatalogState.previous_page, CatalogState.next_page,
+        ),
+        margin_top="12px",
     )
 
 

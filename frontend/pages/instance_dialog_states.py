@@ -13,6 +13,7 @@ from frontend import instances_api
 from frontend.api import Problem
 from frontend.auth import client_for
 from frontend.forms import REQUEST_FAILURES, RequestFailure, describe_failure, split_problem
+from frontend.layout import page_range
 from frontend.pages.instances_state import InstancesState, shown_time
 from frontend.words import default_endpoint_words, plural
 
@@ -77,13 +78,6 @@ def endpoint_hint(provider: instances_api.ProviderDetail) -> str:
     if endpoint.startswith("$"):
         return default_endpoint_words(f"from {endpoint}")
     return default_endpoint_words(endpoint or "none")
-
-
-def history_range(start: int, shown: int, total: int) -> str:
-    """`51-100 of 1,534`; `0 of 0` when there is nothing."""
-    if total == 0:
-        return "0 of 0"
-    return f"{start + 1:,}-{start + shown:,} of {total:,}"
 
 
 def matching_providers(providers: list[ProviderChoice], query: str) -> list[ProviderChoice]:
@@ -343,7 +337,7 @@ class DeleteState(DialogState, rx.State):
 
 
 class HistoryState(DialogState, rx.State):
-    """An instance's events, oldest first, a page of `HISTORY_PAGE` at a time."""
+    """An instance's events, newest first as on the Audit page, a page of `HISTORY_PAGE` at a time."""
 
     instance_name: str = ""
     rows: list[HistoryRow] = []
@@ -354,8 +348,8 @@ class HistoryState(DialogState, rx.State):
         return self.rows[self.start:self.start + HISTORY_PAGE]
 
     @rx.var
-    def page_range(self) -> str:
-        return history_range(self.start, len(self.rows[self.start:self.start + HISTORY_PAGE]), len(self.rows))
+    def range_text(self) -> str:
+        return page_range(self.start, len(self.rows[self.start:self.start + HISTORY_PAGE]), len(self.rows))
 
     @rx.var
     def has_previous(self) -> bool:
@@ -385,7 +379,7 @@ class HistoryState(DialogState, rx.State):
             return
         self.rows = [
             HistoryRow(e.position, shown_time(e.recorded_at), e.type, e.actor, e.summary, e.data.outcome)
-            for e in events
+            for e in reversed(events)
         ]
 
 

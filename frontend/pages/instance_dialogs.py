@@ -6,6 +6,7 @@ import reflex as rx
 
 from frontend.auth import for_admins
 from frontend.forms import error_callout, text_field
+from frontend.layout import pager
 from frontend.pages.instance_dialog_states import (
     DeleteState,
     DialogState,
@@ -102,7 +103,8 @@ def _key_again() -> rx.Component:
     return rx.flex(
         rx.text(
             "The new endpoint sends requests to another host than the key was confirmed for (",
-            rx.code(InstanceFormState.key_origin), "). Give the key again, or keep the stored key for the new endpoint.",
+            rx.code(InstanceFormState.key_origin),
+            "). Give the key again, or keep the stored key for the new endpoint.",
             size="2",
         ),
         text_field(
@@ -247,15 +249,11 @@ def _history_row(row: HistoryRow) -> rx.Component:
 
 def _history_pager() -> rx.Component:
     """Previous / Next through the history, with `1-50 of N` between them."""
-    return rx.flex(
-        rx.button("Previous", size="1", variant="soft", id="page-prev", type="button",
-                  disabled=~HistoryState.has_previous, on_click=HistoryState.previous_page),
-        rx.text(HistoryState.page_range, size="2", id="page-range"),
-        rx.button("Next", size="1", variant="soft", id="page-next", type="button",
-                  disabled=~HistoryState.has_next, on_click=HistoryState.next_page),
-        spacing="3",
-        align="center",
-        justify="end",
+    return rx.box(
+        pager(
+            HistoryState.range_text, HistoryState.has_previous, HistoryState.has_next,
+            HistoryState.previous_page, HistoryState.next_page,
+        ),
         margin_top="var(--space-3)",
     )
 
@@ -275,7 +273,7 @@ def history_dialog() -> rx.Component:
     )
     title = "History · " + HistoryState.instance_name
     close = dialog_buttons(close_label="Close")
-    note = "Every event of this instance, oldest first."
+    note = "Every event of this instance, newest first."
     return dialog(HistoryState, title, note, _history_pager(), body, close, width="900px")
 
 

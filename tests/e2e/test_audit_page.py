@@ -8,7 +8,6 @@ import time
 import uuid
 
 import httpx
-
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ConsoleErrors, RunningApp
@@ -84,6 +83,27 @@ def test_the_log_is_paged_and_new_events_do_not_move_a_later_page(
     expect(rows.first.locator("td").first).to_have_text(str(total - 50))
 
     page.locator("#newer-events").click()
+    expect(page.locator("#page-range")).to_have_text(f"1-50 of {total + 2:,}", timeout=15_000)
+    expect(rows.first).to_contain_text(f"{marker}-1")
+    expect(page.locator("#newer-events")).to_have_count(0)
+    assert console_errors == []
+
+
+def test_previous_back_to_the_first_page_shows_the_newest(
+    page: Page, running_app: RunningApp, console_errors: ConsoleErrors
+) -> None:
+    append(running_app, "bulk", count=60)
+    total = head(running_app)
+    page.goto(f"{running_app.base_url}/audit")
+    rows = page.locator("#event-rows tr")
+    expect(page.locator("#page-range")).to_have_text(f"1-50 of {total:,}", timeout=15_000)
+    page.locator("#page-next").click()
+    expect(page.locator("#page-range")).to_contain_text("51-", timeout=15_000)
+
+    marker = f"back-{uuid.uuid4().hex[:8]}"
+    append(running_app, marker, count=2)
+    expect(page.locator("#newer-events")).to_have_text("2 new events — show the newest", timeout=5_000)
+    page.locator("#page-prev").click()
     expect(page.locator("#page-range")).to_have_text(f"1-50 of {total + 2:,}", timeout=15_000)
     expect(rows.first).to_contain_text(f"{marker}-1")
     expect(page.locator("#newer-events")).to_have_count(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 
@@ -9,7 +10,6 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ConsoleErrors, RunningApp
-
 
 ALL = re.compile(r"^1,5\d\d models match$")  # 1,534 shipped, plus custom providers earlier tests add
 
@@ -40,6 +40,21 @@ def test_search_and_filter(page: Page, running_app: RunningApp, console_errors: 
     expect(page.locator("#sort-context")).to_contain_text("↓")
     first_context = rows.first.locator("td").nth(5).inner_text()
     assert first_context.endswith("M"), first_context
+    assert console_errors == []
+
+
+def test_a_page_past_the_end_shows_the_last_page(
+    page: Page, running_app: RunningApp, console_errors: ConsoleErrors
+) -> None:
+    page.goto(f"{running_app.base_url}/catalog?page=99")
+    expect(page.locator("#match-count")).to_contain_text(ALL, timeout=15_000)
+    total = _matches(page)
+    last = math.ceil(total / 50)
+    first = (last - 1) * 50 + 1
+    expect(page.locator("#page-range")).to_have_text(f"{first:,}-{total:,} of {total:,}")
+    expect(page.locator("#model-results tr")).to_have_count(total - first + 1)
+    expect(page).to_have_url(re.compile(f"/catalog\\?page={last}$"))
+    expect(page.locator("#page-next")).to_be_disabled()
     assert console_errors == []
 
 

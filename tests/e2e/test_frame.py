@@ -35,7 +35,7 @@ def test_the_live_badge_says_reconnecting_soon_after_the_server_is_gone(page: Pa
 
 
 def test_an_unknown_address_gets_a_page_with_the_navigation(
-    page: Page, running_app: RunningApp, console_errors: ConsoleErrors
+    page: Page, running_app: RunningApp, console_errors: ConsoleErrors, tmp_path: Path
 ) -> None:
     page.set_viewport_size(DESKTOP)
     page.goto(f"{running_app.base_url}/no/such/page")
@@ -43,14 +43,14 @@ def test_an_unknown_address_gets_a_page_with_the_navigation(
     expect(page.locator("#not-found")).to_be_visible()
     expect(page.locator("#nav-catalog")).to_be_visible()
     expect(page.locator("#live-status")).to_have_text("live", timeout=WAIT_MS)
-    page.screenshot(path="/tmp/frame-404-1440.png", full_page=True)
+    page.screenshot(path=tmp_path / "frame-404-1440.png", full_page=True)
     page.locator("#nav-audit").click()
     expect(page).to_have_url(f"{running_app.base_url}/audit", timeout=WAIT_MS)
     assert [error for error in console_errors if "status of 404" not in error] == []  # the address itself is a 404
 
 
 def test_on_a_phone_the_navigation_is_behind_a_menu_button(
-    page: Page, running_app: RunningApp, console_errors: ConsoleErrors
+    page: Page, running_app: RunningApp, console_errors: ConsoleErrors, tmp_path: Path
 ) -> None:
     page.set_viewport_size(PHONE)
     page.goto(f"{running_app.base_url}/sessions")
@@ -59,11 +59,11 @@ def test_on_a_phone_the_navigation_is_behind_a_menu_button(
     header = page.locator("#nav-menu").bounding_box()
     brand = page.get_by_role("heading", name="Switchboard").bounding_box()
     assert header and brand and brand["x"] + brand["width"] <= header["x"]  # the name never runs into the menu
-    page.screenshot(path="/tmp/frame-menu-closed-390.png")
+    page.screenshot(path=tmp_path / "frame-menu-closed-390.png")
 
     page.locator("#nav-menu").click()
     expect(page.locator("#menu-instances")).to_be_visible()
-    page.screenshot(path="/tmp/frame-menu-open-390.png")
+    page.screenshot(path=tmp_path / "frame-menu-open-390.png")
     page.locator("#menu-instances").click()
     expect(page).to_have_url(f"{running_app.base_url}/instances", timeout=WAIT_MS)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

@@ -221,7 +221,7 @@ def test_history_and_models_of_a_tested_instance(
     dialog = page.get_by_role("dialog")
     rows = dialog.locator("#history-rows tr")
     expect(rows).to_have_count(3, timeout=WAIT_MS)
-    for row, event_type in zip(rows.all(), ("InstanceCreated", "CredentialSet", "ConnectionTested"), strict=True):
+    for row, event_type in zip(rows.all(), ("ConnectionTested", "CredentialSet", "InstanceCreated"), strict=True):
         expect(row).to_contain_text(event_type)
     assert RIGHT_KEY not in dialog.inner_text()
     dialog.get_by_role("button", name="Close").click()
@@ -453,12 +453,17 @@ def test_the_history_is_paged(
     open_instances(page, running_app)
     card_of(page, name).get_by_role("button", name="History").click()
     dialog = page.get_by_role("dialog")
+    rows = dialog.locator("#history-rows tr")
     expect(dialog.locator("#page-range")).to_have_text("1-50 of 55", timeout=WAIT_MS)
-    expect(dialog.locator("#history-rows tr")).to_have_count(50)
+    expect(rows).to_have_count(50)
+    expect(rows.first).to_contain_text("InstanceUpdated")  # newest first, as on the Audit page
+    positions = [int(text) for text in rows.locator("td:first-child").all_inner_texts()]
+    assert positions == sorted(positions, reverse=True)
     expect(dialog.locator("#page-prev")).to_be_disabled()
     dialog.locator("#page-next").click()
     expect(dialog.locator("#page-range")).to_have_text("51-55 of 55")
-    expect(dialog.locator("#history-rows tr")).to_have_count(5)
+    expect(rows).to_have_count(5)
+    expect(rows.last).to_contain_text("InstanceCreated")
     expect(dialog.locator("#page-next")).to_be_disabled()
     dialog.locator("#page-prev").click()
     expect(dialog.locator("#page-range")).to_have_text("1-50 of 55")

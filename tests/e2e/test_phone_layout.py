@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -47,13 +48,14 @@ PAGES = [  # each page's address and something that shows once its data is in
 
 @pytest.mark.parametrize(("path", "ready"), PAGES)
 def test_the_page_fits_a_phone(
-    page: Page, running_app: RunningApp, chat_path: str, path: str, ready: str, console_errors: ConsoleErrors
+    page: Page, running_app: RunningApp, chat_path: str, path: str, ready: str, console_errors: ConsoleErrors,
+    tmp_path: Path,
 ) -> None:
     page.set_viewport_size(PHONE)
     page.goto(running_app.base_url + (chat_path if path == "chat" else path))
     expect(page.locator(ready).first).to_be_visible(timeout=WAIT_MS)
     name = path.strip("/").replace("/", "-").split("?")[0] or "root"
-    page.screenshot(path=f"/tmp/phone-{name}.png", full_page=True)
+    page.screenshot(path=tmp_path / f"phone-{name}.png", full_page=True)
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{path} is {overflow}px wider than the phone"
     assert [error for error in console_errors if "status of 404" not in error] == []

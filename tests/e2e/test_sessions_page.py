@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,7 +15,6 @@ from playwright.sync_api import Browser, Locator, Page, WebSocket, expect
 
 from tests.e2e.conftest import ConsoleErrors, RunningApp
 from tests.upstreams import Scenario, UpstreamServer
-
 
 KEY = "sk-e2e-chat-key-5151"
 PROVIDER = "deepseek"  # an openai-compat provider of the shipped catalog, with known prices
@@ -252,20 +252,21 @@ def test_a_missing_session_shows_nothing_of_the_one_open_before(
 
 @pytest.mark.parametrize("width", [DESKTOP, PHONE])
 def test_the_pages_fit_the_screen(
-    page: Page, running_app: RunningApp, first_instance: str, width: int, console_errors: ConsoleErrors
+    page: Page, running_app: RunningApp, first_instance: str, width: int, console_errors: ConsoleErrors,
+    tmp_path: Path,
 ) -> None:
     page.set_viewport_size({"width": width, "height": 900})
     new_session(page, running_app, first_instance)
     send(page, "A long question " + "with many words " * 20)
     expect(last_turn(page).locator(".turn-cost")).to_be_visible(timeout=WAIT_MS)
-    page.screenshot(path=f"/tmp/webchat-chat-{width}.png", full_page=True)
+    page.screenshot(path=tmp_path / f"webchat-chat-{width}.png", full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     page.goto(f"{running_app.base_url}/sessions")
     expect(page.locator(".session-card").first).to_be_visible(timeout=WAIT_MS)
-    page.screenshot(path=f"/tmp/webchat-sessions-{width}.png", full_page=True)
+    page.screenshot(path=tmp_path / f"webchat-sessions-{width}.png", full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     page.get_by_role("button", name="New session").click()
     page.get_by_role("dialog").locator(".instance-choice", has_text=first_instance).click()
     expect(page.get_by_role("dialog").locator(".model-choice").first).to_be_visible()
-    page.screenshot(path=f"/tmp/webchat-new-session-{width}.png")
+    page.screenshot(path=tmp_path / f"webchat-new-session-{width}.png")
     assert console_errors == []

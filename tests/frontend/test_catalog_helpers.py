@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from frontend.catalog_api import ModelInfo
-from frontend.pages.catalog import _is_bad_number, page_range
+from frontend.layout import page_range
+from frontend.pages.catalog import _is_bad_number
 from frontend.pages.editor import ModelDraft, _model_of
 from frontend.words import default_endpoint_words, plural
 
@@ -15,10 +16,11 @@ def test_plural() -> None:
 
 
 def test_page_range() -> None:
-    assert page_range(1, 1534) == "1-50 of 1,534"
-    assert page_range(2, 1534) == "51-100 of 1,534"
-    assert page_range(31, 1534) == "1,501-1,534 of 1,534"
-    assert page_range(1, 0) == "0 of 0"
+    assert page_range(0, 50, 1534) == "1-50 of 1,534"
+    assert page_range(50, 50, 1534) == "51-100 of 1,534"
+    assert page_range(1500, 34, 1534) == "1,501-1,534 of 1,534"
+    assert page_range(0, 0, 0) == "0 of 0"
+    assert page_range(4900, 0, 1534) == "0 of 1,534"  # a page past the end says it shows nothing
 
 
 @pytest.mark.parametrize(

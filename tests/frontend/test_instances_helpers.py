@@ -10,7 +10,6 @@ from frontend.instances_api import CredentialSummary, Instance, LastTest, Provid
 from frontend.pages.instance_dialog_states import (
     ProviderChoice,
     endpoint_hint,
-    history_range,
     is_keyless,
     matching_providers,
     parse_timeout,
@@ -67,7 +66,10 @@ def test_timeout_must_be_a_whole_number() -> None:
 
 
 def test_a_card_shows_the_last_test_and_the_key_last_four() -> None:
-    failed = LastTest(outcome="auth_failed", latency_ms=12.4, model_count=0, message="HTTP 401", tested_at="2026-11-24T02:50:01.5+00:00")
+    failed = LastTest(
+        outcome="auth_failed", latency_ms=12.4, model_count=0, message="HTTP 401",
+        tested_at="2026-11-24T02:50:01.5+00:00",
+    )
     card = card_of(instance(failed), testing=False)
     assert (card.status, card.outcome, card.message, card.latency) == ("error", "auth_failed", "HTTP 401", "12 ms")
     assert (card.tested_at, card.key_last4, card.model_count) == ("2026-11-24 02:50:01 UTC", "abcd", "–")
@@ -114,8 +116,3 @@ def test_provider_search_puts_name_matches_before_type_matches() -> None:
     assert matching_providers([hub, openai, claude], "open") == [openai, hub]
     assert matching_providers([hub, openai, claude], "OPENAI compat") == [hub]
     assert matching_providers([hub, openai, claude], " ") == [hub, openai, claude]
-
-
-def test_history_pages_say_which_rows_they_show() -> None:
-    assert (history_range(0, 50, 1534), history_range(50, 50, 1534)) == ("1-50 of 1,534", "51-100 of 1,534")
-    assert (history_range(50, 5, 55), history_range(0, 0, 0)) == ("51-55 of 55", "0 of 0")

@@ -125,7 +125,10 @@ async def lines_of(text: str) -> AsyncIterator[str]:
 
 
 def test_a_turn_stream_reads_as_named_events() -> None:
-    stream = 'event: delta\ndata: {"text": "He"}\n\nevent: delta\ndata: {"text": "llo"}\n\n: keep-alive\n\nevent: turn\ndata: {}\n'
+    stream = (
+        'event: delta\ndata: {"text": "He"}\n\nevent: delta\ndata: {"text": "llo"}\n\n'
+        ': keep-alive\n\nevent: turn\ndata: {}\n'
+    )
 
     async def collect() -> list[tuple[str, str]]:
         return [event async for event in server_sent_events(lines_of(stream))]
