@@ -223,23 +223,18 @@ class SQLiteEventStore:
             if ahead is not None:
                 ahead.cancel()
 
-    async def verify(self) -> VerifyReport:
-        """Recompute the hash chain over the whole log; the report names the first position where it breaks."""
-        previous, checked = GENESIS_HASH, 0
-        while True:
-            rows: Sequence[VerifyRow] = await self._reader.execute_fetchall(  # type: ignore[assignment]
-                f"SELECT {VERIFY_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
-                (checked, PAGE),
-            )
-            if not rows:
-                break
-            for row in rows:
-                checked += 1
-                reason = _row_fault(row, checked, previous)
-                if reason:
-                    return VerifyReport(ok=False, checked=checked, first_bad_position=checked, reason=reason)
-                previous = row[9]
-        return await self._check_tail(checked, previous)
+    async def verify(self, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+        """Recompute the hash chain over the whole log; the report names the first position where it breaks.
+
+        Every read is made in one snapshot, on a connection of its own: an append committing meanwhile is
+        neither mistaken for a gap nor held back from other readers. `progress(checked, head)` follows each page.
+        """
+        async with _connect(self.path, "FULL", writer=False) as conn:
+            await conn.execute("BEGIN")
+            try:
+                return await _verify_snapshot(conn, progress or _no_progress)
+            finally:
+                await conn.rollback()
 
     async def rebuild(self, view: InlineView | CatchUpView) -> None:
         """Empty the view and replay the whole log into it, in one writer transaction."""
@@ -277,17 +272,7 @@ class SQLiteEventStore:
         return await _fetch_page(self._reader, AFTER_POSITION, (position, limit))
 
     async def _scalar(self, sql: str, params: Sequence[object] = ()) -> int:
-        rows = list(await self._reader.execute_fetchall(sql, params))
-        return int(rows[0][0])
-
-    async def _check_tail(self, checked: int, head_hash: str) -> VerifyReport:
-        highest = await self._scalar("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'events'")
-        if highest > checked:
-            return VerifyReport(
-                ok=False, checked=checked, first_bad_position=checked + 1,
-                reason=f"events after position {checked} are missing (the log reached {highest})",
-            )
-        return VerifyReport(ok=True, checked=checked, head_hash=head_hash)
+        return await _scalar(self._reader, sql, params)
 
     async def _replay(self, view: InlineView | CatchUpView, conn: aiosqlite.Connection) -> None:
         await view.create(conn)
@@ -315,6 +300,36 @@ class SQLiteEventStore:
 async def _fetch_page(conn: aiosqlite.Connection, sql: str, params: Sequence[object]) -> Page:
     rows = list(await conn.execute_fetchall(sql, params))
     return Page(*rows[0])
+
+
+async def _verify_snapshot(conn: aiosqlite.Connection, progress: Callable[[int, int], None]) -> VerifyReport:
+    highest = await _scalar(conn, "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'events'")
+    previous, checked = GENESIS_HASH, 0
+    while rows := list(await conn.execute_fetchall(
+        f"SELECT {VERIFY_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?", (checked, PAGE)
+    )):
+        for row in rows:
+            checked += 1
+            reason = _row_fault(tuple(row), checked, previous)  # type: ignore[arg-type]
+            if reason:
+                return VerifyReport(ok=False, checked=checked, first_bad_position=checked, reason=reason)
+            previous = row[9]
+        progress(checked, highest)
+    if highest > checked:
+        return VerifyReport(
+            ok=False, checked=checked, first_bad_position=checked + 1,
+            reason=f"events after position {checked} are missing (the log reached {highest})",
+        )
+    return VerifyReport(ok=True, checked=checked, head_hash=previous)
+
+
+async def _scalar(conn: aiosqlite.Connection, sql: str, params: Sequence[object] = ()) -> int:
+    rows = list(await conn.execute_fetchall(sql, params))
+    return int(rows[0][0])
+
+
+def _no_progress(_checked: int, _head: int) -> None:
+    return None
 
 
 def _row_fault(row: VerifyRow, expected_position: int, previous: str) -> str:
