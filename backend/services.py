@@ -83,11 +83,13 @@ def prepare_data_dir(settings: Settings) -> None:
 
 
 @asynccontextmanager
-async def open_services(settings: Settings) -> AsyncIterator[Services]:
+async def open_services(settings: Settings, *, serving: bool = True) -> AsyncIterator[Services]:
     """Open the vault, the store and the HTTP client, record ServiceStarted, and close them on exit.
 
     The vault is upgraded to the current file format and reconciled with the log before anything is served.
     Refuses (`Unprotected`) to serve beyond loopback while no admin token exists.
+    `serving=False` opens the same parts for one CLI command beside a possibly running server: nothing is
+    upgraded, reconciled or announced, and turns the server left open are not touched.
     """
     prepare_data_dir(settings)
     registry = build_registry()
@@ -109,20 +111,27 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             ) as catalog,
         ):
             tokens = Tokens.open(store, token_view, settings)
-            refusal = await tokens.unprotected(settings.host)
-            if refusal:
-                raise Unprotected(refusal)
-            await upgrade_vault(vault, settings.master_key, settings.key_file, store, SYSTEM)
             instances = Instances(store, instance_list, vault, catalog, http)
-            await instances.reconcile_credentials()
-            await record_missing_origins(instances)
+            if serving:
+                await _prepare_to_serve(settings, vault, tokens, instances)
             async with anyio.create_task_group() as turns:
                 sessions = Sessions(session_list, instances, turns)
-                await record_interrupted(sessions, SYSTEM)
                 services = Services(settings, registry, store, http, catalog, instances, sessions, tokens)
-                started = ServiceStarted(version=services.version, data_dir=str(settings.data_dir))
-                await store.append(SERVICE_STREAM, [started], metadata=SYSTEM)
+                if serving:
+                    await record_interrupted(sessions, SYSTEM)
+                    started = ServiceStarted(version=services.version, data_dir=str(settings.data_dir))
+                    await store.append(SERVICE_STREAM, [started], metadata=SYSTEM)
                 try:
                     yield services
                 finally:
                     turns.cancel_scope.cancel()  # turns still running are recorded as cancelled
+
+
+async def _prepare_to_serve(settings: Settings, vault: Vault, tokens: Tokens, instances: Instances) -> None:
+    """Refuse an unprotected host, bring the vault to the current format and in line with the log."""
+    refusal = await tokens.unprotected(settings.host)
+    if refusal:
+        raise Unprotected(refusal)
+    await upgrade_vault(vault, settings.master_key, settings.key_file, instances.store, SYSTEM)
+    await instances.reconcile_credentials()
+    await record_missing_origins(instances)

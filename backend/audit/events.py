@@ -43,4 +43,32 @@ class VaultRekeyed(Event, frozen=True, kw_only=True):
         return f"Vault rekeyed: {plural(self.count, 'credential file')} moved {keys}"
 
 
-EVENT_TYPES = (ServiceStarted, VaultUpgraded, VaultRekeyed)
+class BackupMade(Event, frozen=True, kw_only=True):
+    """`switchboard backup` copied the log up to `head_position` and the vault files into `path`."""
+
+    path: str
+    head_position: int
+    head_hash: str
+    vault_files: int
+    master_key_included: bool
+
+    def summary(self) -> str:
+        key = " and the master key" if self.master_key_included else ""
+        files = plural(self.vault_files, "vault file")
+        return f"Backup made in {self.path}: {plural(self.head_position, 'event')}, {files}{key}"
+
+
+class BackupRestored(Event, frozen=True, kw_only=True):
+    """`switchboard restore` put a backup into this data folder; the log up to `head_position` is the backup's."""
+
+    path: str
+    head_position: int
+    head_hash: str
+    replaced: bool
+
+    def summary(self) -> str:
+        replaced = ", replacing what was there" if self.replaced else ""
+        return f"Restored from the backup in {self.path} ({plural(self.head_position, 'event')}){replaced}"
+
+
+EVENT_TYPES = (ServiceStarted, VaultUpgraded, VaultRekeyed, BackupMade, BackupRestored)
