@@ -29,11 +29,18 @@ from events import Metadata
 @asynccontextmanager
 async def services_for_cli(settings: Settings) -> AsyncIterator[Services]:
     """The service's parts without serving; a domain refusal becomes the command's one line."""
-    async with open_services(settings, serving=False) as services:
-        try:
+    try:
+        async with open_services(settings, serving=False) as services:
             yield services
-        except ProblemError as error:
-            raise refusal_of(error) from None
+    except* (ProblemError, Refused) as group:  # the services' task group wraps what the command raised
+        raise _first(group) from None
+
+
+def _first(group: BaseExceptionGroup[ProblemError | Refused]) -> Refused:
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return refusal_of(error) if isinstance(error, ProblemError) else error  # type: ignore[return-value]
 
 
 async def run_instances(settings: Settings, args: argparse.Namespace) -> int:
