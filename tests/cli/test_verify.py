@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +15,7 @@ import pytest
 
 from backend.services import build_registry
 from events import SQLiteEventStore
-from tests.cli.test_cli import switchboard
+from tests.cli.test_cli import SWITCHBOARD, switchboard
 
 pytestmark = pytest.mark.anyio
 
@@ -64,3 +66,26 @@ async def test_verify_while_a_server_appends_from_the_command_line(tmp_path: Pat
     with appending(tmp_path / "events.sqlite3"):
         runs = [switchboard(tmp_path, "verify") for _ in range(3)]
     assert [run.returncode for run in runs] == [0, 0, 0], [run.stderr for run in runs]
+
+
+def test_long_work_shows_a_progress_bar_on_a_terminal_and_nothing_when_piped(tmp_path: Path) -> None:
+    with appending(tmp_path / "events.sqlite3"):
+        pass
+    env = {**os.environ, "SWITCHBOARD_DATA_DIR": str(tmp_path)}
+    controller, terminal = pty.openpty()
+    with subprocess.Popen([SWITCHBOARD, "verify"], env=env, stdout=subprocess.PIPE, stderr=terminal) as process:
+        os.close(terminal)
+        shown = b""
+        while chunk := _read_terminal(controller):
+            shown += chunk
+        assert process.wait(timeout=60) == 0
+    os.close(controller)
+    assert b"verifying [" in shown and b"]" in shown
+    assert switchboard(tmp_path, "verify").stderr == ""
+
+
+def _read_terminal(descriptor: int) -> bytes:
+    try:
+        return os.read(descriptor, 4096)
+    except OSError:  # the other end closed: Linux answers EIO
+        return b""
