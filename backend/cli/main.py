@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import get_args
 
@@ -116,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_instance_commands(commands)
     _add_catalog_commands(commands)
     _add_session_commands(commands)
+    _add_report_commands(commands)
     vault = commands.add_parser("vault", help="manage the credential vault")
     vault_commands = vault.add_subparsers(dest="vault_command", required=True)
     vault_commands.add_parser(
@@ -184,6 +186,25 @@ def _add_session_commands(commands: argparse._SubParsersAction[argparse.Argument
     _add_json(show)
 
 
+def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = commands.add_parser("report", help="reports over the log")
+    cost = report.add_subparsers(dest="action", required=True).add_parser("cost", help="what the turns cost")
+    cost.add_argument("--group-by", default="day", help="instance, model, provider, session, actor or day")
+    cost.add_argument("--since", type=_moment, help="turns that ended at or after this time (RFC 3339)")
+    cost.add_argument("--until", type=_moment, help="turns that ended before this time (RFC 3339)")
+    _add_json(cost)
+
+
+def _moment(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an RFC 3339 time") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{value!r} needs its UTC offset, e.g. {value}Z")
+    return moment
+
+
 def _header(value: str) -> tuple[str, str]:
     name, equals, content = value.partition("=")
     if not equals or not name:
@@ -191,7 +212,7 @@ def _header(value: str) -> tuple[str, str]:
     return name, content
 
 
-READS_A_LOG = ("events", "verify", "vault", "views", "backup", "instances", "catalog", "sessions")
+READS_A_LOG = ("events", "verify", "vault", "views", "backup", "instances", "catalog", "sessions", "report")
 
 
 def _refusal(command: str, settings: Settings) -> str | None:
@@ -222,6 +243,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> Coroutine[None, N
         "instances": lambda: run_instances(settings, args),
         "catalog": lambda: run_catalog_search(settings, args),
         "sessions": lambda: run_sessions(settings, args),
+        "report": lambda: _report(settings, args),
     }
     return commands[args.command]()
 
@@ -229,6 +251,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> Coroutine[None, N
 async def _events(settings: Settings, args: argparse.Namespace) -> int:
     await print_events(settings, args.after, args.type, args.limit)
     return 0
+
+
+async def _report(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.cli.report import report_cost  # backend.reports comes with the cost report (GET /api/v1/reports/cost)
+
+    return await report_cost(settings, args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
