@@ -77,6 +77,7 @@ PERMISSIONS: dict[tuple[str, str], Access] = {
     ("POST", f"{_AGENT}/messages"): "operator",
     ("POST", f"{_AGENT}/cancel"): "operator",
     ("GET", f"{_SESSION}/cost"): "viewer",
+    ("GET", "/api/v1/reports/cost"): "viewer",
     ("GET", "/api/v1/tokens"): "admin",
     ("POST", "/api/v1/tokens"): "admin",
     ("DELETE", "/api/v1/tokens/{token_id}"): "admin",
