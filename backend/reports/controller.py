@@ -11,7 +11,7 @@ from litestar.params import QueryParameter
 
 from backend.reports.cost import cost_report
 from backend.reports.schemas import CostReport, GroupBy
-from backend.sessions import Sessions
+from backend.services import Services
 
 SINCE_HELP = "Turns that ended at or after this time (RFC 3339, with its UTC offset)"
 UNTIL_HELP = "Turns that ended before this time (RFC 3339, with its UTC offset)"
@@ -24,9 +24,9 @@ class ReportsController(Controller):
     @get("/cost", summary="Turns, tokens and cost grouped, at the prices recorded and at today's catalog prices")
     async def cost(
         self,
-        sessions: NamedDependency[Sessions],
+        services: NamedDependency[Services],
         group_by: Annotated[GroupBy, QueryParameter(description="What each row of the report stands for")] = "day",
         since: Annotated[datetime | None, QueryParameter(description=SINCE_HELP)] = None,
         until: Annotated[datetime | None, QueryParameter(description=UNTIL_HELP)] = None,
     ) -> CostReport:
-        return await cost_report(sessions, group_by, since, until)
+        return await cost_report(services, group_by, since, until)

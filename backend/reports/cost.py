@@ -14,7 +14,10 @@ from typing import NamedTuple
 import msgspec
 
 from backend.errors import FieldError, ValidationFailed
+from backend.instances.events import InstanceDeleted
+from backend.instances.events import stream_of as instance_stream
 from backend.reports.schemas import CostFigures, CostGroup, CostReport, GroupBy
+from backend.services import Services
 from backend.sessions.costs import turn_cost
 from backend.sessions.schemas import TurnCost
 from backend.sessions.service import Sessions
@@ -105,10 +108,22 @@ async def ended_turns(sessions: Sessions, since: datetime | None, until: datetim
     return ended
 
 
-async def group_names(sessions: Sessions, group_by: GroupBy, keys: Iterable[str]) -> dict[str, str]:
-    """What people call each group; a key missing here is shown as itself (an actor, a day, a deleted instance)."""
+async def instance_names(services: Services, ids: Iterable[str]) -> dict[str, str]:
+    """Each instance's name now, or the name it had when it was deleted."""
+    names = await services.sessions.instance_names()
+    for instance_id in set(ids) - names.keys():
+        found = await services.store.read(stream=instance_stream(instance_id), type=InstanceDeleted.__name__, limit=1)
+        deleted = services.registry.decode(found[0]) if found else None
+        if isinstance(deleted, InstanceDeleted):
+            names[instance_id] = deleted.name
+    return names
+
+
+async def group_names(services: Services, group_by: GroupBy, keys: Iterable[str]) -> dict[str, str]:
+    """What people call each group; a key missing here is shown as itself (an actor, a day)."""
+    sessions = services.sessions
     if group_by == "instance":
-        return await sessions.instance_names()
+        return await instance_names(services, keys)
     if group_by == "provider":
         providers = {key: sessions.catalog.provider(key) for key in keys}
         return {key: provider.name for key, provider in providers.items() if provider is not None}
@@ -127,16 +142,16 @@ def _order(group_by: GroupBy, groups: list[CostGroup]) -> list[CostGroup]:
 
 
 async def cost_report(
-    sessions: Sessions, group_by: GroupBy, since: datetime | None = None, until: datetime | None = None
+    services: Services, group_by: GroupBy, since: datetime | None = None, until: datetime | None = None
 ) -> CostReport:
     """The turns that ended in [since, until) grouped by `group_by`, with the whole window's figures."""
     check_window(since, until)
     total, tallies = Tally(), dict[str, Tally]()
-    for ended in await ended_turns(sessions, since, until):
-        cost = turn_cost(sessions, ended.turn)
+    for ended in await ended_turns(services.sessions, since, until):
+        cost = turn_cost(services.sessions, ended.turn)
         total.add(ended.turn, cost)
         tallies.setdefault(KEY_OF[group_by](ended), Tally()).add(ended.turn, cost)
-    names = await group_names(sessions, group_by, tallies)
+    names = await group_names(services, group_by, tallies)
     groups = [tally.group(key, names.get(key, key)) for key, tally in tallies.items()]
     return CostReport(
         group_by=group_by, since=since, until=until, groups=_order(group_by, groups), total=total.figures()

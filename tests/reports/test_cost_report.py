@@ -47,11 +47,12 @@ def provider(endpoint: str, prices: dict[str, tuple[float, float, float]]) -> di
 
 @dataclass
 class Ran:
-    """What the scenario created: ids by name, and the end times of the turns by turn name."""
+    """What the scenario created: ids by name, the end times of the turns by turn name, and the admin token."""
 
     instances: dict[str, str]
     sessions: dict[str, str]
     at: dict[str, str]
+    admin: str
 
 
 async def turn(client: Client, session_id: str, name: str, instance_id: str, model_id: str, text: str) -> str:
@@ -98,7 +99,7 @@ async def ran(client: Client, upstream: UpstreamServer) -> Ran:
     client.headers["Authorization"] = f"Bearer {operator}"
     upstream.scenario.cache_read_tokens = 2
     at["t5"] = await turn(client, s2, "t5", alpha, "local-small", "w w w w w w")
-    return Ran({"Alpha": alpha, "Beta": beta}, {"S1": s1, "S2": s2}, at)
+    return Ran({"Alpha": alpha, "Beta": beta}, {"S1": s1, "S2": s2}, at, root)
 
 
 def figures(turns: int, cost: int, current: int, tokens: tuple[int, int, int], unknown: int = 0) -> dict[str, object]:
@@ -208,3 +209,23 @@ async def test_no_turns_is_an_empty_report(client: Client) -> None:
     body = await report(client)
     assert body["group_by"] == "day" and body["groups"] == []
     assert body["total"] == figures(0, 0, 0, (0, 0, 0))
+
+
+async def test_each_session_s_group_is_what_its_own_cost_route_says(client: Client, ran: Ran) -> None:
+    groups = by_key(await report(client, group_by="session"))
+    for session_id in ran.sessions.values():
+        own = ok(await client.get(f"/api/v1/sessions/{session_id}/cost"))
+        group = groups[session_id]
+        for name in ("turns", "cost_usd", "unknown_cost_turns", "current_cost_usd", "current_unknown_cost_turns"):
+            assert group[name] == own[name], name
+
+
+async def test_a_deleted_instance_keeps_its_spend_under_the_name_it_had(client: Client, ran: Ran) -> None:
+    beta = ran.instances["Beta"]
+    as_admin = {"Authorization": f"Bearer {ran.admin}"}
+    response = await client.delete(f"/api/v1/instances/{beta}", params={"force": "true"}, headers=as_admin)
+    assert response.status_code == 204, response.text
+    body = await report(client, group_by="instance")
+    assert body["total"] == TOTAL
+    assert by_key(body)[beta]["name"] == "Beta"
+    assert shown(by_key(body)[beta]) == figures(2, 800, 4000, (3, 6, 0), unknown=1)
