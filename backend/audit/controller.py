@@ -136,7 +136,6 @@ class AuditController(Controller):
     @get(
         "/audit/export", summary="Every event matching audit filters, streamed as NDJSON or CSV",
         dependencies={"wanted": Provide(audit_filter, sync_to_thread=False)},
-        media_type="application/x-ndjson",
     )
     async def audit_export(
         self,

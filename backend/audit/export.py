@@ -24,6 +24,7 @@ CSV_COLUMNS = (
     "position", "recorded_at", "stream_id", "version", "type", "schema_version", "actor",
     "request_id", "correlation_id", "event_id", "summary", "data",
 )
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 Encoder = Callable[[list[EventOut]], bytes]
 
 
@@ -47,16 +48,18 @@ def _csv_rows(events: list[EventOut]) -> bytes:
     writer = csv.writer(buffer, lineterminator="\r\n")
     for event in events:
         writer.writerow((
-            event.position, event.recorded_at.isoformat(), event.stream_id, event.version, event.type,
-            event.schema_version, event.actor, event.request_id, event.correlation_id, event.event_id,
-            _safe_cell(event.summary), bytes(event.data).decode(),
+            event.position, event.recorded_at.isoformat(), *_text_cells(event.stream_id), event.version,
+            *_text_cells(event.type), event.schema_version,
+            *_text_cells(event.actor, event.request_id, event.correlation_id, event.event_id, event.summary),
+            bytes(event.data).decode(),
         ))
     return buffer.getvalue().encode()
 
 
-def _safe_cell(text: str) -> str:
-    """A cell a spreadsheet shows as text: one starting with =, +, - or @ would be run as a formula."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
+def _text_cells(*texts: str) -> list[str]:
+    """Cells a spreadsheet shows as text: one starting with =, +, -, @ (a client's X-Request-ID, say) would be run
+    as a formula, so it gets a leading apostrophe."""
+    return [f"'{text}" if text[:1] in FORMULA_STARTS else text for text in texts]
 
 
 ENCODERS: dict[ExportFormat, Encoder] = {"ndjson": _ndjson, "csv": _csv_rows}
