@@ -42,6 +42,8 @@ PERMISSIONS: dict[tuple[str, str], Access] = {
     ("GET", "/api/schema/swagger-ui/{path}"): "viewer",
     ("GET", "/api/v1/health"): "viewer",
     ("GET", "/api/v1/events"): "viewer",
+    ("GET", "/api/v1/audit/events"): "viewer",
+    ("GET", "/api/v1/audit/export"): "viewer",
     (WEBSOCKET, "/api/v1/live"): "viewer",
     ("GET", "/api/v1/catalog/providers"): "viewer",
     ("GET", _PROVIDER): "viewer",
