@@ -95,6 +95,7 @@ ROUTE_REFUSALS: dict[tuple[str, str], frozenset[int]] = {
     ("POST", SIGN_IN): frozenset({401, 413, 422}),  # reads its form or JSON body itself
     ("POST", "/api/v1/catalog/refresh"): frozenset({502, 504}),
     ("GET", "/api/v1/events"): frozenset({422}),  # since after until
+    ("GET", "/api/v1/reports/cost"): frozenset({422}),  # since after until, or a time without its offset
     ("GET", "/api/v1/catalog/models"): frozenset({422}),  # a provider filter naming no catalog provider
 }
 """Statuses a route answers that its shape does not show."""

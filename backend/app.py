@@ -22,6 +22,7 @@ from backend.context import request_metadata
 from backend.errors import EXCEPTION_HANDLERS
 from backend.instances import EnvImportController, Instances, InstancesController
 from backend.query_guard import refuse_unknown_query_params
+from backend.reports import ReportsController
 from backend.services import Services, open_services, service_version
 from backend.sessions import Sessions, SessionsController
 from backend.settings import Settings
@@ -74,7 +75,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             AuditController, live_feed, CatalogController, InstancesController, EnvImportController,
-            AuthController, TokensController, SessionsController,
+            AuthController, TokensController, SessionsController, ReportsController,
         ],
         dependencies={
             "services": Provide(_services, sync_to_thread=False),

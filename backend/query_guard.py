@@ -8,18 +8,26 @@ from litestar import Request
 from litestar.exceptions import ValidationException
 from litestar.handlers import BaseRouteHandler
 from litestar.params import ParameterKwarg
+from litestar.utils.signature import ParsedSignature
 
 
 @cache
 def _declared_names(handler: BaseRouteHandler) -> frozenset[str]:
+    """The query names the handler takes, itself or through its dependencies (a filter shared by two routes)."""
+    signatures = [handler.parsed_fn_signature]
+    signatures += [provide.parsed_fn_signature for provide in handler.resolve_dependencies().values()]
+    return frozenset().union(*map(_query_names, signatures))
+
+
+def _query_names(signature: ParsedSignature) -> set[str]:
     names: set[str] = set()
-    for name, field in handler.parsed_fn_signature.parameters.items():
+    for name, field in signature.parameters.items():
         kwarg = field.kwarg_definition
         if isinstance(kwarg, ParameterKwarg) and (kwarg.header or kwarg.cookie):
             continue
         query = kwarg.query if isinstance(kwarg, ParameterKwarg) else None
         names.add(query or name)
-    return frozenset(names)
+    return names
 
 
 def refuse_unknown_query_params(request: Request) -> None:

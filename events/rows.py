@@ -38,11 +38,13 @@ _page_decoder = msgspec.json.Decoder(list[StoredEvent])
 _position = attrgetter("position")
 
 
-def page_query(where: str) -> str:
-    """SQL for the first page (size bound to the last parameter) of events matching `where`, in position order."""
+def page_query(where: str, *, descending: bool = False) -> str:
+    """SQL for the first page (size bound to the last parameter) of events matching `where`, in position order
+    (or from the highest position down when `descending`; the page decodes in position order either way)."""
+    order = "DESC" if descending else "ASC"
     return (
         "SELECT count(*), coalesce(max(position), 0), coalesce(group_concat(record, ','), '') FROM "
-        f"(SELECT position, {EVENT_JSON} AS record FROM events WHERE {where} ORDER BY position LIMIT ?)"
+        f"(SELECT position, {EVENT_JSON} AS record FROM events WHERE {where} ORDER BY position {order} LIMIT ?)"
     )
 
 

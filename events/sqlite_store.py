@@ -172,6 +172,14 @@ class SQLiteEventStore:
         page = await _fetch_page(self._reader, page_query(" AND ".join(clauses)), (*params, limit))
         return page.decode()
 
+    async def read_where(
+        self, where: str, params: Sequence[object], *, limit: int, descending: bool = False
+    ) -> list[StoredEvent]:
+        """Up to `limit` events matching an SQL condition over the events table, taken from the lowest position up
+        (or the highest down when `descending`), returned in position order; for the audit query."""
+        page = await _fetch_page(self._reader, page_query(where, descending=descending), (*params, limit))
+        return page.decode()
+
     async def read_stream(self, stream_id: str) -> list[StoredEvent]:
         """Every event of one stream, in version order."""
         events: list[StoredEvent] = []

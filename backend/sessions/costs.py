@@ -12,7 +12,8 @@ def _tokens(turn: TurnOut) -> Tokens:
     return Tokens(turn.input_tokens, turn.output_tokens, turn.cache_read_tokens, turn.cache_write_tokens)
 
 
-def _turn_cost(sessions: Sessions, turn: TurnOut) -> TurnCost:
+def turn_cost(sessions: Sessions, turn: TurnOut) -> TurnCost:
+    """The turn's recorded cost beside its cost at the catalog's prices now (None: unknown)."""
     current = cost_of(
         _tokens(turn), price_in_force(sessions.catalog, turn.provider_id, turn.model_id), turn.provider_type
     )
@@ -25,7 +26,7 @@ def _turn_cost(sessions: Sessions, turn: TurnOut) -> TurnCost:
 async def session_cost(sessions: Sessions, session_id: str) -> SessionCost:
     """Every turn's recorded cost and its cost at the catalog's prices now (custom overrides included)."""
     await sessions.row(session_id)
-    by_turn = [_turn_cost(sessions, turn) for turn in await sessions.view.turns(sessions.store, session_id)]
+    by_turn = [turn_cost(sessions, turn) for turn in await sessions.view.turns(sessions.store, session_id)]
     return SessionCost(
         session_id=session_id,
         turns=len(by_turn),
