@@ -8,13 +8,14 @@ from pathlib import Path
 import msgspec
 
 from backend.audit.schemas import event_out
+from backend.audit.search_view import AuditSearchView
 from backend.auth import TokenView
 from backend.cli.output import Refused, print_fields, print_json, progress
 from backend.instances import InstanceListView
 from backend.services import build_registry
 from backend.sessions import SessionListView
 from backend.settings import Settings
-from events import InlineView, SQLiteEventStore
+from events import CatchUpView, InlineView, SQLiteEventStore
 from events.chain import VerifyReport
 
 
@@ -82,20 +83,24 @@ async def _check_expected_head(database: Path, expected: str, report: VerifyRepo
     print(f"the expected head is position {rows[0][0]}; {later} events came after it", file=sys.stderr)
 
 
-def stored_views() -> dict[str, InlineView]:
-    """The views kept in the database, by name."""
+def stored_views() -> tuple[dict[str, InlineView], dict[str, CatchUpView]]:
+    """The views kept in the database, by name: those updated with each append, and those following the log."""
     registry = build_registry()
-    views: list[InlineView] = [InstanceListView(registry), TokenView(registry), SessionListView(registry)]
-    return {view.name: view for view in views}
+    inline: list[InlineView] = [InstanceListView(registry), TokenView(registry), SessionListView(registry)]
+    following: list[CatchUpView] = [AuditSearchView(registry)]
+    return {view.name: view for view in inline}, {view.name: view for view in following}
 
 
 async def rebuild_views(settings: Settings, name: str | None) -> int:
     """Replay the whole log into one view or every stored view, each in one transaction."""
-    views = stored_views()
+    inline, following = stored_views()
+    views: dict[str, InlineView | CatchUpView] = {**inline, **following}
     if name is not None and name not in views:
         raise Refused(f"no view {name!r}; the views are {', '.join(sorted(views))}", code=2)
     chosen = [views[name]] if name else list(views.values())
-    async with SQLiteEventStore.open(settings.database_path, registry=build_registry(), inline_views=chosen) as store:
+    kept_inline = [view for view in inline.values() if view in chosen]
+    registry = build_registry()
+    async with SQLiteEventStore.open(settings.database_path, registry=registry, inline_views=kept_inline) as store:
         head = await store.head()
         for view in chosen:
             await store.rebuild(view)

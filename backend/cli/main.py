@@ -18,6 +18,7 @@ from backend.cli.backup import backup, restore
 from backend.cli.domain import run_catalog_search, run_instances, run_sessions
 from backend.cli.log import print_events, rebuild_views, verify
 from backend.cli.output import OneLineParser, Refused
+from backend.cli.report import report_cost
 from backend.instances.master_key import VaultKeyError
 from backend.instances.rekey import NEW_MASTER_VARIABLE, Rekeyed, reseal_all, switch_master
 from backend.instances.vault_lock import VaultBusy, holding_vault
@@ -243,7 +244,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> Coroutine[None, N
         "instances": lambda: run_instances(settings, args),
         "catalog": lambda: run_catalog_search(settings, args),
         "sessions": lambda: run_sessions(settings, args),
-        "report": lambda: _report(settings, args),
+        "report": lambda: report_cost(settings, args),
     }
     return commands[args.command]()
 
@@ -251,12 +252,6 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> Coroutine[None, N
 async def _events(settings: Settings, args: argparse.Namespace) -> int:
     await print_events(settings, args.after, args.type, args.limit)
     return 0
-
-
-async def _report(settings: Settings, args: argparse.Namespace) -> int:
-    from backend.cli.report import report_cost  # backend.reports comes with the cost report (GET /api/v1/reports/cost)
-
-    return await report_cost(settings, args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

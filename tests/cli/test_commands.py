@@ -108,15 +108,27 @@ async def test_views_rebuild_keeps_what_the_views_show(tmp_path: Path, upstream:
     settings = Settings(data_dir=tmp_path / "data")
     async with api_client(settings) as client:
         await session(client, await instance(client, upstream))
-    before = (cli(settings, "instances", "list", "--json").stdout, cli(settings, "sessions", "list", "--json").stdout)
+    before = (*await searched(settings), *shown(settings))
     rebuilt = cli(settings, "views", "rebuild")
     assert rebuilt.returncode == 0, rebuilt.stderr
-    assert {line.split()[1] for line in rebuilt.stdout.splitlines()} == {"instances", "sessions", "tokens"}
+    names = {line.split()[1] for line in rebuilt.stdout.splitlines()}
+    assert names == {"audit_search", "instances", "sessions", "tokens"}
     assert cli(settings, "views", "rebuild", "instances").returncode == 0
-    after = (cli(settings, "instances", "list", "--json").stdout, cli(settings, "sessions", "list", "--json").stdout)
-    assert after == before
+    after = (*await searched(settings), *shown(settings))
+    assert after == before and before[0]
     unknown = cli(settings, "views", "rebuild", "nonsense")
     assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1 and "instances" in unknown.stderr
+
+
+def shown(settings: Settings) -> tuple[str, str]:
+    return cli(settings, "instances", "list", "--json").stdout, cli(settings, "sessions", "list", "--json").stdout
+
+
+async def searched(settings: Settings) -> tuple[list[int]]:
+    """The positions the audit search finds for the instance's name."""
+    async with api_client(settings) as client:
+        found = (await client.get("/api/v1/audit/events", params={"q": "Local", "order": "oldest"})).json()
+    return ([event["position"] for event in found["events"]],)
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,6 @@ from tests.sessions.conftest import first_agent, priced_instance, send, session
 from tests.upstreams import UpstreamServer
 from tests.upstreams.fixtures import upstream, upstream_server
 
-pytest.importorskip("backend.reports.cost", reason="the cost report arrives with GET /api/v1/reports/cost")
-
 __all__ = ["upstream", "upstream_server"]
 
 pytestmark = pytest.mark.anyio
