@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import aiosqlite
 import anyio
+import msgspec
 
 from events.event import StoredEvent
 
@@ -19,6 +20,7 @@ class InlineView(Protocol):
     """A view updated in the same transaction as the append, so a caller reads its own write."""
 
     name: str
+    version: int  # raised whenever what apply writes changes; the store then rebuilds the view from the log
 
     async def create(self, conn: aiosqlite.Connection) -> None: ...
 
@@ -31,12 +33,40 @@ class CatchUpView(Protocol):
     """A view that follows the log behind the appends, its checkpoint committed with each update."""
 
     name: str
+    version: int  # raised whenever what apply writes changes; the store then rebuilds the view from the log
 
     async def create(self, conn: aiosqlite.Connection) -> None: ...
 
     async def reset(self, conn: aiosqlite.Connection) -> None: ...
 
     async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None: ...
+
+
+class ViewRebuild(msgspec.Struct, frozen=True, kw_only=True):
+    """A view rebuilt from the log because its code version differed from the one its rows were written by.
+
+    `from_version` 0: no version was recorded (the view is new to a log that already held events).
+    """
+
+    view: str
+    from_version: int
+    to_version: int
+    events: int
+    milliseconds: float
+
+
+async def read_view_version(conn: aiosqlite.Connection, view_name: str) -> int | None:
+    """The code version the view's stored rows were written by, or None if none was recorded."""
+    rows = list(await conn.execute_fetchall("SELECT version FROM view_versions WHERE view = ?", (view_name,)))
+    return int(rows[0][0]) if rows else None
+
+
+async def write_view_version(conn: aiosqlite.Connection, view_name: str, version: int) -> None:
+    await conn.execute(
+        "INSERT INTO view_versions (view, version) VALUES (?, ?) "
+        "ON CONFLICT (view) DO UPDATE SET version = excluded.version",
+        (view_name, version),
+    )
 
 
 async def read_checkpoint(conn: aiosqlite.Connection, view_name: str) -> int:

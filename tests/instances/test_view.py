@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import random
+import sqlite3
 from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
 
+from backend.audit.events import SERVICE_STREAM, ViewRebuilt
 from backend.instances.commands import create_instance, delete_instance, update_instance
 from backend.instances.connection import run_connection_test
 from backend.instances.credentials import remove_credential, set_credential
@@ -87,3 +90,32 @@ async def test_list_holds_a_thousand_instances_in_name_order(client: Client) -> 
     assert response.status_code == 200
     names = [item["name"] for item in response.json()]
     assert len(names) == 1000 and names == sorted(names)
+
+
+async def test_rows_written_by_an_older_view_version_are_rebuilt_once_and_the_rebuild_is_logged(
+    settings: Settings,
+) -> None:
+    """A data folder whose instance rows an older version wrote (a rotated key still showing the stale status and
+    test) is rebuilt at start-up before anything is served, and the service stream says so once."""
+    async with open_services(settings) as services:
+        created = await create_instance(services.instances, CreateInstance(name="Prod", provider_id="openai"), USER)
+        await set_credential(services.instances, created.id, SetCredential(api_key="sk-first-key-0001"), USER)
+        await set_credential(services.instances, created.id, SetCredential(api_key="sk-second-key-0002"), USER)
+        current = await snapshot(services)
+    with sqlite3.connect(settings.database_path) as conn:  # as version 1 of the view left it
+        body = json.loads(conn.execute("SELECT body FROM instance_view").fetchone()[0])
+        stale = {**body, "status": "connected", "key_changed_at": None}
+        conn.execute("UPDATE instance_view SET body = ?", (json.dumps(stale).encode(),))
+        conn.execute("UPDATE view_versions SET version = 1 WHERE view = 'instances'")
+    conn.close()
+    async with open_services(settings) as services:
+        rebuilt = await snapshot(services)
+        first = await services.store.read(stream=SERVICE_STREAM, type="ViewRebuilt")
+    async with open_services(settings) as services:
+        second = await services.store.read(stream=SERVICE_STREAM, type="ViewRebuilt")
+        decoded = services.registry.decode(first[0])
+    assert rebuilt == current
+    assert len(first) == 1 and second == first
+    assert isinstance(decoded, ViewRebuilt)
+    # the whole log was replayed: ServiceStarted and the three instance events
+    assert (decoded.view, decoded.from_version, decoded.to_version, decoded.events) == ("instances", 1, 2, 4)
