@@ -15,6 +15,8 @@ Details beyond the agreed API:
   somewhere else to detect a rewrite of the whole log.
 - Views carry a code `version`; `open()` rebuilds inline views whose recorded version differs (see
   `rebuilt_views`), `upgrade_views(views)` does the same for catch-up views, and `rebuild` records it.
+- `followers` (`FollowerHealth`) lists the catch-up views, and the followers that report there, which stopped
+  on an error.
 - The store runs on asyncio (aiosqlite needs it).
 """
 
@@ -24,7 +26,7 @@ from events.event import AppendResult, Event, Metadata, StoredEvent
 from events.registry import EventRegistry
 from events.sqlite_store import Durability, SQLiteEventStore
 from events.store import EventStore
-from events.views import CatchUpRunner, CatchUpView, InlineView, ViewRebuild
+from events.views import CatchUpRunner, CatchUpView, FollowerFailure, FollowerHealth, InlineView, ViewRebuild
 
 __all__ = [
     "AppendResult",
@@ -36,6 +38,8 @@ __all__ = [
     "EventIdReused",
     "EventRegistry",
     "EventStore",
+    "FollowerFailure",
+    "FollowerHealth",
     "InlineView",
     "Metadata",
     "NotAnEventStore",

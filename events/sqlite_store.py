@@ -29,6 +29,7 @@ from events.schema import BUSY_TIMEOUT_SECONDS, SYNCHRONOUS_LEVELS, prepare_file
 from events.views import (
     CatchUpRunner,
     CatchUpView,
+    FollowerHealth,
     InlineView,
     ViewRebuild,
     read_checkpoint,
@@ -82,6 +83,7 @@ class SQLiteEventStore:
         self._poll_interval = poll_interval
         self._committed = anyio.Event()
         self._closed = False
+        self.followers = FollowerHealth()  # catch-up views and followers that stopped on an error
         self.rebuilt_views: list[ViewRebuild] = []  # the inline views rebuilt at open, for the caller to record
 
     @classmethod

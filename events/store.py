@@ -13,7 +13,7 @@ import aiosqlite
 from events.chain import VerifyReport
 from events.event import AppendResult, Event, Metadata, StoredEvent
 from events.registry import EventRegistry
-from events.views import CatchUpRunner, CatchUpView, InlineView, ViewRebuild
+from events.views import CatchUpRunner, CatchUpView, FollowerHealth, InlineView, ViewRebuild
 
 T = TypeVar("T")
 
@@ -22,6 +22,7 @@ class EventStore(Protocol):
     """An append-only, tamper-evident event log with subscriptions and read views."""
 
     registry: EventRegistry
+    followers: FollowerHealth
     rebuilt_views: list[ViewRebuild]  # inline views rebuilt at open because their version changed
 
     @property

@@ -82,6 +82,32 @@ async def write_checkpoint(conn: aiosqlite.Connection, view_name: str, position:
     )
 
 
+class FollowerFailure(msgspec.Struct, frozen=True, kw_only=True):
+    """A view or follower of the log that stopped on an error, and the error in one line."""
+
+    name: str
+    error: str
+
+
+ERROR_WORDS = 300  # longest error text kept: enough to say what failed, never a whole payload
+
+
+class FollowerHealth:
+    """Which catch-up views and followers of the log stopped on an error; each clears once it applies again."""
+
+    def __init__(self) -> None:
+        self._failures: dict[str, str] = {}
+
+    def failed(self, name: str, error: Exception) -> None:
+        self._failures[name] = f"{type(error).__name__}: {error}"[:ERROR_WORDS]
+
+    def recovered(self, name: str) -> None:
+        self._failures.pop(name, None)
+
+    def failures(self) -> list[FollowerFailure]:
+        return [FollowerFailure(name=name, error=error) for name, error in sorted(self._failures.items())]
+
+
 class CatchUpRunner:
     """Follows the log and applies it to one catch-up view, each batch with its checkpoint in one transaction.
 
@@ -97,11 +123,17 @@ class CatchUpRunner:
         self._progress = anyio.Event()
 
     async def run(self) -> None:
-        """Create the view's tables, then apply the log to it until cancelled; an error in the view ends the run."""
-        await self._store.write_transaction(self._view.create)
-        self._advance(await self._store.checkpoint(self._view.name))
-        async for batch in self._store.subscribe_batches(self.position, batch_size=self._batch_size):
-            self._advance(await self._store.write_transaction(partial(self._apply, batch)))
+        """Create the view's tables, then apply the log to it until cancelled; an error in the view ends the run
+        and stays in the store's `followers` until a later run applies a batch."""
+        try:
+            await self._store.write_transaction(self._view.create)
+            self._advance(await self._store.checkpoint(self._view.name))
+            async for batch in self._store.subscribe_batches(self.position, batch_size=self._batch_size):
+                self._advance(await self._store.write_transaction(partial(self._apply, batch)))
+                self._store.followers.recovered(self._view.name)
+        except Exception as error:
+            self._store.followers.failed(self._view.name, error)
+            raise
 
     async def wait_until(self, position: int) -> None:
         """Return once the view includes every event up to `position`."""

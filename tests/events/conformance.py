@@ -602,6 +602,25 @@ class EventStoreConformance(ABC):
         assert [tuple(r) for r in followed] == [("Ann", 600, 3)]
 
 
+    @pytest.mark.anyio
+    async def test_a_failed_catch_up_view_is_listed_until_it_applies_again(self) -> None:
+        async with self.open_store() as store:
+            await store.append("acct-1", [Opened(owner="Ann"), Poison()], metadata=ALICE)
+            view = BalanceView("stats")
+            with pytest.raises(SimulatedCrash), anyio.fail_after(HANG_GUARD_SECONDS):
+                async with store.run_catch_up(view) as runner:
+                    await runner.wait_until(2)
+            failed = store.followers.failures()
+            await store.rebuild(AppliedLog("stats"))  # the view's next version copes with the event
+            healthy_again = AppliedLog("stats")
+            async with store.run_catch_up(healthy_again) as runner:
+                await store.append("acct-1", [Deposited(amount=1)], metadata=ALICE)
+                await runner.wait_until(3)
+            after = store.followers.failures()
+        assert [(f.name, f.error) for f in failed] == [("stats", "SimulatedCrash: poison at position 2")]
+        assert after == []
+
+
 def _renamed_v1() -> type[Event]:
     class AccountRenamed(Event):
         name: str
