@@ -229,7 +229,8 @@ def _tested(row: InstanceRow, event: ConnectionTested, at: datetime) -> Instance
         status="connected" if ok else "error",
         model_count=event.model_count if ok else row.instance.model_count,
     )
-    return InstanceRow(instance, event.model_ids if ok else row.model_ids, row.credential_serial)
+    listed = event.model_ids if ok and event.model_ids is not None else row.model_ids
+    return InstanceRow(instance, listed, row.credential_serial)
 
 
 def _sort_key(instance: InstanceView) -> str:
