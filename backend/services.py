@@ -11,8 +11,9 @@ import anyio
 import httpx
 
 from backend.audit.events import EVENT_TYPES as AUDIT_EVENTS
-from backend.audit.events import SERVICE_STREAM, ServiceStarted
+from backend.audit.events import SERVICE_STREAM, ServiceStarted, ViewRebuilt
 from backend.audit.names import NameBook
+from backend.audit.search_view import AuditSearchView
 from backend.auth import EVENT_TYPES as AUTH_EVENTS
 from backend.auth import Tokens, TokenView, Unprotected
 from backend.catalog import EVENT_TYPES as CATALOG_EVENTS
@@ -82,11 +83,25 @@ def prepare_data_dir(settings: Settings) -> None:
     settings.data_dir.chmod(0o700)
 
 
+async def record_view_rebuilds(store: SQLiteEventStore) -> None:
+    """Rebuild the catch-up views whose code version changed, and log each view rebuilt (the inline ones were
+    rebuilt as the store opened)."""
+    rebuilt = [*store.rebuilt_views, *await store.upgrade_views([AuditSearchView(store.registry)])]
+    if rebuilt:
+        events = [
+            ViewRebuilt(view=r.view, from_version=r.from_version, to_version=r.to_version, events=r.events,
+                        milliseconds=r.milliseconds)
+            for r in rebuilt
+        ]
+        await store.append(SERVICE_STREAM, events, metadata=SYSTEM)
+
+
 @asynccontextmanager
 async def open_services(settings: Settings, *, serving: bool = True) -> AsyncIterator[Services]:
     """Open the vault, the store and the HTTP client, record ServiceStarted, and close them on exit.
 
-    The vault is upgraded to the current file format and reconciled with the log before anything is served.
+    The vault is upgraded to the current file format and reconciled with the log, and views whose code version
+    changed are rebuilt from it (`ViewRebuilt`), before anything is served.
     Refuses (`Unprotected`) to serve beyond loopback while no admin token exists.
     `serving=False` opens the same parts for one CLI command beside a possibly running server: nothing is
     upgraded, reconciled or announced, and turns the server left open are not touched.
@@ -110,6 +125,7 @@ async def open_services(settings: Settings, *, serving: bool = True) -> AsyncIte
                 store, settings, http, instance_names=partial(instance_names_using, instance_list, store)
             ) as catalog,
         ):
+            await record_view_rebuilds(store)
             tokens = Tokens.open(store, token_view, settings)
             instances = Instances(store, instance_list, vault, catalog, http)
             if serving:

@@ -13,6 +13,10 @@ Details beyond the agreed API:
   goes back in time along the log, so `since`/`until` follow position order.
 - `VerifyReport.head_hash` is the hash of the last event. The chain is not keyed: keep that hash
   somewhere else to detect a rewrite of the whole log.
+- Views carry a code `version`; `open()` rebuilds inline views whose recorded version differs (see
+  `rebuilt_views`), `upgrade_views(views)` does the same for catch-up views, and `rebuild` records it.
+- `followers` (`FollowerHealth`) lists the catch-up views, and the followers that report there, which stopped
+  on an error.
 - The store runs on asyncio (aiosqlite needs it).
 """
 
@@ -22,7 +26,7 @@ from events.event import AppendResult, Event, Metadata, StoredEvent
 from events.registry import EventRegistry
 from events.sqlite_store import Durability, SQLiteEventStore
 from events.store import EventStore
-from events.views import CatchUpRunner, CatchUpView, InlineView
+from events.views import CatchUpRunner, CatchUpView, FollowerFailure, FollowerHealth, InlineView, ViewRebuild
 
 __all__ = [
     "AppendResult",
@@ -34,6 +38,8 @@ __all__ = [
     "EventIdReused",
     "EventRegistry",
     "EventStore",
+    "FollowerFailure",
+    "FollowerHealth",
     "InlineView",
     "Metadata",
     "NotAnEventStore",
@@ -42,4 +48,5 @@ __all__ = [
     "StoredEvent",
     "UnknownEventType",
     "VerifyReport",
+    "ViewRebuild",
 ]

@@ -9,7 +9,7 @@ from pathlib import Path
 from events.errors import NotAnEventStore
 
 FORMAT = "switchboard-events"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: view_versions, so code that predates view versions cannot update views behind it
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 SCHEMA = f"""
@@ -37,7 +37,9 @@ BEGIN SELECT RAISE(ABORT, 'the event log is append-only: UPDATE refused'); END;
 CREATE TRIGGER IF NOT EXISTS events_refuse_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'the event log is append-only: DELETE refused'); END;
 CREATE TABLE IF NOT EXISTS checkpoints (view TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS view_versions (view TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta (key, value) VALUES ('format', '{FORMAT}'), ('schema_version', '{SCHEMA_VERSION}');
+UPDATE meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version' AND CAST(value AS INTEGER) < {SCHEMA_VERSION};
 COMMIT;
 """
 
@@ -71,7 +73,7 @@ def _make_parent(directory: Path) -> None:
 
 
 def _create_schema(path: Path) -> None:
-    """Create what is missing (all of it for a new file; a dropped trigger on an old one)."""
+    """Create what is missing (all of it for a new file; a dropped trigger or a newer table on an old one)."""
     connection = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS)
     try:
         connection.executescript(SCHEMA)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -25,7 +26,17 @@ from events.planning import AppendRequest, EncodedEvent, new_event_id
 from events.registry import EventRegistry
 from events.rows import Page, format_time, page_query
 from events.schema import BUSY_TIMEOUT_SECONDS, SYNCHRONOUS_LEVELS, prepare_file
-from events.views import CatchUpRunner, CatchUpView, InlineView, read_checkpoint, write_checkpoint
+from events.views import (
+    CatchUpRunner,
+    CatchUpView,
+    FollowerHealth,
+    InlineView,
+    ViewRebuild,
+    read_checkpoint,
+    read_view_version,
+    write_checkpoint,
+    write_view_version,
+)
 from events.writer import GroupWriter, PendingAppend, WriterItem, WriterJob
 
 T = TypeVar("T")
@@ -72,6 +83,8 @@ class SQLiteEventStore:
         self._poll_interval = poll_interval
         self._committed = anyio.Event()
         self._closed = False
+        self.followers = FollowerHealth()  # catch-up views and followers that stopped on an error
+        self.rebuilt_views: list[ViewRebuild] = []  # the inline views rebuilt at open, for the caller to record
 
     @classmethod
     @asynccontextmanager
@@ -84,7 +97,11 @@ class SQLiteEventStore:
         synchronous: str = "FULL",
         poll_interval: float = 0.25,
     ) -> AsyncIterator[SQLiteEventStore]:
-        """Create or open the store at `path`, run its writer, and close it cleanly on exit."""
+        """Create or open the store at `path`, run its writer, and close it cleanly on exit.
+
+        Inline views whose recorded version differs from their code's are rebuilt before the store is
+        yielded (listed in `rebuilt_views`), so no append ever updates rows an older version wrote.
+        """
         path = Path(path)
         if synchronous.upper() not in SYNCHRONOUS_LEVELS:
             raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_LEVELS)}")
@@ -95,12 +112,12 @@ class SQLiteEventStore:
             _connect(path, synchronous, writer=False) as query_reader,
         ):
             query_reader.row_factory = sqlite3.Row
-            await _create_views(writer_conn, inline_views)
             send, receive = anyio.create_memory_object_stream[WriterItem](math.inf)
             store: SQLiteEventStore
             writer = GroupWriter(writer_conn, inline_views, lambda: store._wake_subscribers())
             store = cls(path, registry, writer, send, reader, query_reader, inline_views, poll_interval)
             async with alongside(partial(writer.run, receive), on_exit=store._close, cancel_on_exit=False):
+                store.rebuilt_views = await store.upgrade_views(inline_views)
                 yield store
 
     @property
@@ -245,8 +262,21 @@ class SQLiteEventStore:
                 await conn.rollback()
 
     async def rebuild(self, view: InlineView | CatchUpView) -> None:
-        """Empty the view and replay the whole log into it, in one writer transaction."""
+        """Empty the view and replay the whole log into it, in one writer transaction; records its version."""
         await self.write_transaction(partial(self._replay, view))
+
+    async def upgrade_views(self, views: Sequence[InlineView | CatchUpView]) -> list[ViewRebuild]:
+        """Create each view, and rebuild from the log each one whose recorded version is not its code's.
+
+        A view with no recorded version that can hold nothing yet (an empty log; a catch-up view that
+        never ran) only has its version recorded. Each view's rebuild and version commit together.
+        """
+        rebuilt: list[ViewRebuild] = []
+        for view in views:
+            report = await self.write_transaction(partial(self._upgrade, view))
+            if report is not None:
+                rebuilt.append(report)
+        return rebuilt
 
     @asynccontextmanager
     async def run_catch_up(self, view: CatchUpView, *, batch_size: int = 2000) -> AsyncIterator[CatchUpRunner]:
@@ -282,18 +312,47 @@ class SQLiteEventStore:
     async def _scalar(self, sql: str, params: Sequence[object] = ()) -> int:
         return await _scalar(self._reader, sql, params)
 
-    async def _replay(self, view: InlineView | CatchUpView, conn: aiosqlite.Connection) -> None:
+    async def _upgrade(self, view: InlineView | CatchUpView, conn: aiosqlite.Connection) -> ViewRebuild | None:
+        recorded = await read_view_version(conn, view.name)
+        await view.create(conn)
+        if recorded == view.version:
+            return None
+        if recorded is None and not await self._may_hold_rows(view, conn):
+            await write_view_version(conn, view.name, view.version)
+            return None
+        started = time.perf_counter()
+        replayed = await self._replay(view, conn)
+        milliseconds = round((time.perf_counter() - started) * 1000, 3)
+        return ViewRebuild(
+            view=view.name, from_version=recorded or 0, to_version=view.version, events=replayed,
+            milliseconds=milliseconds,
+        )
+
+    async def _may_hold_rows(self, view: InlineView | CatchUpView, conn: aiosqlite.Connection) -> bool:
+        """Whether the view may have rows written by some version: an inline view once the log holds events,
+        a catch-up view once it has applied any."""
+        if self._is_inline(view):
+            return bool(list(await conn.execute_fetchall("SELECT 1 FROM events LIMIT 1")))
+        return await read_checkpoint(conn, view.name) > 0
+
+    async def _replay(self, view: InlineView | CatchUpView, conn: aiosqlite.Connection) -> int:
+        """Empty the view and apply the whole log to it; returns how many events were replayed."""
         await view.create(conn)
         await view.reset(conn)
-        position = 0
+        position, replayed = 0, 0
         while True:
             page = await _fetch_page(conn, AFTER_POSITION, (position, PAGE))
             if not page.count:
                 break
             await view.apply(conn, page.decode())
-            position = page.last_position
-        if all(view is not inline for inline in self._inline_views):
+            position, replayed = page.last_position, replayed + page.count
+        if not self._is_inline(view):
             await write_checkpoint(conn, view.name, position)
+        await write_view_version(conn, view.name, view.version)
+        return replayed
+
+    def _is_inline(self, view: InlineView | CatchUpView) -> bool:
+        return any(view is inline for inline in self._inline_views)
 
     def _wake_subscribers(self) -> None:
         self._committed.set()
@@ -374,10 +433,3 @@ async def _connect(path: Path, synchronous: str, *, writer: bool) -> AsyncIterat
             await conn.execute("PRAGMA query_only = ON")
         await conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
         yield conn
-
-
-async def _create_views(conn: aiosqlite.Connection, views: Sequence[InlineView]) -> None:
-    for view in views:
-        await conn.execute("BEGIN IMMEDIATE")
-        await view.create(conn)
-        await conn.commit()

@@ -13,7 +13,7 @@ import aiosqlite
 from events.chain import VerifyReport
 from events.event import AppendResult, Event, Metadata, StoredEvent
 from events.registry import EventRegistry
-from events.views import CatchUpRunner, CatchUpView, InlineView
+from events.views import CatchUpRunner, CatchUpView, FollowerHealth, InlineView, ViewRebuild
 
 T = TypeVar("T")
 
@@ -22,6 +22,8 @@ class EventStore(Protocol):
     """An append-only, tamper-evident event log with subscriptions and read views."""
 
     registry: EventRegistry
+    followers: FollowerHealth
+    rebuilt_views: list[ViewRebuild]  # inline views rebuilt at open because their version changed
 
     @property
     def transactions(self) -> int: ...
@@ -65,6 +67,8 @@ class EventStore(Protocol):
     async def verify(self) -> VerifyReport: ...
 
     async def rebuild(self, view: InlineView | CatchUpView) -> None: ...
+
+    async def upgrade_views(self, views: Sequence[InlineView | CatchUpView]) -> list[ViewRebuild]: ...
 
     def run_catch_up(
         self, view: CatchUpView, *, batch_size: int = 2000

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import aiosqlite
 import anyio
+import msgspec
 
 from events.event import StoredEvent
 
@@ -19,6 +20,7 @@ class InlineView(Protocol):
     """A view updated in the same transaction as the append, so a caller reads its own write."""
 
     name: str
+    version: int  # raised whenever what apply writes changes; the store then rebuilds the view from the log
 
     async def create(self, conn: aiosqlite.Connection) -> None: ...
 
@@ -31,12 +33,40 @@ class CatchUpView(Protocol):
     """A view that follows the log behind the appends, its checkpoint committed with each update."""
 
     name: str
+    version: int  # raised whenever what apply writes changes; the store then rebuilds the view from the log
 
     async def create(self, conn: aiosqlite.Connection) -> None: ...
 
     async def reset(self, conn: aiosqlite.Connection) -> None: ...
 
     async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None: ...
+
+
+class ViewRebuild(msgspec.Struct, frozen=True, kw_only=True):
+    """A view rebuilt from the log because its code version differed from the one its rows were written by.
+
+    `from_version` 0: no version was recorded (the view is new to a log that already held events).
+    """
+
+    view: str
+    from_version: int
+    to_version: int
+    events: int
+    milliseconds: float
+
+
+async def read_view_version(conn: aiosqlite.Connection, view_name: str) -> int | None:
+    """The code version the view's stored rows were written by, or None if none was recorded."""
+    rows = list(await conn.execute_fetchall("SELECT version FROM view_versions WHERE view = ?", (view_name,)))
+    return int(rows[0][0]) if rows else None
+
+
+async def write_view_version(conn: aiosqlite.Connection, view_name: str, version: int) -> None:
+    await conn.execute(
+        "INSERT INTO view_versions (view, version) VALUES (?, ?) "
+        "ON CONFLICT (view) DO UPDATE SET version = excluded.version",
+        (view_name, version),
+    )
 
 
 async def read_checkpoint(conn: aiosqlite.Connection, view_name: str) -> int:
@@ -50,6 +80,32 @@ async def write_checkpoint(conn: aiosqlite.Connection, view_name: str, position:
         "ON CONFLICT (view) DO UPDATE SET position = excluded.position",
         (view_name, position),
     )
+
+
+class FollowerFailure(msgspec.Struct, frozen=True, kw_only=True):
+    """A view or follower of the log that stopped on an error, and the error in one line."""
+
+    name: str
+    error: str
+
+
+ERROR_WORDS = 300  # longest error text kept: enough to say what failed, never a whole payload
+
+
+class FollowerHealth:
+    """Which catch-up views and followers of the log stopped on an error; each clears once it applies again."""
+
+    def __init__(self) -> None:
+        self._failures: dict[str, str] = {}
+
+    def failed(self, name: str, error: Exception) -> None:
+        self._failures[name] = f"{type(error).__name__}: {error}"[:ERROR_WORDS]
+
+    def recovered(self, name: str) -> None:
+        self._failures.pop(name, None)
+
+    def failures(self) -> list[FollowerFailure]:
+        return [FollowerFailure(name=name, error=error) for name, error in sorted(self._failures.items())]
 
 
 class CatchUpRunner:
@@ -67,11 +123,17 @@ class CatchUpRunner:
         self._progress = anyio.Event()
 
     async def run(self) -> None:
-        """Create the view's tables, then apply the log to it until cancelled; an error in the view ends the run."""
-        await self._store.write_transaction(self._view.create)
-        self._advance(await self._store.checkpoint(self._view.name))
-        async for batch in self._store.subscribe_batches(self.position, batch_size=self._batch_size):
-            self._advance(await self._store.write_transaction(partial(self._apply, batch)))
+        """Create the view's tables, then apply the log to it until cancelled; an error in the view ends the run
+        and stays in the store's `followers` until a later run applies a batch."""
+        try:
+            await self._store.write_transaction(self._view.create)
+            self._advance(await self._store.checkpoint(self._view.name))
+            async for batch in self._store.subscribe_batches(self.position, batch_size=self._batch_size):
+                self._advance(await self._store.write_transaction(partial(self._apply, batch)))
+                self._store.followers.recovered(self._view.name)
+        except Exception as error:
+            self._store.followers.failed(self._view.name, error)
+            raise
 
     async def wait_until(self, position: int) -> None:
         """Return once the view includes every event up to `position`."""

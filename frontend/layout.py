@@ -1,5 +1,5 @@
 """The frame every page shares: header with the product name, the navigation (a menu on a phone), whether the
-live connection holds, and who is signed in; plus the pager of long lists."""
+live connection holds, and who is signed in; a banner while the service is degraded; plus the pager of long lists."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import reflex as rx
 from reflex.components.core.banner import connection_error, has_connection_errors
 
 from frontend.auth import AuthState
+from frontend.health import health_banner
 from frontend.live import LiveState
 
 NAV = (("Catalog", "/catalog"), ("Instances", "/instances"), ("Sessions", "/sessions"), ("Audit", "/audit"))
@@ -108,6 +109,7 @@ def page_frame(title: rx.Var[str] | str, *children: rx.Component) -> rx.Componen
             padding_y="var(--space-3)",
             border_bottom="1px solid var(--gray-5)",
         ),
+        rx.box(health_banner(), padding_x=GUTTER),
         rx.box(
             rx.heading(title, size=rx.breakpoints(initial="6", sm="7"), margin_bottom="var(--space-4)"),
             *children,

@@ -15,7 +15,7 @@ from litestar.response import Stream
 from backend.audit.export import MEDIA_TYPES, ExportFormat, chosen_format, export_bytes
 from backend.audit.names import Names
 from backend.audit.query import AuditFilter, Order, checked_filter, every_match, query_page
-from backend.audit.schemas import MAX_POSITION, EventOut, EventPage, Health, event_out
+from backend.audit.schemas import MAX_POSITION, EventOut, EventPage, Health, HealthProblem, event_out
 from backend.errors import FieldError, ValidationFailed
 from backend.services import Services
 
@@ -77,11 +77,13 @@ class AuditController(Controller):
     @get("/health", summary="Service health and log position")
     async def health(self, services: ServicesDep) -> Health:
         store = services.store
+        problems = [HealthProblem(name=failure.name, error=failure.error) for failure in store.followers.failures()]
         return Health(
-            status="ok",
+            status="degraded" if problems else "ok",
             version=services.version,
             last_position=await store.head(),
             event_count=await store.count(),
+            problems=problems,
         )
 
     @get("/events", summary="Events in position order, filtered")

@@ -71,4 +71,19 @@ class BackupRestored(Event, frozen=True, kw_only=True):
         return f"Restored from the backup in {self.path} ({plural(self.head_position, 'event')}){replaced}"
 
 
-EVENT_TYPES = (ServiceStarted, VaultUpgraded, VaultRekeyed, BackupMade, BackupRestored)
+class ViewRebuilt(Event, frozen=True, kw_only=True):
+    """A read view was rebuilt from the log at start-up because its code version changed (from_version 0: the
+    view had no recorded version yet)."""
+
+    view: str
+    from_version: int
+    to_version: int
+    events: int
+    milliseconds: float
+
+    def summary(self) -> str:
+        versions = f"from version {self.from_version} to {self.to_version}"
+        return f"View {self.view} rebuilt {versions}: {plural(self.events, 'event')} in {self.milliseconds:.0f} ms"
+
+
+EVENT_TYPES = (ServiceStarted, VaultUpgraded, VaultRekeyed, BackupMade, BackupRestored, ViewRebuilt)

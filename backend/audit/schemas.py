@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import msgspec
 
@@ -40,11 +40,21 @@ class EventPage(msgspec.Struct, frozen=True, kw_only=True):
     head: int
 
 
+class HealthProblem(msgspec.Struct, frozen=True, kw_only=True):
+    """A read view or follower of the log that stopped: what it shows is falling behind the log."""
+
+    name: str
+    error: str
+
+
 class Health(msgspec.Struct, frozen=True, kw_only=True):
-    status: str
+    """`status` is `ok`, or `degraded` while `problems` lists views or followers that stopped on an error."""
+
+    status: Literal["ok", "degraded"]
     version: str
     last_position: int
     event_count: int
+    problems: list[HealthProblem] = msgspec.field(default_factory=list)
 
 
 @runtime_checkable

@@ -21,6 +21,7 @@ class AuditSearchView:
     """Words of every event by position (the FTS rowid), for `q` in the audit query."""
 
     name = TABLE
+    version = 1
 
     def __init__(self, registry: EventRegistry) -> None:
         self._registry = registry

@@ -55,6 +55,7 @@ class TokenView:
     """The inline view of tokens, with the queries authentication and the token commands need."""
 
     name = "tokens"
+    version = 1
 
     def __init__(self, registry: EventRegistry) -> None:
         self._registry = registry

@@ -61,6 +61,7 @@ from events.event import type_name
 log = logging.getLogger(__name__)
 EVENT_ID_NAMESPACE = uuid.UUID("5b0c3a9e-4f0e-4c1e-9a57-6a1f3c2d8e10")
 READ_PAGE = 1000
+FOLLOWER_NAME = "catalog"  # how health names the catalog's follower of the log
 DEFAULT_REFRESH_TIMEOUT = 10.0
 CATALOG_TYPES = tuple(type_name(event_class) for event_class in EVENT_TYPES)
 
@@ -415,8 +416,9 @@ class CatalogService:
                 await self._take(batch)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as error:
             log.exception("the catalog stopped following the event log")
+            self._store.followers.failed(FOLLOWER_NAME, error)
 
     async def _take(self, batch: list[StoredEvent]) -> None:
         changed = False

@@ -101,16 +101,17 @@ async def _listed(instances: Instances, conn: Connection, secret: Secret | None)
 
 async def run_connection_test(instances: Instances, instance_id: str, metadata: Metadata) -> InstanceView:
     """Test the instance with its recorded key and record `ConnectionTested`; refused when that key is missing."""
-    instance = (await instances.row(instance_id)).instance
-    conn, secret, credential_version = resolved_connection(instances, instance)
+    row = await instances.row(instance_id)
+    conn, secret, credential_version = resolved_connection(instances, row.instance)
     result = await _listed(instances, conn, secret)
+    listed = sorted(set(result.model_ids))
     event = ConnectionTested(
         instance_id=instance_id,
         outcome=result.outcome,
         http_status=result.http_status,
         latency_ms=round(result.latency_ms, 2),
         model_count=len(result.model_ids),
-        model_ids=sorted(set(result.model_ids)),
+        model_ids=None if result.outcome == "ok" and listed == row.model_ids else listed,
         message=result.message,
         credential_version=credential_version,
     )

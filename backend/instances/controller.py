@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
@@ -11,16 +12,15 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, PathParameter, 
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from backend.audit.names import Names
-from backend.audit.schemas import EventOut, event_out
+from backend.audit.schemas import MAX_POSITION, EventOut, event_out
 from backend.context import idempotency_key, parse_if_match
-from backend.errors import NotFound
 from backend.instances.commands import create_instance, update_instance
 from backend.instances.confirmation import confirm_endpoint, present
 from backend.instances.connection import run_connection_test
 from backend.instances.credentials import remove_credential, set_credential
 from backend.instances.discovery import add_listed_model, instance_models
 from backend.instances.env_import import apply_env, preview_env
-from backend.instances.events import stream_of
+from backend.instances.history import HISTORY_PAGE, HISTORY_PAGE_MAX, history_page, whole_history
 from backend.instances.schemas import (
     AddModel,
     ConfirmEndpoint,
@@ -126,14 +126,32 @@ class InstancesController(Controller):
     ) -> InstanceModels:
         return await add_listed_model(instances, instance_id, data, metadata)
 
-    @get("/{instance_id:str}/history", summary="The instance's events, oldest first (also after deletion)")
+    @get(
+        "/{instance_id:str}/history",
+        summary="The instance's events (also after deletion): all oldest first, or with limit or before a page "
+        "newest first, the next page in the Link header (rel=next)",
+    )
     async def history(
-        self, instances: InstancesDep, names: NamedDependency[Names], instance_id: InstanceId
-    ) -> list[EventOut]:
-        events = await instances.store.read_stream(stream_of(instance_id))
-        if not events:
-            raise NotFound(f"no instance {instance_id!r}")
-        return [event_out(stored, instances.store.registry, names) for stored in events]
+        self,
+        request: Request,
+        instances: InstancesDep,
+        names: NamedDependency[Names],
+        instance_id: InstanceId,
+        limit: Annotated[int | None, QueryParameter(ge=1, le=HISTORY_PAGE_MAX, description="events per page")] = None,
+        before: Annotated[
+            int | None, QueryParameter(ge=1, le=MAX_POSITION, description="only positions below (newest first)")
+        ] = None,
+    ) -> Response[list[EventOut]]:
+        headers: dict[str, str] = {}
+        if limit is None and before is None:
+            events = await whole_history(instances.store, instance_id)
+        else:
+            page = await history_page(instances.store, instance_id, limit or HISTORY_PAGE, before)
+            events = page.events
+            if page.older is not None:
+                onward = urlencode({"limit": limit or HISTORY_PAGE, "before": page.older})
+                headers["Link"] = f'<{request.url.with_replacements(query=onward)}>; rel="next"'
+        return Response([event_out(stored, instances.store.registry, names) for stored in events], headers=headers)
 
 
 class EnvImportController(Controller):

@@ -150,14 +150,18 @@ class CredentialVerificationFailed(Event, frozen=True, kw_only=True):
 
 
 class ConnectionTested(Event, frozen=True, kw_only=True):
-    """A cheap, unbilled models listing against the instance's endpoint, and what it found."""
+    """A cheap, unbilled models listing against the instance's endpoint, and what it found.
+
+    `model_ids`: the sorted ids listed, or None when an ok test listed the same ids as the last list recorded
+    (tests stored before that rule carry the list every time; both fold alike).
+    """
 
     instance_id: str
     outcome: Outcome
     http_status: int | None
     latency_ms: float
     model_count: int
-    model_ids: list[str]
+    model_ids: list[str] | None = None
     message: str
     credential_version: int | None
 

@@ -160,7 +160,8 @@ def _created(event: InstanceCreated, stored: StoredEvent) -> InstanceView:
 def _apply(row: InstanceRow, event: Event, at: datetime) -> InstanceRow:
     instance = row.instance
     if isinstance(event, InstanceUpdated):
-        changes = {name: value for name, value in msgspec.structs.asdict(event.after).items() if value is not msgspec.UNSET}
+        after = msgspec.structs.asdict(event.after)
+        changes = {name: value for name, value in after.items() if value is not msgspec.UNSET}
         updated = msgspec.structs.replace(instance, **changes)
         return msgspec.structs.replace(row, instance=_confirmed(updated, event.credential_origin))
     if isinstance(event, EndpointConfirmed):
@@ -228,7 +229,8 @@ def _tested(row: InstanceRow, event: ConnectionTested, at: datetime) -> Instance
         status="connected" if ok else "error",
         model_count=event.model_count if ok else row.instance.model_count,
     )
-    return InstanceRow(instance, event.model_ids if ok else row.model_ids, row.credential_serial)
+    listed = event.model_ids if ok and event.model_ids is not None else row.model_ids
+    return InstanceRow(instance, listed, row.credential_serial)
 
 
 def _sort_key(instance: InstanceView) -> str:
@@ -243,6 +245,9 @@ class InstanceListView:
     """The inline view of live instances, plus an in-memory copy of the list's answer bytes."""
 
     name = "instances"
+    # 2: a key change makes the status untested and clears the last test (key_changed_at); rows of 1 still
+    # decode (the field has a default) but show a stale status, so they are rebuilt.
+    version = 2
 
     def __init__(self, registry: EventRegistry) -> None:
         self._registry = registry

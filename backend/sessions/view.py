@@ -287,6 +287,7 @@ class SessionListView:
     """The inline view of sessions and their transcripts."""
 
     name = "sessions"
+    version = 1
 
     def __init__(self, registry: EventRegistry) -> None:
         self._registry = registry

@@ -39,10 +39,13 @@ def bank_registry() -> EventRegistry:
 
 
 class BalanceView:
-    """Balance and event count per account; refuses Poison events."""
+    """Balance and event count per account; refuses Poison events. `scale` multiplies the amounts written
+    (a later version of the view that keeps cents, for the version-change tests)."""
 
-    def __init__(self, name: str = "balances") -> None:
+    def __init__(self, name: str = "balances", *, version: int = 1, scale: int = 1) -> None:
         self.name = name
+        self.version = version
+        self.scale = scale
         self.table = f"{name}_accounts"
         self._registry = bank_registry()
 
@@ -71,9 +74,9 @@ class BalanceView:
         if isinstance(event, Opened):
             return (stored.stream_id, event.owner, 0)
         if isinstance(event, Deposited):
-            return (stored.stream_id, None, event.amount)
+            return (stored.stream_id, None, event.amount * self.scale)
         assert isinstance(event, Withdrawn)
-        return (stored.stream_id, None, -event.amount)
+        return (stored.stream_id, None, -event.amount * self.scale)
 
 
 class AppliedLog:
@@ -84,6 +87,7 @@ class AppliedLog:
 
     def __init__(self, name: str = "applied", crash_at: int | None = None, kill_process: bool = False) -> None:
         self.name = name
+        self.version = 1
         self.table = f"{name}_positions"
         self.crash_at = crash_at
         self.kill_process = kill_process

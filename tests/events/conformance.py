@@ -549,6 +549,78 @@ class EventStoreConformance(ABC):
         assert [tuple(r) for r in rows] == [(p, 1) for p in range(1, 151)]
 
 
+    @pytest.mark.anyio
+    async def test_an_inline_view_whose_version_changed_is_rebuilt_at_open_once(self) -> None:
+        query = "SELECT owner, balance FROM live_accounts"
+        async with self.open_store(inline_views=(BalanceView("live"),)) as store:
+            first_open = store.rebuilt_views
+            await store.append("acct-1", [Opened(owner="Ann"), Deposited(amount=5)], metadata=ALICE)
+        async with self.open_store(inline_views=(BalanceView("live", version=2, scale=100),)) as store:
+            upgraded = store.rebuilt_views
+            rebuilt = await store.fetch(query)
+            await store.append("acct-1", [Withdrawn(amount=2)], metadata=ALICE)
+        async with self.open_store(inline_views=(BalanceView("live", version=2, scale=100),)) as store:
+            reopened = store.rebuilt_views
+            live = await store.fetch(query)
+        assert first_open == []
+        assert [(r.view, r.from_version, r.to_version, r.events) for r in upgraded] == [("live", 1, 2, 2)]
+        assert upgraded[0].milliseconds >= 0
+        assert [tuple(r) for r in rebuilt] == [("Ann", 500)]
+        assert reopened == []
+        assert [tuple(r) for r in live] == [("Ann", 300)]
+
+    @pytest.mark.anyio
+    async def test_a_view_new_to_a_log_with_events_is_built_from_it(self) -> None:
+        async with self.open_store() as store:
+            await store.append("acct-1", [Opened(owner="Ann"), Deposited(amount=5)], metadata=ALICE)
+        async with self.open_store(inline_views=(BalanceView("live"),)) as store:
+            added = store.rebuilt_views
+            rows = await store.fetch("SELECT owner, balance FROM live_accounts")
+        assert [(r.view, r.from_version, r.to_version, r.events) for r in added] == [("live", 0, 1, 2)]
+        assert [tuple(r) for r in rows] == [("Ann", 5)]
+
+    @pytest.mark.anyio
+    async def test_a_catch_up_view_whose_version_changed_is_rebuilt_with_its_checkpoint(self) -> None:
+        async with self.open_store() as store:
+            never_ran = await store.upgrade_views([BalanceView("stats")])
+            async with store.run_catch_up(BalanceView("stats")) as runner:
+                await store.append("acct-1", [Opened(owner="Ann"), Deposited(amount=5)], metadata=ALICE)
+                await runner.wait_until(2)
+            same = await store.upgrade_views([BalanceView("stats")])
+            cents = BalanceView("stats", version=2, scale=100)
+            upgraded = await store.upgrade_views([cents])
+            rows = await store.fetch("SELECT owner, balance, events FROM stats_accounts")
+            checkpoint = await store.checkpoint("stats")
+            async with store.run_catch_up(cents) as runner:
+                await store.append("acct-1", [Deposited(amount=1)], metadata=ALICE)
+                await runner.wait_until(3)
+            followed = await store.fetch("SELECT owner, balance, events FROM stats_accounts")
+        assert never_ran == [] and same == []
+        assert [(r.view, r.from_version, r.to_version, r.events) for r in upgraded] == [("stats", 1, 2, 2)]
+        assert [tuple(r) for r in rows] == [("Ann", 500, 2)]
+        assert checkpoint == 2
+        assert [tuple(r) for r in followed] == [("Ann", 600, 3)]
+
+
+    @pytest.mark.anyio
+    async def test_a_failed_catch_up_view_is_listed_until_it_applies_again(self) -> None:
+        async with self.open_store() as store:
+            await store.append("acct-1", [Opened(owner="Ann"), Poison()], metadata=ALICE)
+            view = BalanceView("stats")
+            with pytest.raises(SimulatedCrash), anyio.fail_after(HANG_GUARD_SECONDS):
+                async with store.run_catch_up(view) as runner:
+                    await runner.wait_until(2)
+            failed = store.followers.failures()
+            await store.rebuild(AppliedLog("stats"))  # the view's next version copes with the event
+            healthy_again = AppliedLog("stats")
+            async with store.run_catch_up(healthy_again) as runner:
+                await store.append("acct-1", [Deposited(amount=1)], metadata=ALICE)
+                await runner.wait_until(3)
+            after = store.followers.failures()
+        assert [(f.name, f.error) for f in failed] == [("stats", "SimulatedCrash: poison at position 2")]
+        assert after == []
+
+
 def _renamed_v1() -> type[Event]:
     class AccountRenamed(Event):
         name: str

@@ -193,6 +193,31 @@ class TestSQLiteEventStore(EventStoreConformance):
         assert result.first_position == 137
 
 
+    @pytest.mark.anyio
+    async def test_a_store_from_before_view_versions_gains_them_and_rebuilds_its_views_once(self) -> None:
+        view = AppliedLog()
+        async with self.open_store(inline_views=(view,)) as store:
+            await _fill_deposits(store, 3)
+        with sqlite3.connect(self.path) as conn:  # the file as the release before view versions left it
+            conn.execute("DROP TABLE view_versions")
+            conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        conn.close()
+        async with self.open_store(inline_views=(view,)) as store:
+            upgraded = store.rebuilt_views
+            rows = [tuple(r) for r in await store.fetch(f"SELECT position, times FROM {view.table}")]
+        async with self.open_store(inline_views=(view,)) as store:
+            reopened = store.rebuilt_views
+        with sqlite3.connect(self.path) as conn:
+            meta = dict(conn.execute("SELECT key, value FROM meta"))
+            versions = list(conn.execute("SELECT view, version FROM view_versions"))
+        conn.close()
+        assert [(r.view, r.from_version, r.to_version, r.events) for r in upgraded] == [("applied", 0, 1, 3)]
+        assert rows == [(1, 1), (2, 1), (3, 1)]
+        assert reopened == []
+        assert meta["schema_version"] == "2"
+        assert versions == [("applied", 1)]
+
+
 async def _fill_deposits(store: EventStore, count: int) -> None:
     for n in range(count):
         await store.append(f"acct-{n % 3}", [Deposited(amount=n)], metadata=Metadata(actor="alice"))

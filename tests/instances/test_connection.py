@@ -205,3 +205,26 @@ async def test_adding_a_model_to_openai_keeps_the_other_openai_instance_working(
     assert after["default_endpoint"] == "https://api.openai.com/v1"
     provider = (await client.get("/api/v1/catalog/providers/openai")).json()
     assert provider["overridden"] is True and provider["resolved_endpoint"] == "https://api.openai.com/v1"
+
+
+async def listed_by_endpoint(client: Client, instance_id: object) -> list[str]:
+    body = (await client.get(f"/api/v1/instances/{instance_id}/models")).json()
+    return sorted(model["id"] for model in body["models"] if model["listed_by_endpoint"])
+
+
+async def test_tests_record_the_model_list_only_when_it_changed(client: Client, upstream: UpstreamServer) -> None:
+    upstream.scenario.key = SECRET
+    created = await create(client, endpoint=upstream.urls.openai, api_key=SECRET)
+    upstream.scenario.models = ["model-a", "model-b"]
+    await run_test(client, created["id"])
+    await run_test(client, created["id"])
+    kept = await listed_by_endpoint(client, created["id"])
+    upstream.scenario.models = ["model-a", "model-c"]
+    third = await run_test(client, created["id"])
+    history = (await client.get(f"/api/v1/instances/{created['id']}/history")).json()
+    tests = [event["data"] for event in history if event["type"] == "ConnectionTested"]
+    assert [test["model_ids"] for test in tests] == [["model-a", "model-b"], None, ["model-a", "model-c"]]
+    assert [test["model_count"] for test in tests] == [2, 2, 2]
+    assert kept == ["model-a", "model-b"]
+    assert await listed_by_endpoint(client, created["id"]) == ["model-a", "model-c"]
+    assert third["model_count"] == 2

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import random
+import sqlite3
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import msgspec
 import pytest
 
+from backend.audit.events import SERVICE_STREAM, ViewRebuilt
 from backend.instances.commands import create_instance, delete_instance, update_instance
 from backend.instances.connection import run_connection_test
 from backend.instances.credentials import remove_credential, set_credential
+from backend.instances.events import ConnectionTested, InstanceCreated
 from backend.instances.schemas import CreateInstance, SetCredential, UpdateInstance
-from backend.services import Services, open_services
+from backend.instances.view import evolve
+from backend.services import Services, build_registry, open_services
 from backend.settings import Settings
-from events import Metadata
+from events import Metadata, StoredEvent
 from tests.instances.conftest import Client, create
 from tests.upstreams import UpstreamServer
 
@@ -87,3 +93,66 @@ async def test_list_holds_a_thousand_instances_in_name_order(client: Client) -> 
     assert response.status_code == 200
     names = [item["name"] for item in response.json()]
     assert len(names) == 1000 and names == sorted(names)
+
+
+async def test_rows_written_by_an_older_view_version_are_rebuilt_once_and_the_rebuild_is_logged(
+    settings: Settings,
+) -> None:
+    """A data folder whose instance rows an older version wrote (a rotated key still showing the stale status and
+    test) is rebuilt at start-up before anything is served, and the service stream says so once."""
+    async with open_services(settings) as services:
+        created = await create_instance(services.instances, CreateInstance(name="Prod", provider_id="openai"), USER)
+        await set_credential(services.instances, created.id, SetCredential(api_key="sk-first-key-0001"), USER)
+        await set_credential(services.instances, created.id, SetCredential(api_key="sk-second-key-0002"), USER)
+        current = await snapshot(services)
+    with sqlite3.connect(settings.database_path) as conn:  # as version 1 of the view left it
+        body = json.loads(conn.execute("SELECT body FROM instance_view").fetchone()[0])
+        stale = {**body, "status": "connected", "key_changed_at": None}
+        conn.execute("UPDATE instance_view SET body = ?", (json.dumps(stale).encode(),))
+        conn.execute("UPDATE view_versions SET version = 1 WHERE view = 'instances'")
+    conn.close()
+    async with open_services(settings) as services:
+        rebuilt = await snapshot(services)
+        first = await services.store.read(stream=SERVICE_STREAM, type="ViewRebuilt")
+    async with open_services(settings) as services:
+        second = await services.store.read(stream=SERVICE_STREAM, type="ViewRebuilt")
+        decoded = services.registry.decode(first[0])
+    assert rebuilt == current
+    assert len(first) == 1 and second == first
+    assert isinstance(decoded, ViewRebuilt)
+    # the whole log was replayed: ServiceStarted and the three instance events
+    assert (decoded.view, decoded.from_version, decoded.to_version, decoded.events) == ("instances", 1, 2, 4)
+
+
+
+OLD_STYLE_TEST = (  # a ConnectionTested as stored before lists were kept only on change: the list on every test
+    b'{"instance_id":"i1","outcome":"ok","http_status":200,"latency_ms":3.0,"model_count":2,'
+    b'"model_ids":["a","b"],"message":"2 models listed","credential_version":null}'
+)
+
+
+def stored_as(type_name: str, data: bytes, version: int) -> StoredEvent:
+    return StoredEvent(
+        position=version, stream_id="instance-i1", version=version, event_id=f"e{version}", type=type_name,
+        schema_version=1, data=msgspec.Raw(data), metadata=USER, recorded_at=datetime.now(UTC), hash="",
+    )
+
+
+def test_tests_stored_with_the_full_list_fold_as_before_and_a_test_without_one_keeps_the_last() -> None:
+    """A failed test never replaces the list either."""
+    registry = build_registry()
+    created = InstanceCreated(
+        instance_id="i1", name="Prod", provider_id="openai", provider_type="openai", endpoint="", timeout_ms=1000,
+        max_attempts=1, backoff_ms=0, headers={}, api_version="",
+    )
+    old = registry.decode(stored_as("ConnectionTested", OLD_STYLE_TEST, 2))
+    assert isinstance(old, ConnectionTested)
+    unchanged = msgspec.structs.replace(old, model_ids=None)
+    failed = msgspec.structs.replace(old, outcome="unreachable", model_count=0, model_ids=[])
+    row = evolve(None, created, stored_as("InstanceCreated", msgspec.json.encode(created), 1))
+    folds = []
+    for version, event in ((2, old), (3, unchanged), (4, failed)):
+        row = evolve(row, event, stored_as("ConnectionTested", msgspec.json.encode(event), version))
+        assert row is not None
+        folds.append((row.model_ids, row.instance.model_count, row.instance.status))
+    assert folds == [(["a", "b"], 2, "connected"), (["a", "b"], 2, "connected"), (["a", "b"], 2, "error")]
