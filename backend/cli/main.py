@@ -7,17 +7,17 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import get_args
 
 from backend.audit.events import SERVICE_STREAM, VaultRekeyed
 from backend.auth.commands import add_token_commands, cli_actor, run_token_command, unprotected_reason
 from backend.catalog.views import SortKey
+from backend.cli.audit import add_audit_commands, run_audit
 from backend.cli.backup import backup, restore
 from backend.cli.domain import run_catalog_search, run_instances, run_sessions
 from backend.cli.log import print_events, rebuild_views, verify
-from backend.cli.output import OneLineParser, Refused
+from backend.cli.output import OneLineParser, Refused, moment
 from backend.cli.report import report_cost
 from backend.instances.master_key import VaultKeyError
 from backend.instances.rekey import NEW_MASTER_VARIABLE, Rekeyed, reseal_all, switch_master
@@ -119,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_catalog_commands(commands)
     _add_session_commands(commands)
     _add_report_commands(commands)
+    add_audit_commands(commands)
     vault = commands.add_parser("vault", help="manage the credential vault")
     vault_commands = vault.add_subparsers(dest="vault_command", required=True)
     vault_commands.add_parser(
@@ -191,19 +192,9 @@ def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     report = commands.add_parser("report", help="reports over the log")
     cost = report.add_subparsers(dest="action", required=True).add_parser("cost", help="what the turns cost")
     cost.add_argument("--group-by", default="day", help="instance, model, provider, session, actor or day")
-    cost.add_argument("--since", type=_moment, help="turns that ended at or after this time (RFC 3339)")
-    cost.add_argument("--until", type=_moment, help="turns that ended before this time (RFC 3339)")
+    cost.add_argument("--since", type=moment, help="turns that ended at or after this time (RFC 3339)")
+    cost.add_argument("--until", type=moment, help="turns that ended before this time (RFC 3339)")
     _add_json(cost)
-
-
-def _moment(value: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an RFC 3339 time") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{value!r} needs its UTC offset, e.g. {value}Z")
-    return moment
 
 
 def _header(value: str) -> tuple[str, str]:
@@ -213,7 +204,7 @@ def _header(value: str) -> tuple[str, str]:
     return name, content
 
 
-READS_A_LOG = ("events", "verify", "vault", "views", "backup", "instances", "catalog", "sessions", "report")
+READS_A_LOG = ("events", "verify", "vault", "views", "backup", "instances", "catalog", "sessions", "report", "audit")
 
 
 def _refusal(command: str, settings: Settings) -> str | None:
@@ -245,6 +236,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> Coroutine[None, N
         "catalog": lambda: run_catalog_search(settings, args),
         "sessions": lambda: run_sessions(settings, args),
         "report": lambda: report_cost(settings, args),
+        "audit": lambda: run_audit(settings, args),
     }
     return commands[args.command]()
 

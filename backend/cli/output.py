@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import NoReturn
 
 import msgspec
@@ -21,6 +22,17 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"switchboard: {message} (see '{self.prog} --help')", file=sys.stderr)
         raise SystemExit(2)
+
+
+def moment(value: str) -> datetime:
+    """An RFC 3339 time argument; one without its UTC offset is refused rather than guessed."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an RFC 3339 time") from None
+    if parsed.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{value!r} needs its UTC offset, e.g. {value}Z")
+    return parsed
 
 
 class Refused(Exception):
