@@ -17,7 +17,7 @@ def _declared_names(handler: BaseRouteHandler) -> frozenset[str]:
         kwarg = field.kwarg_definition
         if isinstance(kwarg, ParameterKwarg) and (kwarg.header or kwarg.cookie):
             continue
-        query = kwarg.query if isinstance(kwarg, ParameterKwarg) else None
+        query = (kwarg.query or kwarg.name) if isinstance(kwarg, ParameterKwarg) else None
         names.add(query or name)
     return frozenset(names)
 
