@@ -131,8 +131,8 @@ async def instance_as_of(instances: Instances, instance_id: str, point: LogPoint
 
 async def instance_diff(instances: Instances, instance_id: str, start: LogPoint, end: LogPoint = NOW) -> InstanceDiff:
     """What changed between `start` and `end`: each field's values there, and the events after `start` that moved it."""
-    _check_order(start, end)
     events = await _stream(instances, instance_id)
+    _check_order(start, end, events)
     fold = Fold(instances.store.registry)
     between: list[EventRef] = []
     movers: dict[str, list[EventRef]] = {}
@@ -177,10 +177,12 @@ async def _stream(instances: Instances, instance_id: str) -> list[StoredEvent]:
     return events
 
 
-def _check_order(start: LogPoint, end: LogPoint) -> None:
+def _check_order(start: LogPoint, end: LogPoint, events: list[StoredEvent]) -> None:
+    """A 400 naming `from` when it lies after `to`: by their values when of one kind, else by the events they take."""
     reversed_positions = start.position is not None and end.position is not None and start.position > end.position
     reversed_times = start.time is not None and end.time is not None and start.time > end.time
-    if reversed_positions or reversed_times:
+    reversed_events = any(start.includes(stored) and not end.includes(stored) for stored in events)
+    if reversed_positions or reversed_times or reversed_events:
         raise BadQueryValue("from is after to", [FieldError("from", "must not be after to")])
 
 

@@ -199,6 +199,14 @@ async def test_a_bad_diff_range_is_a_400_naming_the_field(client: Client, params
     assert error_fields(response.json()) == {field}
 
 
+async def test_a_diff_from_a_time_after_its_to_position_is_a_400(client: Client, upstream: UpstreamServer) -> None:
+    life = await live_through(client, upstream)
+    events = await history(client, life.instance_id)
+    params = {"from": str(events[-1]["recorded_at"]), "to": str(life.snapshots[0][0])}
+    response = await client.get(f"{life.path}/diff", params=params)
+    assert response.status_code == 400 and error_fields(response.json()) == {"from"}
+
+
 async def test_diff_of_an_unknown_instance_is_a_404(client: Client) -> None:
     assert (await client.get("/api/v1/instances/nobody/diff")).status_code == 404
 
