@@ -207,6 +207,14 @@ async def test_a_diff_from_a_time_after_its_to_position_is_a_400(client: Client,
     assert response.status_code == 400 and error_fields(response.json()) == {"from"}
 
 
+async def test_a_misspelt_diff_parameter_is_refused_while_from_and_to_are_taken(client: Client) -> None:
+    created = await create(client)
+    typo = await client.get(f"/api/v1/instances/{created['id']}/diff", params={"form": "1", "to": "2"})
+    assert typo.status_code == 400 and error_fields(typo.json()) == {"form"}
+    fine = await client.get(f"/api/v1/instances/{created['id']}/diff", params={"from": "0", "to": "2"})
+    assert fine.status_code == 200, fine.text
+
+
 async def test_diff_of_an_unknown_instance_is_a_404(client: Client) -> None:
     assert (await client.get("/api/v1/instances/nobody/diff")).status_code == 404
 
