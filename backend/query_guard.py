@@ -25,7 +25,7 @@ def _query_names(signature: ParsedSignature) -> set[str]:
         kwarg = field.kwarg_definition
         if isinstance(kwarg, ParameterKwarg) and (kwarg.header or kwarg.cookie):
             continue
-        query = kwarg.query if isinstance(kwarg, ParameterKwarg) else None
+        query = (kwarg.query or kwarg.name) if isinstance(kwarg, ParameterKwarg) else None
         names.add(query or name)
     return names
 

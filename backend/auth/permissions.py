@@ -66,6 +66,8 @@ PERMISSIONS: dict[tuple[str, str], Access] = {
     ("GET", f"{_INSTANCE}/models"): "viewer",
     ("POST", f"{_INSTANCE}/models"): "admin",
     ("GET", f"{_INSTANCE}/history"): "viewer",
+    ("GET", f"{_INSTANCE}/diff"): "viewer",
+    ("GET", f"{_INSTANCE}/tests"): "viewer",
     ("GET", "/api/v1/import/env"): "admin",
     ("POST", "/api/v1/import/env"): "admin",
     ("GET", "/api/v1/sessions"): "viewer",

@@ -14,6 +14,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Body, FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from backend.catalog.as_of import provider_as_of
 from backend.catalog.catwalk import CatwalkInput, CatwalkProvider
 from backend.catalog.schemas import (
     CustomProviderRequest,
@@ -28,6 +29,7 @@ from backend.catalog.search import ModelPage, ModelQuery
 from backend.catalog.service import CatalogService, RefreshOutcome
 from backend.catalog.views import ProviderDetail, ProviderView, SortKey
 from backend.context import idempotency_key, parse_if_match
+from backend.log_point import POINT_HELP, parse_point
 from events import Metadata
 
 MAX_PAGE = 500
@@ -60,9 +62,21 @@ class CatalogController(Controller):
             last_refresh=LastRefresh(url=last.url, etag=last.etag, counts=last.counts) if last else None,
         )
 
-    @get("/providers/{provider_id:str}", summary="One provider with all its models")
-    async def get_provider(self, catalog: Catalog, provider_id: FromPath[str]) -> ProviderDetail:
-        return catalog.provider_detail(provider_id)
+    @get(
+        "/providers/{provider_id:str}",
+        summary="One provider with all its models; with ?as_of= as the catalog showed it at that log position or time",
+        description="As of a point, the provider is rebuilt from the shipped seed and the log; resolved_endpoint "
+        "speaks of the environment now.",
+    )
+    async def get_provider(
+        self,
+        catalog: Catalog,
+        provider_id: FromPath[str],
+        as_of: Annotated[str | None, QueryParameter(max_length=64, description=POINT_HELP)] = None,
+    ) -> ProviderDetail:
+        if as_of is None:
+            return catalog.provider_detail(provider_id)
+        return await provider_as_of(catalog, provider_id, parse_point("as_of", as_of))
 
     @get("/models", summary="Search models across every provider")
     async def search_models(

@@ -30,7 +30,6 @@ from backend.catalog.events import (
     SkippedProvider,
     custom_stream,
 )
-from backend.catalog.placeholders import shown_url
 from backend.catalog.refresh import (
     CatalogServiceFailed,
     convert_listed,
@@ -40,7 +39,7 @@ from backend.catalog.refresh import (
 )
 from backend.catalog.schema import Model, Provider, ProviderDraft, as_draft
 from backend.catalog.search import ModelPage, ModelQuery, search_models
-from backend.catalog.seed import SEED_DIR, load_seed
+from backend.catalog.seed import SEED_DIR, SeedLoad, load_seed
 from backend.catalog.templates import TEMPLATES, Template
 from backend.catalog.validation import provider_problems, settle_price_status
 from backend.catalog.views import (
@@ -50,12 +49,12 @@ from backend.catalog.views import (
     ProviderSummary,
     ProviderView,
     is_catalog_stream,
-    provider_endpoint,
+    provider_detail,
 )
 from backend.errors import Conflict, FieldError, NotFound, ValidationFailed
 from backend.settings import Settings
 from backend.wording import plural
-from events import ConcurrencyConflict, Event, EventIdReused, Metadata, SQLiteEventStore, StoredEvent
+from events import ConcurrencyConflict, Event, EventIdReused, EventRegistry, Metadata, SQLiteEventStore, StoredEvent
 from events.event import type_name
 
 log = logging.getLogger(__name__)
@@ -110,7 +109,7 @@ class CatalogService:
         settings: Settings,
         http: httpx.AsyncClient,
         state: CatalogState,
-        warnings: list[str],
+        seed: SeedLoad,
         refresh_timeout: float,
         instance_names: InstanceNames,
     ) -> None:
@@ -120,7 +119,9 @@ class CatalogService:
         self._state = state
         self._position = 0
         self._follower: asyncio.Task[None] | None = None
-        self.warnings = warnings
+        self.seed = seed.providers
+        """The shipped providers as loaded, before any refresh: the catalog at position 0."""
+        self.warnings = seed.warnings
         self.refresh_timeout = refresh_timeout
         self.instance_names = instance_names
 
@@ -140,7 +141,7 @@ class CatalogService:
         `instance_names` names the instances using a provider, for the refusal of a silent override."""
         seed = load_seed(seed_dir)
         state = CatalogState(seed.providers)
-        service = cls(store, settings, http, state, seed.warnings, refresh_timeout, instance_names)
+        service = cls(store, settings, http, state, seed, refresh_timeout, instance_names)
         await service._catch_up()
         service._follower = asyncio.create_task(service._follow(), name="catalog-follower")
         return service
@@ -158,6 +159,11 @@ class CatalogService:
         await self.close()
 
     # Queries
+
+    @property
+    def store(self) -> SQLiteEventStore:
+        """The log the catalog is built from (for questions about its past)."""
+        return self._store
 
     @property
     def index(self) -> CatalogIndex:
@@ -181,8 +187,7 @@ class CatalogService:
 
     def provider_detail(self, provider_id: str) -> ProviderDetail:
         """The provider with its default endpoint resolved as requests would use it now (as `shown_url`)."""
-        view = self.require_provider(provider_id)
-        return ProviderDetail(**msgspec.structs.asdict(view), resolved_endpoint=shown_url(provider_endpoint(view)))
+        return provider_detail(self.require_provider(provider_id))
 
     def search(self, query: ModelQuery) -> ModelPage:
         unknown = sorted(query.providers - self._state.index.providers.keys())
@@ -435,13 +440,7 @@ class CatalogService:
             return False
         if expectation == "gap":
             return await self._apply_stream(stored.stream_id)
-        try:
-            event = self._store.registry.decode(stored)
-        except (msgspec.DecodeError, msgspec.ValidationError, LookupError):
-            log.exception("cannot apply catalog event at position %s", stored.position)
-            return False
-        self._state.apply(stored, event)
-        return True
+        return apply_stored(self._state, self._store.registry, stored)
 
     async def _apply_stream(self, stream: str) -> bool:
         changed = False
@@ -453,6 +452,17 @@ class CatalogService:
     async def _catch_up_stream(self, stream: str) -> None:
         if await self._apply_stream(stream):
             self._state.reindex()
+
+
+def apply_stored(state: CatalogState, registry: EventRegistry, stored: StoredEvent) -> bool:
+    """Apply the next event of a catalog stream to `state`; one that cannot be decoded is logged and skipped."""
+    try:
+        event = registry.decode(stored)
+    except (msgspec.DecodeError, msgspec.ValidationError, LookupError):
+        log.exception("cannot apply catalog event at position %s", stored.position)
+        return False
+    state.apply(stored, event)
+    return True
 
 
 def import_drafts(

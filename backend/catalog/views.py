@@ -23,7 +23,7 @@ from backend.catalog.events import (
     CustomProviderUpdated,
     custom_stream,
 )
-from backend.catalog.placeholders import default_endpoint
+from backend.catalog.placeholders import default_endpoint, shown_url
 from backend.catalog.schema import Model, Provider, with_identity
 from events import Event, StoredEvent
 
@@ -203,6 +203,11 @@ def provider_endpoint(provider: Provider, environ: Mapping[str, str] = os.enviro
     """
     fallback = isinstance(provider, ProviderView) and provider.shipped_endpoint
     return default_endpoint(provider.api_endpoint, fallback, environ)
+
+
+def provider_detail(view: ProviderView) -> ProviderDetail:
+    """The provider with its default endpoint resolved as requests would use it now (as `shown_url`)."""
+    return ProviderDetail(**msgspec.structs.asdict(view), resolved_endpoint=shown_url(provider_endpoint(view)))
 
 
 def summarize(view: ProviderView) -> ProviderSummary:

@@ -14,6 +14,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from backend.audit.names import Names
 from backend.audit.schemas import MAX_POSITION, EventOut, event_out
 from backend.context import idempotency_key, parse_if_match
+from backend.instances.as_of import ConnectionTests, InstanceDiff, connection_tests, instance_as_of, instance_diff
 from backend.instances.commands import create_instance, update_instance
 from backend.instances.confirmation import confirm_endpoint, present
 from backend.instances.connection import run_connection_test
@@ -33,6 +34,7 @@ from backend.instances.schemas import (
 )
 from backend.instances.service import Instances
 from backend.instances.view import InstanceView
+from backend.log_point import NOW, POINT_HELP, LogPoint, parse_point, parse_time
 from backend.sessions.instance_use import delete_used_instance
 from backend.sessions.service import Sessions
 from events import Metadata
@@ -44,6 +46,7 @@ IfMatch = Annotated[
 InstanceId = FromPath[Annotated[str, PathParameter(max_length=64)]]
 InstancesDep = NamedDependency[Instances]
 RequestMetadata = NamedDependency[Metadata]
+Point = Annotated[str | None, QueryParameter(max_length=64, description=POINT_HELP)]
 
 
 class InstancesController(Controller):
@@ -65,9 +68,16 @@ class InstancesController(Controller):
     ) -> InstanceView:
         return present(instances, await create_instance(instances, data, metadata, idempotency_key(request)))
 
-    @get("/{instance_id:str}", summary="One instance")
-    async def detail(self, instances: InstancesDep, instance_id: InstanceId) -> InstanceView:
-        return present(instances, (await instances.row(instance_id)).instance)
+    @get(
+        "/{instance_id:str}",
+        summary="One instance; with ?as_of= as it was at that log position or time (also a deleted one)",
+        description="As of a point, the settings, key summary, status and last test are rebuilt from the instance's "
+        "events; endpoint_status, current_origin, default_endpoint and key_required speak of the catalog now.",
+    )
+    async def detail(self, instances: InstancesDep, instance_id: InstanceId, as_of: Point = None) -> InstanceView:
+        if as_of is None:
+            return present(instances, (await instances.row(instance_id)).instance)
+        return present(instances, await instance_as_of(instances, instance_id, parse_point("as_of", as_of)))
 
     @patch("/{instance_id:str}", summary="Change settings (If-Match: <version>)")
     async def update(
@@ -152,6 +162,28 @@ class InstancesController(Controller):
                 onward = urlencode({"limit": limit or HISTORY_PAGE, "before": page.older})
                 headers["Link"] = f'<{request.url.with_replacements(query=onward)}>; rel="next"'
         return Response([event_out(stored, instances.store.registry, names) for stored in events], headers=headers)
+
+    @get("/{instance_id:str}/diff", summary="Field by field what changed between two log points, and by which events")
+    async def diff(
+        self,
+        instances: InstancesDep,
+        instance_id: InstanceId,
+        start: Annotated[str | None, QueryParameter(name="from", max_length=64, description=POINT_HELP)] = None,
+        end: Annotated[str | None, QueryParameter(name="to", max_length=64, description=POINT_HELP)] = None,
+    ) -> InstanceDiff:
+        first = parse_point("from", start) if start is not None else LogPoint(position=0)
+        last = parse_point("to", end) if end is not None else NOW
+        return await instance_diff(instances, instance_id, first, last)
+
+    @get("/{instance_id:str}/tests", summary="The connection tests (outcome, status, latency), oldest first")
+    async def tests(
+        self,
+        instances: InstancesDep,
+        instance_id: InstanceId,
+        since: Annotated[str | None, QueryParameter(max_length=64, description="An RFC 3339 time")] = None,
+    ) -> ConnectionTests:
+        start = parse_time("since", since) if since is not None else None
+        return await connection_tests(instances, instance_id, start)
 
 
 class EnvImportController(Controller):
