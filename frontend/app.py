@@ -12,6 +12,7 @@ from backend.app import create_app
 from backend.settings import Settings
 from backend.site_guard import SiteGuard, SiteRules
 from frontend.auth import SIGN_IN, AuthState, OneUserPerState, on_backend_error
+from frontend.health import HealthState
 from frontend.live import LiveState
 from frontend.pages.audit import AuditState, audit_page
 from frontend.pages.catalog import CatalogState, catalog_page
@@ -55,7 +56,7 @@ def mount_api(api: Litestar, settings: Settings) -> Callable[[ASGIApp], ASGIApp]
 def add_page(route: str, title: str, page: Callable[[], rx.Component], *on_load: rx.event.EventHandler) -> None:
     """Every page learns who is signed in and follows the live feed, plus whatever it loads itself."""
     app.add_page(
-        page, route=route, title=f"{title} · Switchboard", on_load=[AuthState.load, LiveState.follow, *on_load]
+        page, route=route, title=f"{title} · Switchboard", on_load=[AuthState.load, LiveState.follow, HealthState.check, *on_load]
     )
 
 

@@ -37,7 +37,8 @@ class HealthState(rx.State):
 
 
 def health_banner() -> rx.Component:
-    """A callout under the header while health is degraded, naming what stopped and why."""
+    """A callout under the header while health is degraded, naming what stopped and why (checked as each page
+    loads)."""
     return rx.box(
         rx.cond(
             HealthState.problems.length() > 0,
@@ -52,6 +53,5 @@ def health_banner() -> rx.Component:
                 id="health-banner",
             ),
         ),
-        on_mount=HealthState.check,
         padding_top=rx.cond(HealthState.problems.length() > 0, "var(--space-3)", "0"),
     )
