@@ -36,6 +36,38 @@ class _Page(msgspec.Struct, frozen=True):
     events: list[LoggedEvent]
 
 
+class AuditedEvent(LoggedEvent, frozen=True):
+    """An event as the audit query answers it: with its payload (the JSON the event holds)."""
+
+    data: msgspec.Raw
+
+
+class AuditPage(msgspec.Struct, frozen=True):
+    """Matching events, newest first; `next` is set when older ones match too."""
+
+    events: list[AuditedEvent]
+    next: str | None
+    head: int
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """What an audit query asks the log for (GET /api/v1/audit/events); an empty field matches everything."""
+
+    types: tuple[str, ...] = ()
+    actor: str = ""
+    stream: str = ""  # a stream id, or a prefix ending in "-"
+    since: str = ""  # RFC 3339
+    until: str = ""
+    q: str = ""  # words that must all appear in the payload
+
+    def params(self) -> list[tuple[str, str]]:
+        """The filter as query parameters, in a stable order (a type once for each)."""
+        named = (("actor", self.actor), ("stream", self.stream), ("since", self.since), ("until", self.until),
+                 ("q", self.q))
+        return [("type", name) for name in self.types] + [(name, value) for name, value in named if value]
+
+
 class _Health(msgspec.Struct, frozen=True):
     last_position: int
 
@@ -85,6 +117,7 @@ def problem_from(response: httpx.Response) -> Problem:
 
 
 Query = dict[str, str | int | float | bool | list[str]]
+Params = Query | list[tuple[str, str]]  # as pairs, in order, a name may come more than once
 UNAUTHORIZED = 401
 LIVE_LOG = logging.getLogger("switchboard.web.live")
 LIVE_LOG.setLevel(logging.INFO)  # at debug level websockets logs the handshake's headers, the token among them
@@ -116,7 +149,7 @@ class Client:
         method: str,
         path: str,
         *,
-        params: Query | None = None,
+        params: Params | None = None,
         body: object = None,
         headers: dict[str, str] | None = None,
         timeout_s: float = 30,
@@ -139,7 +172,7 @@ class Client:
             raise problem_from(response)
         return response.content
 
-    async def get_json(self, path: str, params: Query | None = None) -> bytes:
+    async def get_json(self, path: str, params: Params | None = None) -> bytes:
         return await self.send("GET", path, params=params)
 
     async def log_head(self) -> int:
@@ -152,6 +185,15 @@ class Client:
             return []
         raw = await self.get_json("/api/v1/events", {"after": max(0, last - count), "limit": min(count, last)})
         return msgspec.json.decode(raw, type=_Page).events
+
+    async def audit_events(
+        self, filters: AuditFilters, *, before: int | None = None, after: int | None = None, limit: int = 50
+    ) -> AuditPage:
+        """Up to `limit` events matching `filters`, newest first: the newest below `before`, or the oldest above
+        `after` when only that is given."""
+        cursor = [(name, str(value)) for name, value in (("before", before), ("after", after)) if value is not None]
+        params = [*filters.params(), *cursor, ("limit", str(limit)), ("order", "newest")]
+        return msgspec.json.decode(await self.get_json("/api/v1/audit/events", params), type=AuditPage)
 
     async def latest_events(self, count: int) -> tuple[list[LoggedEvent], int]:
         """The newest `count` events (oldest first) and the log's head position."""

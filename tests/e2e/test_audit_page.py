@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 import time
@@ -120,3 +122,83 @@ def test_on_a_phone_events_are_stacked_rows_that_fit(page: Page, running_app: Ru
     box = summary.bounding_box()
     assert box is not None and box["x"] + box["width"] <= 390
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def create_instance(running_app: RunningApp, name: str) -> str:
+    body = {"name": name, "provider_id": "deepseek", "endpoint": "http://127.0.0.1:9/v1", "api_key": "sk-e2e-audit-1"}
+    created = httpx.post(f"{running_app.base_url}/api/v1/instances", json=body)
+    assert created.status_code == 201, created.text
+    instance_id: str = created.json()["id"]
+    return instance_id
+
+
+def filter_by(page: Page, **fields: str) -> None:
+    for name, value in fields.items():
+        page.locator(f"#filter-{name}").fill(value)
+    page.locator("#filter-apply").click()
+
+
+def test_the_log_is_filtered_by_type(page: Page, running_app: RunningApp, console_errors: ConsoleErrors) -> None:
+    create_instance(running_app, f"Typed {uuid.uuid4().hex[:6]}")
+    page.goto(f"{running_app.base_url}/audit")
+    expect(page.locator("#event-rows tr").first).to_be_visible(timeout=15_000)
+    expected = httpx.get(
+        f"{running_app.base_url}/api/v1/audit/events", params={"type": "InstanceCreated", "limit": 50}
+    ).json()["events"]
+
+    filter_by(page, type="InstanceCreated")
+    badges = page.locator("#event-rows tr td:nth-child(3)")
+    expect(badges).to_have_count(len(expected), timeout=15_000)
+    expect(badges).to_have_text(["InstanceCreated"] * len(expected))
+    expect(page.locator("#page-range")).to_have_text(f"1-{len(expected)} matching")
+
+    page.locator("#filter-clear").click()
+    expect(page.locator("#page-range")).to_have_text(f"1-{min(head(running_app), 50)} of {head(running_app):,}")
+    assert console_errors == []
+
+
+def test_a_row_opens_its_payload_and_links(page: Page, running_app: RunningApp, console_errors: ConsoleErrors) -> None:
+    word = f"needle{uuid.uuid4().hex[:8]}"
+    instance_id = create_instance(running_app, f"Audit {word}")
+    page.goto(f"{running_app.base_url}/audit")
+    expect(page.locator("#event-rows tr").first).to_be_visible(timeout=15_000)
+
+    filter_by(page, q=word)
+    rows = page.locator("#event-rows tr")
+    expect(rows).to_have_count(1, timeout=15_000)
+    expect(rows.first).to_contain_text("InstanceCreated")
+
+    rows.first.click()
+    expect(page.locator("#detail-payload")).to_contain_text(f'"name": "Audit {word}"')
+    assert "sk-e2e-audit-1" not in page.locator("#detail-payload").inner_text()
+    expect(page.locator("#detail-links a", has_text=f"Instance {instance_id}")).to_have_attribute("href", "/instances")
+    provider = page.locator("#detail-links a", has_text="Provider deepseek")
+    expect(provider).to_have_attribute("href", "/catalog/provider?id=deepseek")
+    page.locator("#detail-close").click()
+    expect(page.locator("#event-detail")).to_have_count(0)
+    assert console_errors == []
+
+
+def test_the_export_link_downloads_what_the_filters_match(
+    page: Page, running_app: RunningApp, console_errors: ConsoleErrors
+) -> None:
+    word = f"export{uuid.uuid4().hex[:8]}"
+    append(running_app, word, count=3)  # versions word, word-1 and word-2: the word is in each
+    page.goto(f"{running_app.base_url}/audit")
+    expect(page.locator("#event-rows tr").first).to_be_visible(timeout=15_000)
+
+    filter_by(page, type="ServiceStarted", actor="e2e-cli", q=word)
+    expect(page.locator("#event-rows tr")).to_have_count(3, timeout=15_000)
+    link = page.locator("#export-ndjson")
+    wanted = f"type=ServiceStarted&actor=e2e-cli&q={word}"
+    expect(link).to_have_attribute("href", f"/api/v1/audit/export?{wanted}&format=ndjson")
+    with page.expect_download() as download:
+        link.click()
+    lines = download.value.path().read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    versions = [word, f"{word}-1", f"{word}-2"]
+    assert [(e["type"], e["actor"], e["data"]["version"]) for e in events] == [
+        ("ServiceStarted", "e2e-cli", version) for version in versions
+    ]
+    expect(page.locator("#export-csv")).to_have_attribute("href", re.compile(r"q=" + word + "&format=csv$"))
+    assert console_errors == []
