@@ -85,6 +85,15 @@ def _instance_clause(instance_id: str) -> tuple[str, list[object]]:
     )
 
 
+FIRST_AT = (
+    "coalesce((SELECT position FROM events WHERE recorded_at >= ? ORDER BY recorded_at, position LIMIT 1), ?)"
+)
+"""The first position recorded at or after a time (or NO_POSITION when none is yet): `recorded_at` never goes back
+along the log, so a time range is a position range, which pages walk in position order (a range over the time
+index would have to be sorted by position for every page)."""
+NO_POSITION = 2**63 - 1  # above every position
+
+
 def where(wanted: AuditFilter) -> tuple[str, list[object]]:
     """The SQL condition over the events table for a (checked) filter, and its parameters."""
     clauses: list[str] = []
@@ -101,9 +110,9 @@ def where(wanted: AuditFilter) -> tuple[str, list[object]]:
     if wanted.actor is not None:
         add("actor = ?", [wanted.actor])
     if wanted.since is not None:
-        add("recorded_at >= ?", [format_time(wanted.since)])
+        add(f"position >= {FIRST_AT}", [format_time(wanted.since), NO_POSITION])
     if wanted.until is not None:
-        add("recorded_at < ?", [format_time(wanted.until)])
+        add(f"position < {FIRST_AT}", [format_time(wanted.until), NO_POSITION])
     if wanted.instance is not None:
         add(*_instance_clause(wanted.instance))
     if wanted.session is not None:

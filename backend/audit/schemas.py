@@ -76,8 +76,9 @@ def summarize(stored: StoredEvent, registry: EventRegistry, names: Names = NO_NA
         event = registry.decode(stored)
     except (UnknownEventType, msgspec.DecodeError, msgspec.ValidationError):
         return f"{_words(stored.type)} on {stored.stream_id}"
-    if isinstance(event, Summarized):
-        return names.put_in(event.summary())
+    summary = getattr(event, "summary", None)  # what isinstance(event, Summarized) asks, without its ~15 µs an event
+    if callable(summary):
+        return names.put_in(summary())
     return f"{_words(stored.type)} on {stored.stream_id}"
 
 
