@@ -276,15 +276,21 @@ def _filters() -> rx.Component:
             spacing="3",
             width="100%",
         ),
-        rx.flex(
-            rx.button(rx.icon("filter", size=16), "Filter", type="submit", id="filter-apply"),
-            rx.button(
-                "Clear", type="reset", variant="soft", color_scheme="gray", on_click=AuditState.clear_filters,
-                id="filter-clear",
+        rx.flex(  # two groups that wrap whole, so no button sits alone on a line
+            rx.flex(
+                rx.button(rx.icon("filter", size=16), "Filter", type="submit", id="filter-apply"),
+                rx.button(
+                    "Clear", type="reset", variant="soft", color_scheme="gray", on_click=AuditState.clear_filters,
+                    id="filter-clear",
+                ),
+                spacing="3",
             ),
             rx.spacer(),
-            _export_link("NDJSON", AuditState.ndjson_href, "export-ndjson"),
-            _export_link("CSV", AuditState.csv_href, "export-csv"),
+            rx.flex(
+                _export_link("NDJSON", AuditState.ndjson_href, "export-ndjson"),
+                _export_link("CSV", AuditState.csv_href, "export-csv"),
+                spacing="3",
+            ),
             spacing="3",
             align="center",
             wrap="wrap",

@@ -122,6 +122,8 @@ def test_on_a_phone_events_are_stacked_rows_that_fit(page: Page, running_app: Ru
     box = summary.bounding_box()
     assert box is not None and box["x"] + box["width"] <= 390
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    ndjson, csv = page.locator("#export-ndjson").bounding_box(), page.locator("#export-csv").bounding_box()
+    assert ndjson and csv and ndjson["y"] == csv["y"]  # the export buttons wrap together, neither alone
 
 
 def create_instance(running_app: RunningApp, name: str) -> str:
