@@ -49,10 +49,10 @@ from backend.sessions.events import (
     TurnStarted,
 )
 from backend.sessions.events import stream_of as session_stream
+from bench.events import open_for_bulk_insert
 from events import Event, Metadata, SQLiteEventStore
 from events.chain import GENESIS_HASH, event_hash
 from events.rows import format_time
-from events.schema import prepare_file
 from events.writer import INSERT_EVENT
 
 SEED = 10
@@ -65,7 +65,6 @@ MODELS = ("gpt-4o", "gpt-4o-mini", "claude-sonnet-4", "claude-haiku-4", "llama-3
 PROVIDERS = ("openai", "anthropic", "groq", "mistral")
 OUTCOMES = ("rate_limited", "timeout", "server_error", "auth_failed")
 PAGE = 100  # the API's default page size
-BUILD_CACHE_KIB = 128 * 1024
 COLUMNS = "position, event_id, stream_id, version, type, schema_version, data, metadata, actor, recorded_at, hash"
 PRICES = Prices(input=2.5, output=10.0, cache_read=1.25, cache_write=None)
 
@@ -155,15 +154,7 @@ def build_log(path: Path, count: int) -> None:
     """Write `count` events with a valid hash chain straight into a new store file, and the audit search view up to
     its head (its rows, checkpoint and version as its catch-up would leave them)."""
     registry = build_registry()
-    prepare_file(path)
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = OFF")
-    conn.execute(f"PRAGMA cache_size = -{BUILD_CACHE_KIB}")
-    indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").fetchall()
-    conn.execute("BEGIN")
-    for name, _ in indexes:
-        conn.execute(f"DROP INDEX {name}")
+    conn, indexes = open_for_bulk_insert(path)
     conn.execute(f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5(body, content='', tokenize='unicode61')")
     words: list[tuple[int, str]] = []
     rows = _chained_rows(registry, count, words)

@@ -121,11 +121,9 @@ def bare_batches(path: Path, count: int, batch: int) -> float:
 # --- 3. catch-up read ----------------------------------------------------------------------
 
 
-def build_log(path: Path, count: int) -> None:
-    """Write `count` events with a valid hash chain straight into a new store file.
-
-    The secondary indexes are dropped for the bulk insert and built again afterwards.
-    """
+def open_for_bulk_insert(path: Path) -> tuple[sqlite3.Connection, list[tuple[str, str]]]:
+    """A new store file opened for a fast bulk insert, inside a transaction, with its secondary indexes dropped;
+    the (name, sql) of those indexes, for the caller to build again before committing."""
     prepare_file(path)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
@@ -135,6 +133,15 @@ def build_log(path: Path, count: int) -> None:
     conn.execute("BEGIN")
     for name, _ in indexes:
         conn.execute(f"DROP INDEX {name}")
+    return conn, indexes
+
+
+def build_log(path: Path, count: int) -> None:
+    """Write `count` events with a valid hash chain straight into a new store file.
+
+    The secondary indexes are dropped for the bulk insert and built again afterwards.
+    """
+    conn, indexes = open_for_bulk_insert(path)
     conn.executemany(INSERT_EVENT, _chained_rows(count))
     for _, sql in indexes:
         conn.execute(sql)
