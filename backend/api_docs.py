@@ -97,6 +97,8 @@ ROUTE_REFUSALS: dict[tuple[str, str], frozenset[int]] = {
     ("GET", "/api/v1/events"): frozenset({422}),  # since after until
     ("GET", "/api/v1/reports/cost"): frozenset({422}),  # since after until, or a time without its offset
     ("GET", "/api/v1/catalog/models"): frozenset({422}),  # a provider filter naming no catalog provider
+    ("GET", "/api/v1/audit/events"): frozenset({422}),  # empty filters, since after until, before not above after
+    ("GET", "/api/v1/audit/export"): frozenset({422}),  # the same filters
 }
 """Statuses a route answers that its shape does not show."""
 IF_MATCH_KWARG = "if_match"

@@ -6,7 +6,7 @@ import logging
 
 import msgspec
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 PROBLEM_JSON = "application/problem+json"
@@ -96,8 +96,15 @@ def handle_problem_error(_: Request, exc: ProblemError) -> Response[bytes]:
     )
 
 
+def _undecodable_body(exc: HTTPException) -> list[FieldError]:
+    """A body that is not JSON at all (malformed, invalid UTF-8): Litestar's refusal, named as the body's."""
+    if isinstance(exc.__cause__, SerializationException):
+        return [FieldError("body", f"is not valid JSON: {exc.detail}")]
+    return []
+
+
 def handle_http_exception(_: Request, exc: HTTPException) -> Response[bytes]:
-    errors = _from_validation(exc) if isinstance(exc, ValidationException) else []
+    errors = _from_validation(exc) if isinstance(exc, ValidationException) else _undecodable_body(exc)
     title = "Validation failed" if errors else exc.detail
     detail = exc.detail if errors else ""
     return problem_response(

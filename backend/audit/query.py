@@ -13,6 +13,7 @@ from backend.audit.search_view import TABLE as SEARCH_TABLE
 from backend.audit.search_view import AuditSearchView, bring_up_to_date, match_expression
 from backend.errors import FieldError, ValidationFailed
 from backend.instances.events import stream_of as instance_stream
+from backend.instances.validation import CONTROL
 from backend.sessions.events import stream_of as session_stream
 from events import StoredEvent
 from events.rows import format_time
@@ -48,13 +49,14 @@ class AuditPage(msgspec.Struct, frozen=True, kw_only=True):
 
 def checked_filter(wanted: AuditFilter) -> AuditFilter:
     """The filter, or ValidationFailed naming every field that cannot be answered."""
+    named = (("stream", wanted.stream), ("actor", wanted.actor), ("instance", wanted.instance), ("session", wanted.session))
     errors = [
         *(FieldError(name, "needs a time zone (RFC 3339, e.g. 2026-01-31T12:00:00Z)")
           for name, moment in (("since", wanted.since), ("until", wanted.until))
           if moment is not None and moment.tzinfo is None),
-        *(FieldError(name, "must not be empty") for name, value in (
-            ("stream", wanted.stream), ("actor", wanted.actor), ("instance", wanted.instance),
-            ("session", wanted.session)) if value is not None and not value.strip()),
+        *(FieldError(name, "must not be empty") for name, value in named if value is not None and not value.strip()),
+        *(FieldError(name, "must not contain control characters")
+          for name, value in (*named, ("q", wanted.q)) if value and CONTROL.search(value)),
         *(FieldError("type", "must not be empty") for name in wanted.types if not name.strip()),
     ]
     if wanted.q is not None and not match_expression(wanted.q):

@@ -9,6 +9,7 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_303_SEE_OTHER
@@ -25,6 +26,12 @@ TokensDep = NamedDependency[Tokens]
 RequestMetadata = NamedDependency[Metadata]
 SIGN_IN_PAGE = "/sign-in"
 NO_STORE = {"cache-control": "no-store"}
+FORM_ANSWER = {
+    HTTP_303_SEE_OTHER: ResponseSpec(
+        None, description="A form post: on to the page in `next`, or back to the sign-in page", generate_examples=False
+    )
+}
+"""The redirect a form post gets instead of the JSON answer."""
 
 
 class AuthController(Controller):
@@ -39,6 +46,7 @@ class AuthController(Controller):
         SIGN_IN.removeprefix("/api/v1/auth"),
         status_code=HTTP_200_OK,
         summary="Check a token and keep it in the switchboard_token cookie (form field `token` and `next`, or JSON)",
+        responses=FORM_ANSWER,
     )
     async def sign_in(self, request: Request, tokens: TokensDep) -> Response[Me]:
         if _is_json(request):
@@ -58,6 +66,7 @@ class AuthController(Controller):
         SIGN_OUT.removeprefix("/api/v1/auth"),
         status_code=HTTP_204_NO_CONTENT,
         summary="Forget the switchboard_token cookie (303 to the sign-in page for a form, 204 for JSON)",
+        responses=FORM_ANSWER,
     )
     async def sign_out(self, request: Request) -> Response[None]:
         cleared = _cookie(request, "", max_age=0)

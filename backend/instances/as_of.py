@@ -20,7 +20,8 @@ from backend.providers.contract import Outcome
 from events import EventRegistry, StoredEvent
 from events.event import type_name
 
-Leaf = str | int | float | bool | None
+Leaf = str | float | bool | None
+"""A field's value; whole numbers are floats to the type checker and numbers to the schema (one JSON type each)."""
 READ_PAGE = 1000
 BOOKKEEPING = frozenset({"version", "updated_at"})
 """Fields every event moves; the points of a diff carry them instead of each change."""

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import (
     FromPath,
     HeaderParameter,
@@ -30,6 +31,7 @@ from backend.sessions.schemas import (
     CreateSession,
     SendMessage,
     SessionCost,
+    TurnFrame,
     UpdateAgent,
     UpdateSession,
 )
@@ -102,6 +104,7 @@ class SessionsController(Controller):
         "/{session_id:str}/agents/{agent_id:str}/messages",
         summary="Send a message: text/event-stream of `delta` events, then one `turn` event",
         status_code=HTTP_200_OK,
+        responses={200: ResponseSpec(TurnFrame, media_type="text/event-stream", description="`delta` events, then one `turn`")},
     )
     async def send(
         self, sessions: SessionsDep, session_id: SessionId, agent_id: AgentId, data: JSONBody[SendMessage],

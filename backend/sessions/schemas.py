@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 from msgspec import UNSET, UnsetType
 
@@ -54,6 +56,14 @@ class UpdateAgent(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
 class SendMessage(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     text: str
+
+
+class TurnFrame(msgspec.Struct, frozen=True, kw_only=True):
+    """One event of a turn's text/event-stream, as documented: `delta` events (data `{"text": ...}`), then one
+    `turn` (data: the closed turn, as in the transcript)."""
+
+    event: Literal["delta", "turn"]
+    data: str
 
 
 class TurnCost(msgspec.Struct, frozen=True, kw_only=True):

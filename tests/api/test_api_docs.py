@@ -102,6 +102,8 @@ REFUSED_REQUESTS: list[tuple[str, str, dict[str, Any], int]] = [
     ("GET", "/api/v1/events?since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z", {}, 422),
     ("GET", "/api/v1/reports/cost?since=2026-01-01T00:00:00", {}, 422),  # a time without its UTC offset
     ("GET", "/api/v1/catalog/models?provider=nope", {}, 422),
+    ("GET", "/api/v1/audit/events?q=%00", {}, 422),
+    ("GET", "/api/v1/audit/export?after=5&before=5", {}, 422),
     # bad bodies
     ("POST", "/api/v1/instances", {"json": {"name": 5}}, 400),
     ("POST", "/api/v1/instances", {"json": {"name": "", "provider_id": "nope"}}, 422),

@@ -8,6 +8,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import msgspec
+
+from backend.catalog.catwalk import to_catwalk
+from backend.catalog.seed import load_seed
 
 
 class CatalogServer:
@@ -27,7 +33,7 @@ class CatalogServer:
 
 def _handler(server: CatalogServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        def do_GET(self) -> None:
             if self.path != "/v2/providers":
                 self.send_error(404)
                 return
@@ -69,3 +75,9 @@ def serve_catalog(body: bytes) -> Iterator[CatalogServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+def served_list() -> list[dict[str, Any]]:
+    """The shipped catalog as a Catwalk service would serve it (pioneer is not served upstream)."""
+    providers = [p for p in load_seed().providers if p.id != "pioneer"]
+    return [msgspec.to_builtins(to_catwalk(p)) for p in providers]

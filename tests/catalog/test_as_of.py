@@ -13,10 +13,9 @@ import pytest
 
 from backend.catalog.schema import Model
 from events import Metadata, SQLiteEventStore
-from tests.catalog.catalog_server import serve_catalog
+from tests.catalog.catalog_server import serve_catalog, served_list
 from tests.catalog.conftest import Client, catalog_of
 from tests.catalog.test_custom_api import template
-from tests.catalog.test_refresh_api import served_list
 
 pytestmark = pytest.mark.anyio
 CATALOG = "/api/v1/catalog"

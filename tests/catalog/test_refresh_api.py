@@ -3,34 +3,24 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 
-from backend.catalog.catwalk import to_catwalk
 from backend.catalog.limits import MAX_MODELS
 from backend.catalog.refresh import MAX_CATALOG_RESPONSE
-from backend.catalog.seed import load_seed
 from backend.settings import Settings
 from events import SQLiteEventStore
-from tests.catalog.catalog_server import CatalogServer, serve_catalog
+from tests.catalog.catalog_server import CatalogServer, serve_catalog, served_list
 from tests.catalog.conftest import Client, catalog_app
 from tests.conftest import LOCAL_BASE_URL
 
 pytestmark = pytest.mark.anyio
 CATALOG = "/api/v1/catalog"
-
-
-def served_list() -> list[dict[str, Any]]:
-    """The shipped catalog as a Catwalk service would serve it (pioneer is not served upstream)."""
-    import msgspec
-
-    providers = [p for p in load_seed().providers if p.id != "pioneer"]
-    return [msgspec.to_builtins(to_catwalk(p)) for p in providers]
 
 
 @pytest.fixture
