@@ -1,7 +1,9 @@
 """The live feed: a websocket that replays the log after a position, then follows it.
 
-A client that falls LIVE_BUFFER frames behind is disconnected (close code 1013)
-and reconnects with the last position it saw, so memory stays bounded.
+Frames wait for the socket: the subscription reads the log a page at a time, so a client catching up on any
+number of events holds at most LIVE_BUFFER frames and a page in memory. A client that takes no frame for
+STALL_S while frames wait for it has stopped reading or fallen behind: it is disconnected (close code 1013)
+and reconnects with the last position it saw.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from backend.auth.guard import CLOSE_UNAUTHENTICATED, authenticate
 from backend.services import Services
 
 LIVE_BUFFER = 1000
+STALL_S = 10.0
+"""How long the buffer may stay full before the client counts as too slow."""
+CLOSE_WAIT_S = 5.0
+"""How long a close frame may wait for a client that is not reading."""
 REVOKED = TokenRevoked.__name__
 TRY_AGAIN_LATER = 1013
 
@@ -39,9 +45,11 @@ async def _forward(
     after: int,
     frames: MemoryObjectSendStream[tuple[int, str]],
     ending: _Ending,
+    scope: anyio.CancelScope,
 ) -> None:
-    """Feed (position, JSON) pairs into the bounded buffer; return when the client falls behind, or when a
-    revocation leaves the socket's token (or cookie) no longer accepted."""
+    """Feed (position, JSON) pairs into the bounded buffer, waiting while it is full; return when it stays full
+    for STALL_S (then `scope`, sending to the client, is cancelled too), or when a revocation leaves the
+    socket's token (or cookie) no longer accepted."""
     async with frames:
         async for stored in services.store.subscribe(after=after):
             if stored.type == REVOKED and await authenticate(socket, services.tokens) is None:
@@ -49,10 +57,11 @@ async def _forward(
                 return
             names = await services.names.at(stored.position)
             frame = msgspec.json.encode(event_out(stored, services.registry, names)).decode()
-            try:
-                frames.send_nowait((stored.position, frame))
-            except anyio.WouldBlock:
-                return
+            with anyio.move_on_after(STALL_S):
+                await frames.send((stored.position, frame))
+                continue
+            scope.cancel()
+            return
 
 
 async def _wait_for_disconnect(socket: WebSocket, scope: anyio.CancelScope) -> None:
@@ -77,7 +86,7 @@ async def live_feed(
     ending = _Ending()
     async with anyio.create_task_group() as group:
         group.start_soon(_wait_for_disconnect, socket, group.cancel_scope)
-        group.start_soon(_forward, services, socket, after, frames_in, ending)
+        group.start_soon(_forward, services, socket, after, frames_in, ending, group.cancel_scope)
         async with frames_out:
             async for position, frame in frames_out:
                 await socket.send_text(frame)
@@ -85,7 +94,8 @@ async def live_feed(
         group.cancel_scope.cancel()
     if socket.connection_state == "disconnect":
         return
-    if ending.revoked:
-        await socket.close(code=CLOSE_UNAUTHENTICATED, reason="token revoked")
-    else:
-        await socket.close(code=TRY_AGAIN_LATER, reason=f"too slow; reconnect with after={last_sent}")
+    with anyio.move_on_after(CLOSE_WAIT_S):
+        if ending.revoked:
+            await socket.close(code=CLOSE_UNAUTHENTICATED, reason="token revoked")
+        else:
+            await socket.close(code=TRY_AGAIN_LATER, reason=f"too slow; reconnect with after={last_sent}")
