@@ -100,11 +100,32 @@ def list_against_bare(api: httpx.Client, count: int, rounds: int) -> None:
     print(f"  ratio real/bare: median {ratio:.2f}x  p99 {ratio99:.2f}x   (target: real p99 < 20 ms)")
 
 
+def create_growth(count: int) -> None:
+    """Create `count` instances (each with a key) in a store of their own: the creates around the 100th beside
+    the last 100, so a cost that grows with the number of instances shows as a ratio."""
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        served(create_app(Settings(data_dir=Path(folder)))) as real,
+        httpx.Client(base_url=real, timeout=30) as api,
+    ):
+        times: list[float] = []
+        for number in range(count):
+            body = {"name": f"grown {number:05d}", "provider_id": "openai", "api_key": f"{KEY}-{number}"}
+            times.extend(timed(lambda: api.post(LIST, json=body), 1))  # noqa: B023 - called at once
+    early, late = times[50:150], times[-100:]
+    print(f"POST {LIST}, the same store growing to {count} instances:{'median ms':>8}{'p99 ms':>10}")
+    print(row("creates 51-150", early))
+    print(row(f"creates {count - 99}-{count}", late))
+    ratio = statistics.median(late) / statistics.median(early)
+    print(f"  ratio last/early: median {ratio:.2f}x   (target: <= 1.5x)")
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description="Instances benchmark")
     parser.add_argument("--rounds", type=int, default=300, help="requests per measurement")
     parser.add_argument("--instances", type=int, default=1000, help="instances in the listed store")
+    parser.add_argument("--grow", type=int, default=10_000, help="instances created to measure create growth")
     args = parser.parse_args(argv)
     with (
         tempfile.TemporaryDirectory() as folder,
@@ -115,6 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         upstream.scenario.key = KEY
         connection_test_overhead(api, upstream, args.rounds)
         list_against_bare(api, args.instances, args.rounds)
+    create_growth(args.grow)
 
 
 if __name__ == "__main__":

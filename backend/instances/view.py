@@ -40,6 +40,9 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     credential_serial INTEGER NOT NULL
 ) WITHOUT ROWID
 """
+BY_NAME = f"CREATE INDEX IF NOT EXISTS {TABLE}_by_sort_key ON {TABLE} (sort_key)"
+"""Names are looked up on every create and rename, and the list is read in name order: without it, a scan."""
+HOLDER_OF_NAME = f"SELECT instance_id FROM {TABLE} WHERE sort_key >= ? AND sort_key < ? LIMIT 1"
 UPSERT = f"""
 INSERT INTO {TABLE} (instance_id, sort_key, body, model_ids, credential_serial) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (instance_id) DO UPDATE SET sort_key = excluded.sort_key, body = excluded.body,
@@ -256,6 +259,7 @@ class InstanceListView:
 
     async def create(self, conn: aiosqlite.Connection) -> None:
         await conn.execute(CREATE)
+        await conn.execute(BY_NAME)
 
     async def reset(self, conn: aiosqlite.Connection) -> None:
         self.changed()
@@ -300,10 +304,7 @@ class InstanceListView:
     async def holder_of_name(self, store: SQLiteEventStore, name: str) -> str | None:
         """The id of the instance called `name` (compared case-folded), if any."""
         prefix = f"{name.strip().casefold()}\x00"
-        rows = await store.fetch(
-            f"SELECT instance_id FROM {TABLE} WHERE sort_key >= ? AND sort_key < ? LIMIT 1",
-            (prefix, prefix[:-1] + "\x01"),
-        )
+        rows = await store.fetch(HOLDER_OF_NAME, (prefix, prefix[:-1] + "\x01"))
         return str(rows[0][0]) if rows else None
 
     async def all(self, store: SQLiteEventStore) -> list[InstanceRow]:

@@ -17,7 +17,7 @@ from backend.instances.connection import run_connection_test
 from backend.instances.credentials import remove_credential, set_credential
 from backend.instances.events import ConnectionTested, InstanceCreated
 from backend.instances.schemas import CreateInstance, SetCredential, UpdateInstance
-from backend.instances.view import evolve
+from backend.instances.view import HOLDER_OF_NAME, TABLE, evolve
 from backend.services import Services, build_registry, open_services
 from backend.settings import Settings
 from events import Metadata, StoredEvent
@@ -156,3 +156,10 @@ def test_tests_stored_with_the_full_list_fold_as_before_and_a_test_without_one_k
         assert row is not None
         folds.append((row.model_ids, row.instance.model_count, row.instance.status))
     assert folds == [(["a", "b"], 2, "connected"), (["a", "b"], 2, "connected"), (["a", "b"], 2, "error")]
+
+
+async def test_a_name_is_looked_up_through_an_index_not_a_scan(services: Services, settings: Settings) -> None:
+    """Every create and rename asks who holds a name: with the view scanned, creates slowed as instances grew."""
+    with sqlite3.connect(settings.database_path) as conn:
+        plan = " ".join(str(row[-1]) for row in conn.execute(f"EXPLAIN QUERY PLAN {HOLDER_OF_NAME}", ("a", "b")))
+    assert f"INDEX {TABLE}_by_sort_key" in plan and "SCAN" not in plan, plan
