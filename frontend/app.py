@@ -20,8 +20,10 @@ from frontend.pages.chat import chat_page
 from frontend.pages.chat_state import ChatState
 from frontend.pages.editor import EditorState, editor_page
 from frontend.pages.env_import import EnvImportState, env_import_page
+from frontend.pages.instance_page import instance_page
+from frontend.pages.instance_page_state import InstancePageState
 from frontend.pages.instances import instances_page
-from frontend.pages.instances_state import InstancesState
+from frontend.pages.instances_state import INSTANCE_PAGE, InstancesState
 from frontend.pages.not_found import not_found_page
 from frontend.pages.provider import ProviderState, provider_page
 from frontend.pages.sessions import SessionsState, sessions_page
@@ -73,6 +75,7 @@ add_page("/catalog/provider", "Provider", provider_page, ProviderState.load)
 add_page("/catalog/edit", "Custom provider", editor_page, EditorState.load)
 add_page("/instances", "Instances", instances_page, InstancesState.reload)
 add_page("/instances/import", "Import from environment", env_import_page, EnvImportState.load)
+add_page(INSTANCE_PAGE, "Instance", instance_page, InstancePageState.load)
 add_page("/sessions", "Sessions", sessions_page, SessionsState.reload)
 add_page("/sessions/view", "Session", chat_page, ChatState.load)
 add_page(rx.constants.Page404.SLUG, "Page not found", not_found_page)

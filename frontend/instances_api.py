@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import msgspec
 
-from frontend.api import Client
+from frontend.api import Client, Query
 
 INSTANCES = "/api/v1/instances"
 TEST_TIMEOUT_S = 3600  # a connection test lasts as long as the instance's own timeout and retries allow
 
 
 class CredentialSummary(msgspec.Struct, frozen=True):
-    """`origin`: the scheme, host and port the key was confirmed for."""
+    """`origin`: the scheme, host and port the key was confirmed for; `version` counts the keys the instance had."""
 
     last4: str
     origin: str | None = None
     verified: bool = False
+    version: int = 0
 
 
 class LastTest(msgspec.Struct, frozen=True):
@@ -51,6 +52,10 @@ class Instance(msgspec.Struct, frozen=True):
     key_changed_at: str | None = None
     default_endpoint: str = ""
     key_required: bool = False
+    max_attempts: int = 1
+    backoff_ms: int = 0
+    headers: dict[str, str] = {}
+    api_version: str = ""
 
 
 class ProviderSummary(msgspec.Struct, frozen=True):
@@ -96,13 +101,37 @@ class HistoryData(msgspec.Struct, frozen=True):
     outcome: str = ""
 
 
-class HistoryEvent(msgspec.Struct, frozen=True):
+class LoggedAt(msgspec.Struct, frozen=True):
+    """Which event of the log: where it is, what it was, who caused it and when."""
+
     position: int
     type: str
     actor: str
     recorded_at: str
+
+
+class HistoryEvent(LoggedAt, frozen=True):
+    """One event of an instance's stream; `version` counts them from 1, the instance's creation."""
+
+    version: int
     summary: str
     data: HistoryData = HistoryData()
+
+
+Leaf = str | int | float | bool | None
+
+
+class FieldChange(msgspec.Struct, frozen=True):
+    """One field (dotted when nested, e.g. `credential.last4`) at both points; None: it was not there."""
+
+    field: str
+    before: Leaf
+    after: Leaf
+    events: list[LoggedAt]  # the events that changed it
+
+
+class _Diff(msgspec.Struct, frozen=True):
+    changes: list[FieldChange]
 
 
 class EnvCandidate(msgspec.Struct, frozen=True):
@@ -179,8 +208,23 @@ async def add_listed_model(client: Client, instance_id: str, model_id: str) -> I
     return msgspec.json.decode(raw, type=InstanceModels)
 
 
-async def instance_history(client: Client, instance_id: str) -> list[HistoryEvent]:
-    return msgspec.json.decode(await client.send("GET", _path(instance_id, "history")), type=list[HistoryEvent])
+async def get_instance(client: Client, instance_id: str, as_of: int | None = None) -> Instance:
+    """The instance now, or as it was at log position `as_of` (also a deleted one)."""
+    params: Query = {} if as_of is None else {"as_of": as_of}
+    return msgspec.json.decode(await client.get_json(_path(instance_id), params), type=Instance)
+
+
+async def history_page(client: Client, instance_id: str, limit: int, before: int | None = None) -> list[HistoryEvent]:
+    """Up to `limit` of the instance's events below position `before` (from the newest when None), newest first."""
+    params: Query = {"limit": limit} if before is None else {"limit": limit, "before": before}
+    raw = await client.get_json(_path(instance_id, "history"), params)
+    return msgspec.json.decode(raw, type=list[HistoryEvent])
+
+
+async def instance_diff(client: Client, instance_id: str, start: int, end: int | None) -> list[FieldChange]:
+    """What changed in the instance from log position `start` to `end` (None: now), field by field."""
+    params: Query = {"from": start} if end is None else {"from": start, "to": end}
+    return msgspec.json.decode(await client.get_json(_path(instance_id, "diff"), params), type=_Diff).changes
 
 
 async def catalog_providers(client: Client) -> list[ProviderSummary]:

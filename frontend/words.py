@@ -51,6 +51,11 @@ def default_endpoint_words(url: str) -> str:
     return f"provider default: {url}"
 
 
+def words_for(code: str) -> str:
+    """The words for a code known when the page is built or in an event handler."""
+    return WORDS[code][0] if code in WORDS else code
+
+
 def code_words(code: rx.Var[str]) -> rx.Var[str]:
     """The words for a code held in state."""
     return rx.match(code, *((key, words) for key, (words, _) in WORDS.items()), code)

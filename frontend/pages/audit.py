@@ -18,6 +18,7 @@ from frontend.auth import client_for
 from frontend.forms import REQUEST_FAILURES, describe_failure, error_callout
 from frontend.layout import page_frame, page_range, pager
 from frontend.live import EventRow, event_row, react_to
+from frontend.pages.instances_state import INSTANCE_PAGE
 from frontend.words import plural
 
 PAGE = 50
@@ -27,7 +28,7 @@ EXPORT = "/api/v1/audit/export"
 COLUMNS = ("#", "Time (UTC)", "Type", "Summary", "Actor", "Stream")
 FILTER_FIELDS = ("type", "actor", "stream", "since", "until", "q")
 LINKED = (  # a key in an event's payload (or its stream's prefix), what it names and that thing's page
-    ("instance_id", "instance-", "Instance", "/instances"),
+    ("instance_id", "instance-", "Instance", f"{INSTANCE_PAGE}?id="),
     ("session_id", "session-", "Session", "/sessions/view?id="),
     ("provider_id", "catalog-", "Provider", "/catalog/provider?id="),
 )
@@ -80,8 +81,7 @@ def concerned(stream_id: str, data: object) -> list[Concerned]:
     for key, prefix, label, page in LINKED:
         ids = [stream_id.removeprefix(prefix)] if stream_id.startswith(prefix) else []
         for one in dict.fromkeys([*ids, *_values(data, key)]):
-            href = page if page == "/instances" else page + quote(one, safe="")
-            found.append(Concerned(f"{label} {one}", href))
+            found.append(Concerned(f"{label} {one}", page + quote(one, safe="")))
     return found
 
 

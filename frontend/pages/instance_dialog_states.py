@@ -1,4 +1,4 @@
-"""What the Instances page's dialogs hold and do: add or edit, rotate key, delete, history and models."""
+"""What the Instances page's dialogs hold and do: add or edit, rotate key, delete and models."""
 
 from __future__ import annotations
 
@@ -12,16 +12,19 @@ import reflex as rx
 from frontend import instances_api
 from frontend.api import Problem
 from frontend.auth import client_for
-from frontend.forms import REQUEST_FAILURES, RequestFailure, describe_failure, split_problem
-from frontend.layout import page_range
-from frontend.pages.instances_state import InstancesState, shown_time
+from frontend.forms import (
+    REQUEST_FAILURES,
+    RequestFailure,
+    describe_failure,
+    split_problem,
+)
+from frontend.pages.instances_state import InstancesState
 from frontend.words import default_endpoint_words, plural
 
 FORM_FIELDS = ("name", "endpoint", "timeout_ms", "api_key")
 DEFAULT_TIMEOUT_MS = "30000"
 KEYLESS_TYPES = ("ollama",)
 SHOWN_PROVIDERS = 60
-HISTORY_PAGE = 50
 CONFLICT = 409
 CHANGED_ELSEWHERE = "It was changed elsewhere in the meantime: close this dialog and try again."
 
@@ -47,16 +50,6 @@ class InstanceForm(TypedDict, total=False):
 class RotateForm(TypedDict):
     api_key: str
     verify: NotRequired[bool]  # the checkbox submits nothing when unticked
-
-
-@dataclass
-class HistoryRow:
-    position: int
-    time: str
-    type: str
-    actor: str
-    summary: str
-    outcome: str  # of a connection test or a failed verification; "" for other events
 
 
 @dataclass
@@ -334,53 +327,6 @@ class DeleteState(DialogState, rx.State):
             return None
         self.is_open = False
         return InstancesState.reload()
-
-
-class HistoryState(DialogState, rx.State):
-    """An instance's events, newest first as on the Audit page, a page of `HISTORY_PAGE` at a time."""
-
-    instance_name: str = ""
-    rows: list[HistoryRow] = []
-    start: int = 0
-
-    @rx.var
-    def page_rows(self) -> list[HistoryRow]:
-        return self.rows[self.start:self.start + HISTORY_PAGE]
-
-    @rx.var
-    def range_text(self) -> str:
-        return page_range(self.start, len(self.rows[self.start:self.start + HISTORY_PAGE]), len(self.rows))
-
-    @rx.var
-    def has_previous(self) -> bool:
-        return self.start > 0
-
-    @rx.var
-    def has_next(self) -> bool:
-        return self.start + HISTORY_PAGE < len(self.rows)
-
-    @rx.event
-    def previous_page(self) -> None:
-        self.start = max(0, self.start - HISTORY_PAGE)
-
-    @rx.event
-    def next_page(self) -> None:
-        if self.start + HISTORY_PAGE < len(self.rows):
-            self.start += HISTORY_PAGE
-
-    @rx.event
-    async def open_for(self, instance_id: str, name: str) -> None:
-        self._clear()
-        self.instance_name, self.rows, self.start, self.is_open = name, [], 0, True
-        try:
-            events = await instances_api.instance_history(client_for(self), instance_id)
-        except REQUEST_FAILURES as failure:
-            self._refused(failure, ())
-            return
-        self.rows = [
-            HistoryRow(e.position, shown_time(e.recorded_at), e.type, e.actor, e.summary, e.data.outcome)
-            for e in reversed(events)
-        ]
 
 
 class ModelsState(DialogState, rx.State):

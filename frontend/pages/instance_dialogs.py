@@ -1,4 +1,4 @@
-"""The Instances page's dialogs: add or edit, rotate key, delete, history and models."""
+"""The Instances page's dialogs: add or edit, rotate key, delete and models."""
 
 from __future__ import annotations
 
@@ -6,12 +6,9 @@ import reflex as rx
 
 from frontend.auth import for_admins
 from frontend.forms import error_callout, text_field
-from frontend.layout import pager
 from frontend.pages.instance_dialog_states import (
     DeleteState,
     DialogState,
-    HistoryRow,
-    HistoryState,
     InstanceFormState,
     ModelRow,
     ModelsState,
@@ -236,45 +233,10 @@ def delete_dialog() -> rx.Component:
     )
 
 
-def _history_row(row: HistoryRow) -> rx.Component:
-    return rx.table.row(
-        rx.table.cell(row.position),
-        rx.table.cell(row.time, white_space="nowrap"),
-        rx.table.cell(rx.badge(row.type, variant="soft")),
-        rx.table.cell(rx.cond(row.outcome, code_badge(row.outcome, class_name="history-outcome"), "")),
-        rx.table.cell(row.actor),
-        rx.table.cell(row.summary, min_width="240px"),
-    )
-
-
-def _history_pager() -> rx.Component:
-    """Previous / Next through the history, with `1-50 of N` between them."""
-    return rx.box(
-        pager(
-            HistoryState.range_text, HistoryState.has_previous, HistoryState.has_next,
-            HistoryState.previous_page, HistoryState.next_page,
-        ),
-        margin_top="var(--space-3)",
-    )
-
-
 def scrolling_table(*children: rx.Component, table_id: str) -> rx.Component:
     """A table that scrolls inside its own box, both ways, so a narrow screen never scrolls the page."""
     table = rx.table.root(*children, size="1", width="100%", id=table_id)
     return rx.box(table, max_height="60vh", overflow="auto", margin_top="var(--space-3)", class_name="table-box")
-
-
-def history_dialog() -> rx.Component:
-    columns = ("#", "Time", "Event", "Outcome", "Actor", "Summary")
-    body = scrolling_table(
-        rx.table.header(rx.table.row(*(rx.table.column_header_cell(c) for c in columns))),
-        rx.table.body(rx.foreach(HistoryState.page_rows, _history_row), id="history-rows"),
-        table_id="history-table",
-    )
-    title = "History · " + HistoryState.instance_name
-    close = dialog_buttons(close_label="Close")
-    note = "Every event of this instance, newest first."
-    return dialog(HistoryState, title, note, _history_pager(), body, close, width="900px")
 
 
 def _model_row(row: ModelRow) -> rx.Component:

@@ -7,17 +7,20 @@ import reflex as rx
 from frontend.auth import for_admins, for_operators
 from frontend.forms import error_callout
 from frontend.layout import page_frame
-from frontend.pages.instance_dialog_states import DeleteState, HistoryState, InstanceFormState, ModelsState, RotateState
+from frontend.pages.instance_dialog_states import (
+    DeleteState,
+    InstanceFormState,
+    ModelsState,
+    RotateState,
+)
 from frontend.pages.instance_dialogs import (
     delete_dialog,
-    history_dialog,
     instance_form_dialog,
     models_dialog,
     rotate_dialog,
 )
 from frontend.pages.instances_state import InstanceCard, InstancesState
 from frontend.words import code_badge, code_colour
-
 
 
 def status_dot(status: rx.Var[str]) -> rx.Component:
@@ -38,7 +41,8 @@ def _header(card: InstanceCard) -> rx.Component:
     return rx.flex(
         status_dot(card.status),
         rx.heading(
-            card.name, size="4", trim="both", class_name="instance-name", overflow_wrap="break-word", min_width="0"
+            rx.link(card.name, href=card.href, color="inherit"),
+            size="4", trim="both", class_name="instance-name", overflow_wrap="break-word", min_width="0",
         ),
         rx.spacer(),
         code_badge(card.status, class_name="instance-status", custom_attrs={"data-code": card.status}),
@@ -55,14 +59,6 @@ def _outcome(card: InstanceCard) -> rx.Component:
     )
 
 
-def _key(card: InstanceCard) -> rx.Var[str]:
-    return rx.cond(
-        card.key_missing,
-        "•••• " + card.key_last4 + " — key missing: set it again",
-        rx.cond(card.key_last4, "•••• " + card.key_last4, rx.cond(card.no_key, "none", "none (not needed)")),
-    )
-
-
 def _facts(card: InstanceCard) -> rx.Component:
     return rx.data_list.root(
         fact("Provider", card.provider_id + " · " + card.provider_type, "instance-provider"),
@@ -71,7 +67,7 @@ def _facts(card: InstanceCard) -> rx.Component:
         _outcome(card),
         fact("Latency", card.latency, "instance-latency"),
         fact("Models", card.model_count, "instance-model-count"),
-        fact("Key", _key(card), "instance-key"),
+        fact("Key", card.key, "instance-key"),
         fact("Sends to", rx.cond(card.current_origin, card.current_origin, "–"), "instance-sends-to"),
         fact("Sessions", rx.cond(card.used_by, card.used_by, "none"), "instance-sessions"),
         size="1",
@@ -148,7 +144,7 @@ def _actions(card: InstanceCard) -> rx.Component:
     )
     look = rx.flex(
         rx.button("Models", size="1", variant="soft", on_click=ModelsState.open_for(card.id, card.name)),
-        rx.button("History", size="1", variant="soft", on_click=HistoryState.open_for(card.id, card.name)),
+        rx.button(rx.link("History", href=card.href), as_child=True, size="1", variant="soft", class_name="history"),
         for_admins(
             rx.button(
                 "Delete", size="1", variant="soft", color_scheme="red",
@@ -217,6 +213,5 @@ def instances_page() -> rx.Component:
         instance_form_dialog(),
         rotate_dialog(),
         delete_dialog(),
-        history_dialog(),
         models_dialog(),
     )

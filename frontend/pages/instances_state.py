@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from urllib.parse import quote
 
 import reflex as rx
 
@@ -13,6 +14,7 @@ from frontend.live import react_to
 from frontend.words import default_endpoint_words
 
 NEVER = "never"
+INSTANCE_PAGE = "/instances/view"  # ?id=<instance id>: the instance's configuration and the timeline of its history
 
 
 @dataclass
@@ -21,7 +23,7 @@ class InstanceCard:
 
     `endpoint_status` is ok, changed or unresolved; `key_origin` is where the key was confirmed to go,
     `current_origin` where requests go now. `last_test` is when it was tested, or that the key changed since;
-    `no_key`: the provider needs a key and none is stored.
+    `no_key`: the provider needs a key and none is stored; `key` says which key it has (never the key itself).
     """
 
     id: str
@@ -44,8 +46,13 @@ class InstanceCard:
     shown_endpoint: str = ""
     provider_default: str = ""
     no_key: bool = False
-    key_missing: bool = False
+    key: str = ""
+    href: str = ""  # the instance's page
     used_by: str = ""  # the names of the sessions whose agents talk through it
+
+
+def instance_href(instance_id: str) -> str:
+    return f"{INSTANCE_PAGE}?id={quote(instance_id, safe='')}"
 
 
 def shown_time(iso: str) -> str:
@@ -79,6 +86,20 @@ def provider_default(instance: instances_api.Instance) -> str:
     return default_endpoint_words(instance.default_endpoint or "unresolved")
 
 
+def shown_endpoint(instance: instances_api.Instance) -> str:
+    """The endpoint as set, or the provider's default named with its URL."""
+    return instance.endpoint or provider_default(instance)
+
+
+def key_words(instance: instances_api.Instance) -> str:
+    """Which key the instance has: its last four characters, or that it has none (and whether it needs one)."""
+    credential = instance.credential
+    if credential is None:
+        return "none" if instance.key_required else "none (not needed)"
+    shown = f"•••• {credential.last4}"
+    return f"{shown} — key missing: set it again" if instance.key_missing else shown
+
+
 def card_of(instance: instances_api.Instance, testing: bool, used_by: str = "") -> InstanceCard:
     test = instance.last_test
     return InstanceCard(
@@ -96,10 +117,11 @@ def card_of(instance: instances_api.Instance, testing: bool, used_by: str = "") 
         latency=f"{test.latency_ms:.0f} ms" if test else "–",
         model_count=str(instance.model_count) if instance.model_count is not None else "–",
         key_last4=instance.credential.last4 if instance.credential else "",
-        shown_endpoint=instance.endpoint or provider_default(instance),
+        shown_endpoint=shown_endpoint(instance),
         provider_default=provider_default(instance),
         no_key=instance.key_required and instance.credential is None,
-        key_missing=instance.key_missing,
+        key=key_words(instance),
+        href=instance_href(instance.id),
         endpoint_status=instance.endpoint_status,
         current_origin=instance.current_origin or "",
         key_origin=(instance.credential.origin or "") if instance.credential else "",

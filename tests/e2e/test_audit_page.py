@@ -173,11 +173,16 @@ def test_a_row_opens_its_payload_and_links(page: Page, running_app: RunningApp, 
     rows.first.click()
     expect(page.locator("#detail-payload")).to_contain_text(f'"name": "Audit {word}"')
     assert "sk-e2e-audit-1" not in page.locator("#detail-payload").inner_text()
-    expect(page.locator("#detail-links a", has_text=f"Instance {instance_id}")).to_have_attribute("href", "/instances")
     provider = page.locator("#detail-links a", has_text="Provider deepseek")
     expect(provider).to_have_attribute("href", "/catalog/provider?id=deepseek")
     page.locator("#detail-close").click()
     expect(page.locator("#event-detail")).to_have_count(0)
+
+    rows.first.click()
+    instance = page.locator("#detail-links a", has_text=f"Instance {instance_id}")
+    expect(instance).to_have_attribute("href", f"/instances/view?id={instance_id}")
+    instance.click()
+    expect(page.locator("#instance-title")).to_have_text(f"Audit {word}", timeout=15_000)
     assert console_errors == []
 
 

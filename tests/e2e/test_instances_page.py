@@ -1,5 +1,5 @@
 """The Instances page against a local OpenAI-compatible upstream: add, test, wrong key, rotate with verify, delete,
-edit, history, models, and the environment import page."""
+edit, the way to an instance's history, models, and the environment import page."""
 
 from __future__ import annotations
 
@@ -217,17 +217,16 @@ def test_history_and_models_of_a_tested_instance(
     card = add_instance(page, unique_name("Looked at"), upstream.urls.openai, RIGHT_KEY)
     run_test(card, "connected", "ok")
 
-    card.get_by_role("button", name="History").click()
-    dialog = page.get_by_role("dialog")
-    rows = dialog.locator("#history-rows tr")
-    expect(rows).to_have_count(3, timeout=WAIT_MS)
-    for row, event_type in zip(rows.all(), ("ConnectionTested", "CredentialSet", "InstanceCreated"), strict=True):
-        expect(row).to_contain_text(event_type)
-    assert RIGHT_KEY not in dialog.inner_text()
-    dialog.get_by_role("button", name="Close").click()
-    expect(dialog).to_be_hidden()
+    instance_id = card.get_attribute("data-instance-id")
+    card.get_by_role("link", name="History").click()  # the instance's page holds its history
+    expect(page).to_have_url(f"{running_app.base_url}/instances/view?id={instance_id}", timeout=WAIT_MS)
+    types = page.locator(".timeline-entry .entry-type")
+    expect(types).to_have_text(["ConnectionTested", "CredentialSet", "InstanceCreated"], timeout=WAIT_MS)
+    assert RIGHT_KEY not in page.content()
+    page.go_back()
 
     card.get_by_role("button", name="Models").click()
+    dialog = page.get_by_role("dialog")
     listed = dialog.locator(".model-row", has_text="local-small")
     expect(listed.locator(".model-availability")).to_have_text("Not in the catalog", timeout=WAIT_MS)
     listed.get_by_role("button", name="Add to catalog").click()
@@ -262,17 +261,18 @@ def test_a_running_test_shows_testing_and_leaves_the_page_usable(
     page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
 ) -> None:
     open_instances(page, running_app)
-    card = add_instance(page, unique_name("Slow"), upstream.urls.openai, RIGHT_KEY)
+    name = unique_name("Slow")
+    card = add_instance(page, name, upstream.urls.openai, RIGHT_KEY)
     upstream.scenario.script = ["slow"]
     upstream.scenario.delay_s = 4.0
     try:
         card.get_by_role("button", name="Test").click()
         expect_code(card.locator(".instance-status"), "testing", timeout=1_500)
-        card.get_by_role("button", name="History").click()  # the page stays usable while the test runs
+        card.get_by_role("button", name="Edit").click()  # the page stays usable while the test runs
         dialog = page.get_by_role("dialog")
-        expect(dialog.locator("#history-rows tr")).to_have_count(2, timeout=2_500)
+        expect(dialog.get_by_label("Name", exact=True)).to_have_value(name, timeout=2_500)
         expect_code(card.locator(".instance-status"), "testing")
-        dialog.get_by_role("button", name="Close").click()
+        dialog.get_by_role("button", name="Cancel").click()
         expect_code(card.locator(".instance-status"), "connected")
     finally:
         upstream.scenario.reset()
@@ -441,35 +441,6 @@ def test_the_provider_default_endpoint_is_named_with_its_url(
     assert console_errors == []
 
 
-def test_the_history_is_paged(
-    page: Page, running_app: RunningApp, upstream: UpstreamServer, console_errors: ConsoleErrors
-) -> None:
-    base = f"{running_app.base_url}/api/v1/instances"
-    name = unique_name("Long history")
-    created = httpx.post(base, json={"name": name, "provider_id": PROVIDER_SEARCH, "endpoint": upstream.urls.openai})
-    assert created.status_code == 201, created.text
-    for timeout_ms in range(1001, 1055):  # 54 changes: 55 events in all
-        assert httpx.patch(f"{base}/{created.json()['id']}", json={"timeout_ms": timeout_ms}).status_code == 200
-    open_instances(page, running_app)
-    card_of(page, name).get_by_role("button", name="History").click()
-    dialog = page.get_by_role("dialog")
-    rows = dialog.locator("#history-rows tr")
-    expect(dialog.locator("#page-range")).to_have_text("1-50 of 55", timeout=WAIT_MS)
-    expect(rows).to_have_count(50)
-    expect(rows.first).to_contain_text("InstanceUpdated")  # newest first, as on the Audit page
-    positions = [int(text) for text in rows.locator("td:first-child").all_inner_texts()]
-    assert positions == sorted(positions, reverse=True)
-    expect(dialog.locator("#page-prev")).to_be_disabled()
-    dialog.locator("#page-next").click()
-    expect(dialog.locator("#page-range")).to_have_text("51-55 of 55")
-    expect(rows).to_have_count(5)
-    expect(rows.last).to_contain_text("InstanceCreated")
-    expect(dialog.locator("#page-next")).to_be_disabled()
-    dialog.locator("#page-prev").click()
-    expect(dialog.locator("#page-range")).to_have_text("1-50 of 55")
-    assert console_errors == []
-
-
 def test_provider_choices_count_models_in_words(
     page: Page, running_app: RunningApp, console_errors: ConsoleErrors
 ) -> None:
@@ -543,9 +514,9 @@ def test_instances_and_env_import_fit_a_phone(
     for actions in page.locator(".instance-actions").all():
         assert all(count > 1 for count in button_rows(actions)), button_rows(actions)
 
-    cards.first.get_by_role("button", name="History").click()
+    cards.first.get_by_role("button", name="Models").click()
     dialog = page.get_by_role("dialog")
-    expect(dialog.locator("#history-rows tr").first).to_be_visible(timeout=WAIT_MS)
+    expect(dialog.locator(".model-row").first).to_be_visible(timeout=WAIT_MS)
     no_horizontal_overflow(page)
     box = dialog.bounding_box()
     assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390

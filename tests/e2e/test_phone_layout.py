@@ -19,8 +19,9 @@ MODEL = "deepseek-v4-flash"
 
 
 @pytest.fixture(scope="module")
-def chat_path(running_app: RunningApp) -> Iterator[str]:
-    """A session on an instance of a local upstream: its chat page's path."""
+def made_paths(running_app: RunningApp) -> Iterator[dict[str, str]]:
+    """A session on an instance of a local upstream: the paths of its chat page and of the instance's page, as of
+    the instance's creation compared with now."""
     with UpstreamServer(Scenario(key=KEY, models=[MODEL], reply="ok")) as server:
         base = running_app.base_url
         body = {"name": "Phone check", "provider_id": "deepseek", "endpoint": server.urls.openai, "api_key": KEY}
@@ -29,7 +30,11 @@ def chat_path(running_app: RunningApp) -> Iterator[str]:
         session = {"name": "A session with a rather long name for a phone", "instance_id": instance, "model_id": MODEL}
         created = httpx.post(f"{base}/api/v1/sessions", json=session)
         assert created.status_code == 201, created.text
-        yield f"/sessions/view?id={created.json()['id']}"
+        first = httpx.get(f"{base}/api/v1/instances/{instance}/history").json()[0]["position"]
+        yield {
+            "chat": f"/sessions/view?id={created.json()['id']}",
+            "instance": f"/instances/view?id={instance}&as_of={first}&compare=now",
+        }
 
 
 PAGES = [  # each page's address and something that shows once its data is in
@@ -38,6 +43,7 @@ PAGES = [  # each page's address and something that shows once its data is in
     pytest.param("/catalog/edit", "#save-provider", id="editor"),
     pytest.param("/instances", ".instance-card", id="instances"),
     pytest.param("/instances/import", "#env-candidates tr", id="env-import"),
+    pytest.param("instance", "#change-items .change-item", id="instance"),
     pytest.param("/sessions", ".session-card", id="sessions"),
     pytest.param("chat", "#agents-panel .agent-choice", id="chat"),
     pytest.param("/audit", ".event-item", id="audit"),
@@ -48,11 +54,11 @@ PAGES = [  # each page's address and something that shows once its data is in
 
 @pytest.mark.parametrize(("path", "ready"), PAGES)
 def test_the_page_fits_a_phone(
-    page: Page, running_app: RunningApp, chat_path: str, path: str, ready: str, console_errors: ConsoleErrors,
-    tmp_path: Path,
+    page: Page, running_app: RunningApp, made_paths: dict[str, str], path: str, ready: str,
+    console_errors: ConsoleErrors, tmp_path: Path,
 ) -> None:
     page.set_viewport_size(PHONE)
-    page.goto(running_app.base_url + (chat_path if path == "chat" else path))
+    page.goto(running_app.base_url + made_paths.get(path, path))
     expect(page.locator(ready).first).to_be_visible(timeout=WAIT_MS)
     name = path.strip("/").replace("/", "-").split("?")[0] or "root"
     page.screenshot(path=tmp_path / f"phone-{name}.png", full_page=True)

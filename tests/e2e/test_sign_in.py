@@ -208,7 +208,7 @@ def test_a_viewer_sees_no_buttons_that_change_anything(
     sign_in(page, app, tokens.viewer, "/instances")
     expect_signed_in(page, "token:e2e-viewer", "viewer")
     card = card_of(page, instance_name)
-    expect(card.get_by_role("button", name="History")).to_be_visible(timeout=WAIT_MS)
+    expect(card.get_by_role("link", name="History")).to_be_visible(timeout=WAIT_MS)
     for label in ("Test", *ADMIN_ONLY_BUTTONS):
         expect(page.get_by_role("button", name=label, exact=True)).to_have_count(0)
 

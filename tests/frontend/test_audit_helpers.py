@@ -31,8 +31,8 @@ def test_an_event_links_to_its_stream_and_what_its_payload_names_once_each() -> 
         "agents": [{"instance_id": "i2"}],
     }
     assert concerned("instance-i1", data) == [
-        Concerned("Instance i1", "/instances"),
-        Concerned("Instance i2", "/instances"),
+        Concerned("Instance i1", "/instances/view?id=i1"),
+        Concerned("Instance i2", "/instances/view?id=i2"),
         Concerned("Session s/1", "/sessions/view?id=s%2F1"),
         Concerned("Provider deepseek", "/catalog/provider?id=deepseek"),
     ]

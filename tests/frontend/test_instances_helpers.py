@@ -76,8 +76,13 @@ def test_a_card_shows_the_last_test_and_the_key_last_four() -> None:
 
 
 def test_a_card_says_when_its_key_file_is_missing() -> None:
-    assert card_of(msgspec.structs.replace(instance(), key_missing=True), testing=False).key_missing is True
-    assert card_of(instance(), testing=False).key_missing is False
+    missing = card_of(msgspec.structs.replace(instance(), key_missing=True), testing=False)
+    assert missing.key == "•••• abcd — key missing: set it again"
+    assert card_of(instance(), testing=False).key == "•••• abcd"
+
+
+def test_a_card_links_to_the_instance_page() -> None:
+    assert card_of(msgspec.structs.replace(instance(), id="a b"), testing=False).href == "/instances/view?id=a%20b"
 
 
 def test_a_card_says_the_key_changed_since_the_last_test() -> None:
@@ -96,7 +101,9 @@ def test_a_card_without_a_needed_key_says_so_and_names_the_default_endpoint() ->
     )
     card = card_of(keyless, testing=False)
     assert card.no_key is True and card.shown_endpoint == "provider default: https://api.openai.com/v1"
+    assert card.key == "none"
     assert card_of(instance(), testing=False).no_key is False
+    assert card_of(msgspec.structs.replace(keyless, key_required=False), testing=False).key == "none (not needed)"
 
 
 def test_plurals() -> None:
