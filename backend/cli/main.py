@@ -194,6 +194,7 @@ def _add_report_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     cost.add_argument("--group-by", default="day", help="instance, model, provider, session, actor or day")
     cost.add_argument("--since", type=moment, help="turns that ended at or after this time (RFC 3339)")
     cost.add_argument("--until", type=moment, help="turns that ended before this time (RFC 3339)")
+    cost.add_argument("--split-by", help="also split each group by one of the others, e.g. each day by instance")
     _add_json(cost)
 
 

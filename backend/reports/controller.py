@@ -15,6 +15,7 @@ from backend.services import Services
 
 SINCE_HELP = "Turns that ended at or after this time (RFC 3339, with its UTC offset)"
 UNTIL_HELP = "Turns that ended before this time (RFC 3339, with its UTC offset)"
+SPLIT_HELP = "Split each group's figures into parts by this too (e.g. each day by instance); not group_by itself"
 
 
 class ReportsController(Controller):
@@ -28,5 +29,6 @@ class ReportsController(Controller):
         group_by: Annotated[GroupBy, QueryParameter(description="What each row of the report stands for")] = "day",
         since: Annotated[datetime | None, QueryParameter(description=SINCE_HELP)] = None,
         until: Annotated[datetime | None, QueryParameter(description=UNTIL_HELP)] = None,
+        split_by: Annotated[GroupBy | None, QueryParameter(description=SPLIT_HELP)] = None,
     ) -> CostReport:
-        return await cost_report(services, group_by, since, until)
+        return await cost_report(services, group_by, since, until, split_by)

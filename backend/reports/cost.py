@@ -9,14 +9,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import msgspec
 
 from backend.errors import FieldError, ValidationFailed
 from backend.instances.events import InstanceDeleted
 from backend.instances.events import stream_of as instance_stream
-from backend.reports.schemas import CostFigures, CostGroup, CostReport, GroupBy
+from backend.reports.schemas import (
+    CostFigures,
+    CostGroup,
+    CostPart,
+    CostReport,
+    GroupBy,
+)
 from backend.services import Services
 from backend.sessions.costs import turn_cost
 from backend.sessions.schemas import TurnCost
@@ -73,8 +79,11 @@ class Tally:
     def figures(self) -> CostFigures:
         return CostFigures(**self._rounded())
 
-    def group(self, key: str, name: str) -> CostGroup:
-        return CostGroup(key=key, name=name, **self._rounded())
+    def part(self, key: str, name: str) -> CostPart:
+        return CostPart(key=key, name=name, **self._rounded())
+
+    def group(self, key: str, name: str, parts: list[CostPart]) -> CostGroup:
+        return CostGroup(key=key, name=name, parts=parts, **self._rounded())
 
     def _rounded(self) -> dict[str, int | float]:
         sums: dict[str, int | float] = dict(vars(self))
@@ -94,6 +103,14 @@ def check_window(since: datetime | None, until: datetime | None) -> None:
         errors.append(FieldError("until", "must not be before since"))
     if errors:
         raise ValidationFailed("the report's time window was refused", errors)
+
+
+def check_split(group_by: GroupBy, split_by: GroupBy | None) -> None:
+    """Refuse splitting the groups by what they already are: each would be its own only part."""
+    if split_by == group_by:
+        raise ValidationFailed(
+            "the report's split was refused", [FieldError("split_by", f"must differ from group_by ({group_by})")]
+        )
 
 
 async def ended_turns(sessions: Sessions, since: datetime | None, until: datetime | None) -> list[EndedTurn]:
@@ -135,24 +152,50 @@ async def group_names(services: Services, group_by: GroupBy, keys: Iterable[str]
     return {}
 
 
-def _order(group_by: GroupBy, groups: list[CostGroup]) -> list[CostGroup]:
+Row = TypeVar("Row", bound=CostPart)
+
+
+def _order(group_by: GroupBy, groups: list[Row]) -> list[Row]:
     if group_by == "day":
         return sorted(groups, key=lambda group: group.key)
     return sorted(groups, key=lambda group: (-group.cost_usd, -group.current_cost_usd, group.key))
 
 
+async def _parts(
+    services: Services, split_by: GroupBy | None, split: dict[str, dict[str, Tally]]
+) -> dict[str, list[CostPart]]:
+    """Each group's parts, named and ordered; none without `split_by`."""
+    if split_by is None:
+        return {}
+    names = await group_names(services, split_by, {key for tallies in split.values() for key in tallies})
+    return {
+        group: _order(split_by, [tally.part(key, names.get(key, key)) for key, tally in tallies.items()])
+        for group, tallies in split.items()
+    }
+
+
 async def cost_report(
-    services: Services, group_by: GroupBy, since: datetime | None = None, until: datetime | None = None
+    services: Services,
+    group_by: GroupBy,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    split_by: GroupBy | None = None,
 ) -> CostReport:
-    """The turns that ended in [since, until) grouped by `group_by`, with the whole window's figures."""
+    """The turns that ended in [since, until) grouped by `group_by`, each group split by `split_by` when given,
+    with the whole window's figures."""
     check_window(since, until)
-    total, tallies = Tally(), dict[str, Tally]()
+    check_split(group_by, split_by)
+    total, tallies, split = Tally(), dict[str, Tally](), dict[str, dict[str, Tally]]()
     for ended in await ended_turns(services.sessions, since, until):
         cost = turn_cost(services.sessions, ended.turn)
         total.add(ended.turn, cost)
-        tallies.setdefault(KEY_OF[group_by](ended), Tally()).add(ended.turn, cost)
-    names = await group_names(services, group_by, tallies)
-    groups = [tally.group(key, names.get(key, key)) for key, tally in tallies.items()]
+        key = KEY_OF[group_by](ended)
+        tallies.setdefault(key, Tally()).add(ended.turn, cost)
+        if split_by is not None:
+            split.setdefault(key, {}).setdefault(KEY_OF[split_by](ended), Tally()).add(ended.turn, cost)
+    names, parts = await group_names(services, group_by, tallies), await _parts(services, split_by, split)
+    groups = [tally.group(key, names.get(key, key), parts.get(key, [])) for key, tally in tallies.items()]
     return CostReport(
-        group_by=group_by, since=since, until=until, groups=_order(group_by, groups), total=total.figures()
+        group_by=group_by, split_by=split_by, since=since, until=until, groups=_order(group_by, groups),
+        total=total.figures(),
     )

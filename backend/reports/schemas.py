@@ -27,18 +27,26 @@ class CostFigures(msgspec.Struct, frozen=True, kw_only=True):
     current_unknown_cost_turns: int
 
 
-class CostGroup(CostFigures, frozen=True, kw_only=True):
-    """One group's figures. `key`: an instance, session or provider id, `provider/model`, an actor or a UTC day
+class CostPart(CostFigures, frozen=True, kw_only=True):
+    """The figures of a group or of one of its parts. `key`: an instance, session or provider id, `provider/model`, an actor or a UTC day
     (YYYY-MM-DD); `name`: what people call it (the id itself when nothing names it any more)."""
 
     key: str
     name: str
 
 
+class CostGroup(CostPart, frozen=True, kw_only=True):
+    """A group of the report; `parts` splits its figures by the report's `split_by` (empty without it), ordered
+    as groups are."""
+
+    parts: list[CostPart]
+
+
 class CostReport(msgspec.Struct, frozen=True, kw_only=True):
     """The turns that ended in [since, until), grouped: the costliest group first (by day: the oldest first)."""
 
     group_by: GroupBy
+    split_by: GroupBy | None
     since: datetime | None
     until: datetime | None
     groups: list[CostGroup]

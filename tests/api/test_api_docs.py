@@ -98,9 +98,11 @@ REFUSED_REQUESTS: list[tuple[str, str, dict[str, Any], int]] = [
     ("GET", "/api/v1/sessions?offset=-5", {}, 400),
     ("GET", "/api/v1/sessions/{session}/cost?prices=yesterday", {}, 400),
     ("GET", "/api/v1/instances?colour=red", {}, 400),
+    ("GET", "/api/v1/reports/cost?split_by=week", {}, 400),
     # query values that parse but break a rule
     ("GET", "/api/v1/events?since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z", {}, 422),
     ("GET", "/api/v1/reports/cost?since=2026-01-01T00:00:00", {}, 422),  # a time without its UTC offset
+    ("GET", "/api/v1/reports/cost?group_by=model&split_by=model", {}, 422),  # groups split by themselves
     ("GET", "/api/v1/catalog/models?provider=nope", {}, 422),
     ("GET", "/api/v1/audit/events?q=%00", {}, 422),
     ("GET", "/api/v1/audit/export?after=5&before=5", {}, 422),

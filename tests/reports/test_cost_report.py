@@ -127,7 +127,8 @@ def by_key(body: dict[str, object]) -> dict[str, dict[str, object]]:
 
 
 def shown(group: dict[str, object]) -> dict[str, object]:
-    return {name: value for name, value in group.items() if name not in ("key", "name")}
+    """A group's figures, without what names it and without its parts."""
+    return {name: value for name, value in group.items() if name not in ("key", "name", "parts")}
 
 
 async def test_by_instance(client: Client, ran: Ran) -> None:
@@ -194,6 +195,9 @@ async def test_since_is_inclusive_and_until_exclusive(client: Client, ran: Ran) 
         ({"since": "2026-01-01T00:00:00"}, 422, "since"),  # no UTC offset: which day would it be?
         ({"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, 422, "until"),
         ({"colour": "red"}, 400, "colour"),
+        ({"split_by": "week"}, 400, "split_by"),
+        ({"group_by": "model", "split_by": "model"}, 422, "split_by"),  # each group would be its only part
+        ({"split_by": "day"}, 422, "split_by"),  # group_by is day unless given
     ],
 )
 async def test_bad_input_is_a_problem_naming_the_field(
@@ -203,6 +207,77 @@ async def test_bad_input_is_a_problem_naming_the_field(
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert field in {error["field"] for error in response.json()["errors"]}
+
+
+# each turn's own figures from the table above: instance, model, recorded and today's cost, tokens, unknown price
+TURNS: dict[str, tuple[str, str, int, int, tuple[int, int, int], int]] = {
+    "t1": ("Alpha", "local-small", 1000, 5000, (4, 3, 0), 0),
+    "t2": ("Beta", "local-small", 800, 4000, (2, 3, 0), 0),
+    "t3": ("Alpha", "local-large", 2100, 2100, (3, 3, 0), 0),
+    "t4": ("Beta", "local-other", 0, 0, (1, 3, 0), 1),
+    "t5": ("Alpha", "local-small", 5500, 5500, (6, 3, 2), 0),
+}
+
+
+def summed(names: list[str]) -> dict[str, object]:
+    """The figures of these turns together, added up from their rows in TURNS."""
+    rows = [TURNS[name] for name in names]
+    tokens = tuple(sum(row[4][index] for row in rows) for index in range(3))
+    return figures(len(rows), sum(row[2] for row in rows), sum(row[3] for row in rows),
+                   (tokens[0], tokens[1], tokens[2]), unknown=sum(row[5] for row in rows))
+
+
+def parts_of(group: dict[str, object]) -> dict[str, dict[str, object]]:
+    parts = group["parts"]
+    assert isinstance(parts, list)
+    return {str(part["key"]): part for part in parts}
+
+
+async def test_split_by_model_gives_each_instance_its_models(client: Client, ran: Ran) -> None:
+    body = await report(client, group_by="instance", split_by="model")
+    assert body["split_by"] == "model" and body["total"] == TOTAL
+    groups = by_key(body)
+    alpha, beta = parts_of(groups[ran.instances["Alpha"]]), parts_of(groups[ran.instances["Beta"]])
+    assert alpha.keys() == {f"{PROVIDER}/local-small", f"{PROVIDER}/local-large"}
+    assert shown(alpha[f"{PROVIDER}/local-small"]) == figures(2, 6500, 10500, (10, 6, 2))
+    assert shown(alpha[f"{PROVIDER}/local-large"]) == figures(1, 2100, 2100, (3, 3, 0))
+    assert shown(beta[f"{PROVIDER}/local-small"]) == figures(1, 800, 4000, (2, 3, 0))
+    assert shown(beta[f"{PROVIDER}/local-other"]) == figures(1, 0, 0, (1, 3, 0), unknown=1)
+    alpha_parts = groups[ran.instances["Alpha"]]["parts"]
+    assert isinstance(alpha_parts, list)
+    assert [part["name"] for part in alpha_parts] == ["local-small", "local-large"]  # costliest first
+    assert shown(groups[ran.instances["Alpha"]]) == summed(["t1", "t3", "t5"])
+
+
+async def test_split_by_instance_gives_each_day_its_instances(client: Client, ran: Ran) -> None:
+    body = await report(client, group_by="day", split_by="instance")
+    for day, group in by_key(body).items():
+        on_day = [name for name, at in ran.at.items() if at[:10] == day]
+        assert shown(group) == summed(on_day)
+        parts = parts_of(group)
+        for instance_name, instance_id in ran.instances.items():
+            ran_there = [name for name in on_day if TURNS[name][0] == instance_name]
+            if ran_there:
+                assert shown(parts[instance_id]) == summed(ran_there) and parts[instance_id]["name"] == instance_name
+            else:
+                assert instance_id not in parts
+
+
+async def test_without_split_by_the_groups_have_no_parts(client: Client, ran: Ran) -> None:
+    body = await report(client, group_by="instance")
+    assert body["split_by"] is None
+    assert [group["parts"] for group in body["groups"]] == [[], []]  # type: ignore[union-attr]
+
+
+async def test_the_schema_documents_the_split(client: Client) -> None:
+    schema = ok(await client.get("/api/schema/openapi.json"))
+    operation = schema["paths"][REPORT]["get"]  # type: ignore[index]
+    split = next(parameter for parameter in operation["parameters"] if parameter["name"] == "split_by")
+    assert set(split["schema"]["enum"]) == {"instance", "model", "provider", "session", "actor", "day", None}
+    components = schema["components"]["schemas"]  # type: ignore[index]
+    assert components["CostGroup"]["properties"]["parts"]["items"] == {"$ref": "#/components/schemas/CostPart"}
+    assert "parts" in components["CostGroup"]["required"] and "parts" not in components["CostPart"]["properties"]
+    assert "split_by" in components["CostReport"]["required"]
 
 
 async def test_no_turns_is_an_empty_report(client: Client) -> None:
