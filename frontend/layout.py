@@ -121,6 +121,19 @@ def page_frame(title: rx.Var[str] | str, *children: rx.Component) -> rx.Componen
     )
 
 
+def page_intro(words: str, *tools: rx.Component, margin_bottom: str = "var(--space-4)") -> rx.Component:
+    """The line under a page's title: what the page shows, its tools at the right (under it on a phone)."""
+    return rx.flex(
+        rx.text(words, color_scheme="gray"),
+        rx.spacer(),
+        *tools,
+        align="center",
+        spacing="3",
+        wrap="wrap",
+        margin_bottom=margin_bottom,
+    )
+
+
 def page_range(first: int, shown: int, total: int) -> str:
     """"51-100 of 1,534": which rows of a long list are shown (`first` counts from 0)."""
     if total == 0 or shown == 0:
@@ -130,9 +143,9 @@ def page_range(first: int, shown: int, total: int) -> str:
 
 def pager(
     range_text: rx.Var[str], has_previous: rx.Var[bool], has_next: rx.Var[bool],
-    on_previous: rx.EventHandler, on_next: rx.EventHandler,
+    on_previous: rx.EventHandler, on_next: rx.EventHandler, **props: object,
 ) -> rx.Component:
-    """Previous / "51-100 of 1,534" / Next, the contract every long list follows."""
+    """Previous / "51-100 of 1,534" / Next, the contract every long list follows; `props` place the row."""
     return rx.flex(
         rx.button(
             rx.icon("chevron-left", size=16), "Previous", variant="soft", color_scheme="gray",
@@ -146,4 +159,5 @@ def pager(
         align="center",
         justify="end",
         spacing="3",
+        **props,
     )

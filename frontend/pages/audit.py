@@ -16,7 +16,7 @@ import reflex as rx
 from frontend.api import AuditFilters
 from frontend.auth import client_for
 from frontend.forms import REQUEST_FAILURES, describe_failure, error_callout
-from frontend.layout import page_frame, page_range, pager
+from frontend.layout import page_frame, page_intro, page_range, pager
 from frontend.live import EventRow, event_row, react_to
 from frontend.pages.instances_state import INSTANCE_PAGE
 from frontend.words import plural
@@ -346,16 +346,12 @@ def audit_page() -> rx.Component:
     return page_frame(
         "Audit",
         _filters(),
-        rx.flex(
-            rx.text("Every change, newest first. New events appear as they are logged.", color_scheme="gray"),
-            rx.spacer(),
+        page_intro(
+            "Every change, newest first. New events appear as they are logged.",
             pager(
                 AuditState.range_text, AuditState.first > 0, AuditState.more,
                 AuditState.previous_page, AuditState.next_page,
             ),
-            align="center",
-            spacing="3",
-            wrap="wrap",
             margin_bottom="var(--space-3)",
         ),
         error_callout(AuditState.error),

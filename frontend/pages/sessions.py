@@ -9,7 +9,7 @@ import reflex as rx
 from frontend import sessions_api
 from frontend.auth import client_for, for_operators
 from frontend.forms import REQUEST_FAILURES, describe_failure, error_callout
-from frontend.layout import page_frame
+from frontend.layout import page_frame, page_intro
 from frontend.live import react_to
 from frontend.money import usd
 from frontend.pages.instances import fact
@@ -128,12 +128,8 @@ def new_session_dialog() -> rx.Component:
 def sessions_page() -> rx.Component:
     return page_frame(
         "Sessions",
-        rx.flex(
-            rx.text(
-                "Conversations with models through your instances. New turns appear here live.",
-                color_scheme="gray",
-            ),
-            rx.spacer(),
+        page_intro(
+            "Conversations with models through your instances. New turns appear here live.",
             for_operators(
                 rx.button(
                     rx.icon("plus", size=16),
@@ -142,10 +138,6 @@ def sessions_page() -> rx.Component:
                     id="new-session",
                 )
             ),
-            align="center",
-            spacing="3",
-            wrap="wrap",
-            margin_bottom="var(--space-4)",
         ),
         error_callout(SessionsState.error),
         rx.cond(
