@@ -26,6 +26,8 @@ from frontend.pages.instances import instances_page
 from frontend.pages.instances_state import INSTANCE_PAGE, InstancesState
 from frontend.pages.not_found import not_found_page
 from frontend.pages.provider import ProviderState, provider_page
+from frontend.pages.reports import reports_page
+from frontend.pages.reports_state import ReportsState
 from frontend.pages.sessions import SessionsState, sessions_page
 from frontend.pages.sign_in import SignInState, sign_in_page
 
@@ -78,4 +80,5 @@ add_page("/instances/import", "Import from environment", env_import_page, EnvImp
 add_page(INSTANCE_PAGE, "Instance", instance_page, InstancePageState.load)
 add_page("/sessions", "Sessions", sessions_page, SessionsState.reload)
 add_page("/sessions/view", "Session", chat_page, ChatState.load)
+add_page("/reports", "Reports", reports_page, ReportsState.load)
 add_page(rx.constants.Page404.SLUG, "Page not found", not_found_page)

@@ -10,7 +10,10 @@ from frontend.auth import AuthState
 from frontend.health import health_banner
 from frontend.live import LiveState
 
-NAV = (("Catalog", "/catalog"), ("Instances", "/instances"), ("Sessions", "/sessions"), ("Audit", "/audit"))
+NAV = (
+    ("Catalog", "/catalog"), ("Instances", "/instances"), ("Sessions", "/sessions"), ("Reports", "/reports"),
+    ("Audit", "/audit"),
+)
 GUTTER = rx.breakpoints(initial="var(--space-4)", sm="var(--space-6)")  # narrower on a phone
 # either socket lost: the browser's event socket to this server, or the server's feed from the API
 OFFLINE = has_connection_errors | (LiveState.error != "")

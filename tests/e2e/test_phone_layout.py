@@ -47,6 +47,7 @@ PAGES = [  # each page's address and something that shows once its data is in
     pytest.param("/sessions", ".session-card", id="sessions"),
     pytest.param("chat", "#agents-panel .agent-choice", id="chat"),
     pytest.param("/audit", ".event-item", id="audit"),
+    pytest.param("/reports", "#report-totals", id="reports"),
     pytest.param("/sign-in", "#sign-in-token", id="sign-in"),
     pytest.param("/no/such/page", "#not-found", id="not-found"),  # answered with status 404, which the console logs
 ]
