@@ -24,7 +24,7 @@ from tests.upstreams import UpstreamServer
 
 MIN_CASES = 1000
 SEED = 20261202
-"""Fixed so a failure replays; change it (or set SWITCHBOARD_FUZZ_SEED) to explore other inputs."""
+"""Fixed so a failure replays; change it to explore other inputs."""
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 KEY = "sk-generated-requests-key-0123456789"
 CUSTOM = "fuzz-local"
@@ -78,7 +78,8 @@ def _run(api: LiveApi, config: Path, report: Path, *selection: str) -> dict[str,
         "--report", "json", "--report-json-path", str(report), *selection,
     ]
     env = {"SCHEMATHESIS_HOOKS": "tests.reliability.fuzz_checks", "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+    # run from the test's own folder: schemathesis keeps a .schemathesis cache where it runs
+    done = subprocess.run(command, env=env, cwd=report.parent, capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, f"{done.stdout[-12000:]}\n{done.stderr[-4000:]}"
     result: dict[str, object] = json.loads(report.read_text())
     return result
