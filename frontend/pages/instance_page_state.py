@@ -270,25 +270,20 @@ class InstancePageState(rx.State):
         return Address(self.instance_id, self.as_of).href()
 
     @rx.event
-    async def load(self) -> rx.event.EventSpec | None:
+    async def load(self) -> None:
         """Show what the address asks for; the timeline stays on the page it was on while the instance is the
-        same one, and the panel that changed is brought into view."""
+        same one."""
         query = self.router.url.query_parameters
         instance_id = query.get("id", "")
-        before = (self.as_of, self.compare)
         if instance_id != self.instance_id or not self.loaded:
             self.reset()
             self.instance_id = instance_id
         if not instance_id:
             self.missing = "No instance chosen: pick one on the Instances page."
-            return None
+            return
         client = client_for(self)
-        if not await self._read_address(client, query.get("as_of", ""), query.get("compare", "")):
-            return None
-        await self._refresh(client)
-        if self.compare and self.compare != before[1]:
-            return bring_into_view("instance-diff")
-        return bring_into_view("instance-config") if self.as_of != before[0] else None
+        if await self._read_address(client, query.get("as_of", ""), query.get("compare", "")):
+            await self._refresh(client)
 
     @rx.event
     async def logged(self) -> None:
@@ -432,15 +427,6 @@ def _deletion_words(newest: instances_api.HistoryEvent) -> str:
     if newest.type != DELETED:
         return ""
     return f"Deleted {shown_time(newest.recorded_at)} by {newest.actor} (event #{newest.position})."
-
-
-def bring_into_view(element_id: str) -> rx.event.EventSpec:
-    """Scroll to the element when its top is out of sight (on a phone the panels sit above the timeline)."""
-    return rx.call_script(
-        f"(() => {{ const e = document.getElementById('{element_id}'); if (!e) return;"
-        " const top = e.getBoundingClientRect().top;"
-        " if (top < 0 || top > window.innerHeight - 80) e.scrollIntoView({block: 'start'}); })()"
-    )
 
 
 react_to(STREAM_EVENTS, InstancePageState.logged)
