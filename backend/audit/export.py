@@ -1,18 +1,16 @@
 """Audit exports: the events an audit query matches, as NDJSON or CSV bytes, encoded a page at a time so an export
-of any size holds one page in memory."""
+of any size holds a page or two in memory."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Literal
 
 import msgspec
 
-from backend.audit.names import Names
-from backend.audit.schemas import EventOut, event_out
-from events import EventRegistry, StoredEvent
+from backend.audit.schemas import EventOut
 
 ExportFormat = Literal["ndjson", "csv"]
 MEDIA_TYPES: dict[ExportFormat, str] = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
@@ -39,38 +37,42 @@ def chosen_format(format_param: ExportFormat | None, accept: str) -> ExportForma
     return "ndjson"
 
 
+_encoder = msgspec.json.Encoder()
+
+
 def _ndjson(events: list[EventOut]) -> bytes:
-    return b"".join(msgspec.json.encode(event) + b"\n" for event in events)
+    return _encoder.encode_lines(events)
 
 
 def _csv_rows(events: list[EventOut]) -> bytes:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    for event in events:
-        writer.writerow((
-            event.position, event.recorded_at.isoformat(), *_text_cells(event.stream_id), event.version,
-            *_text_cells(event.type), event.schema_version,
-            *_text_cells(event.actor, event.request_id, event.correlation_id, event.event_id, event.summary),
-            bytes(event.data).decode(),
-        ))
+    csv.writer(buffer, lineterminator="\r\n").writerows(_csv_cells(events))
     return buffer.getvalue().encode()
 
 
-def _text_cells(*texts: str) -> list[str]:
-    """Cells a spreadsheet shows as text: one starting with =, +, -, @ (a client's X-Request-ID, say) would be run
+def _csv_cells(events: list[EventOut]) -> Iterator[tuple[object, ...]]:
+    text = _text_cell
+    for event in events:
+        yield (
+            event.position, event.recorded_at.isoformat(), text(event.stream_id), event.version, text(event.type),
+            event.schema_version, text(event.actor), text(event.request_id), text(event.correlation_id),
+            text(event.event_id), text(event.summary), bytes(event.data).decode(),
+        )
+
+
+def _text_cell(text: str) -> str:
+    """A cell a spreadsheet shows as text: one starting with =, +, -, @ (a client's X-Request-ID, say) would be run
     as a formula, so it gets a leading apostrophe."""
-    return [f"'{text}" if text[:1] in FORMULA_STARTS else text for text in texts]
+    return f"'{text}" if text[:1] in FORMULA_STARTS else text
 
 
 ENCODERS: dict[ExportFormat, Encoder] = {"ndjson": _ndjson, "csv": _csv_rows}
 
 
-async def export_bytes(
-    pages: AsyncIterator[list[StoredEvent]], export_format: ExportFormat, registry: EventRegistry, names: Names
-) -> AsyncIterator[bytes]:
+async def export_bytes(pages: AsyncIterator[list[EventOut]], export_format: ExportFormat) -> AsyncIterator[bytes]:
     """The export, a page of events per chunk (a CSV starts with its header row)."""
     if export_format == "csv":
         yield (",".join(CSV_COLUMNS) + "\r\n").encode()
     encode = ENCODERS[export_format]
     async for page in pages:
-        yield encode([event_out(stored, registry, names) for stored in page])
+        yield encode(page)
