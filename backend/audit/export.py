@@ -3,9 +3,9 @@ of any size holds a page or two in memory."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator, Callable, Iterator
+import re
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Literal
 
 import msgspec
@@ -45,25 +45,50 @@ def _ndjson(events: list[EventOut]) -> bytes:
 
 
 def _csv_rows(events: list[EventOut]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(_csv_cells(events))
-    return buffer.getvalue().encode()
+    """The rows as csv.writer writes them (QUOTE_MINIMAL, CRLF), put together here: the csv module looks at each
+    character of every field in turn, which made CSV exports a third as fast as NDJSON (a row's data is ~500
+    characters), while most rows' text fields need neither quotes nor an apostrophe, which one search finds."""
+    lines = [_csv_line(event) for event in events]
+    lines.append("")
+    return "\r\n".join(lines).encode()
 
 
-def _csv_cells(events: list[EventOut]) -> Iterator[tuple[object, ...]]:
-    text = _text_cell
-    for event in events:
-        yield (
-            event.position, event.recorded_at.isoformat(), text(event.stream_id), event.version, text(event.type),
-            event.schema_version, text(event.actor), text(event.request_id), text(event.correlation_id),
-            text(event.event_id), text(event.summary), bytes(event.data).decode(),
-        )
+def _csv_line(event: EventOut) -> str:
+    texts = (event.stream_id, event.type, event.actor, event.request_id, event.correlation_id, event.event_id,
+             event.summary)
+    joined = "\0" + "\0".join(texts)
+    if _needs_quotes(joined) or _starts_formula(joined):
+        texts = tuple(map(_text_cell, texts))
+    stream_id, type_, actor, request_id, correlation_id, event_id, summary = texts
+    return ",".join((
+        str(event.position), _iso_time(event.recorded_at), stream_id, str(event.version), type_,
+        str(event.schema_version), actor, request_id, correlation_id, event_id, summary,
+        _csv_field(str(event.data, "utf-8")),
+    ))
+
+
+def _iso_time(moment: datetime) -> str:
+    """`moment.isoformat()`, from msgspec's RFC 3339 text: the same text (Z written +00:00) in a fifteenth of the
+    time isoformat takes for a time with a zone."""
+    text = _encoder.encode(moment)[1:-1].decode()
+    return text[:-1] + "+00:00" if text.endswith("Z") else text
+
+
+_needs_quotes = re.compile('[",\r\n]').search
+_starts_formula = re.compile("\0[" + re.escape("".join(FORMULA_STARTS)) + "]").search
+"""Whether one of the fields written each after a NUL starts as a formula; a pattern that starts with a literal
+is searched at C speed, unlike one per field in Python."""
+
+
+def _csv_field(text: str) -> str:
+    """A field as csv.writer writes it: in quotes, quotes doubled, when it holds a quote, a comma or a line break."""
+    return '"' + text.replace('"', '""') + '"' if _needs_quotes(text) else text
 
 
 def _text_cell(text: str) -> str:
     """A cell a spreadsheet shows as text: one starting with =, +, -, @ (a client's X-Request-ID, say) would be run
     as a formula, so it gets a leading apostrophe."""
-    return f"'{text}" if text[:1] in FORMULA_STARTS else text
+    return _csv_field(f"'{text}" if text[:1] in FORMULA_STARTS else text)
 
 
 ENCODERS: dict[ExportFormat, Encoder] = {"ndjson": _ndjson, "csv": _csv_rows}

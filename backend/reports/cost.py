@@ -97,12 +97,17 @@ def check_window(since: datetime | None, until: datetime | None) -> None:
         raise ValidationFailed("the report's time window was refused", errors)
 
 
-async def ended_turns(sessions: Sessions, since: datetime | None, until: datetime | None) -> list[EndedTurn]:
-    """Every turn that ended at or after `since` and before `until`, in log order: only the transcript entries in
-    the window's range of positions are read, through the transcript's position index."""
+def transcript_window(since: datetime | None, until: datetime | None) -> tuple[str, list[object]]:
+    """The transcript entries recorded at or after `since` and before `until`: a range of positions, read through
+    the transcript's position index."""
     window, params = time_window("position", since, until)
     where = " AND ".join(window) or "1"
-    rows = await sessions.store.fetch(f"SELECT session_id, body FROM {MESSAGES} WHERE {where} ORDER BY position", params)
+    return f"SELECT session_id, body FROM {MESSAGES} WHERE {where} ORDER BY position", params
+
+
+async def ended_turns(sessions: Sessions, since: datetime | None, until: datetime | None) -> list[EndedTurn]:
+    """Every turn that ended at or after `since` and before `until`, in log order."""
+    rows = await sessions.store.fetch(*transcript_window(since, until))
     ended: list[EndedTurn] = []
     for session_id, body in rows:
         message = _message_decoder.decode(body)

@@ -1,6 +1,7 @@
 """An export's rows, written by SQLite and given their summaries and shown data afterwards, are what `event_out`
 makes of the same stored events: names put in, withheld fields left out, metadata, times, an unknown type and a
-body its type cannot decode; in either order, over pages read ahead, and encoded as NDJSON and CSV."""
+body its type cannot decode; in either order, over pages read ahead, and encoded as NDJSON and CSV (byte for byte
+what the csv module writes)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import csv
 import io
 import sqlite3
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
@@ -96,3 +98,27 @@ async def test_export_rows_are_what_event_out_makes(tmp_path: Path, order: Order
     withheld = [row for row in rows if row.type == "TokenIssued"]
     assert withheld and all(b"f00dfacecafe" not in bytes(row.data) for row in withheld)
     assert {row.summary for row in rows if row.type == "RetiredThing"} == {"Retired thing on legacy-1"}
+
+
+TRICKY = ("", "plain", 'say "hi"', "a,b", "line\nbreak", "cr\rhere", "=SUM(A1)", "+1", "-x", "@me", "\tlead",
+          "\rlead", " space", "é ü 中", '"', ",", "\r\n", "'quoted'")
+
+
+async def test_csv_rows_are_what_the_csv_module_writes() -> None:
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    events = [
+        EventOut(position=n, stream_id=text, version=n, event_id=text, type=text, schema_version=1, actor=text,
+                 request_id=text, correlation_id=text, recorded_at=at + timedelta(microseconds=n % 2 * n),
+                 summary=text, data=msgspec.Raw(msgspec.json.encode({"text": text, "list": [text, 1.5]})))
+        for n, text in enumerate(TRICKY)
+    ]
+
+    async def one_page() -> AsyncIterator[list[EventOut]]:
+        yield events
+
+    written = b"".join([chunk async for chunk in export_bytes(one_page(), "csv")])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(_csv_row(event) for event in events)
+    assert written == buffer.getvalue().encode()
