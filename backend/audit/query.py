@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Literal, NamedTuple
 
+import anyio
 import msgspec
 
 from backend.audit.instance_refs import TABLE as REFS_TABLE
@@ -20,7 +21,7 @@ from backend.sessions.events import stream_of as session_stream
 from events import EventRegistry, StoredEvent
 from events.rows import EVENTS, Page, Source, time_window
 from events.schema import CATEGORY
-from events.sqlite_store import SQLiteEventStore
+from events.sqlite_store import PREFETCH_HEAD_START, SQLiteEventStore
 
 Order = Literal["newest", "oldest"]
 PREFIX_MARK = "-"
@@ -194,6 +195,8 @@ async def every_match(
             else:
                 after = page.last_position
             reading = _read_ahead(store, wanted, after, before, page_size, newest) if page.count == page_size else None
+            if reading is not None:
+                await anyio.sleep(PREFETCH_HEAD_START)  # the reader thread gets into SQLite before this page is shaped
             rows = shape(page.decode_as(EVENT_OUT_PAGE), registry, names)
             if rows:
                 yield rows[::-1] if newest else rows
