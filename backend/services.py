@@ -12,8 +12,9 @@ import httpx
 
 from backend.audit.events import EVENT_TYPES as AUDIT_EVENTS
 from backend.audit.events import SERVICE_STREAM, ServiceStarted, ViewRebuilt
+from backend.audit.instance_refs import InstanceRefsView
 from backend.audit.names import NameBook
-from backend.audit.search_view import AuditSearchView
+from backend.audit.search_view import AuditSearchView, SearchIndex
 from backend.auth import EVENT_TYPES as AUTH_EVENTS
 from backend.auth import Tokens, TokenView, Unprotected
 from backend.catalog import EVENT_TYPES as CATALOG_EVENTS
@@ -48,7 +49,7 @@ def build_registry() -> EventRegistry:
 
 class Services:
     """What request handlers use: settings, the event store, the shared HTTP client, the domains, the tokens,
-    and the names event summaries put in place of ids."""
+    the audit search index, and the names event summaries put in place of ids."""
 
     def __init__(
         self,
@@ -60,6 +61,7 @@ class Services:
         instances: Instances,
         sessions: Sessions,
         tokens: Tokens,
+        search: SearchIndex,
     ) -> None:
         self.settings = settings
         self.version = service_version()
@@ -70,6 +72,7 @@ class Services:
         self.instances = instances
         self.sessions = sessions
         self.tokens = tokens
+        self.search = search
         self.names = NameBook(self)
 
 
@@ -84,16 +87,19 @@ def prepare_data_dir(settings: Settings) -> None:
 
 
 async def record_view_rebuilds(store: SQLiteEventStore) -> None:
-    """Rebuild the catch-up views whose code version changed, and log each view rebuilt (the inline ones were
-    rebuilt as the store opened)."""
-    rebuilt = [*store.rebuilt_views, *await store.upgrade_views([AuditSearchView(store.registry)])]
-    if rebuilt:
-        events = [
-            ViewRebuilt(view=r.view, from_version=r.from_version, to_version=r.to_version, events=r.events,
-                        milliseconds=r.milliseconds)
-            for r in rebuilt
-        ]
-        await store.append(SERVICE_STREAM, events, metadata=SYSTEM)
+    """Rebuild the catch-up views whose code version changed, and log each view rebuild not logged yet (the inline
+    views were rebuilt as the store opened).
+
+    The store keeps each rebuild, from its own transaction, until it is marked logged, and the event takes the id the
+    rebuild was given: a stop between a rebuild and its event leaves it to the next start, and one between the event
+    and the mark finds the event stored already (an append of stored ids writes nothing).
+    """
+    await store.upgrade_views([AuditSearchView(store.registry)])
+    for rebuilt in await store.unlogged_rebuilds():
+        event = ViewRebuilt(view=rebuilt.view, from_version=rebuilt.from_version, to_version=rebuilt.to_version,
+                            events=rebuilt.events, milliseconds=rebuilt.milliseconds)
+        await store.append(SERVICE_STREAM, [event], metadata=SYSTEM, event_ids=[rebuilt.event_id])
+        await store.rebuild_logged(rebuilt)
 
 
 @asynccontextmanager
@@ -101,7 +107,8 @@ async def open_services(settings: Settings, *, serving: bool = True) -> AsyncIte
     """Open the vault, the store and the HTTP client, record ServiceStarted, and close them on exit.
 
     The vault is upgraded to the current file format and reconciled with the log, and views whose code version
-    changed are rebuilt from it (`ViewRebuilt`), before anything is served.
+    changed are rebuilt from it (`ViewRebuilt`), before anything is served; the search index then follows the log
+    in the background.
     Refuses (`Unprotected`) to serve beyond loopback while no admin token exists.
     `serving=False` opens the same parts for one CLI command beside a possibly running server: nothing is
     upgraded, reconciled or announced, and turns the server left open are not touched.
@@ -112,14 +119,13 @@ async def open_services(settings: Settings, *, serving: bool = True) -> AsyncIte
     instance_list = InstanceListView(registry)
     token_view = TokenView(registry)
     session_list = SessionListView(registry)
+    inline_views = [instance_list, token_view, session_list, InstanceRefsView()]
     with holding_vault(settings.vault_lock, exclusive=False):
         vault = Vault.open(
             settings.credentials_dir, settings.vault_header, settings.master_key, settings.key_file, upgrading
         )
         async with (
-            SQLiteEventStore.open(
-                settings.database_path, registry=registry, inline_views=[instance_list, token_view, session_list]
-            ) as store,
+            SQLiteEventStore.open(settings.database_path, registry=registry, inline_views=inline_views) as store,
             httpx.AsyncClient(follow_redirects=False) as http,
             await CatalogService.open(
                 store, settings, http, instance_names=partial(instance_names_using, instance_list, store)
@@ -130,17 +136,19 @@ async def open_services(settings: Settings, *, serving: bool = True) -> AsyncIte
             instances = Instances(store, instance_list, vault, catalog, http)
             if serving:
                 await _prepare_to_serve(settings, vault, tokens, instances)
-            async with anyio.create_task_group() as turns:
-                sessions = Sessions(session_list, instances, turns)
-                services = Services(settings, registry, store, http, catalog, instances, sessions, tokens)
+            async with anyio.create_task_group() as tasks:
+                search = SearchIndex(store, tasks)
+                sessions = Sessions(session_list, instances, tasks)
+                services = Services(settings, registry, store, http, catalog, instances, sessions, tokens, search)
                 if serving:
+                    search.start()  # indexes what the log gained since the last start, alongside serving
                     await record_interrupted(sessions, SYSTEM)
                     started = ServiceStarted(version=services.version, data_dir=str(settings.data_dir))
                     await store.append(SERVICE_STREAM, [started], metadata=SYSTEM)
                 try:
                     yield services
                 finally:
-                    turns.cancel_scope.cancel()  # turns still running are recorded as cancelled
+                    tasks.cancel_scope.cancel()  # turns still running are recorded as cancelled
 
 
 async def _prepare_to_serve(settings: Settings, vault: Vault, tokens: Tokens, instances: Instances) -> None:

@@ -19,16 +19,17 @@ import anyio
 import msgspec
 
 from backend.audit.export import ExportFormat, export_bytes
+from backend.audit.instance_refs import InstanceRefsView
 from backend.audit.query import (
     AuditFilter,
     checked_filter,
     every_match,
     query_page,
-    where,
+    selection,
 )
 from backend.audit.schemas import NO_NAMES, event_out
 from backend.audit.search_view import TABLE as SEARCH_TABLE
-from backend.audit.search_view import AuditSearchView, _words_of
+from backend.audit.search_view import AuditSearchView, SearchIndex, _words_of
 from backend.instances.events import (
     ConnectionTested,
     CredentialRotated,
@@ -65,7 +66,9 @@ MODELS = ("gpt-4o", "gpt-4o-mini", "claude-sonnet-4", "claude-haiku-4", "llama-3
 PROVIDERS = ("openai", "anthropic", "groq", "mistral")
 OUTCOMES = ("rate_limited", "timeout", "server_error", "auth_failed")
 PAGE = 100  # the API's default page size
-COLUMNS = "position, event_id, stream_id, version, type, schema_version, data, metadata, actor, recorded_at, hash"
+COLUMNS = ", ".join(f"events.{name}" for name in (
+    "position", "event_id", "stream_id", "version", "type", "schema_version", "data", "metadata", "actor",
+    "recorded_at", "hash"))
 PRICES = Prices(input=2.5, output=10.0, cache_read=1.25, cache_write=None)
 
 
@@ -152,7 +155,8 @@ def _events(count: int) -> Iterator[tuple[str, Event, str]]:
 
 def build_log(path: Path, count: int) -> None:
     """Write `count` events with a valid hash chain straight into a new store file, and the audit search view up to
-    its head (its rows, checkpoint and version as its catch-up would leave them)."""
+    its head (its rows, checkpoint and version as its catch-up would leave them); then open the store with the
+    instance references view, which the store builds from the log as it would at a first start."""
     registry = build_registry()
     conn, indexes = open_for_bulk_insert(path)
     conn.execute(f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5(body, content='', tokenize='unicode61')")
@@ -170,6 +174,13 @@ def build_log(path: Path, count: int) -> None:
     conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
+    anyio.run(_build_references, path)
+
+
+async def _build_references(path: Path) -> None:
+    async with SQLiteEventStore.open(path, registry=build_registry(), inline_views=[InstanceRefsView()]) as store:
+        for rebuilt in store.rebuilt_views:
+            print(f"{rebuilt.view} built from {rebuilt.events:,} events in {rebuilt.milliseconds / 1000:.1f} s")
 
 
 def _chained_rows(registry, count: int, words: list[tuple[int, str]]) -> Iterator[tuple]:
@@ -227,18 +238,20 @@ FILTERS: dict[str, FilterMaker] = {
 
 
 def _bare_page(conn: sqlite3.Connection, wanted: AuditFilter) -> list[tuple]:
-    """The same rows as the page, by a plain SELECT of the columns with the same condition."""
-    condition, params = where(wanted)
+    """The same rows as the page, by a plain SELECT of the columns from the same tables with the same condition."""
+    found = selection(wanted)
     order = "ASC" if wanted.after is not None and wanted.before is None else "DESC"
-    return conn.execute(f"SELECT {COLUMNS} FROM events WHERE {condition} ORDER BY position {order} LIMIT ?",
-                        (*params, PAGE + 1)).fetchall()
+    sql = (f"SELECT {COLUMNS} FROM {found.source.tables} WHERE {found.condition} "
+           f"ORDER BY {found.source.key} {order} LIMIT ?")
+    return conn.execute(sql, (*found.params, PAGE + 1)).fetchall()
 
 
 async def measure_pages(path: Path, queries: int) -> dict[str, dict[str, list[float]]]:
     registry = build_registry()
     results: dict[str, dict[str, list[float]]] = {}
     bare = sqlite3.connect(path)
-    async with SQLiteEventStore.open(path, registry=registry) as store:
+    async with SQLiteEventStore.open(path, registry=registry) as store, anyio.create_task_group() as tasks:
+        search = SearchIndex(store, tasks)
         head = await store.head()
         for kind, make in FILTERS.items():
             rng = random.Random(hash(kind) & 0xFFFF)
@@ -246,7 +259,7 @@ async def measure_pages(path: Path, queries: int) -> dict[str, dict[str, list[fl
             for n in range(queries + 5):
                 wanted = checked_filter(make(rng, head))
                 started = time.perf_counter()
-                page = await query_page(store, wanted, "newest", PAGE)
+                page = await query_page(store, search, wanted, "newest", PAGE)
                 paged = time.perf_counter()
                 [event_out(stored, registry, NO_NAMES) for stored in page.events]
                 shaped = time.perf_counter()
@@ -259,6 +272,7 @@ async def measure_pages(path: Path, queries: int) -> dict[str, dict[str, list[fl
                     times["bare"].append(done - shaped)
                     times["rows"].append(len(page.events))
             results[kind] = times
+        tasks.cancel_scope.cancel()
     bare.close()
     return results
 
@@ -269,27 +283,30 @@ async def measure_pages(path: Path, queries: int) -> dict[str, dict[str, list[fl
 async def store_export(path: Path, wanted: AuditFilter, export_format: ExportFormat) -> tuple[int, float, int]:
     """Rows, seconds and bytes of an export through every_match and export_bytes."""
     registry = build_registry()
-    async with SQLiteEventStore.open(path, registry=registry) as store:
+    async with SQLiteEventStore.open(path, registry=registry) as store, anyio.create_task_group() as tasks:
+        search = SearchIndex(store, tasks)
         rows = 0
 
         async def counted():
             nonlocal rows
-            async for page in every_match(store, wanted, "oldest"):
+            async for page in every_match(store, search, wanted, "oldest", registry):
                 rows += len(page)
                 yield page
 
         size = 0
         started = time.perf_counter()
-        async for chunk in export_bytes(counted(), export_format, registry, NO_NAMES):
+        async for chunk in export_bytes(counted(), export_format):
             size += len(chunk)
+        tasks.cancel_scope.cancel()
         return rows, time.perf_counter() - started, size
 
 
 def bare_export(path: Path, wanted: AuditFilter) -> tuple[int, float]:
     conn = sqlite3.connect(path)
-    condition, params = where(wanted)
+    found = selection(wanted)
     started = time.perf_counter()
-    cursor = conn.execute(f"SELECT {COLUMNS} FROM events WHERE {condition} ORDER BY position", params)
+    sql = f"SELECT {COLUMNS} FROM {found.source.tables} WHERE {found.condition} ORDER BY {found.source.key}"
+    cursor = conn.execute(sql, found.params)
     rows = 0
     while batch := cursor.fetchmany(1000):
         rows += len(batch)

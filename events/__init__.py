@@ -4,9 +4,13 @@ Details beyond the agreed API:
 - `EventStore` is the protocol every backend meets (the conformance suite in tests/events runs on it);
   `SQLiteEventStore` adds `durability()` and `path`.
 - More on the store: `subscribe_batches(after, batch_size=)`, `run_catch_up(view, batch_size=)`
-  yielding its `CatchUpRunner` (`position`, `wait_until(position)`), `checkpoint(view_name)`,
+  yielding its `CatchUpRunner` (`position`, `wait_until(position)`; `follow()` runs it in a task of its
+  own, after which `wait_until` raises FollowerStopped), `checkpoint(view_name)`,
   `write_transaction(work)` (view machinery only), `transactions` (commits so far), `registry`;
   `open()` takes `poll_interval` (seconds between looks for other processes' appends).
+- `read_where` / `read_page` read a page of events matching SQL over a `Source` (the events table, or a view
+  of positions joined to it that drives the query in its own key order); `read_page` leaves the page
+  undecoded, written by any `record` expression, for `Page.decode_as`.
 - `append` refuses event classes its registry does not know (`UnknownEventType`), and ids that are
   already stored but not as this same append (`EventIdReused`); a closed store raises `StoreClosed`.
 - `recorded_at` is stored as fixed-width UTC ISO-8601 text (`2026-01-02T03:04:05.000006Z`) and never
@@ -15,6 +19,8 @@ Details beyond the agreed API:
   somewhere else to detect a rewrite of the whole log.
 - Views carry a code `version`; `open()` rebuilds inline views whose recorded version differs (see
   `rebuilt_views`), `upgrade_views(views)` does the same for catch-up views, and `rebuild` records it.
+  Each such rebuild is kept, from its own transaction, until `rebuild_logged`: `unlogged_rebuilds()`
+  lists them, each with the `event_id` to log it under (so logging it twice stores it once).
 - `followers` (`FollowerHealth`) lists the catch-up views, and the followers that report there, which stopped
   on an error.
 - The store runs on asyncio (aiosqlite needs it).

@@ -34,3 +34,7 @@ class NotAnEventStore(Exception):
 
 class StoreClosed(RuntimeError):
     """The store was closed before the operation could run."""
+
+
+class FollowerStopped(RuntimeError):
+    """A catch-up view stopped following the log (an error, or the store closed) before the position waited for."""

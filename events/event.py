@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import msgspec
 
@@ -36,6 +36,25 @@ class StoredEvent(msgspec.Struct, frozen=True, kw_only=True):
     metadata: Metadata
     recorded_at: datetime
     hash: str
+
+
+class Recorded(Protocol):
+    """An event as read from the log, whatever shape holds it: enough to decode it and to name it."""
+
+    @property
+    def position(self) -> int: ...
+
+    @property
+    def stream_id(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def schema_version(self) -> int: ...
+
+    @property
+    def data(self) -> msgspec.Raw: ...
 
 
 class AppendResult(msgspec.Struct, frozen=True):

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import msgspec
 
 from events.errors import UnknownEventType
-from events.event import Event, StoredEvent, type_name
+from events.event import Event, Recorded, type_name
 from events.planning import EncodedEvent
 
 Upcaster = Callable[[dict[str, object]], dict[str, object]]
@@ -59,7 +59,7 @@ class EventRegistry:
             raise UnknownEventType(f"event type {type_name(event_class)!r} is not registered")
         return EncodedEvent(event_id, name, event_class.schema_version, self._encoder.encode(event).decode())
 
-    def decode(self, stored: StoredEvent) -> Event:
+    def decode(self, stored: Recorded) -> Event:
         """The event a stored one holds, upcast first if it was stored under an older schema version."""
         decoder = self._decoders.get((stored.type, stored.schema_version))
         if decoder is not None:

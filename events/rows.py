@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from operator import attrgetter
+from typing import NamedTuple, Protocol, TypeVar
 
 import msgspec
 
@@ -14,38 +15,86 @@ from events.event import StoredEvent
 # value per page and msgspec decodes the page in one call.
 EVENT_JSON = (
     """printf('{"position":%d,"stream_id":%s,"version":%d,"event_id":%s,"type":%s,"schema_version":%d,"""
-    """"data":%s,"metadata":%s,"recorded_at":"%s","hash":"%s"}', position, json_quote(stream_id), version,"""
-    """ json_quote(event_id), json_quote(type), schema_version, data, metadata, recorded_at, hash)"""
+    """"data":%s,"metadata":%s,"recorded_at":"%s","hash":"%s"}', events.position, json_quote(events.stream_id),"""
+    """ events.version, json_quote(events.event_id), json_quote(events.type), events.schema_version, events.data,"""
+    """ events.metadata, events.recorded_at, events.hash)"""
 )
 
 
+class Source(NamedTuple):
+    """Where a query finds its events: the events table alone, or a view of positions joined to it that drives the
+    query (`tables`, the view first), and the position column the rows are taken in order of (`key`), which
+    conditions on position should name so the view's own index bounds them."""
+
+    tables: str
+    key: str
+
+
+EVENTS = Source("events", "events.position")
+
+
 class Page(msgspec.Struct, frozen=True):
-    """One page of events as SQLite returns it: how many, the last position, and their joined JSON."""
+    """One page of events as SQLite returns it: how many, the lowest and highest position, and their joined JSON."""
 
     count: int
+    first_position: int
     last_position: int
     body: str
 
     def decode(self) -> list[StoredEvent]:
+        return self.decode_as(_page_decoder)
+
+    def decode_as(self, decoder: msgspec.json.Decoder[list[R]]) -> list[R]:
+        """The rows, in position order, decoded as the objects the page's `record` expression wrote."""
         if not self.count:
             return []
-        events = _page_decoder.decode(f"[{self.body}]")
-        events.sort(key=_position)  # group_concat does not promise an order
-        return events
+        rows = decoder.decode(f"[{self.body}]")
+        rows.sort(key=_position)  # group_concat does not promise an order
+        return rows
 
 
+class Positioned(Protocol):
+    @property
+    def position(self) -> int: ...
+
+
+R = TypeVar("R", bound=Positioned)
 _page_decoder = msgspec.json.Decoder(list[StoredEvent])
 _position = attrgetter("position")
 
 
-def page_query(where: str, *, descending: bool = False) -> str:
+def page_query(where: str, *, descending: bool = False, source: Source = EVENTS, record: str = EVENT_JSON) -> str:
     """SQL for the first page (size bound to the last parameter) of events matching `where`, in position order
-    (or from the highest position down when `descending`; the page decodes in position order either way)."""
+    (or from the highest position down when `descending`; the page decodes in position order either way), each
+    written as JSON by `record` (an expression over the events table; a StoredEvent unless another is given)."""
     order = "DESC" if descending else "ASC"
     return (
-        "SELECT count(*), coalesce(max(position), 0), coalesce(group_concat(record, ','), '') FROM "
-        f"(SELECT position, {EVENT_JSON} AS record FROM events WHERE {where} ORDER BY position {order} LIMIT ?)"
+        "SELECT count(*), coalesce(min(position), 0), coalesce(max(position), 0), "
+        "coalesce(group_concat(record, ','), '') FROM "
+        f"(SELECT events.position AS position, {record} AS record FROM {source.tables} WHERE {where} "
+        f"ORDER BY {source.key} {order} LIMIT ?)"
     )
+
+
+FIRST_AT = (
+    "coalesce((SELECT position FROM events WHERE recorded_at >= ? ORDER BY recorded_at, position LIMIT 1), ?)"
+)
+"""The first position recorded at or after a time (or NO_POSITION when none is yet)."""
+NO_POSITION = 2**63 - 1  # above every position
+
+
+def time_window(column: str, since: datetime | None, until: datetime | None) -> tuple[list[str], list[object]]:
+    """Conditions on a position column (and their parameters) for events recorded at or after `since` and before
+    `until`. `recorded_at` never goes back along the log, so a time range is a position range, found with one seek
+    in the time index, and a query keeps walking positions in order (a range over the time index would have to be
+    sorted by position)."""
+    clauses: list[str] = []
+    params: list[object] = []
+    for moment, comparison in ((since, ">="), (until, "<")):
+        if moment is not None:
+            clauses.append(f"{column} {comparison} {FIRST_AT}")
+            params += [format_time(moment), NO_POSITION]
+    return clauses, params
 
 
 def format_time(moment: datetime) -> str:

@@ -9,8 +9,13 @@ from pathlib import Path
 from events.errors import NotAnEventStore
 
 FORMAT = "switchboard-events"
-SCHEMA_VERSION = 2  # 2: view_versions, so code that predates view versions cannot update views behind it
+SCHEMA_VERSION = 3
+# 2: view_versions, so code that predates view versions cannot update views behind it.
+# 3: events_by_category, for stream prefix queries; view_rebuilds, so a rebuild is logged even after a crash.
 SQLITE_HEADER = b"SQLite format 3\x00"
+CATEGORY = "substr(stream_id, 1, instr(stream_id, '-'))"
+"""A stream's category: its id up to and including the first '-' (`instance-` for `instance-7`; '' with no '-').
+SQLite uses the events_by_category index only for a condition written with this exact expression."""
 
 SCHEMA = f"""
 BEGIN IMMEDIATE;
@@ -32,12 +37,21 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_type ON events (type, position);
 CREATE INDEX IF NOT EXISTS events_by_time ON events (recorded_at);
 CREATE INDEX IF NOT EXISTS events_by_actor ON events (actor, position);
+CREATE INDEX IF NOT EXISTS events_by_category ON events ({CATEGORY}, position);
 CREATE TRIGGER IF NOT EXISTS events_refuse_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'the event log is append-only: UPDATE refused'); END;
 CREATE TRIGGER IF NOT EXISTS events_refuse_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'the event log is append-only: DELETE refused'); END;
 CREATE TABLE IF NOT EXISTS checkpoints (view TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS view_versions (view TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS view_rebuilds (
+    event_id TEXT NOT NULL UNIQUE,
+    view TEXT NOT NULL,
+    from_version INTEGER NOT NULL,
+    to_version INTEGER NOT NULL,
+    events INTEGER NOT NULL,
+    milliseconds REAL NOT NULL
+);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('format', '{FORMAT}'), ('schema_version', '{SCHEMA_VERSION}');
 UPDATE meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version' AND CAST(value AS INTEGER) < {SCHEMA_VERSION};
 COMMIT;

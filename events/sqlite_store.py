@@ -24,7 +24,7 @@ from events.errors import StoreClosed
 from events.event import AppendResult, Event, Metadata, StoredEvent
 from events.planning import AppendRequest, EncodedEvent, new_event_id
 from events.registry import EventRegistry
-from events.rows import Page, format_time, page_query
+from events.rows import EVENT_JSON, EVENTS, Page, Source, format_time, page_query
 from events.schema import BUSY_TIMEOUT_SECONDS, SYNCHRONOUS_LEVELS, prepare_file
 from events.views import (
     CatchUpRunner,
@@ -33,8 +33,10 @@ from events.views import (
     InlineView,
     ViewRebuild,
     read_checkpoint,
+    read_rebuilds,
     read_view_version,
     write_checkpoint,
+    write_rebuild,
     write_view_version,
 )
 from events.writer import GroupWriter, PendingAppend, WriterItem, WriterJob
@@ -190,12 +192,22 @@ class SQLiteEventStore:
         return page.decode()
 
     async def read_where(
-        self, where: str, params: Sequence[object], *, limit: int, descending: bool = False
+        self, where: str, params: Sequence[object], *, limit: int, descending: bool = False, source: Source = EVENTS
     ) -> list[StoredEvent]:
-        """Up to `limit` events matching an SQL condition over the events table, taken from the lowest position up
-        (or the highest down when `descending`), returned in position order; for the audit query."""
-        page = await _fetch_page(self._reader, page_query(where, descending=descending), (*params, limit))
+        """Up to `limit` events matching an SQL condition over `source` (the events table unless a view of positions
+        joined to it is named), taken from the lowest position up (or the highest down when `descending`), returned
+        in position order; for the audit query."""
+        page = await self.read_page(where, params, limit=limit, descending=descending, source=source)
         return page.decode()
+
+    async def read_page(
+        self, where: str, params: Sequence[object], *, limit: int, descending: bool = False, source: Source = EVENTS,
+        record: str = EVENT_JSON,
+    ) -> Page:
+        """The page `read_where` reads, each event written as JSON by `record`, not yet decoded: a reader may decode
+        it (`decode_as`) while the next page is read."""
+        sql = page_query(where, descending=descending, source=source, record=record)
+        return await _fetch_page(self._reader, sql, (*params, limit))
 
     async def read_stream(self, stream_id: str) -> list[StoredEvent]:
         """Every event of one stream, in version order."""
@@ -216,6 +228,15 @@ class SQLiteEventStore:
     async def checkpoint(self, view_name: str) -> int:
         """The position a catch-up view has applied up to (0 if it never ran)."""
         return await read_checkpoint(self._query_reader, view_name)
+
+    async def unlogged_rebuilds(self) -> list[ViewRebuild]:
+        """The rebuilds made when a view's version changed (by this process or an earlier one that stopped before
+        logging them) and not yet marked logged, oldest first."""
+        return await read_rebuilds(self._query_reader)
+
+    async def rebuild_logged(self, rebuild: ViewRebuild) -> None:
+        """Forget a rebuild once the event that logs it (under its `event_id`) is stored."""
+        await self.write_transaction(partial(_forget_rebuild, rebuild.event_id))
 
     async def subscribe(self, after: int = 0) -> AsyncIterator[StoredEvent]:
         """Every event after `after`, in order and once each: the stored ones first, then new ones as they commit."""
@@ -269,7 +290,8 @@ class SQLiteEventStore:
         """Create each view, and rebuild from the log each one whose recorded version is not its code's.
 
         A view with no recorded version that can hold nothing yet (an empty log; a catch-up view that
-        never ran) only has its version recorded. Each view's rebuild and version commit together.
+        never ran) only has its version recorded. Each view's rebuild, version and rebuild report (kept
+        until `rebuild_logged`) commit together.
         """
         rebuilt: list[ViewRebuild] = []
         for view in views:
@@ -323,10 +345,12 @@ class SQLiteEventStore:
         started = time.perf_counter()
         replayed = await self._replay(view, conn)
         milliseconds = round((time.perf_counter() - started) * 1000, 3)
-        return ViewRebuild(
+        rebuild = ViewRebuild(
             view=view.name, from_version=recorded or 0, to_version=view.version, events=replayed,
-            milliseconds=milliseconds,
+            milliseconds=milliseconds, event_id=new_event_id(),
         )
+        await write_rebuild(conn, rebuild)
+        return rebuild
 
     async def _may_hold_rows(self, view: InlineView | CatchUpView, conn: aiosqlite.Connection) -> bool:
         """Whether the view may have rows written by some version: an inline view once the log holds events,
@@ -388,6 +412,10 @@ async def _verify_snapshot(conn: aiosqlite.Connection, progress: Callable[[int, 
             reason=f"events after position {checked} are missing (the log reached {highest})",
         )
     return VerifyReport(ok=True, checked=checked, head_hash=previous)
+
+
+async def _forget_rebuild(event_id: str, conn: aiosqlite.Connection) -> None:
+    await conn.execute("DELETE FROM view_rebuilds WHERE event_id = ?", (event_id,))
 
 
 async def _scalar(conn: aiosqlite.Connection, sql: str, params: Sequence[object] = ()) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
@@ -10,10 +11,13 @@ import aiosqlite
 import anyio
 import msgspec
 
+from events.errors import FollowerStopped
 from events.event import StoredEvent
 
 if TYPE_CHECKING:
     from events.sqlite_store import SQLiteEventStore
+
+log = logging.getLogger(__name__)
 
 
 class InlineView(Protocol):
@@ -46,6 +50,7 @@ class ViewRebuild(msgspec.Struct, frozen=True, kw_only=True):
     """A view rebuilt from the log because its code version differed from the one its rows were written by.
 
     `from_version` 0: no version was recorded (the view is new to a log that already held events).
+    `event_id`: the id to log the rebuild under, so that logging it again (after a crash) stores it once.
     """
 
     view: str
@@ -53,6 +58,29 @@ class ViewRebuild(msgspec.Struct, frozen=True, kw_only=True):
     to_version: int
     events: int
     milliseconds: float
+    event_id: str
+
+
+REBUILD_COLUMNS = "view, from_version, to_version, events, milliseconds, event_id"
+
+
+async def write_rebuild(conn: aiosqlite.Connection, rebuild: ViewRebuild) -> None:
+    """Keep the rebuild until it is logged; written in the rebuild's own transaction, so a crash loses neither."""
+    await conn.execute(
+        f"INSERT INTO view_rebuilds ({REBUILD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+        (rebuild.view, rebuild.from_version, rebuild.to_version, rebuild.events, rebuild.milliseconds,
+         rebuild.event_id),
+    )
+
+
+async def read_rebuilds(conn: aiosqlite.Connection) -> list[ViewRebuild]:
+    """The rebuilds not yet logged, oldest first."""
+    rows = await conn.execute_fetchall(f"SELECT {REBUILD_COLUMNS} FROM view_rebuilds ORDER BY rowid")
+    return [
+        ViewRebuild(view=view, from_version=from_version, to_version=to_version, events=events,
+                    milliseconds=milliseconds, event_id=event_id)
+        for view, from_version, to_version, events, milliseconds, event_id in rows
+    ]
 
 
 async def read_view_version(conn: aiosqlite.Connection, view_name: str) -> int | None:
@@ -120,6 +148,7 @@ class CatchUpRunner:
         self._view = view
         self._batch_size = batch_size
         self.position = 0
+        self.stopped = False  # a `follow` ended (an error, or the store closed): the view follows the log no more
         self._progress = anyio.Event()
 
     async def run(self) -> None:
@@ -135,9 +164,22 @@ class CatchUpRunner:
             self._store.followers.failed(self._view.name, error)
             raise
 
+    async def follow(self) -> None:
+        """`run`, for a task of its own that no block waits on: an error ends it without raising (the store's
+        `followers` has it), and from then on `wait_until` raises FollowerStopped instead of waiting for ever."""
+        try:
+            await self.run()
+        except Exception:
+            log.exception("the view %s stopped following the event log", self._view.name)
+        finally:
+            self.stopped = True
+            self._progress.set()
+
     async def wait_until(self, position: int) -> None:
-        """Return once the view includes every event up to `position`."""
+        """Return once the view includes every event up to `position`; FollowerStopped if `follow` ended first."""
         while self.position < position:
+            if self.stopped:
+                raise FollowerStopped(f"{self._view.name} stopped at position {self.position}, before {position}")
             await self._progress.wait()
 
     async def _apply(self, batch: Sequence[StoredEvent], conn: aiosqlite.Connection) -> int:

@@ -137,7 +137,7 @@ class AuditController(Controller):
         order: FromQuery[Order] = "newest",
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
     ) -> AuditEventPage:
-        page = await query_page(services.store, wanted, order, limit)
+        page = await query_page(services.store, services.search, wanted, order, limit)
         events = [event_out(row, services.registry, names) for row in page.events]
         onward, back = ("before", "after") if order == "newest" else ("after", "before")
         ends = _cursors(events)
@@ -164,9 +164,9 @@ class AuditController(Controller):
         format: Annotated[ExportFormat | None, QueryParameter(description="else chosen by Accept")] = None,
     ) -> Stream:
         export_format = chosen_format(format, request.headers.get("accept", ""))
-        pages = every_match(services.store, wanted, order)
+        pages = every_match(services.store, services.search, wanted, order, services.registry, names)
         return Stream(
-            export_bytes(pages, export_format, services.registry, names),
+            export_bytes(pages, export_format),
             media_type=MEDIA_TYPES[export_format],
             headers={"Content-Disposition": f'attachment; filename="audit.{export_format}"'},
         )

@@ -3,21 +3,26 @@ direction, or all of them in order for an export."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
+import anyio
 import msgspec
 
+from backend.audit.instance_refs import TABLE as REFS_TABLE
+from backend.audit.names import Names
+from backend.audit.schemas import EVENT_OUT_JSON, EVENT_OUT_PAGE, NO_NAMES, EventOut, shape
 from backend.audit.search_view import TABLE as SEARCH_TABLE
-from backend.audit.search_view import AuditSearchView, bring_up_to_date, match_expression
+from backend.audit.search_view import SearchIndex, match_expression
 from backend.errors import FieldError, ValidationFailed
-from backend.instances.events import stream_of as instance_stream
 from backend.instances.validation import CONTROL
 from backend.sessions.events import stream_of as session_stream
-from events import StoredEvent
-from events.rows import format_time
-from events.sqlite_store import SQLiteEventStore
+from events import EventRegistry, StoredEvent
+from events.rows import EVENTS, Page, Source, time_window
+from events.schema import CATEGORY
+from events.sqlite_store import PREFETCH_HEAD_START, SQLiteEventStore
 
 Order = Literal["newest", "oldest"]
 PREFIX_MARK = "-"
@@ -73,31 +78,40 @@ def checked_filter(wanted: AuditFilter) -> AuditFilter:
 def _stream_clause(stream: str) -> tuple[str, list[object]]:
     if not stream.endswith(PREFIX_MARK):
         return "stream_id = ?", [stream]
+    if stream.index(PREFIX_MARK) == len(stream) - 1:  # a whole category: one range of its index, in position order
+        return f"{CATEGORY} = ?", [stream]
     following = stream[:-1] + chr(ord(PREFIX_MARK) + 1)  # the first text after every id with the prefix
     return "stream_id >= ? AND stream_id < ?", [stream, following]
 
 
-def _instance_clause(instance_id: str) -> tuple[str, list[object]]:
-    """Its own stream, and every other event that names it as `instance_id` anywhere in its data (a session's
-    default model, an agent, a turn); `instr` skips the rows that cannot mention it before JSON is walked."""
-    return (
-        "(stream_id = ? OR (instr(data, ?) > 0 AND EXISTS "
-        "(SELECT 1 FROM json_tree(events.data) WHERE key = 'instance_id' AND atom = ?)))",
-        [instance_stream(instance_id), msgspec.json.encode(instance_id).decode(), instance_id],
-    )
+SEARCHED = Source(f"{SEARCH_TABLE} CROSS JOIN events ON events.position = {SEARCH_TABLE}.rowid", f"{SEARCH_TABLE}.rowid")
+"""`q`: the full-text index gives the matches in position order (its rowid) and a page stops at its limit, instead
+of every match being collected and sorted."""
+REFERRING = Source(f"{REFS_TABLE} CROSS JOIN events ON events.position = {REFS_TABLE}.position", f"{REFS_TABLE}.position")
+"""`instance`: the events naming the instance, a range of the references' primary key in position order."""
+NAMES_INSTANCE = f"EXISTS (SELECT 1 FROM {REFS_TABLE} WHERE instance_id = ? AND position = events.position)"
 
 
-FIRST_AT = (
-    "coalesce((SELECT position FROM events WHERE recorded_at >= ? ORDER BY recorded_at, position LIMIT 1), ?)"
-)
-"""The first position recorded at or after a time (or NO_POSITION when none is yet): `recorded_at` never goes back
-along the log, so a time range is a position range, which pages walk in position order (a range over the time
-index would have to be sorted by position for every page)."""
-NO_POSITION = 2**63 - 1  # above every position
+class Selection(NamedTuple):
+    """A filter as SQL: the tables the events are read from, the condition over them, and its parameters."""
+
+    source: Source
+    condition: str
+    params: list[object]
 
 
-def where(wanted: AuditFilter) -> tuple[str, list[object]]:
-    """The SQL condition over the events table for a (checked) filter, and its parameters."""
+def _source(wanted: AuditFilter) -> Source:
+    """The search index drives a query with `q` (each further row is one lookup), the references one with `instance`,
+    else the events table and its indexes."""
+    if wanted.q is not None:
+        return SEARCHED
+    return REFERRING if wanted.instance is not None else EVENTS
+
+
+def selection(wanted: AuditFilter) -> Selection:
+    """The SQL for a (checked) filter; conditions on position name the source's key, so its own index bounds them."""
+    source = _source(wanted)
+    key = source.key
     clauses: list[str] = []
     params: list[object] = []
 
@@ -111,27 +125,33 @@ def where(wanted: AuditFilter) -> tuple[str, list[object]]:
         add(f"type IN ({', '.join('?' * len(wanted.types))})", list(wanted.types))
     if wanted.actor is not None:
         add("actor = ?", [wanted.actor])
-    if wanted.since is not None:
-        add(f"position >= {FIRST_AT}", [format_time(wanted.since), NO_POSITION])
-    if wanted.until is not None:
-        add(f"position < {FIRST_AT}", [format_time(wanted.until), NO_POSITION])
+    window, times = time_window(key, wanted.since, wanted.until)
+    if window:
+        add(" AND ".join(window), times)
     if wanted.instance is not None:
-        add(*_instance_clause(wanted.instance))
+        add(f"{REFS_TABLE}.instance_id = ?" if source is REFERRING else NAMES_INSTANCE, [wanted.instance])
     if wanted.session is not None:
         add("stream_id = ?", [session_stream(wanted.session)])
     if wanted.q is not None:
-        search = f"position IN (SELECT rowid FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH ?)"
-        add(search, [match_expression(wanted.q)])
+        add(f"{SEARCH_TABLE} MATCH ?", [match_expression(wanted.q)])
     if wanted.after is not None:
-        add("position > ?", [wanted.after])
+        add(f"{key} > ?", [wanted.after])
     if wanted.before is not None:
-        add("position < ?", [wanted.before])
-    return " AND ".join(clauses) or "1", params
+        add(f"{key} < ?", [wanted.before])
+    return Selection(source, " AND ".join(clauses) or "1", params)
 
 
-async def _ready(store: SQLiteEventStore, wanted: AuditFilter) -> None:
+async def _ready(search: SearchIndex, wanted: AuditFilter) -> None:
     if wanted.q is not None:
-        await bring_up_to_date(store, AuditSearchView(store.registry))
+        await search.up_to_date()
+
+
+async def _read(
+    store: SQLiteEventStore, wanted: AuditFilter, *, limit: int, descending: bool
+) -> list[StoredEvent]:
+    found = selection(wanted)
+    return await store.read_where(found.condition, found.params, limit=limit, descending=descending,
+                                  source=found.source)
 
 
 def _from_top(wanted: AuditFilter, order: Order) -> bool:
@@ -142,34 +162,59 @@ def _from_top(wanted: AuditFilter, order: Order) -> bool:
     return order == "newest"
 
 
-async def query_page(store: SQLiteEventStore, wanted: AuditFilter, order: Order, limit: int) -> AuditPage:
+async def query_page(
+    store: SQLiteEventStore, search: SearchIndex, wanted: AuditFilter, order: Order, limit: int
+) -> AuditPage:
     """Up to `limit` matching events nearest the cursor (the newest or oldest without one), in `order`."""
-    await _ready(store, wanted)
-    condition, params = where(wanted)
+    await _ready(search, wanted)
     descending = _from_top(wanted, order)
-    events = await store.read_where(condition, params, limit=limit + 1, descending=descending)
+    events = await _read(store, wanted, limit=limit + 1, descending=descending)
     more = len(events) > limit
     kept = (events[1:] if descending else events[:-1]) if more else events
     return AuditPage(events=kept[::-1] if order == "newest" else kept, more=more)
 
 
 async def every_match(
-    store: SQLiteEventStore, wanted: AuditFilter, order: Order, page_size: int = EXPORT_PAGE
-) -> AsyncIterator[list[StoredEvent]]:
-    """Every matching event up to the log's head when asked, a page at a time in `order`: one page in memory."""
-    await _ready(store, wanted)
+    store: SQLiteEventStore, search: SearchIndex, wanted: AuditFilter, order: Order, registry: EventRegistry,
+    names: Names = NO_NAMES, page_size: int = EXPORT_PAGE,
+) -> AsyncIterator[list[EventOut]]:
+    """Every matching event up to the log's head when asked, as readers see it (`event_out`), a page at a time in
+    `order`; the next page is read while the caller has this one, so two pages at most are in memory.
+
+    SQLite writes each page's rows as EventOuts (EVENT_OUT_JSON) for one decode call, and only the summaries and
+    withheld fields are made here.
+    """
+    await _ready(search, wanted)
     head = await store.head()
-    after = wanted.after or 0
-    before = min(wanted.before or head + 1, head + 1)
-    while after + 1 < before:
-        window = msgspec.structs.replace(wanted, after=after, before=before)
-        condition, params = where(window)
-        page = await store.read_where(condition, params, limit=page_size, descending=order == "newest")
-        if not page:
-            return
-        if order == "newest":
-            before = page[0].position
-            yield page[::-1]
-        else:
-            after = page[-1].position
-            yield page
+    newest = order == "newest"
+    after, before = wanted.after or 0, min(wanted.before or head + 1, head + 1)
+    reading = _read_ahead(store, wanted, after, before, page_size, newest)
+    try:
+        while reading is not None:
+            page = await reading
+            if newest:
+                before = page.first_position
+            else:
+                after = page.last_position
+            reading = _read_ahead(store, wanted, after, before, page_size, newest) if page.count == page_size else None
+            if reading is not None:
+                await anyio.sleep(PREFETCH_HEAD_START)  # the reader thread gets into SQLite before this page is shaped
+            rows = shape(page.decode_as(EVENT_OUT_PAGE), registry, names)
+            if rows:
+                yield rows[::-1] if newest else rows
+    finally:
+        if reading is not None:
+            reading.cancel()
+
+
+def _read_ahead(
+    store: SQLiteEventStore, wanted: AuditFilter, after: int, before: int, page_size: int, newest: bool
+) -> asyncio.Task[Page] | None:
+    """The page of matches between the positions nearest `before` (newest first) or `after`, read on the store's
+    reader thread from now on; None when no position lies between them."""
+    if after + 1 >= before:
+        return None
+    found = selection(msgspec.structs.replace(wanted, after=after, before=before))
+    read = store.read_page(found.condition, found.params, limit=page_size, descending=newest, source=found.source,
+                           record=EVENT_OUT_JSON)
+    return asyncio.get_running_loop().create_task(read)

@@ -10,13 +10,15 @@ import msgspec
 from backend.audit.names import Names
 from events import EventRegistry, StoredEvent
 from events.errors import UnknownEventType
+from events.event import Recorded
 
 NO_NAMES = Names()  # ids shown as they are: for the CLI's export, which has no views open
 MAX_POSITION = 2**63 - 1  # SQLite's largest integer: a position beyond it is refused, not an overflow
 
 
-class EventOut(msgspec.Struct, frozen=True, kw_only=True):
-    """One logged event with a readable one-line summary."""
+class EventOut(msgspec.Struct, kw_only=True):
+    """One logged event with a readable one-line summary (an export fills in the summary and the shown data of
+    rows SQLite wrote, EVENT_OUT_JSON)."""
 
     position: int
     stream_id: str
@@ -69,7 +71,7 @@ def _words(type_name: str) -> str:
     return out[:1].upper() + out[1:]
 
 
-def summarize(stored: StoredEvent, registry: EventRegistry, names: Names = NO_NAMES) -> str:
+def summarize(stored: Recorded, registry: EventRegistry, names: Names = NO_NAMES) -> str:
     """The event's own summary when its type gives one, with the names of the instances, agents and providers it
     mentions; else its type in words and its stream."""
     try:
@@ -99,7 +101,7 @@ def event_out(stored: StoredEvent, registry: EventRegistry, names: Names = NO_NA
     )
 
 
-def shown_data(stored: StoredEvent, registry: EventRegistry) -> msgspec.Raw:
+def shown_data(stored: Recorded, registry: EventRegistry) -> msgspec.Raw:
     """The event's JSON without the fields its type withholds from readers."""
     try:
         withheld = registry.class_for(stored.type).withheld
@@ -109,3 +111,26 @@ def shown_data(stored: StoredEvent, registry: EventRegistry) -> msgspec.Raw:
         return stored.data
     data = msgspec.json.decode(stored.data, type=dict[str, object])
     return msgspec.Raw(msgspec.json.encode({name: value for name, value in data.items() if name not in withheld}))
+
+
+EVENT_OUT_JSON = (
+    """printf('{"position":%d,"stream_id":%s,"version":%d,"event_id":%s,"type":%s,"schema_version":%d,"""
+    """"request_id":"","correlation_id":"",%s,"recorded_at":"%s","summary":"","data":%s}', events.position,"""
+    """ json_quote(events.stream_id), events.version, json_quote(events.event_id), json_quote(events.type),"""
+    """ events.schema_version, substr(events.metadata, 2, length(events.metadata) - 2), events.recorded_at,"""
+    """ events.data)"""
+)
+"""An event as an EventOut, written by SQLite (a page is decoded in one call, with no StoredEvent on the way): all
+but the summary, and the data as stored; `shape` makes those what readers see. The members of the stored metadata
+object (actor, request_id, correlation_id) are written in as they are, after defaults for the optional ones (the
+last of two equal keys wins), so no JSON is parsed to write a row."""
+EVENT_OUT_PAGE = msgspec.json.Decoder(list[EventOut])
+
+
+def shape(rows: list[EventOut], registry: EventRegistry, names: Names = NO_NAMES) -> list[EventOut]:
+    """Rows read with EVENT_OUT_JSON, each given its summary and its data without what its type withholds: what
+    `event_out` gives for the same events."""
+    for row in rows:
+        row.summary = summarize(row, registry, names)
+        row.data = shown_data(row, registry)
+    return rows

@@ -1,5 +1,6 @@
 """The full-text search view of the log: an SQLite FTS5 index over each event's type, stream, actor and shown data,
-kept as a catch-up view (rebuildable from position 0) and brought up to the log's head before each search."""
+kept as a catch-up view (rebuildable from position 0) that follows the log from start-up; each search waits for it
+to reach the log's head."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from collections.abc import Iterator, Sequence
 
 import aiosqlite
 import msgspec
+from anyio.abc import TaskGroup
 
 from backend.audit.schemas import shown_data
-from events import EventRegistry, StoredEvent
-from events.store import EventStore
+from backend.errors import ProblemError
+from events import CatchUpRunner, EventRegistry, SQLiteEventStore, StoredEvent
+from events.errors import FollowerStopped
 
 TABLE = "audit_search"
 CREATE = f"CREATE VIRTUAL TABLE IF NOT EXISTS {TABLE} USING fts5(body, content='', tokenize='unicode61')"
@@ -66,8 +69,34 @@ def match_expression(text: str) -> str:
     return " ".join('"' + word.replace('"', '""') + '"*' for word in text.split())
 
 
-async def bring_up_to_date(store: EventStore, view: AuditSearchView) -> None:
-    """Index every event up to the log's head now, so a search sees the caller's own writes."""
-    head = await store.head()
-    async with store.run_catch_up(view) as runner:
-        await runner.wait_until(head)
+class SearchUnavailable(ProblemError):
+    """The search index stopped following the log (an error) before it reached the head a search waits for."""
+
+    status = 503
+    title = "Search unavailable"
+
+
+class SearchIndex:
+    """The search view following the log in a task of the service's: from start-up for the server, from the first
+    search for a command. After an error (which health lists) the next search starts it again."""
+
+    def __init__(self, store: SQLiteEventStore, tasks: TaskGroup) -> None:
+        self._store = store
+        self._tasks = tasks
+        self._runner: CatchUpRunner | None = None
+
+    def start(self) -> CatchUpRunner:
+        """Follow the log, unless already following it; returns what follows it."""
+        if self._runner is None or self._runner.stopped:
+            self._runner = CatchUpRunner(self._store, AuditSearchView(self._store.registry))
+            self._tasks.start_soon(self._runner.follow)
+        return self._runner
+
+    async def up_to_date(self) -> None:
+        """Return once every event up to the log's head now is indexed, so a search sees the caller's own writes."""
+        head = await self._store.head()
+        try:
+            await self.start().wait_until(head)
+        except FollowerStopped:
+            errors = [failure.error for failure in self._store.followers.failures() if failure.name == TABLE]
+            raise SearchUnavailable(" ".join(["the search index stopped following the log.", *errors])) from None

@@ -14,13 +14,14 @@ import msgspec
 
 from backend.audit.controller import MAX_PAGE
 from backend.audit.export import ExportFormat, export_bytes
-from backend.audit.query import AuditFilter, Order, checked_filter, every_match, query_page, where
+from backend.audit.query import AuditFilter, Order, checked_filter, every_match, query_page, selection
 from backend.audit.schemas import MAX_POSITION, EventOut, event_out
 from backend.cli.domain import services_for_cli
 from backend.cli.output import Progress, Refused, moment, print_json, print_table, progress, refusal_of
 from backend.errors import ValidationFailed
 from backend.settings import Settings
-from events import SQLiteEventStore, StoredEvent
+from backend.audit.names import Names
+from backend.services import Services
 
 HEADERS = ("POSITION", "RECORDED AT", "STREAM", "TYPE", "ACTOR", "SUMMARY")
 
@@ -98,7 +99,7 @@ async def run_audit(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _query(settings: Settings, wanted: AuditFilter, order: Order, limit: int, as_json: bool) -> int:
     async with services_for_cli(settings) as services:
-        page = await query_page(services.store, wanted, order, limit)
+        page = await query_page(services.store, services.search, wanted, order, limit)
         names = await services.names.now()
         events = [event_out(row, services.registry, names) for row in page.events]
         head = await services.store.head()
@@ -139,8 +140,8 @@ async def _export(
     async with services_for_cli(settings) as services:
         names = await services.names.now()
         with progress("exporting") as bar:
-            counted = _Counted(services.store, wanted, bar)
-            async for chunk in export_bytes(counted.pages(order), export_format, services.registry, names):
+            counted = _Counted(services, wanted, bar)
+            async for chunk in export_bytes(counted.pages(order, names), export_format):
                 out.write(chunk)
             out.flush()
     return counted.done
@@ -149,15 +150,17 @@ async def _export(
 class _Counted:
     """The export's pages, passed on unchanged; each one written moves the bar (events written / matching)."""
 
-    def __init__(self, store: SQLiteEventStore, wanted: AuditFilter, bar: Progress) -> None:
-        self.store = store
+    def __init__(self, services: Services, wanted: AuditFilter, bar: Progress) -> None:
+        self.services = services
+        self.store = services.store
         self.wanted = wanted
         self.bar = bar
         self.done = 0
 
-    async def pages(self, order: Order) -> AsyncIterator[list[StoredEvent]]:
+    async def pages(self, order: Order, names: Names) -> AsyncIterator[list[EventOut]]:
         total = 0
-        async for page in every_match(self.store, self.wanted, order):
+        services = self.services
+        async for page in every_match(self.store, services.search, self.wanted, order, services.registry, names):
             if self.bar.shown and not total:  # counted once the query has brought the search view up to date
                 total = await self._matching()
             yield page
@@ -169,6 +172,6 @@ class _Counted:
         """How many events the export will hold: those matching up to the head the export reads to."""
         head = await self.store.head()
         bounded = msgspec.structs.replace(self.wanted, before=min(self.wanted.before or head + 1, head + 1))
-        condition, params = where(bounded)
-        rows = await self.store.fetch(f"SELECT COUNT(*) FROM events WHERE {condition}", params)
+        found = selection(bounded)
+        rows = await self.store.fetch(f"SELECT COUNT(*) FROM {found.source.tables} WHERE {found.condition}", found.params)
         return int(rows[0][0])

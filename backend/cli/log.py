@@ -7,6 +7,7 @@ from pathlib import Path
 
 import msgspec
 
+from backend.audit.instance_refs import InstanceRefsView
 from backend.audit.schemas import event_out
 from backend.audit.search_view import AuditSearchView
 from backend.auth import TokenView
@@ -86,7 +87,9 @@ async def _check_expected_head(database: Path, expected: str, report: VerifyRepo
 def stored_views() -> tuple[dict[str, InlineView], dict[str, CatchUpView]]:
     """The views kept in the database, by name: those updated with each append, and those following the log."""
     registry = build_registry()
-    inline: list[InlineView] = [InstanceListView(registry), TokenView(registry), SessionListView(registry)]
+    inline: list[InlineView] = [
+        InstanceListView(registry), TokenView(registry), SessionListView(registry), InstanceRefsView(),
+    ]
     following: list[CatchUpView] = [AuditSearchView(registry)]
     return {view.name: view for view in inline}, {view.name: view for view in following}
 

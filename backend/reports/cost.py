@@ -28,6 +28,7 @@ from backend.sessions.costs import turn_cost
 from backend.sessions.schemas import TurnCost
 from backend.sessions.service import Sessions
 from backend.sessions.view import MESSAGES, MessageOut, TurnOut
+from events.rows import time_window
 
 _message_decoder = msgspec.json.Decoder(MessageOut)
 
@@ -113,15 +114,22 @@ def check_split(group_by: GroupBy, split_by: GroupBy | None) -> None:
         )
 
 
+def transcript_window(since: datetime | None, until: datetime | None) -> tuple[str, list[object]]:
+    """The transcript entries recorded at or after `since` and before `until`: a range of positions, read through
+    the transcript's position index."""
+    window, params = time_window("position", since, until)
+    where = " AND ".join(window) or "1"
+    return f"SELECT session_id, body FROM {MESSAGES} WHERE {where} ORDER BY position", params
+
+
 async def ended_turns(sessions: Sessions, since: datetime | None, until: datetime | None) -> list[EndedTurn]:
     """Every turn that ended at or after `since` and before `until`, in log order."""
-    rows = await sessions.store.fetch(f"SELECT session_id, body FROM {MESSAGES} ORDER BY position", ())
+    rows = await sessions.store.fetch(*transcript_window(since, until))
     ended: list[EndedTurn] = []
     for session_id, body in rows:
         message = _message_decoder.decode(body)
-        if message.turn is None or (since and message.at < since) or (until and message.at >= until):
-            continue
-        ended.append(EndedTurn(str(session_id), message.actor, message.at, message.turn))
+        if message.turn is not None:
+            ended.append(EndedTurn(str(session_id), message.actor, message.at, message.turn))
     return ended
 
 

@@ -51,6 +51,7 @@ CREATE = (
         session_id TEXT NOT NULL, agent_id TEXT NOT NULL, position INTEGER NOT NULL, body BLOB NOT NULL,
         PRIMARY KEY (session_id, agent_id, position)) WITHOUT ROWID""",
     f"CREATE INDEX IF NOT EXISTS {SESSIONS}_activity ON {SESSIONS} (last_activity)",
+    f"CREATE INDEX IF NOT EXISTS {MESSAGES}_position ON {MESSAGES} (position)",  # the cost report's time windows
 )
 
 

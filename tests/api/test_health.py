@@ -1,4 +1,5 @@
-"""Health tells the truth about the read side: a follower of the log that stopped makes it `degraded`, by name."""
+"""Health tells the truth about the read side: a follower of the log that stopped makes it `degraded`, by name; a
+search while the search index is stopped is refused (503) rather than answered from a stale index."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ import threading
 
 import anyio
 import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 
 from backend.audit.events import ServiceStarted
+from backend.audit.search_view import AuditSearchView
 from backend.catalog.service import CatalogService
 from backend.services import Services
 from events import Metadata, StoredEvent
 from tests.api.test_audit import Client, services_of
+from tests.conftest import LOCAL_BASE_URL
 
 pytestmark = pytest.mark.anyio
 FOLLOWER_FAILED_WITHIN = 30.0  # seconds; a guard against hanging, not a wait
@@ -50,3 +55,24 @@ async def test_a_stopped_catalog_follower_makes_health_degraded_with_its_name_an
     assert body["problems"] == [
         {"name": "catalog", "error": f"RuntimeError: cannot apply the batch ending at position {seen[0]}"}
     ]
+
+
+async def test_a_stopped_search_index_makes_health_degraded_and_search_a_503_until_it_indexes_again(
+    app: Litestar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(view: AuditSearchView, conn: object, events: list[StoredEvent]) -> None:
+        raise RuntimeError("cannot index this batch")
+
+    monkeypatch.setattr(AuditSearchView, "apply", broken)
+    async with AsyncTestClient(app=app, base_url=LOCAL_BASE_URL) as client:
+        refused = await client.get("/api/v1/audit/events", params={"q": "ServiceStarted"})
+        degraded = (await client.get("/api/v1/health")).json()
+        monkeypatch.undo()
+        searched = await client.get("/api/v1/audit/events", params={"q": "ServiceStarted"})
+        healthy = (await client.get("/api/v1/health")).json()
+    assert refused.status_code == 503 and refused.headers["content-type"].startswith("application/problem+json")
+    assert "RuntimeError: cannot index this batch" in refused.json()["detail"]
+    assert degraded["status"] == "degraded"
+    assert degraded["problems"] == [{"name": "audit_search", "error": "RuntimeError: cannot index this batch"}]
+    assert searched.status_code == 200 and searched.json()["events"]
+    assert (healthy["status"], healthy["problems"]) == ("ok", [])

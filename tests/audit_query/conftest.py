@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import msgspec
 import pytest
 
 from backend.audit.events import ServiceStarted, VaultRekeyed, VaultUpgraded
+from backend.audit.search_view import SearchIndex
 from backend.services import build_registry
 from backend.sessions.events import ModelChoice, SessionCreated
 from backend.settings import Settings
@@ -60,6 +62,14 @@ async def _seed(path: Path) -> Seeded:
                 result = await store.append(stream, [event], metadata=Metadata(actor=actor))
                 rows[result.first_position] = (stream, type(event).__name__, actor)
     return Seeded(middle=middle, rows=rows)
+
+
+@asynccontextmanager
+async def search_index(store: SQLiteEventStore) -> AsyncIterator[SearchIndex]:
+    """The search index of a store a test opened, following the log from the first search until the block ends."""
+    async with anyio.create_task_group() as tasks:
+        yield SearchIndex(store, tasks)
+        tasks.cancel_scope.cancel()
 
 
 @pytest.fixture

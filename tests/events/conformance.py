@@ -570,6 +570,22 @@ class EventStoreConformance(ABC):
         assert [tuple(r) for r in live] == [("Ann", 300)]
 
     @pytest.mark.anyio
+    async def test_a_rebuild_is_kept_across_opens_until_it_is_marked_logged(self) -> None:
+        async with self.open_store(inline_views=(BalanceView("live"),)) as store:
+            await store.append("acct-1", [Opened(owner="Ann"), Deposited(amount=5)], metadata=ALICE)
+        async with self.open_store(inline_views=(BalanceView("live", version=2, scale=100),)) as store:
+            made = store.rebuilt_views
+        async with self.open_store(inline_views=(BalanceView("live", version=2, scale=100),)) as store:
+            kept = await store.unlogged_rebuilds()
+            await store.rebuild_logged(kept[0])
+            after = await store.unlogged_rebuilds()
+        async with self.open_store() as store:
+            reopened = await store.unlogged_rebuilds()
+        assert [(r.view, r.from_version, r.to_version, r.events) for r in made] == [("live", 1, 2, 2)]
+        assert kept == made and len(kept[0].event_id) == 32
+        assert after == reopened == []
+
+    @pytest.mark.anyio
     async def test_a_view_new_to_a_log_with_events_is_built_from_it(self) -> None:
         async with self.open_store() as store:
             await store.append("acct-1", [Opened(owner="Ann"), Deposited(amount=5)], metadata=ALICE)

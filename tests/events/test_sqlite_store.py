@@ -214,7 +214,7 @@ class TestSQLiteEventStore(EventStoreConformance):
         assert [(r.view, r.from_version, r.to_version, r.events) for r in upgraded] == [("applied", 0, 1, 3)]
         assert rows == [(1, 1), (2, 1), (3, 1)]
         assert reopened == []
-        assert meta["schema_version"] == "2"
+        assert meta["schema_version"] == "3"
         assert versions == [("applied", 1)]
 
 

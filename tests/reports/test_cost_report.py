@@ -19,10 +19,14 @@ Costs below are in millionths of a dollar (the table's figures), divided by 1e6 
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from dataclasses import dataclass
+from datetime import datetime
 
 import pytest
 
+from backend.reports.cost import transcript_window
 from tests.sessions.conftest import Client, instance, ok, send
 from tests.upstreams import UpstreamServer
 
@@ -304,3 +308,16 @@ async def test_a_deleted_instance_keeps_its_spend_under_the_name_it_had(client: 
     assert body["total"] == TOTAL
     assert by_key(body)[beta]["name"] == "Beta"
     assert shown(by_key(body)[beta]) == figures(2, 800, 4000, (3, 6, 0), unknown=1)
+
+
+async def test_a_window_reads_one_range_of_the_transcript_position_index(client: Client, ran: Ran) -> None:
+    since, until = datetime.fromisoformat(ran.at["t2"]), datetime.fromisoformat(ran.at["t4"])
+    sql, params = transcript_window(since, until)
+    database = client.app.state.services.settings.database_path
+    with sqlite3.connect(database) as conn:
+        plan = " | ".join(str(row[3]) for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+        read = [json.loads(body) for _, body in conn.execute(sql, params)]
+    conn.close()
+    assert "USING INDEX session_message_position (position>? AND position<?)" in plan
+    assert [entry["kind"] for entry in read] == ["turn", "user", "turn", "user"]  # t2 ended; t3; t4's message
+    assert [entry["at"] for entry in read if entry["kind"] == "turn"] == [ran.at["t2"], ran.at["t3"]]
