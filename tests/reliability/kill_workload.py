@@ -60,8 +60,8 @@ class Owned:
 
     id: str
     name: str
-    key: str | None  # None: a key change went unanswered, so which key the instance holds is not known
-    key_version: int  # the version the last answered key change reported
+    key: str | None  # "" once removed; None: a key change went unanswered, so which key it holds is not known
+    key_version: int  # the version the last answered key change reported (0 once removed): the lowest it can show
     tested: bool = False
     deleting: bool = False  # a delete was sent: the instance may be gone
 
@@ -145,6 +145,8 @@ class Client:
             (4.0 if len(live) < 1 else 1.0 if len(live) < MAX_INSTANCES else 0.0, lambda: self._create(http)),
             (1.5 if live else 0.0, lambda: self._rotate(http, self.rng.choice(live))),
             (1.5 if live else 0.0, lambda: self._test(http, self.rng.choice(live))),
+            (0.3 if live else 0.0, lambda: self._remove_key(http, self.rng.choice(live))),
+            (0.5 if live else 0.0, lambda: self._rename(http, self.rng.choice(live))),
             (1.0 if tested and len(self.chats) < 3 else 0.0, lambda: self._open_session(http, self.rng.choice(tested))),
             (5.0 if self.chats else 0.0, lambda: self._send_turn(http, self.rng.choice(self.chats))),
             (0.3 if unused and len(live) > 1 else 0.0, lambda: self._delete(http, self.rng.choice(unused))),
@@ -196,6 +198,25 @@ class Client:
             self._ack("key changed", rid, need("CredentialSet", "CredentialRotated", instance_id=instance.id,
                                                credential_version=version))
             instance.key, instance.key_version = key, version
+
+    async def _remove_key(self, http: httpx.AsyncClient, instance: Owned) -> None:
+        """A removal records CredentialRemoved when the instance has a key; without one it records nothing."""
+        had_key = instance.key not in (None, "")
+        instance.key, instance.key_version = None, 0
+        rid = self._request_id()
+        answer = await http.delete(f"/api/v1/instances/{instance.id}/credential", headers={"x-request-id": rid})
+        if self._acknowledged(answer):
+            instance.key = ""
+            if had_key:
+                self._ack("key removed", rid, need("CredentialRemoved", instance_id=instance.id))
+
+    async def _rename(self, http: httpx.AsyncClient, instance: Owned) -> None:
+        rid = self._request_id()
+        name = f"{instance.name.rsplit(' ', 1)[0]} {secrets.token_hex(3)}"
+        body = {"name": name}
+        answer = await http.patch(f"/api/v1/instances/{instance.id}", json=body, headers={"x-request-id": rid})
+        if self._acknowledged(answer):
+            self._ack("instance renamed", rid, need("InstanceUpdated", instance_id=instance.id))
 
     async def _test(self, http: httpx.AsyncClient, instance: Owned) -> None:
         rid = self._request_id()

@@ -63,7 +63,7 @@ class Findings:
     """What the checks after each start found, over the whole run."""
 
     lost: set[tuple[str, ...]] = field(default_factory=set)  # request ids of acknowledged writes missing from the log
-    problems: list[str] = field(default_factory=list)
+    problems: set[str] = field(default_factory=set)  # each told once, however many checks found it
     in_flight: Counter[str] = field(default_factory=Counter)  # how the turns in flight at a kill were closed
     left: Counter[str] = field(default_factory=Counter)  # how the turns their clients went away from were closed
     interrupted: int = 0  # TurnInterrupted events written by the starts
@@ -97,8 +97,10 @@ async def test_acknowledged_writes_survive_the_server_being_killed_mid_write(
             await anyio.to_thread.run_sync(api.start)
             restart_s = time.monotonic() - started
             await _check(api, token, clients, ledger, findings)
+            check_s = time.monotonic() - started - restart_s
             during_start = "" if startup_kill is None else f", then {startup_kill:.2f} s into its start"
-            print(f"kill {kill} after {delay:.2f} s{during_start}: restarted in {restart_s:.1f} s; "
+            print(f"kill {kill} after {delay:.2f} s{during_start}: restarted in {restart_s:.1f} s, checked in "
+                  f"{check_s:.1f} s; "
                   f"{len(ledger.acks)} acknowledged writes so far, {len(findings.lost)} lost, "
                   f"{len(findings.problems)} problems")
     finally:
@@ -110,7 +112,7 @@ async def test_acknowledged_writes_survive_the_server_being_killed_mid_write(
     print(f"  turns started {len(ledger.turns)}; without a frame, in flight at a kill: closed as {dict(findings.in_flight)}"
           f"; the client gone: closed as {dict(findings.left)}; TurnInterrupted written {findings.interrupted}")
     assert not ledger.faults, f"seed {seed}: {ledger.faults[:10]}"
-    assert not findings.problems, f"seed {seed}: {findings.problems[:20]}"
+    assert not findings.problems, f"seed {seed}: {sorted(findings.problems)[:20]}"
     assert len(findings.lost) == 0, f"seed {seed}: {sorted(findings.lost)[:20]}"
     assert findings.in_flight["TurnInterrupted"] > 0, f"seed {seed}: no turn was in flight at any kill"
     assert "Traceback" not in api.log.read_text(), f"seed {seed}: see {api.log}"
@@ -142,9 +144,9 @@ async def _check(api: LiveApi, token: str, clients: list[Client], ledger: Ledger
         sessions = await _all_sessions(http)
         health = (await http.get("/api/v1/health")).json()
     verified, views = await _commands(api.env, ("verify",), ("views", "check"))
-    findings.problems += [f"{name}: {output}" for name, output in (("verify", verified), ("views check", views)) if output]
+    findings.problems.update(f"{name}: {output}" for name, output in (("verify", verified), ("views check", views)) if output)
     if health["status"] != "ok":
-        findings.problems.append(f"health: {health}")
+        findings.problems.add(f"health: {health}")
     _check_acknowledged(events, ledger, findings)
     _check_turns(events, ledger, sessions, findings)
     _check_views_answer(instances, sessions, clients, ledger, findings)
@@ -164,11 +166,9 @@ def _check_acknowledged(events: list[LoggedEvent], ledger: Ledger, findings: Fin
 
 def _check_turns(events: list[LoggedEvent], ledger: Ledger, sessions: list[dict], findings: Findings) -> None:
     """No turn is open in the log or the views; each turn in flight at a kill has an end in the log."""
+    findings.problems.update(_turns_through_the_log(events))
     started = {str(event.data["turn_id"]): event.request_id for event in events if event.type == "TurnStarted"}
     ends = {str(event.data["turn_id"]): event.type for event in events if event.type in END_TYPES}
-    open_turns = sorted(set(started) - set(ends))
-    if open_turns:
-        findings.problems.append(f"turns left open in the log: {open_turns[:5]}")
     findings.interrupted = sum(1 for event in events if event.type == "TurnInterrupted")
     turn_of = {request_id: turn_id for turn_id, request_id in started.items()}
     for turn in ledger.turns:
@@ -176,14 +176,32 @@ def _check_turns(events: list[LoggedEvent], ledger: Ledger, sessions: list[dict]
             continue
         turn_id = turn_of.get(turn.request_id)
         if turn_id is None or turn_id not in ends:
-            findings.problems.append(f"turn of request {turn.request_id} has no end in the log, and no frame came")
+            findings.problems.add(f"turn of request {turn.request_id} has no end in the log, and no frame came")
             continue
         turn.closed_as = ends[turn_id]
         (findings.left if turn.left else findings.in_flight)[turn.closed_as] += 1
     running = [(session["id"], agent["id"]) for session in sessions for agent in session["agents"]
                if agent["status"] == "running"]
     if running:
-        findings.problems.append(f"agents still shown running after the start: {running[:5]}")
+        findings.problems.add(f"agents still shown running after the start: {running[:5]}")
+
+
+def _turns_through_the_log(events: list[LoggedEvent]) -> list[str]:
+    """Along the log, each turn ends once after it started; when a server starts, the turns left open by the
+    one killed before it have all just been closed as TurnInterrupted; none is open at the log's end."""
+    problems: list[str] = []
+    open_turns: dict[str, int] = {}
+    for event in events:
+        turn_id = str(event.data.get("turn_id"))
+        if event.type == "TurnStarted":
+            open_turns[turn_id] = event.position
+        elif event.type in END_TYPES and open_turns.pop(turn_id, None) is None:
+            problems.append(f"{event.type} at position {event.position} ends turn {turn_id}, which was not open")
+        elif event.type == "ServiceStarted" and open_turns:
+            problems.append(f"turns open when the server started at position {event.position}: {sorted(open_turns)[:5]}")
+    if open_turns:
+        problems.append(f"turns left open in the log: {sorted(open_turns)[:5]}")
+    return problems
 
 
 def _check_views_answer(
@@ -194,15 +212,15 @@ def _check_views_answer(
     for owned in [owned for client in clients for owned in client.instances if not owned.deleting]:
         shown = instances.get(owned.id)
         if shown is None:
-            findings.problems.append(f"instance {owned.id} ({owned.name}) is not listed")
+            findings.problems.add(f"instance {owned.id} ({owned.name}) is not listed")
             continue
         version = (shown["credential"] or {}).get("version", 0)
         if version < owned.key_version or (owned.key is not None and version != owned.key_version):
-            findings.problems.append(f"instance {owned.id} shows key version {version}, acknowledged {owned.key_version}")
-    findings.problems += [f"deleted instance {gone} is still listed" for gone in ledger.deleted if gone in instances]
+            findings.problems.add(f"instance {owned.id} shows key version {version}, acknowledged {owned.key_version}")
+    findings.problems.update(f"deleted instance {gone} is still listed" for gone in ledger.deleted if gone in instances)
     shown_sessions = {session["id"] for session in sessions}
-    findings.problems += [f"session {chat.session_id} is not listed" for client in clients for chat in client.chats
-                          if chat.session_id not in shown_sessions]
+    findings.problems.update(f"session {chat.session_id} is not listed" for client in clients for chat in client.chats
+                             if chat.session_id not in shown_sessions)
 
 
 def _check_key_files(folder: Path, instances: dict[str, dict], findings: Findings) -> None:
@@ -211,11 +229,11 @@ def _check_key_files(folder: Path, instances: dict[str, dict], findings: Finding
     expected = {f"{instance_id}.v{item['credential']['version']}.cred" for instance_id, item in instances.items()
                 if item["credential"] is not None}
     if files != expected:
-        findings.problems.append(f"key files orphaned: {sorted(files - expected)[:5]}, "
+        findings.problems.add(f"key files orphaned: {sorted(files - expected)[:5]}, "
                                  f"missing: {sorted(expected - files)[:5]}")
     missing = [instance_id for instance_id, item in instances.items() if item.get("key_missing")]
     if missing:
-        findings.problems.append(f"instances shown with their key missing: {missing[:5]}")
+        findings.problems.add(f"instances shown with their key missing: {missing[:5]}")
 
 
 async def _all_events(http: httpx.AsyncClient) -> list[LoggedEvent]:
