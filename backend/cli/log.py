@@ -120,7 +120,8 @@ async def rebuild_views(settings: Settings, name: str | None) -> int:
 async def check_views(settings: Settings, name: str | None, as_json: bool) -> int:
     """Set one view or every stored view beside a replay of the log into it; exit 1 when any differs.
 
-    Each replay runs in a transaction that is undone, so the views stay as they were; appends wait meanwhile.
+    Each replay runs in a transaction that is undone, so the views stay as they were; appends wait meanwhile. A view
+    whose code version changed is first rebuilt as the store opens, as for `views rebuild`.
     """
     chosen, kept_inline = chosen_views(name)
     registry = build_registry()

@@ -106,7 +106,7 @@ async def test_acknowledged_writes_survive_the_server_being_killed_mid_write(
     finally:
         api.stop()
     kinds = Counter(ack.what for ack in ledger.acks)
-    print(f"kills {KILLS} under load and {findings.startup_kills} while starting, acknowledged writes "
+    print(f"seed {seed}: kills {KILLS} under load and {findings.startup_kills} while starting, acknowledged writes "
           f"{len(ledger.acks)}, lost {len(findings.lost)}")
     print(f"  acknowledged: {dict(kinds)}; requests cut off {ledger.unanswered}, refused {dict(ledger.refused)}")
     print(f"  turns started {len(ledger.turns)}; without a frame, in flight at a kill: closed as {dict(findings.in_flight)}"
