@@ -21,6 +21,8 @@ Details beyond the agreed API:
   `rebuilt_views`), `upgrade_views(views)` does the same for catch-up views, and `rebuild` records it.
   Each such rebuild is kept, from its own transaction, until `rebuild_logged`: `unlogged_rebuilds()`
   lists them, each with the `event_id` to log it under (so logging it twice stores it once).
+- Each view answers its `rows`; `compare_with_rebuild(view)` sets them beside a replay of the log (undone
+  afterwards), and `table_rows(conn, *tables)` answers them for a view kept in plain tables.
 - `followers` (`FollowerHealth`) lists the catch-up views, and the followers that report there, which stopped
   on an error.
 - The store runs on asyncio (aiosqlite needs it).
@@ -32,7 +34,17 @@ from events.event import AppendResult, Event, Metadata, StoredEvent
 from events.registry import EventRegistry
 from events.sqlite_store import Durability, SQLiteEventStore
 from events.store import EventStore
-from events.views import CatchUpRunner, CatchUpView, FollowerFailure, FollowerHealth, InlineView, ViewRebuild
+from events.views import (
+    CatchUpRunner,
+    CatchUpView,
+    FollowerFailure,
+    FollowerHealth,
+    InlineView,
+    ViewComparison,
+    ViewRebuild,
+    ViewRow,
+    table_rows,
+)
 
 __all__ = [
     "AppendResult",
@@ -54,5 +66,8 @@ __all__ = [
     "StoredEvent",
     "UnknownEventType",
     "VerifyReport",
+    "ViewComparison",
     "ViewRebuild",
+    "ViewRow",
+    "table_rows",
 ]

@@ -24,14 +24,16 @@ from events.errors import StoreClosed
 from events.event import AppendResult, Event, Metadata, StoredEvent
 from events.planning import AppendRequest, EncodedEvent, new_event_id
 from events.registry import EventRegistry
-from events.rows import EVENT_JSON, EVENTS, Page, Source, format_time, page_query
+from events.rows import EVENT_JSON, EVENTS, NO_POSITION, Page, Source, format_time, page_query
 from events.schema import BUSY_TIMEOUT_SECONDS, SYNCHRONOUS_LEVELS, prepare_file
 from events.views import (
     CatchUpRunner,
     CatchUpView,
     FollowerHealth,
     InlineView,
+    ViewComparison,
     ViewRebuild,
+    compared,
     read_checkpoint,
     read_rebuilds,
     read_view_version,
@@ -51,6 +53,7 @@ VerifyRow = tuple[int, str, int, str, str, int, str, str, str, str, str]
 # the next page is fetched while this one is decoded.
 PREFETCH_HEAD_START = 0.0002
 AFTER_POSITION = page_query("position > ?")
+BETWEEN_POSITIONS = page_query("position > ? AND position <= ?")
 PAGE = 1000
 
 
@@ -286,6 +289,11 @@ class SQLiteEventStore:
         """Empty the view and replay the whole log into it, in one writer transaction; records its version."""
         await self.write_transaction(partial(self._replay, view))
 
+    async def compare_with_rebuild(self, view: InlineView | CatchUpView) -> ViewComparison:
+        """The view's rows beside a replay of the log into it (a catch-up view's only up to its checkpoint), in one
+        writer transaction whose replay is undone: the view is left as it was. Appends wait as for a rebuild."""
+        return await self.write_transaction(partial(self._compare, view))
+
     async def upgrade_views(self, views: Sequence[InlineView | CatchUpView]) -> list[ViewRebuild]:
         """Create each view, and rebuild from the log each one whose recorded version is not its code's.
 
@@ -362,18 +370,24 @@ class SQLiteEventStore:
     async def _replay(self, view: InlineView | CatchUpView, conn: aiosqlite.Connection) -> int:
         """Empty the view and apply the whole log to it; returns how many events were replayed."""
         await view.create(conn)
-        await view.reset(conn)
-        position, replayed = 0, 0
-        while True:
-            page = await _fetch_page(conn, AFTER_POSITION, (position, PAGE))
-            if not page.count:
-                break
-            await view.apply(conn, page.decode())
-            position, replayed = page.last_position, replayed + page.count
+        position, replayed = await _refill(view, conn, until=None)
         if not self._is_inline(view):
             await write_checkpoint(conn, view.name, position)
         await write_view_version(conn, view.name, view.version)
         return replayed
+
+    async def _compare(self, view: InlineView | CatchUpView, conn: aiosqlite.Connection) -> ViewComparison:
+        await view.create(conn)
+        stored = await view.rows(conn)
+        until = None if self._is_inline(view) else await read_checkpoint(conn, view.name)
+        await conn.execute("SAVEPOINT view_check")
+        try:
+            await _refill(view, conn, until)
+            rebuilt = await view.rows(conn)
+        finally:
+            await conn.execute("ROLLBACK TO view_check")
+            await conn.execute("RELEASE view_check")
+        return compared(view.name, stored, rebuilt)
 
     def _is_inline(self, view: InlineView | CatchUpView) -> bool:
         return any(view is inline for inline in self._inline_views)
@@ -386,6 +400,21 @@ class SQLiteEventStore:
         self._closed = True
         self._queue.close()
         self._wake_subscribers()
+
+
+async def _refill(
+    view: InlineView | CatchUpView, conn: aiosqlite.Connection, until: int | None
+) -> tuple[int, int]:
+    """Empty the view and apply the log to it, all of it or up to position `until`: (last position, events applied)."""
+    await view.reset(conn)
+    position, replayed = 0, 0
+    while True:
+        page = await _fetch_page(conn, BETWEEN_POSITIONS, (position, NO_POSITION if until is None else until, PAGE))
+        if not page.count:
+            break
+        await view.apply(conn, page.decode())
+        position, replayed = page.last_position, replayed + page.count
+    return position, replayed
 
 
 async def _fetch_page(conn: aiosqlite.Connection, sql: str, params: Sequence[object]) -> Page:

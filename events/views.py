@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from events.sqlite_store import SQLiteEventStore
 
 log = logging.getLogger(__name__)
+ViewRow = tuple[object, ...]
 
 
 class InlineView(Protocol):
@@ -32,6 +34,10 @@ class InlineView(Protocol):
 
     async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None: ...
 
+    async def rows(self, conn: aiosqlite.Connection) -> list[ViewRow]:
+        """Everything the view holds, one tuple a row in any order: what a rebuild from the log must reproduce."""
+        ...
+
 
 class CatchUpView(Protocol):
     """A view that follows the log behind the appends, its checkpoint committed with each update."""
@@ -44,6 +50,38 @@ class CatchUpView(Protocol):
     async def reset(self, conn: aiosqlite.Connection) -> None: ...
 
     async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None: ...
+
+    async def rows(self, conn: aiosqlite.Connection) -> list[ViewRow]:
+        """Everything the view holds, one tuple a row in any order: what a rebuild from the log must reproduce."""
+        ...
+
+
+async def table_rows(conn: aiosqlite.Connection, *tables: str) -> list[ViewRow]:
+    """Every row of a view's tables, each led by its table's name: `rows` for a view kept in plain tables."""
+    found: list[ViewRow] = []
+    for table in tables:
+        found += [(table, *row) for row in await conn.execute_fetchall(f"SELECT * FROM {table}")]
+    return found
+
+
+class ViewComparison(msgspec.Struct, frozen=True, kw_only=True):
+    """A view's rows beside a replay of the log into it (up to its checkpoint, for a catch-up view).
+
+    `missing`: rows the replay wrote that the view lacks; `extra`: rows the view holds that the replay did not write.
+    """
+
+    view: str
+    equal: bool
+    rows: int
+    missing: int
+    extra: int
+
+
+def compared(view_name: str, stored: Sequence[ViewRow], rebuilt: Sequence[ViewRow]) -> ViewComparison:
+    """How `stored` differs from `rebuilt`, each row counted as often as it appears."""
+    have, want = Counter(stored), Counter(rebuilt)
+    missing, extra = (want - have).total(), (have - want).total()
+    return ViewComparison(view=view_name, equal=not missing and not extra, rows=len(stored), missing=missing, extra=extra)
 
 
 class ViewRebuild(msgspec.Struct, frozen=True, kw_only=True):

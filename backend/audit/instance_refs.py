@@ -10,7 +10,7 @@ import aiosqlite
 import msgspec
 
 from backend.instances.events import STREAM_PREFIX
-from events import StoredEvent
+from events import StoredEvent, ViewRow, table_rows
 from events.schema import CATEGORY
 
 TABLE = "audit_instance_refs"
@@ -42,6 +42,9 @@ class InstanceRefsView:
 
     async def reset(self, conn: aiosqlite.Connection) -> None:
         await conn.execute(f"DELETE FROM {TABLE}")
+
+    async def rows(self, conn: aiosqlite.Connection) -> list[ViewRow]:
+        return await table_rows(conn, TABLE)
 
     async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None:
         positions = msgspec.json.encode([event.position for event in events]).decode()

@@ -12,12 +12,13 @@ from anyio.abc import TaskGroup
 
 from backend.audit.schemas import shown_data
 from backend.errors import ProblemError
-from events import CatchUpRunner, EventRegistry, SQLiteEventStore, StoredEvent
+from events import CatchUpRunner, EventRegistry, SQLiteEventStore, StoredEvent, ViewRow
 from events.errors import FollowerStopped
 
 TABLE = "audit_search"
 CREATE = f"CREATE VIRTUAL TABLE IF NOT EXISTS {TABLE} USING fts5(body, content='', tokenize='unicode61')"
 # A contentless table keeps only the index: the text is the log's, read from the events table when shown.
+WORDS = f"temp.{TABLE}_words"  # the index read back word by word, to set beside a rebuild
 
 
 class AuditSearchView:
@@ -35,6 +36,11 @@ class AuditSearchView:
     async def reset(self, conn: aiosqlite.Connection) -> None:
         await conn.execute(f"DROP TABLE IF EXISTS {TABLE}")  # a contentless table cannot DELETE its rows
         await conn.execute(CREATE)
+
+    async def rows(self, conn: aiosqlite.Connection) -> list[ViewRow]:
+        """Each word of each event where it stands (word, position, column, offset): what the index holds."""
+        await conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {WORDS} USING fts5vocab(main, {TABLE}, instance)")
+        return [tuple(row) for row in await conn.execute_fetchall(f"SELECT term, doc, col, offset FROM {WORDS}")]
 
     async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None:
         await conn.executemany(

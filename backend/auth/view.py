@@ -14,7 +14,7 @@ import msgspec
 
 from backend.auth.events import TOKENS_STREAM, TokenIssued, TokenRevoked
 from backend.auth.permissions import Role
-from events import EventRegistry, SQLiteEventStore, StoredEvent
+from events import EventRegistry, SQLiteEventStore, StoredEvent, ViewRow, table_rows
 
 TABLE = "token_view"
 CREATE = f"""
@@ -65,6 +65,9 @@ class TokenView:
 
     async def reset(self, conn: aiosqlite.Connection) -> None:
         await conn.execute(f"DELETE FROM {TABLE}")
+
+    async def rows(self, conn: aiosqlite.Connection) -> list[ViewRow]:
+        return await table_rows(conn, TABLE)
 
     async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None:
         for stored in events:

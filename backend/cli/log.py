@@ -1,4 +1,4 @@
-"""`switchboard events`, `verify` and `views rebuild`: reading, checking and replaying the log."""
+"""`switchboard events`, `verify`, `views rebuild` and `views check`: reading, checking and replaying the log."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from backend.instances import InstanceListView
 from backend.services import build_registry
 from backend.sessions import SessionListView
 from backend.settings import Settings
-from events import CatchUpView, InlineView, SQLiteEventStore
+from backend.wording import plural
+from events import CatchUpView, InlineView, SQLiteEventStore, ViewComparison
 from events.chain import VerifyReport
 
 
@@ -94,14 +95,19 @@ def stored_views() -> tuple[dict[str, InlineView], dict[str, CatchUpView]]:
     return {view.name: view for view in inline}, {view.name: view for view in following}
 
 
-async def rebuild_views(settings: Settings, name: str | None) -> int:
-    """Replay the whole log into one view or every stored view, each in one transaction."""
+def chosen_views(name: str | None) -> tuple[list[InlineView | CatchUpView], list[InlineView]]:
+    """The stored view called `name`, or all of them, and which of those are inline (refused: a name no view has)."""
     inline, following = stored_views()
     views: dict[str, InlineView | CatchUpView] = {**inline, **following}
     if name is not None and name not in views:
         raise Refused(f"no view {name!r}; the views are {', '.join(sorted(views))}", code=2)
     chosen = [views[name]] if name else list(views.values())
-    kept_inline = [view for view in inline.values() if view in chosen]
+    return chosen, [view for view in inline.values() if view in chosen]
+
+
+async def rebuild_views(settings: Settings, name: str | None) -> int:
+    """Replay the whole log into one view or every stored view, each in one transaction."""
+    chosen, kept_inline = chosen_views(name)
     registry = build_registry()
     async with SQLiteEventStore.open(settings.database_path, registry=registry, inline_views=kept_inline) as store:
         head = await store.head()
@@ -109,3 +115,30 @@ async def rebuild_views(settings: Settings, name: str | None) -> int:
             await store.rebuild(view)
             print(f"rebuilt {view.name} from {head} events")
     return 0
+
+
+async def check_views(settings: Settings, name: str | None, as_json: bool) -> int:
+    """Set one view or every stored view beside a replay of the log into it; exit 1 when any differs.
+
+    Each replay runs in a transaction that is undone, so the views stay as they were; appends wait meanwhile. A view
+    whose code version changed is first rebuilt as the store opens, as for `views rebuild`.
+    """
+    chosen, kept_inline = chosen_views(name)
+    registry = build_registry()
+    async with SQLiteEventStore.open(settings.database_path, registry=registry, inline_views=kept_inline) as store:
+        results = [await store.compare_with_rebuild(view) for view in chosen]
+    if as_json:
+        print_json(results)
+    for result in [] if as_json else results:
+        print(f"{result.view}: {_comparison_line(result)}")
+    differing = [result.view for result in results if not result.equal]
+    if differing:
+        raise Refused(f"{', '.join(differing)} differ from a rebuild; `switchboard views rebuild` replaces them")
+    return 0
+
+
+def _comparison_line(result: ViewComparison) -> str:
+    rows = plural(result.rows, "row")
+    if result.equal:
+        return f"{rows}, equal to a rebuild from the log"
+    return f"{rows}, {result.missing} missing and {result.extra} extra beside a rebuild from the log"

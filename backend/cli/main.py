@@ -16,7 +16,7 @@ from backend.catalog.views import SortKey
 from backend.cli.audit import add_audit_commands, run_audit
 from backend.cli.backup import backup, restore
 from backend.cli.domain import run_catalog_search, run_instances, run_sessions
-from backend.cli.log import print_events, rebuild_views, verify
+from backend.cli.log import check_views, print_events, rebuild_views, verify
 from backend.cli.output import OneLineParser, Refused, moment
 from backend.cli.report import report_cost
 from backend.instances.master_key import VaultKeyError
@@ -109,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     views = commands.add_parser("views", help="stored read views")
     view_actions = views.add_subparsers(dest="action", required=True)
     view_actions.add_parser("rebuild", help="replay the log into one view or all").add_argument("name", nargs="?")
+    check = view_actions.add_parser("check", help="compare one view or all with a replay of the log; exit 1 on a difference")
+    check.add_argument("name", nargs="?")
+    _add_json(check)
     backup = commands.add_parser("backup", help="copy the log and the vault into a new folder, while a server runs")
     backup.add_argument("path", type=Path, help="a new or empty folder")
     backup.add_argument("--include-master-key", action="store_true", help="also copy master.key (read the warning)")
@@ -230,7 +233,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> Coroutine[None, N
         "events": lambda: _events(settings, args),
         "token": lambda: run_token_command(settings, args),
         "verify": lambda: verify(settings, args.expect_head, args.json),
-        "views": lambda: rebuild_views(settings, args.name),
+        "views": lambda: _views(settings, args),
         "backup": lambda: backup(settings, args.path, args.include_master_key),
         "restore": lambda: restore(settings, args.path, args.force),
         "instances": lambda: run_instances(settings, args),
@@ -240,6 +243,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> Coroutine[None, N
         "audit": lambda: run_audit(settings, args),
     }
     return commands[args.command]()
+
+
+async def _views(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "check":
+        return await check_views(settings, args.name, args.json)
+    return await rebuild_views(settings, args.name)
 
 
 async def _events(settings: Settings, args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ from backend.instances.events import (
     InstanceUpdated,
 )
 from backend.providers.contract import Outcome
-from events import Event, EventRegistry, SQLiteEventStore, StoredEvent
+from events import Event, EventRegistry, SQLiteEventStore, StoredEvent, ViewRow, table_rows
 
 Status = Literal["untested", "connected", "error"]
 
@@ -264,6 +264,9 @@ class InstanceListView:
     async def reset(self, conn: aiosqlite.Connection) -> None:
         self.changed()
         await conn.execute(f"DELETE FROM {TABLE}")
+
+    async def rows(self, conn: aiosqlite.Connection) -> list[ViewRow]:
+        return await table_rows(conn, TABLE)
 
     async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None:
         mine = [stored for stored in events if stored.stream_id.startswith(STREAM_PREFIX)]

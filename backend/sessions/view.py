@@ -37,7 +37,7 @@ from backend.sessions.events import (
     TurnStarted,
 )
 from backend.sessions.pricing import PriceInForce, Tokens, cost_of
-from events import Event, EventRegistry, SQLiteEventStore, StoredEvent
+from events import Event, EventRegistry, SQLiteEventStore, StoredEvent, ViewRow, table_rows
 
 AgentStatus = Literal["ready", "running", "instance_deleted"]
 
@@ -300,6 +300,9 @@ class SessionListView:
     async def reset(self, conn: aiosqlite.Connection) -> None:
         await conn.execute(f"DELETE FROM {SESSIONS}")
         await conn.execute(f"DELETE FROM {MESSAGES}")
+
+    async def rows(self, conn: aiosqlite.Connection) -> list[ViewRow]:
+        return await table_rows(conn, SESSIONS, MESSAGES)
 
     async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None:
         mine = [stored for stored in events if stored.stream_id.startswith(STREAM_PREFIX)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -118,6 +119,30 @@ async def test_views_rebuild_keeps_what_the_views_show(tmp_path: Path, upstream:
     assert after == before and before[0]
     unknown = cli(settings, "views", "rebuild", "nonsense")
     assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1 and "instances" in unknown.stderr
+
+
+async def test_views_check_compares_every_view_with_a_rebuild_and_names_one_that_differs(
+    tmp_path: Path, upstream: UpstreamServer
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    async with api_client(settings) as client:
+        await session(client, await instance(client, upstream))
+        await client.get("/api/v1/audit/events", params={"q": "Local"})  # the search index has caught up
+    checked = cli(settings, "views", "check")
+    assert checked.returncode == 0, checked.stderr
+    lines = {line.split(":")[0]: line for line in checked.stdout.splitlines()}
+    assert set(lines) == {"audit_instance_refs", "audit_search", "instances", "sessions", "tokens"}
+    assert all("equal to a rebuild" in line for line in lines.values())
+    with sqlite3.connect(settings.database_path) as conn:
+        conn.execute("UPDATE session_view SET open_turns = 1")
+    conn.close()
+    differing = cli(settings, "views", "check", "--json")
+    assert differing.returncode == 1 and "sessions differ from a rebuild" in differing.stderr
+    found = {item["view"]: item for item in json.loads(differing.stdout)}
+    assert (found["sessions"]["equal"], found["sessions"]["missing"], found["sessions"]["extra"]) == (False, 1, 1)
+    assert found["audit_search"]["equal"] and found["audit_search"]["rows"] > 0
+    assert cli(settings, "views", "check", "sessions").returncode == 1  # the check left the view as it was
+    assert cli(settings, "views", "check", "instances").returncode == 0
 
 
 def shown(settings: Settings) -> tuple[str, str]:

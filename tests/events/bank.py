@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import aiosqlite
 
-from events import Event, EventRegistry, StoredEvent
+from events import Event, EventRegistry, StoredEvent, ViewRow, table_rows
 
 KILLED_EXIT_CODE = 37
 
@@ -58,6 +58,9 @@ class BalanceView:
     async def reset(self, conn: aiosqlite.Connection) -> None:
         await conn.execute(f"DELETE FROM {self.table}")
 
+    async def rows(self, conn: aiosqlite.Connection) -> list[ViewRow]:
+        return await table_rows(conn, self.table)
+
     async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None:
         rows = [self._row(event) for event in events]
         await conn.executemany(
@@ -98,6 +101,9 @@ class AppliedLog:
 
     async def reset(self, conn: aiosqlite.Connection) -> None:
         await conn.execute(f"DELETE FROM {self.table}")
+
+    async def rows(self, conn: aiosqlite.Connection) -> list[ViewRow]:
+        return await table_rows(conn, self.table)
 
     async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None:
         for event in events:

@@ -22,7 +22,7 @@ from events import (
     SQLiteEventStore,
     StoredEvent,
 )
-from tests.events.bank import KILLED_EXIT_CODE, AppliedLog, Deposited, Opened, bank_registry
+from tests.events.bank import KILLED_EXIT_CODE, AppliedLog, BalanceView, Deposited, Opened, bank_registry
 from tests.events.conformance import ALICE, EventStoreConformance
 
 REPO = Path(__file__).resolve().parents[2]
@@ -216,6 +216,44 @@ class TestSQLiteEventStore(EventStoreConformance):
         assert reopened == []
         assert meta["schema_version"] == "3"
         assert versions == [("applied", 1)]
+
+    @pytest.mark.anyio
+    async def test_a_view_compared_with_its_rebuild_shows_each_row_changed_behind_its_back_and_stays_as_it_was(
+        self,
+    ) -> None:
+        view = BalanceView()
+        async with self.open_store(inline_views=(view,)) as store:
+            assert isinstance(store, SQLiteEventStore)
+            await _fill_deposits(store, 30)
+            faithful = await store.compare_with_rebuild(view)
+            with self._raw() as conn:
+                conn.execute(f"UPDATE {view.table} SET balance = balance + 1 WHERE stream_id = 'acct-1'")
+            tampered = await store.compare_with_rebuild(view)
+            kept = [tuple(r) for r in await store.fetch(f"SELECT balance FROM {view.table} WHERE stream_id = 'acct-1'")]
+            head = await store.head()
+        assert (faithful.equal, faithful.rows, faithful.missing, faithful.extra) == (True, 3, 0, 0)
+        assert (tampered.equal, tampered.rows, tampered.missing, tampered.extra) == (False, 3, 1, 1)
+        assert kept == [(sum(range(1, 30, 3)) + 1,)]  # the replay was undone: the view is as it was found
+        assert head == 30  # and the log gained nothing
+
+    @pytest.mark.anyio
+    async def test_a_catch_up_view_is_compared_with_a_replay_up_to_its_checkpoint(self) -> None:
+        view = AppliedLog()
+        async with self.open_store() as store:
+            assert isinstance(store, SQLiteEventStore)
+            await _fill_deposits(store, 20)
+            with anyio.fail_after(60):
+                async with store.run_catch_up(view) as runner:
+                    await runner.wait_until(20)
+            await _fill_deposits(store, 5)
+            behind = await store.compare_with_rebuild(view)
+            with self._raw() as conn:
+                conn.execute(f"DELETE FROM {view.table} WHERE position = 7")
+            lost = await store.compare_with_rebuild(view)
+            checkpoint = await store.checkpoint(view.name)
+        assert (behind.equal, behind.rows) == (True, 20)
+        assert (lost.equal, lost.missing, lost.extra) == (False, 1, 0)
+        assert checkpoint == 20
 
 
 async def _fill_deposits(store: EventStore, count: int) -> None:

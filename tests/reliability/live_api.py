@@ -1,4 +1,5 @@
-"""`switchboard api` as a child process on a free port and its own data folder, as an operator would run it."""
+"""`switchboard api` as a child process on a free port and its own data folder, as an operator would run it (and as
+a crash would end it: killed outright, then started again on the same port and folder)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -19,11 +19,47 @@ PROVIDER_KEYS = ("_API_KEY", "_API_TOKEN", "_ACCESS_KEY")
 """Variables the environment import would pick up: left out, so only what a test creates is there."""
 
 
-@dataclass(frozen=True)
 class LiveApi:
-    base: str
-    pid: int
-    log: Path
+    """`switchboard api` serving `env`'s data folder on its port; it can be killed outright and started again on
+    the same port and folder, its output appended to `log` each time."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.base = f"http://127.0.0.1:{env['SWITCHBOARD_PORT']}"
+        self._server: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self._server is not None, "the server is not running"
+        return self._server.pid
+
+    def start(self) -> None:
+        """Start the server and return once it answers."""
+        self.spawn()
+        assert self._server is not None
+        _wait_until_serving(self.base, self._server, self.log)
+
+    def spawn(self) -> None:
+        """Start the server and return at once, while it starts up."""
+        with self.log.open("ab") as output:
+            self._server = subprocess.Popen(
+                [sys.executable, "-m", "backend.cli", "api"], env=self.env, cwd=ROOT, stdout=output, stderr=output
+            )
+
+    def kill(self) -> None:
+        """SIGKILL: the process ends on the spot, with no shutdown of any kind (as the OOM killer ends it)."""
+        assert self._server is not None, "the server is not running"
+        self._server.kill()
+        self._server.wait(timeout=30)
+        self._server = None
+
+    def stop(self) -> None:
+        """SIGTERM, and wait for the server to shut down; nothing when it is not running."""
+        if self._server is not None:
+            self._server.terminate()
+            self._server.wait(timeout=30)
+            self._server = None
 
 
 def server_environment(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
@@ -57,12 +93,9 @@ def _wait_until_serving(base: str, server: subprocess.Popen[bytes], log: Path) -
 @contextmanager
 def live_api(env: dict[str, str], log: Path) -> Iterator[LiveApi]:
     """Serve the API alone with `env` (see server_environment) until the block ends; its output goes to `log`."""
-    base = f"http://127.0.0.1:{env['SWITCHBOARD_PORT']}"
-    with log.open("wb") as output:
-        server = subprocess.Popen([sys.executable, "-m", "backend.cli", "api"], env=env, cwd=ROOT, stdout=output, stderr=output)
+    api = LiveApi(env, log)
+    api.start()
     try:
-        _wait_until_serving(base, server, log)
-        yield LiveApi(base=base, pid=server.pid, log=log)
+        yield api
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        api.stop()
