@@ -19,6 +19,14 @@ class StreamEndedEarly(Exception):
     """Raised by a chat decoder when the lines run out before the protocol's end-of-answer marker."""
 
 
+class StreamStalled(Exception):
+    """No line of the answer came within the timeout; `kept_alive`: keep-alives (blank lines, SSE comments) did."""
+
+    def __init__(self, kept_alive: bool) -> None:
+        super().__init__()
+        self.kept_alive = kept_alive
+
+
 async def list_models_via(
     client: httpx.AsyncClient, conn: Connection, request: HttpRequest, parse: ParseModels
 ) -> ListResult:
@@ -78,12 +86,15 @@ async def _attempt(
             return
         status = opened.status_code
         try:
-            async for chunk in decode(opened.aiter_lines()):
+            async for chunk in decode(_progressing(opened.aiter_lines(), conn.timeout_ms / 1000)):
                 yield (
-                    Failure(chunk.outcome, chunk.http_status, chunk.message, 0.0)
+                    Failure(chunk.outcome, chunk.http_status or status, chunk.message, 0.0)
                     if isinstance(chunk, ChatError)
                     else chunk
                 )
+        except StreamStalled as stalled:
+            silence = "sent only keep-alives" if stalled.kept_alive else "went silent"
+            yield Failure("timeout", status, f"the stream {silence} for {conn.timeout_ms} ms", 0.0)
         except httpx.TimeoutException:
             yield Failure("timeout", status, f"the stream went silent for {conn.timeout_ms} ms", 0.0)
         except httpx.TransportError as error:
@@ -93,6 +104,26 @@ async def _attempt(
             yield Failure("bad_response", status, f"unreadable stream data: {error}", 0.0)
         except StreamEndedEarly:
             yield Failure("bad_response", status, "the stream ended before the answer was complete", 0.0)
+
+
+async def _progressing(lines: AsyncIterator[str], seconds: float) -> AsyncIterator[str]:
+    """The lines, until none but keep-alives (blank lines, SSE comments) have come for `seconds` of waiting
+    (StreamStalled): a read timeout alone never ends a body that sends a keep-alive now and then but no answer.
+    Only the time spent waiting for a line counts, not the reader's own time between lines."""
+    remaining, idle_lines = seconds, 0
+    while True:
+        started = anyio.current_time()
+        with anyio.move_on_after(remaining) as waiting:
+            line = await anext(lines, None)
+        if waiting.cancelled_caught:
+            raise StreamStalled(kept_alive=idle_lines > 1)  # more than the blank line that ends an SSE event
+        if line is None:
+            return
+        if line.strip() and not line.startswith(":"):
+            remaining, idle_lines = seconds, 0
+        else:
+            remaining, idle_lines = remaining - (anyio.current_time() - started), idle_lines + 1
+        yield line
 
 
 def _reported(chunk: ChatChunk | Failure, secrets: tuple[str, ...]) -> ChatChunk:

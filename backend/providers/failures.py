@@ -13,6 +13,7 @@ RETRYABLE: frozenset[Outcome] = frozenset({"rate_limited", "server_error", "time
 SECRET_HEADER_WORDS = ("auth", "key", "token", "secret", "cookie", "signature")
 REDACTED = "[redacted]"
 MAX_MESSAGE_CHARS = 400
+MAX_CAUSES = 8  # how far down an exception's causes a description looks
 
 
 class Failure(msgspec.Struct, frozen=True):
@@ -71,6 +72,20 @@ def failure_from_answer(status: int, headers: Mapping[str, str], body: bytes, la
     return Failure(classify_status(status, reasons), status, message, latency_ms, retry_after_s)
 
 
+def error_in_answer(status: int, body: bytes, latency_ms: float) -> Failure | None:
+    """A successful answer whose JSON body is an error object: some servers (Ollama, proxies, Gemini under load)
+    answer 200 with `{"error": ...}`, which a model list with optional fields would read as empty. A server error,
+    worth another attempt, as an error inside a chat stream is."""
+    try:
+        decoded = _error_body.decode(body)
+    except msgspec.DecodeError:
+        return None
+    if decoded.error is None:
+        return None
+    text, _ = _error_text(body)
+    return Failure("server_error", status, f"HTTP {status} with an error instead of an answer: {text}", latency_ms)
+
+
 def _error_text(body: bytes) -> tuple[str, list[str]]:
     try:
         decoded = _error_body.decode(body)
@@ -123,8 +138,17 @@ def secrets_of(api_key: Secret | None, headers: Mapping[str, str]) -> tuple[str,
     return tuple(sorted((secret for secret in found if secret.strip()), key=len, reverse=True))
 
 
-def describe_error(error: Exception) -> str:
-    return str(error) or type(error).__name__
+def describe_error(error: BaseException) -> str:
+    """The error's own words, else its causes' (a reset connection says so only at the bottom of the chain httpx
+    raises: ReadError from anyio's BrokenResourceError from ConnectionResetError), else its type's name."""
+    cause: BaseException | None = error
+    for _ in range(MAX_CAUSES):
+        if cause is None:
+            break
+        if str(cause):
+            return str(cause)
+        cause = cause.__cause__ or cause.__context__
+    return type(error).__name__
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:

@@ -9,9 +9,11 @@ import httpx
 import msgspec
 
 from backend.providers.contract import Connection
-from backend.providers.failures import RETRYABLE, Failure, describe_error, failure_from_answer
+from backend.providers.failures import RETRYABLE, Failure, describe_error, error_in_answer, failure_from_answer
 
 MAX_RETRY_AFTER_S = 30.0  # a server asking for a longer wait is not retried: the failure is reported at once
+# No connection was made (refused, no such host, TLS refused, a proxy's refusal) or none could be: unreachable.
+CANNOT_CONNECT = (httpx.ConnectError, httpx.ProxyError, httpx.UnsupportedProtocol, httpx.InvalidURL)
 
 
 class HttpRequest(msgspec.Struct, frozen=True):
@@ -100,12 +102,11 @@ async def _fetch_once(client: httpx.AsyncClient, conn: Connection, request: Http
         except httpx.TimeoutException:
             return _timed_out(conn, started)
         except httpx.TransportError as error:
-            return Failure(
-                "bad_response", opened.status_code, f"the answer broke off: {describe_error(error)}", _since(started)
-            )
+            message = f"the answer broke off: {describe_error(error)}"
+            return Failure("bad_response", opened.status_code, message, _since(started), broke_off=True)
         finally:
             await _close(opened)
-        return Reply(opened.status_code, body, _since(started))
+        return error_in_answer(opened.status_code, body, _since(started)) or Reply(opened.status_code, body, _since(started))
     return _timed_out(conn, started)
 
 
@@ -124,10 +125,13 @@ async def _open(
         response = await client.send(_build(client, conn, request), stream=True)
     except httpx.TimeoutException:
         return _timed_out(conn, started)
-    except (httpx.TransportError, httpx.InvalidURL) as error:
+    except CANNOT_CONNECT as error:
         return Failure(
             "unreachable", None, f"cannot reach {_origin(request.url)}: {describe_error(error)}", _since(started)
         )
+    except httpx.TransportError as error:  # connected and sent, then the connection was closed or reset
+        message = f"the connection to {_origin(request.url)} broke off before an answer: {describe_error(error)}"
+        return Failure("bad_response", None, message, _since(started), broke_off=True)
     if response.status_code < 400:
         return response
     try:

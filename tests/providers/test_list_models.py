@@ -154,3 +154,25 @@ async def test_the_upstreams_explanation_is_kept(client: httpx.AsyncClient, upst
 async def test_a_single_model_is_counted_in_the_singular(client: httpx.AsyncClient, upstream: UpstreamServer) -> None:
     upstream.scenario.models = ["only-model"]
     assert (await list_models(client, connection(upstream.urls, "ollama"))).message == "1 model listed"
+
+
+@pytest.mark.parametrize("provider_type", PROTOCOLS)
+async def test_an_error_object_in_a_200_is_a_server_error_not_an_empty_list(
+    client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str
+) -> None:
+    upstream.scenario.behaviour = "stream_error"
+    upstream.scenario.error_message = "quota exceeded"
+    result = await list_models(client, connection(upstream.urls, provider_type, max_attempts=2))
+    assert (result.outcome, result.http_status) == ("server_error", 200)
+    assert result.message == "HTTP 200 with an error instead of an answer: quota exceeded"
+    assert len(upstream.scenario.requests) == 2
+
+
+@pytest.mark.parametrize("provider_type", PROTOCOLS)
+async def test_a_listing_reset_mid_body_is_tried_again(
+    client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str
+) -> None:
+    upstream.scenario.script = ["reset"]
+    result = await list_models(client, connection(upstream.urls, provider_type, max_attempts=2))
+    assert result.outcome == "ok" and result.model_ids == upstream.scenario.models
+    assert len(upstream.scenario.requests) == 2

@@ -3,6 +3,7 @@
 import json
 from contextlib import aclosing
 
+import anyio
 import httpx
 import pytest
 
@@ -219,3 +220,34 @@ async def test_a_reader_may_stop_early(client: httpx.AsyncClient, upstream: Upst
                 break
     again = await collect(stream_chat(client, conn, "local-small", MESSAGES))
     assert text_of(again) == DEFAULT_REPLY
+
+
+@pytest.mark.parametrize("provider_type", PROTOCOLS)
+@pytest.mark.parametrize("pieces", [0, 2])
+async def test_a_stream_of_keep_alives_times_out_and_says_so(
+    client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str, pieces: int
+) -> None:
+    upstream.scenario.behaviour = "never_ends"
+    upstream.scenario.pieces_before_fault = pieces
+    upstream.scenario.keepalive_s = 0.02
+    with anyio.fail_after(10):  # a body that never ends must not make a stream that never ends
+        chunks = await collect(
+            stream_chat(client, connection(upstream.urls, provider_type, timeout_ms=200), "local-small", MESSAGES)
+        )
+    error = last_error(chunks)
+    assert (error.outcome, error.http_status) == ("timeout", 200)
+    assert error.message == "the stream sent only keep-alives for 200 ms"
+    assert text_of(chunks) == "".join(reply_pieces(DEFAULT_REPLY)[:pieces])
+
+
+@pytest.mark.parametrize("provider_type", PROTOCOLS)
+async def test_a_reset_before_any_answer_is_a_broken_off_answer_not_an_unreachable_endpoint(
+    client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str
+) -> None:
+    upstream.scenario.behaviour = "hang_up"
+    chunks = await collect(stream_chat(client, connection(upstream.urls, provider_type), "local-small", MESSAGES))
+    error = last_error(chunks)
+    assert (error.outcome, error.http_status) == ("bad_response", None)
+    assert error.message == (
+        f"the connection to {upstream.urls.origin} broke off before an answer: [Errno 104] Connection reset by peer"
+    )

@@ -12,19 +12,29 @@ One uvicorn server on 127.0.0.1 serves every protocol under a path prefix; point
 
 In-process: `with UpstreamServer() as server:` (or the `upstream` fixture), then change `server.scenario`:
 `behaviour` for every request, `script` for the next few, `models`, `reply`, `thinking`, `key`, `retry_after_s`,
-`delay_s`, `error_message`, `pieces_before_fault`, `cache_read_tokens`, `cache_write_tokens`.
-`scenario.requests` records every request, headers included (`scenario.bodies(path_end)` parses their JSON), and
+`retry_after_as`, `delay_s`, `keepalive_s`, `error_message`, `pieces_before_fault`, `cache_read_tokens`,
+`cache_write_tokens`.
+`scenario.requests` records every request, headers included, with the time it came (`received_at`, wall clock);
+`scenario.bodies(path_end)` parses their JSON, and
 `scenario.reasoning` each chat's reasoning parameter as received (OpenAI/Azure `reasoning_effort`, Anthropic
 `thinking`, Gemini `generationConfig.thinkingConfig`, Ollama `think`; None when absent), checked as the service
-checks it. Behaviours: ok, unauthorized (401), not_found (404), rate_limited (429 with retry-after),
-server_error (500), slow (no answer for delay_s), and the stream faults stall (silent for delay_s), malformed,
-broken_stream (the connection closes) and stream_error, which strike after `pieces_before_fault` pieces of text
-(0: before the first token). A request may choose its behaviour with the header `x-upstream-behaviour`.
+checks it. Behaviours (scenario.py lists them):
+- error answers in each protocol's own error body: unauthorized (401), forbidden (403), not_found (404),
+  request_timeout (408), too_large (413), rate_limited (429, with a retry-after of `retry_after_s` seconds, or as
+  the HTTP date that far ahead rounded up to a whole second, or none: `retry_after_as` is seconds, http_date or
+  absent), server_error (500), bad_gateway (502), unavailable (503), overloaded (529);
+- no answer: hang_up (the connection is reset, RST, as soon as the request is read), slow (no answer for delay_s);
+- faults in a successful answer, which strike in a stream after `pieces_before_fault` pieces of text (0: before
+  the first token) and in a JSON answer after half its body: stall (silent for delay_s), malformed,
+  broken_stream (the connection closes), reset (the connection is reset), never_ends (only keep-alives, every
+  keepalive_s, until the client goes away) and stream_error (an error inside the stream; a JSON answer: an
+  error body with status 200).
+A request may choose its behaviour with the header `x-upstream-behaviour`. `server.open_connections()` counts
+the client connections open now.
 Chats stream each protocol's usage, cache tokens included where the protocol reports them; asked to reason, they
 think first (Anthropic thinking block, Ollama `thinking`, counted as output tokens elsewhere); a token limit
 below the reply cuts it with the protocol's own "length" finish reason. For a refused connection, stop a server
 and use its URLs.
-
 From another process: `python -m tests.upstreams --port 8765 --key K` runs it in the foreground and prints the
 URLs; `POST {origin}/_upstream/scenario` with a JSON object of the fields above changes the scenario,
 `POST {origin}/_upstream/reset` restores it, `GET {origin}/_upstream/requests` lists what was received (with each

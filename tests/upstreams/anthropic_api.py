@@ -10,6 +10,7 @@ ERRORS: dict[int, tuple[str, str]] = {  # status: type, usual message
     401: ("authentication_error", "invalid x-api-key"),
     403: ("permission_error", "Your API key does not have permission to use the specified resource."),
     404: ("not_found_error", "Not found"),
+    413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
     429: ("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit."),
     500: ("api_error", "Internal server error"),
     529: ("overloaded_error", "Overloaded"),

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -11,10 +12,13 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+Reset = Callable[[], Awaitable[None]]  # resets a request's connection
 
-Fault = Literal["none", "malformed", "broken_stream", "stall", "stream_error"]
+Fault = Literal["none", "malformed", "broken_stream", "reset", "stall", "never_ends", "stream_error"]
 SSE = "text/event-stream; charset=utf-8"
 NDJSON = "application/x-ndjson"
+JSON = "application/json"
+KEEP_ALIVES = {SSE: b": keep-alive\n\n", NDJSON: b"\n", JSON: b" "}  # bytes that add nothing to an answer
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,7 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]  # names lower-cased
     body: bytes
+    received_at: float = field(default_factory=time.time)  # wall clock, to compare with an HTTP date
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
@@ -55,13 +60,26 @@ class StreamReply:
     first_text: int = 0  # index of the first frame that carries a piece of the answer's text
 
 
+async def _no_reset() -> None:
+    return None
+
+
+def _always() -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class FaultPlan:
-    """A fault to play on a successful answer: streams play it after `pieces_before` text pieces."""
+    """A fault to play on a successful answer: streams play it after `pieces_before` text pieces, a JSON
+    answer in the middle of its body. `reset` resets this request's connection (RST); `current` turns False
+    once the test that chose the fault is over, which ends a body that never ends."""
 
     fault: Fault = "none"
     stall_s: float = 0.0
     pieces_before: int = 1
+    keepalive_s: float = 0.05
+    reset: Reset = _no_reset
+    current: Callable[[], bool] = _always
 
 
 Reply = JsonReply | StreamReply
@@ -91,24 +109,37 @@ async def read_request(scope: Scope, receive: Receive) -> Request:
     return Request(scope["method"], scope["path"], query, headers, bytes(body))
 
 
-async def send_reply(send: Send, reply: Reply, plan: FaultPlan) -> None:
+async def send_reply(send: Send, receive: Receive, reply: Reply, plan: FaultPlan) -> None:
     """Write a reply; a fault applies only to successful answers. A dropped answer is left incomplete."""
     if isinstance(reply, JsonReply):
-        await _send_json(send, reply, plan.fault if reply.status < 400 else "none")
+        await _send_json(send, receive, reply, plan if reply.status < 400 else FaultPlan())
     else:
-        await _send_stream(send, reply, plan)
+        await _send_stream(send, receive, reply, plan)
 
 
-async def _send_json(send: Send, reply: JsonReply, fault: Fault) -> None:
-    raw = json.dumps(reply.body).encode()
-    sent = raw[: len(raw) // 2] if fault in ("malformed", "broken_stream") else raw
-    length = len(raw) if fault == "broken_stream" else len(sent)
-    headers = {"content-type": "application/json", "content-length": str(length), **reply.headers}
+async def _send_json(send: Send, receive: Receive, reply: JsonReply, plan: FaultPlan) -> None:
+    """A fault strikes after half the body: malformed ends it there (a complete answer that is not JSON), the
+    others promise the whole body and then close, reset, pause, or send only keep-alives."""
+    raw, fault = json.dumps(reply.body).encode(), plan.fault
+    half = raw[: len(raw) // 2]
+    headers = {"content-type": JSON, **reply.headers}
+    if fault != "never_ends":  # chunked: it has no length to announce
+        headers["content-length"] = str(len(half) if fault == "malformed" else len(raw))
     await _start(send, reply.status, headers)
-    await send({"type": "http.response.body", "body": sent, "more_body": fault == "broken_stream"})
+    if fault in ("none", "stream_error"):
+        await _body(send, raw, more=False)
+        return
+    await _body(send, half, more=fault != "malformed")
+    if fault == "reset":
+        await plan.reset()
+    elif fault == "never_ends":
+        await _keep_alive(send, receive, KEEP_ALIVES[JSON], plan)
+    elif fault == "stall":
+        await asyncio.sleep(plan.stall_s)
+        await _body(send, raw[len(half) :], more=False)
 
 
-async def _send_stream(send: Send, reply: StreamReply, plan: FaultPlan) -> None:
+async def _send_stream(send: Send, receive: Receive, reply: StreamReply, plan: FaultPlan) -> None:
     await _start(send, 200, {"content-type": reply.media_type, "cache-control": "no-cache"})
     frames, fault, at = reply.frames, plan.fault, reply.first_text + plan.pieces_before
     if fault == "malformed":
@@ -116,12 +147,34 @@ async def _send_stream(send: Send, reply: StreamReply, plan: FaultPlan) -> None:
     if fault == "stream_error":
         frames = frames[:at] + [reply.error_frame]
     for index, frame in enumerate(frames):
-        if fault == "broken_stream" and index == at:
-            return  # the server answers no more: the client sees the connection close mid-body
-        if fault == "stall" and index == at:
-            await asyncio.sleep(plan.stall_s)
-        await send({"type": "http.response.body", "body": frame, "more_body": True})
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if index == at:
+            if fault == "broken_stream":
+                return  # the server answers no more: the client sees the connection close mid-body
+            if fault == "reset":
+                await plan.reset()
+                return
+            if fault == "never_ends":
+                await _keep_alive(send, receive, KEEP_ALIVES[reply.media_type], plan)
+                return
+            if fault == "stall":
+                await asyncio.sleep(plan.stall_s)
+        await _body(send, frame, more=True)
+    await _body(send, b"", more=False)
+
+
+async def _keep_alive(send: Send, receive: Receive, frame: bytes, plan: FaultPlan) -> None:
+    """Send keep-alives every `keepalive_s` until the client goes away (or the test is over): the body never ends."""
+    gone = asyncio.ensure_future(receive())  # the request was read: the next message is the client's disconnect
+    try:
+        while plan.current() and not gone.done():
+            await _body(send, frame, more=True)
+            await asyncio.wait([gone], timeout=plan.keepalive_s)
+    finally:
+        gone.cancel()
+
+
+async def _body(send: Send, data: bytes, *, more: bool) -> None:
+    await send({"type": "http.response.body", "body": data, "more_body": more})
 
 
 async def _start(send: Send, status: int, headers: dict[str, str]) -> None:

@@ -15,7 +15,9 @@ ERRORS: dict[int, tuple[str, str]] = {  # status: code, usual message
         "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key "
         "for an active subscription and use a correct regional API endpoint for your resource.",
     ),
+    403: ("403", "Access denied due to Virtual Network/Firewall rules."),
     404: ("404", "Resource not found"),
+    408: ("Timeout", "The operation was timeout."),
     429: ("429", "Requests to the ChatCompletions_Create Operation have exceeded the rate limit. Please retry later."),
     500: ("InternalServerError", "The server had an error while processing your request."),
 }

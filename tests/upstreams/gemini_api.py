@@ -15,8 +15,10 @@ STATUS_NAMES = {
 }
 USUAL_MESSAGES = {
     401: "Request had invalid authentication credentials.",
+    403: "The caller does not have permission",
     404: "Requested entity was not found.",
     429: "Resource has been exhausted (e.g. check quota).",
+    503: "The model is overloaded. Please try again later.",
     500: "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting",
 }
 KEY_INVALID = {

@@ -6,7 +6,16 @@ from tests.upstreams.asgi import NDJSON, JsonReply, Reply, Request, StreamReply,
 from tests.upstreams.dialect import Dialect, route
 from tests.upstreams.scenario import Scenario, answer, count_tokens, reply_pieces
 
-USUAL_MESSAGES = {401: "unauthorized", 404: "not found", 429: "too many requests", 500: "internal server error"}
+USUAL_MESSAGES = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not found",
+    413: "request entity too large",
+    429: "too many requests",
+    500: "internal server error",
+    502: "bad gateway",
+    503: "server busy, please try again. maximum pending requests exceeded",
+}
 
 
 def error(status: int, message: str | None) -> JsonReply:

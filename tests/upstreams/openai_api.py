@@ -9,9 +9,14 @@ from tests.upstreams.scenario import Answer, Scenario, answer, count_tokens, rep
 ERRORS: dict[int, tuple[str, str, str | None]] = {  # status: usual message, type, code
     400: ("Invalid request.", "invalid_request_error", None),
     401: ("Incorrect API key provided.", "invalid_request_error", "invalid_api_key"),
+    403: ("Country, region, or territory not supported", "request_forbidden", "unsupported_country_region_territory"),
     404: ("The requested resource does not exist.", "invalid_request_error", None),
+    408: ("Request timed out.", "timeout", None),
+    413: ("Request too large.", "invalid_request_error", "request_too_large"),
     429: ("Rate limit reached for requests. Please try again later.", "requests", "rate_limit_exceeded"),
     500: ("The server had an error while processing your request. Sorry about that!", "server_error", None),
+    502: ("Bad gateway.", "server_error", None),
+    503: ("The engine is currently overloaded, please try again later.", "server_error", None),
 }
 PROMPT_FILTER_CHUNK = {"id": "", "object": "", "created": 0, "model": "", "choices": [], "prompt_filter_results": []}
 REASONING_EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"})

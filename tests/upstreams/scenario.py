@@ -8,26 +8,53 @@ from tests.upstreams.asgi import Fault, Request
 
 Behaviour = Literal[
     "ok",
+    # Error answers, in the protocol's own error body (ERROR_STATUS has each status):
     "unauthorized",  # 401 (or the protocol's own auth refusal) whatever the key
+    "forbidden",  # 403
     "not_found",  # 404
-    "rate_limited",  # 429 with retry-after
+    "request_timeout",  # 408
+    "too_large",  # 413
+    "rate_limited",  # 429, with a retry-after as `retry_after_as` says
     "server_error",  # 500
+    "bad_gateway",  # 502
+    "unavailable",  # 503
+    "overloaded",  # 529, Anthropic's overloaded_error
+    # No answer:
+    "hang_up",  # reset the connection (RST) as soon as the request is read: not even a status line
     "slow",  # wait delay_s before answering at all
-    # Stream faults strike after `pieces_before_fault` pieces of text (0: before the first token):
+    # Faults in a successful answer. Streams: after `pieces_before_fault` pieces of text (0: before the first
+    # token); a JSON answer (a model list): after half its body.
     "stall",  # wait delay_s, then go on
     "malformed",  # a garbage stream event (a JSON answer: a body that is not valid JSON)
     "broken_stream",  # close the connection (a JSON answer: in the middle of the body)
-    "stream_error",  # report an error inside the stream, in the protocol's own way
+    "reset",  # reset the connection (RST) instead of closing it
+    "never_ends",  # send keep-alives only, every keepalive_s, until the client goes away: the body never ends
+    "stream_error",  # report an error inside the stream in the protocol's own way (a JSON answer: an error body
+    # with status 200)
 ]
 BEHAVIOURS: tuple[Behaviour, ...] = get_args(Behaviour)
 BEHAVIOUR_HEADER = "x-upstream-behaviour"  # per-request choice, e.g. set as an instance's extra header
-ERROR_STATUS: dict[Behaviour, int] = {"unauthorized": 401, "not_found": 404, "rate_limited": 429, "server_error": 500}
+ERROR_STATUS: dict[Behaviour, int] = {
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "request_timeout": 408,
+    "too_large": 413,
+    "rate_limited": 429,
+    "server_error": 500,
+    "bad_gateway": 502,
+    "unavailable": 503,
+    "overloaded": 529,
+}
 FAULTS: dict[Behaviour, Fault] = {
     "malformed": "malformed",
     "broken_stream": "broken_stream",
+    "reset": "reset",
     "stall": "stall",
+    "never_ends": "never_ends",
     "stream_error": "stream_error",
 }
+RetryAfter = Literal["seconds", "http_date", "absent"]  # how a 429 says when to come back
 DEFAULT_KEY = "test-key"
 DEFAULT_MODELS = ("local-small", "local-large")
 DEFAULT_REPLY = "Hello from the local upstream."
@@ -45,7 +72,9 @@ class Scenario:
     behaviour: Behaviour = "ok"
     script: list[Behaviour] = field(default_factory=list)  # played one per request before `behaviour`
     retry_after_s: float = 0.2
+    retry_after_as: RetryAfter = "seconds"  # an HTTP date is rounded up to the next whole second
     delay_s: float = 1.0
+    keepalive_s: float = 0.05  # how often a body that never ends sends a keep-alive
     error_message: str | None = None  # replaces the service's usual error text, in answers and in streams
     pieces_before_fault: int = 1  # how many text pieces a stream sends before its fault strikes
     cache_read_tokens: int = 0  # reported as read from the prompt cache, where the protocol reports it

@@ -2,17 +2,32 @@
 
 import asyncio
 import dataclasses
+import math
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass
+from email.utils import formatdate
+from typing import get_args
 
 import uvicorn
 
 from tests.upstreams import anthropic_api, azure_api, gemini_api, ollama_api, openai_api
-from tests.upstreams.asgi import FaultPlan, JsonReply, Receive, Reply, Request, Scope, Send, read_request, send_reply
+from tests.upstreams.asgi import (
+    FaultPlan,
+    JsonReply,
+    Receive,
+    Reply,
+    Request,
+    Reset,
+    Scope,
+    Send,
+    read_request,
+    send_reply,
+)
 from tests.upstreams.dialect import Dialect
-from tests.upstreams.scenario import BEHAVIOURS, ERROR_STATUS, FAULTS, Behaviour, Scenario
+from tests.upstreams.scenario import BEHAVIOURS, ERROR_STATUS, FAULTS, Behaviour, RetryAfter, Scenario
 
 DIALECTS: tuple[Dialect, ...] = (
     openai_api.DIALECT,
@@ -30,7 +45,9 @@ SETTABLE = (
     "behaviour",
     "script",
     "retry_after_s",
+    "retry_after_as",
     "delay_s",
+    "keepalive_s",
     "error_message",
     "pieces_before_fault",
     "cache_read_tokens",
@@ -64,22 +81,30 @@ class Urls:
 
 
 class UpstreamApp:
-    """Routes a request to its protocol, plays the scenario's behaviour, and records what it saw."""
+    """Routes a request to its protocol, plays the scenario's behaviour, and records what it saw.
+    `connections` is uvicorn's set of open connections (its protocol objects), to reset one."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, connections: set[asyncio.Protocol] | None = None) -> None:
         self.scenario = scenario
+        self.connections = connections if connections is not None else set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         request = await read_request(scope, receive)
         if request.path.startswith(CONTROL_PREFIX + "/"):
-            await send_reply(send, control(request, self.scenario), FaultPlan())
+            await send_reply(send, receive, control(request, self.scenario), FaultPlan())
             return
-        reply, fault = await self.answer(request)
-        await send_reply(send, reply, fault)
+        reset = self.resetter(scope)
+        answered = await self.answer(request, reset)
+        if answered is None:
+            await reset()  # hang up: no answer at all
+            return
+        reply, fault = answered
+        await send_reply(send, receive, reply, fault)
 
-    async def answer(self, request: Request) -> tuple[Reply, FaultPlan]:
+    async def answer(self, request: Request, reset: Reset) -> tuple[Reply, FaultPlan] | None:
+        """The reply and the fault to play on it; None: hang up without answering."""
         dialect = next((d for d in DIALECTS if request.path.startswith(d.prefix + "/")), None)
         if dialect is None:
             return JsonReply({"error": f"no upstream serves {request.path}"}, 404), FaultPlan()
@@ -91,23 +116,58 @@ class UpstreamApp:
         refusal = dialect.refuse(request, self.scenario)
         if refusal is not None:
             return refusal, FaultPlan()
+        if behaviour == "hang_up":
+            return None
         if behaviour in ERROR_STATUS:
             return self.forced_error(dialect, behaviour), FaultPlan()
+        resets = self.scenario.resets
         if behaviour == "slow":
-            resets = self.scenario.resets
             await asyncio.sleep(self.scenario.delay_s)
             if self.scenario.resets != resets:  # the test that sent it is over: leave the next one's scenario alone
                 return dialect.error(500, "the scenario was reset while this request waited"), FaultPlan()
         route, params = found
-        plan = FaultPlan(FAULTS.get(behaviour, "none"), self.scenario.delay_s, self.scenario.pieces_before_fault)
-        return route.handler(request, params, self.scenario), plan
+        reply = route.handler(request, params, self.scenario)
+        if behaviour == "stream_error" and isinstance(reply, JsonReply) and reply.status < 400:
+            return JsonReply(dialect.error(500, self.scenario.error_message).body), FaultPlan()  # an error, status 200
+        plan = FaultPlan(
+            FAULTS.get(behaviour, "none"),
+            self.scenario.delay_s,
+            self.scenario.pieces_before_fault,
+            self.scenario.keepalive_s,
+            reset,
+            lambda: self.scenario.resets == resets,
+        )
+        return reply, plan
 
     def forced_error(self, dialect: Dialect, behaviour: Behaviour) -> JsonReply:
         status = ERROR_STATUS[behaviour]
         reply = dialect.error(status, self.scenario.error_message)
         if status != 429:
             return reply
-        return dataclasses.replace(reply, headers={"retry-after": f"{self.scenario.retry_after_s:g}"})
+        return dataclasses.replace(reply, headers=retry_after(self.scenario.retry_after_s, self.scenario.retry_after_as))
+
+    def resetter(self, scope: Scope) -> Reset:
+        """Resets the connection `scope` came on: SO_LINGER 0 makes closing it send RST instead of FIN."""
+        client = tuple(scope["client"] or ())
+
+        async def reset() -> None:
+            for protocol in list(self.connections):
+                transport = getattr(protocol, "transport", None)
+                if getattr(protocol, "client", None) == client and isinstance(transport, asyncio.Transport):
+                    transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    transport.abort()
+            await asyncio.sleep(0)  # uvicorn learns the connection is lost before the app returns
+
+        return reset
+
+
+def retry_after(seconds: float, form: RetryAfter) -> dict[str, str]:
+    """The retry-after header: seconds, or the HTTP date that many seconds from now (rounded up), or none."""
+    if form == "absent":
+        return {}
+    if form == "http_date":
+        return {"retry-after": formatdate(math.ceil(time.time() + seconds), usegmt=True)}
+    return {"retry-after": f"{seconds:g}"}
 
 
 def control(request: Request, scenario: Scenario) -> JsonReply:
@@ -131,8 +191,9 @@ def control(request: Request, scenario: Scenario) -> JsonReply:
 def _update(scenario: Scenario, changes: dict) -> str | None:
     unknown = set(changes) - set(SETTABLE)
     named = [changes.get("behaviour", "ok"), *changes.get("script", [])]
-    if unknown or any(name not in BEHAVIOURS for name in named):
-        return f"settable: {', '.join(SETTABLE)}; behaviours: {', '.join(BEHAVIOURS)}"
+    forms = get_args(RetryAfter)
+    if unknown or any(name not in BEHAVIOURS for name in named) or changes.get("retry_after_as", "seconds") not in forms:
+        return f"settable: {', '.join(SETTABLE)}; behaviours: {', '.join(BEHAVIOURS)}; retry_after_as: {', '.join(forms)}"
     for name, value in changes.items():
         setattr(scenario, name, value)
     return None
@@ -147,6 +208,7 @@ def _described(request: Request) -> dict:
         "headers": request.headers,
         "body": body,
         "json": request.parsed(),
+        "received_at": request.received_at,
     }
 
 
@@ -161,8 +223,9 @@ class UpstreamServer:
         self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.port: int = self._socket.getsockname()[1]
         self.urls = Urls.at(f"http://{host}:{self.port}")
+        self._app = UpstreamApp(self.scenario)
         config = uvicorn.Config(
-            UpstreamApp(self.scenario),
+            self._app,
             http="h11",
             ws="none",
             lifespan="off",
@@ -171,7 +234,12 @@ class UpstreamServer:
             timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
+        self._app.connections = self._server.server_state.connections
         self._thread: threading.Thread | None = None
+
+    def open_connections(self) -> int:
+        """How many client connections are open on this server now."""
+        return len(self._server.server_state.connections)
 
     def start(self) -> "UpstreamServer":
         self._thread = threading.Thread(target=self.serve, name=f"upstream-{self.port}", daemon=True)

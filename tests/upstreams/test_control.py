@@ -1,14 +1,18 @@
 """The upstreams run from another process and are steered over HTTP or by a request header."""
 
+import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.upstreams import UpstreamServer, Urls
+from tests.upstreams import Behaviour, UpstreamServer, Urls, reply_pieces
+from tests.upstreams.scenario import ERROR_STATUS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,3 +100,97 @@ def test_usage_faults_and_what_was_received_are_reachable_over_http(upstream: Up
     }
     assert httpx.get(f"{upstream.urls.control}/reasoning").json() == [thinking]
     assert httpx.get(f"{upstream.urls.control}/requests").json()[-1]["json"]["thinking"] == thinking
+
+
+AUTH = {"authorization": "Bearer test-key"}
+
+
+@pytest.mark.parametrize(("behaviour", "status"), list(ERROR_STATUS.items()))
+def test_each_error_behaviour_answers_its_status_in_the_protocols_error_body(
+    upstream: UpstreamServer, behaviour: Behaviour, status: int
+) -> None:
+    upstream.scenario.behaviour = behaviour
+    answer = httpx.get(f"{upstream.urls.openai}/models", headers=AUTH)
+    assert answer.status_code == status
+    assert answer.json()["error"]["message"]
+    assert ("retry-after" in answer.headers) == (status == 429)
+
+
+def test_a_429_says_when_to_come_back_in_seconds_as_an_http_date_or_not_at_all(upstream: UpstreamServer) -> None:
+    upstream.scenario.behaviour = "rate_limited"
+    upstream.scenario.retry_after_s = 1.5
+    assert httpx.get(f"{upstream.urls.openai}/models", headers=AUTH).headers["retry-after"] == "1.5"
+    upstream.scenario.retry_after_as = "http_date"
+    answer = httpx.get(f"{upstream.urls.openai}/models", headers=AUTH)
+    moment = parsedate_to_datetime(answer.headers["retry-after"]).timestamp()
+    assert moment == int(moment) and 1.5 <= moment - upstream.scenario.requests[-1].received_at < 2.5
+    upstream.scenario.retry_after_as = "absent"
+    assert "retry-after" not in httpx.get(f"{upstream.urls.openai}/models", headers=AUTH).headers
+    refused = httpx.post(f"{upstream.urls.control}/scenario", json={"retry_after_as": "tomorrow"})
+    assert refused.status_code == 400 and "http_date" in refused.text
+
+
+def test_hanging_up_resets_the_connection_before_any_answer(upstream: UpstreamServer) -> None:
+    upstream.scenario.behaviour = "hang_up"
+    with pytest.raises(httpx.ReadError, match="reset"):
+        httpx.get(f"{upstream.urls.openai}/models", headers=AUTH)
+    assert len(upstream.scenario.requests) == 1
+
+
+def test_a_reset_strikes_after_the_pieces_before_it(upstream: UpstreamServer) -> None:
+    upstream.scenario.behaviour = "reset"
+    upstream.scenario.pieces_before_fault = 2
+    lines: list[str] = []
+    with httpx.stream("POST", f"{upstream.urls.ollama}/api/chat", json=CHAT) as answer, pytest.raises(httpx.ReadError):
+        lines.extend(answer.iter_lines())
+    assert [json.loads(line)["message"]["content"] for line in lines] == reply_pieces(upstream.scenario.reply)[:2]
+
+
+def test_a_model_list_resets_stalls_and_never_ends_in_the_middle_of_its_body(upstream: UpstreamServer) -> None:
+    upstream.scenario.behaviour = "reset"
+    with pytest.raises(httpx.ReadError):
+        httpx.get(f"{upstream.urls.openai}/models", headers=AUTH)
+    upstream.scenario.behaviour, upstream.scenario.delay_s = "stall", 0.3
+    started = time.perf_counter()
+    assert len(httpx.get(f"{upstream.urls.openai}/models", headers=AUTH).json()["data"]) == 2
+    assert time.perf_counter() - started >= 0.3
+    upstream.scenario.behaviour = "never_ends"
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.get(f"{upstream.urls.openai}/models", headers=AUTH, timeout=httpx.Timeout(5, read=0.01))
+    with httpx.stream("GET", f"{upstream.urls.openai}/models", headers=AUTH) as answer:
+        body = b"".join(chunk for chunk, _ in zip(answer.iter_bytes(), range(20), strict=False))
+    assert body.endswith(b"  ") and "content-length" not in answer.headers
+
+
+def test_an_error_object_comes_with_status_200_in_a_model_list(upstream: UpstreamServer) -> None:
+    upstream.scenario.behaviour = "stream_error"
+    answer = httpx.get(f"{upstream.urls.openai}/models", headers=AUTH)
+    assert answer.status_code == 200 and "error" in answer.json()
+
+
+@pytest.mark.parametrize("prefix", ["openai", "anthropic", "ollama"])
+def test_a_body_that_never_ends_sends_keep_alives_until_the_client_goes(upstream: UpstreamServer, prefix: str) -> None:
+    upstream.scenario.behaviour = "never_ends"
+    upstream.scenario.pieces_before_fault = 1
+    upstream.scenario.keepalive_s = 0.01
+    url, body, headers = CHAT_ROUTES[prefix](upstream)
+    with httpx.stream("POST", url, json=body, headers=headers) as answer:
+        lines = [line for line, _ in zip(answer.iter_lines(), range(60), strict=False)]
+    keep_alives = [line for line in lines if line in ("", ": keep-alive")]
+    assert len(keep_alives) >= 30  # well past the end the answer would have had
+    deadline = time.monotonic() + 10
+    while upstream.open_connections() and time.monotonic() < deadline:
+        time.sleep(0.01)  # the server notices the client left
+    assert upstream.open_connections() == 0
+
+
+CHAT = {"model": "local-small", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+CHAT_ROUTES = {
+    "openai": lambda up: (f"{up.urls.openai}/chat/completions", CHAT, AUTH),
+    "anthropic": lambda up: (
+        f"{up.urls.anthropic}/v1/messages",
+        {**CHAT, "max_tokens": 100},
+        {"x-api-key": "test-key", "anthropic-version": "2023-06-01"},
+    ),
+    "ollama": lambda up: (f"{up.urls.ollama}/api/chat", CHAT, {}),
+}
