@@ -114,9 +114,9 @@ class SQLiteEventStore:
             query_reader.row_factory = sqlite3.Row
             queue = WriterQueue()
             store: SQLiteEventStore
-            writer = GroupWriter(writer_conn, inline_views, lambda: store._wake_subscribers())
+            writer = GroupWriter(writer_conn, queue, inline_views, lambda: store._wake_subscribers())
             store = cls(path, registry, writer, queue, reader, query_reader, inline_views, poll_interval)
-            async with alongside(partial(writer.run, queue), on_exit=store._close, cancel_on_exit=False):
+            async with alongside(writer.run, on_exit=store._close, cancel_on_exit=False):
                 store.rebuilt_views = await store.upgrade_views(inline_views)
                 yield store
 

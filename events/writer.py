@@ -21,7 +21,7 @@ from events.views import InlineView
 T = TypeVar("T")
 
 MAX_GROUP = 1000
-QUEUE_LIMIT = 1000  # appends and jobs waiting for the writer; more callers wait to be let in
+QUEUE_LIMIT = 2 * MAX_GROUP  # room for the next two groups; callers beyond it wait to be let in
 MAX_CACHED_STREAMS = 100_000
 
 INSERT_EVENT = (
@@ -169,10 +169,9 @@ class WriterQueue:
         while self._items:
             _fail(self._items.popleft(), error)
         while self._held:
-            admitted, item = self._held.popleft()
+            admitted, _ = self._held.popleft()
             if not admitted.done():
-                admitted.set_exception(error)
-            _fail(item, error)
+                admitted.set_exception(error)  # the caller's put raises it
 
     def _let_in(self) -> None:
         while self._held and len(self._items) < self.limit:
@@ -232,19 +231,19 @@ class Flight:
 class GroupWriter:
     """Commits queued appends in groups and runs writer jobs, all on one connection."""
 
-    def __init__(self, conn: aiosqlite.Connection, inline_views: Sequence[InlineView],
+    def __init__(self, conn: aiosqlite.Connection, queue: WriterQueue, inline_views: Sequence[InlineView],
                  on_commit: Callable[[], None]) -> None:
         self._conn = conn
+        self._queue = queue
         self._views = tuple(inline_views)
         self._on_commit = on_commit
         self._cache: LogCache | None = None
         self._flight: Flight | None = None
-        self._queue: WriterQueue | None = None
         self.transactions = 0
 
-    async def run(self, queue: WriterQueue) -> None:
+    async def run(self) -> None:
         """Serve the queue until it is closed and drained."""
-        self._queue = queue
+        queue = self._queue
         try:
             while (batch := queue.take()) is not None:
                 if not batch:
@@ -296,7 +295,7 @@ class GroupWriter:
             if not await self._land() or group is None or not await self._insert(group):
                 await self._write_checked(appends)
                 return
-            if not self._appends_waiting():
+            if not self._queue.next_is_append():
                 await self._commit_now(group)
                 return
         await self._take_off(group)
@@ -316,8 +315,6 @@ class GroupWriter:
             if not isinstance(error, Exception):
                 raise
 
-    def _appends_waiting(self) -> bool:
-        return self._queue is not None and self._queue.next_is_append()
 
     async def _decide_from_cache(self, appends: list[PendingAppend]) -> Group | None:
         """The group as decided from the state after the last group; None if that cannot decide it."""
@@ -364,8 +361,7 @@ class GroupWriter:
             self.transactions += 1
             flight.group.answer()
             self._on_commit()
-        if self._queue is not None:
-            self._queue.wake()
+        self._queue.wake()
 
     async def _land(self) -> bool:
         """Wait for the commit in flight; if it failed, write its appends again from the database and return False."""
