@@ -146,7 +146,14 @@ class WriterQueue:
         return batch
 
     async def wait(self) -> None:
-        """Until an item is queued, the queue closes, or `wake` is called."""
+        """Until an item is queued, the queue closes, or `wake` is called.
+
+        Yields once first: callers answered a moment ago queue their next appends in that turn of the loop,
+        and the writer finds them without being woken for them.
+        """
+        if self._items or self.closed:
+            return
+        await asyncio.sleep(0)
         if self._items or self.closed:
             return
         self._wakeup = asyncio.get_running_loop().create_future()
