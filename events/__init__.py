@@ -13,6 +13,8 @@ Details beyond the agreed API:
   undecoded, written by any `record` expression, for `Page.decode_as`.
 - `append` refuses event classes its registry does not know (`UnknownEventType`), and ids that are
   already stored but not as this same append (`EventIdReused`); a closed store raises `StoreClosed`.
+- At most `events.writer.QUEUE_LIMIT` appends and writer jobs wait for the writer; callers beyond that wait
+  for room in turn (back-pressure). `backlog()` says how many are queued and held back.
 - `recorded_at` is stored as fixed-width UTC ISO-8601 text (`2026-01-02T03:04:05.000006Z`) and never
   goes back in time along the log, so `since`/`until` follow position order.
 - `VerifyReport.head_hash` is the hash of the last event. The chain is not keyed: keep that hash

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -16,7 +15,6 @@ from typing import TypeVar
 import aiosqlite
 import anyio
 import msgspec
-from anyio.streams.memory import MemoryObjectSendStream
 
 from events.background import alongside
 from events.chain import GENESIS_HASH, VerifyReport, event_hash
@@ -41,7 +39,7 @@ from events.views import (
     write_rebuild,
     write_view_version,
 )
-from events.writer import GroupWriter, PendingAppend, WriterItem, WriterJob
+from events.writer import Backlog, GroupWriter, PendingAppend, WriterItem, WriterJob, WriterQueue
 
 T = TypeVar("T")
 
@@ -72,7 +70,7 @@ class SQLiteEventStore:
         path: Path,
         registry: EventRegistry,
         writer: GroupWriter,
-        queue: MemoryObjectSendStream[WriterItem],
+        queue: WriterQueue,
         reader: aiosqlite.Connection,
         query_reader: aiosqlite.Connection,
         inline_views: Sequence[InlineView],
@@ -117,11 +115,11 @@ class SQLiteEventStore:
             _connect(path, synchronous, writer=False) as query_reader,
         ):
             query_reader.row_factory = sqlite3.Row
-            send, receive = anyio.create_memory_object_stream[WriterItem](math.inf)
+            queue = WriterQueue()
             store: SQLiteEventStore
-            writer = GroupWriter(writer_conn, inline_views, lambda: store._wake_subscribers())
-            store = cls(path, registry, writer, send, reader, query_reader, inline_views, poll_interval)
-            async with alongside(partial(writer.run, receive), on_exit=store._close, cancel_on_exit=False):
+            writer = GroupWriter(writer_conn, queue, inline_views, lambda: store._wake_subscribers())
+            store = cls(path, registry, writer, queue, reader, query_reader, inline_views, poll_interval)
+            async with alongside(writer.run, on_exit=store._close, cancel_on_exit=False):
                 store.rebuilt_views = await store.upgrade_views(inline_views)
                 yield store
 
@@ -129,6 +127,10 @@ class SQLiteEventStore:
     def transactions(self) -> int:
         """How many write transactions this store has committed (appends share them under load)."""
         return self._writer.transactions
+
+    def backlog(self) -> Backlog:
+        """How many appends and jobs wait for the writer, and how many callers wait for room in its queue."""
+        return self._queue.backlog()
 
     async def append(
         self,
@@ -153,7 +155,7 @@ class SQLiteEventStore:
             caller_ids=event_ids is not None,
         )
         pending = PendingAppend(request)
-        self._submit(pending)
+        await self._submit(pending)
         return await pending.answer
 
     async def write_transaction(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
@@ -162,7 +164,7 @@ class SQLiteEventStore:
         For view machinery only: `work` must not write to the events table.
         """
         job = WriterJob(work)
-        self._submit(job)  # type: ignore[arg-type]
+        await self._submit(job)  # type: ignore[arg-type]
         return await job.answer
 
     async def read(
@@ -331,10 +333,11 @@ class SQLiteEventStore:
             raise ValueError("event_ids must give one distinct id per event")
         return [self.registry.encode(event, event_id) for event, event_id in zip(events, ids, strict=True)]
 
-    def _submit(self, item: WriterItem) -> None:
+    async def _submit(self, item: WriterItem) -> None:
+        """Queue an item for the writer; while its queue is full, wait for room (back-pressure)."""
         if self._closed:
             raise StoreClosed(f"the event store {self.path} is closed")
-        self._queue.send_nowait(item)
+        await self._queue.put(item)
 
     async def _page_after(self, position: int, limit: int) -> Page:
         return await _fetch_page(self._reader, AFTER_POSITION, (position, limit))

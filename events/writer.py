@@ -1,16 +1,17 @@
-"""The single writer task: it drains queued appends and commits each group in one transaction (group commit)."""
+"""The single writer task: it commits queued appends in groups (group commit), deciding the next group while the
+current one's COMMIT runs, and lets only a bounded number of appends wait for it (back-pressure beyond that)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
 from typing import Generic, TypeVar
 
 import aiosqlite
 import anyio
-import anyio.lowlevel
 import msgspec
-from anyio.streams.memory import MemoryObjectReceiveStream
 
 from events.errors import ConcurrencyConflict, EventIdReused, StoreClosed
 from events.event import AppendResult, StoredEvent
@@ -20,6 +21,7 @@ from events.views import InlineView
 T = TypeVar("T")
 
 MAX_GROUP = 1000
+QUEUE_LIMIT = 2 * MAX_GROUP  # room for the next two groups; callers beyond it wait to be let in
 MAX_CACHED_STREAMS = 100_000
 
 INSERT_EVENT = (
@@ -78,8 +80,117 @@ class WriterJob(Generic[T]):
 WriterItem = PendingAppend | WriterJob[object]
 
 
+class Backlog(msgspec.Struct, frozen=True, kw_only=True):
+    """What waits for the writer: items queued (never more than `limit`) and callers held back for want of room."""
+
+    queued: int
+    held_back: int
+    limit: int
+
+
+class WriterQueue:
+    """Appends and jobs waiting for the writer, in arrival order, never more than `limit` of them.
+
+    A caller finding it full is held back, and let in (in turn) as the writer takes items out. Closing
+    refuses new items; what is queued or held back is still served.
+    """
+
+    def __init__(self, limit: int = QUEUE_LIMIT) -> None:
+        self.limit = limit
+        self.closed = False
+        self._items: deque[WriterItem] = deque()
+        self._held: deque[tuple[asyncio.Future[None], WriterItem]] = deque()
+        self._wakeup: asyncio.Future[None] | None = None
+
+    def backlog(self) -> Backlog:
+        return Backlog(queued=len(self._items), held_back=len(self._held), limit=self.limit)
+
+    async def put(self, item: WriterItem) -> None:
+        """Queue an item, waiting for room if the queue is full."""
+        if self.closed:
+            raise StoreClosed("the event store is closed")
+        if len(self._items) < self.limit and not self._held:
+            self._items.append(item)
+            self.wake()
+            return
+        admitted = asyncio.get_running_loop().create_future()
+        entry = (admitted, item)
+        self._held.append(entry)
+        try:
+            await admitted
+        except BaseException:
+            if admitted.cancelled() or not admitted.done():
+                with suppress(ValueError):  # given up while held back: never queued
+                    self._held.remove(entry)
+            elif admitted.exception() is None:
+                item.answer.cancel()  # let in just as its caller gave up: the writer skips it
+            raise
+
+    def next_is_append(self) -> bool:
+        return bool(self._items) and isinstance(self._items[0], PendingAppend)
+
+    def take(self) -> list[WriterItem] | None:
+        """The next thing for the writer: one job, or up to MAX_GROUP appends in a row; [] if nothing is
+        queued now; None once closed and empty."""
+        items = self._items
+        if not items:
+            self._let_in()
+        if not items:
+            return None if self.closed else []
+        first = items.popleft()
+        batch = [first]
+        if isinstance(first, PendingAppend):
+            while items and len(batch) < MAX_GROUP and isinstance(items[0], PendingAppend):
+                batch.append(items.popleft())
+        self._let_in()
+        return batch
+
+    async def wait(self) -> None:
+        """Until an item is queued, the queue closes, or `wake` is called.
+
+        Yields once first: callers answered a moment ago queue their next appends in that turn of the loop,
+        and the writer finds them without being woken for them.
+        """
+        if self._items or self.closed:
+            return
+        await asyncio.sleep(0)
+        if self._items or self.closed:
+            return
+        self._wakeup = asyncio.get_running_loop().create_future()
+        try:
+            await self._wakeup
+        finally:
+            self._wakeup = None
+
+    def wake(self) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    def close(self) -> None:
+        self.closed = True
+        self.wake()
+
+    def fail(self, error: Exception) -> None:
+        """Close, and answer everything queued or held back with `error`."""
+        self.close()
+        while self._items:
+            _fail(self._items.popleft(), error)
+        while self._held:
+            admitted, _ = self._held.popleft()
+            if not admitted.done():
+                admitted.set_exception(error)  # the caller's put raises it
+
+    def _let_in(self) -> None:
+        while self._held and len(self._items) < self.limit:
+            admitted, item = self._held.popleft()
+            if admitted.cancelled():  # its caller gave up; it leaves the line itself
+                continue
+            self._items.append(item)
+            admitted.set_result(None)
+
+
 class LogCache:
-    """The tip and stream versions as of this writer's last commit.
+    """The tip and stream versions as of the last group handed to SQLite.
 
     Valid only while no other connection appends. A group decided from it inserts at the
     cached next position, so an append by another process makes that insert collide
@@ -91,39 +202,81 @@ class LogCache:
         self.versions: dict[str, int] = {}
 
 
+class Group:
+    """Appends decided together: each one's outcome, and the log's state after them."""
+
+    __slots__ = ("appends", "outcomes", "state")
+
+    def __init__(self, appends: list[PendingAppend], outcomes: list[Outcome], state: GroupState) -> None:
+        self.appends = appends
+        self.outcomes = outcomes
+        self.state = state
+
+    @property
+    def planned(self) -> list[Planned]:
+        return [outcome for outcome in self.outcomes if isinstance(outcome, Planned)]
+
+    def answer(self) -> None:
+        """Give every caller its answer, in one go."""
+        for append, outcome in zip(self.appends, self.outcomes, strict=True):
+            append.finish(outcome.result if isinstance(outcome, Planned) else outcome)
+
+
+class Flight:
+    """A group whose COMMIT runs in the connection's thread while the writer decides the next group."""
+
+    __slots__ = ("group", "commit")
+
+    def __init__(self, group: Group, commit: asyncio.Future[None]) -> None:
+        self.group = group
+        self.commit = commit
+
+    def succeeded(self) -> bool:
+        return self.commit.done() and not self.commit.cancelled() and self.commit.exception() is None
+
+
 class GroupWriter:
     """Commits queued appends in groups and runs writer jobs, all on one connection."""
 
-    def __init__(self, conn: aiosqlite.Connection, inline_views: Sequence[InlineView],
+    def __init__(self, conn: aiosqlite.Connection, queue: WriterQueue, inline_views: Sequence[InlineView],
                  on_commit: Callable[[], None]) -> None:
         self._conn = conn
+        self._queue = queue
         self._views = tuple(inline_views)
         self._on_commit = on_commit
         self._cache: LogCache | None = None
-        self._last_group = 0
+        self._flight: Flight | None = None
         self.transactions = 0
 
-    async def run(self, queue: MemoryObjectReceiveStream[WriterItem]) -> None:
+    async def run(self) -> None:
         """Serve the queue until it is closed and drained."""
-        async with queue:
-            async for first in queue:
-                if self._last_group > 1:
-                    await anyio.lowlevel.checkpoint()  # let the appenders the last commit woke queue up first
-                await self._serve(_drain(first, queue))
+        queue = self._queue
+        try:
+            while (batch := queue.take()) is not None:
+                if not batch:
+                    await self._idle(queue)
+                elif isinstance(batch[0], WriterJob):
+                    await self._land()
+                    await self._run_job(batch[0])
+                else:
+                    await self._write([item for item in batch if isinstance(item, PendingAppend)])
+            await self._land()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._settle()
+            queue.fail(StoreClosed("the store closed during the append"))
+            raise
 
-    async def _serve(self, items: list[WriterItem]) -> None:
-        appends: list[PendingAppend] = []
-        for item in items:
-            if isinstance(item, PendingAppend):
-                if not item.answer.cancelled():
-                    appends.append(item)
-                continue
-            await self._write_appends(appends)
-            appends = []
-            await self._run_job(item)
-        await self._write_appends(appends)
+    async def _idle(self, queue: WriterQueue) -> None:
+        flight = self._flight
+        if flight is not None and flight.commit.done():
+            await self._land()
+        else:
+            await queue.wait()  # an append, or the commit in flight landing, wakes us
 
     async def _run_job(self, job: WriterJob[object]) -> None:
+        if job.answer.done():
+            return
         try:
             await self._conn.execute("BEGIN IMMEDIATE")
             result = await job.work(self._conn)
@@ -136,68 +289,142 @@ class GroupWriter:
             if not job.answer.done():
                 job.answer.set_result(result)
 
-    async def _write_appends(self, appends: list[PendingAppend]) -> None:
+    async def _write(self, appends: list[PendingAppend]) -> None:
+        """Decide the group from the cache (while the last group's COMMIT runs), land that commit, insert the group.
+
+        If more appends wait by then, this group's COMMIT is left to run while they are decided; else it is awaited.
+        """
+        appends = [append for append in appends if not append.answer.cancelled()]
         if not appends:
             return
-        self._last_group = len(appends)
+        async with self._answering_on_error(appends):
+            group = await self._decide_from_cache(appends)
+            if not await self._land() or group is None or not await self._insert(group):
+                await self._write_checked(appends)
+                return
+            if not self._queue.next_is_append():
+                await self._commit_now(group)
+                return
+        await self._take_off(group)
+
+    @asynccontextmanager
+    async def _answering_on_error(self, appends: list[PendingAppend]) -> AsyncIterator[None]:
+        """Answer the appends with the error that ends the block (a StoreClosed if the writer is cancelled)."""
         try:
-            await self._write_group(appends)
+            yield
         except BaseException as error:
             self._cache = None
             with anyio.CancelScope(shield=True):
-                await self._rollback()
+                await self._settle()
             failure = error if isinstance(error, Exception) else StoreClosed("the store closed during the append")
             for append in appends:
                 append.finish(failure)
             if not isinstance(error, Exception):
                 raise
 
-    async def _write_group(self, appends: list[PendingAppend]) -> None:
-        """Try the whole group at once (from the cache when warm); if that fails, each append alone."""
-        if self._cache is not None:
-            try:
-                if await self._write_together(appends, fresh=False):
-                    return
-            except Exception:  # another connection appended since our last commit, or a view failed
-                await self._rollback()
-                self._cache = None
+
+    async def _decide_from_cache(self, appends: list[PendingAppend]) -> Group | None:
+        """The group as decided from the state after the last group; None if that cannot decide it."""
+        if self._cache is None:
+            return None
+        group = self._decide(await self._cached_state(appends), appends)
+        if len(group.planned) < len(appends):
+            return None  # a refusal or duplicate must be confirmed inside a transaction
+        return group
+
+    async def _insert(self, group: Group) -> bool:
+        """Insert the group and update the views; False (rolled back) if another process appended or a view failed."""
+        planned = group.planned
         try:
-            await self._write_together(appends, fresh=True)
+            await self._conn.executemany(INSERT_EVENT, [row for plan in planned for row in plan.rows])
+            await self._apply_views([event for plan in planned for event in plan.stored])
         except Exception:
             await self._rollback()
             self._cache = None
-            await self._write_one_by_one(appends)
-
-    async def _write_together(self, appends: list[PendingAppend], fresh: bool) -> bool:
-        """Decide the group in order and insert it with one statement; False if the cache cannot decide it."""
-        state = await (self._load_state(appends) if fresh else self._cached_state(appends))
-        outcomes: list[Outcome] = []
-        for append in appends:
-            outcome = self._decide(state, append)
-            if isinstance(outcome, Planned):
-                state.advance(outcome)
-            outcomes.append(outcome)
-        planned = [outcome for outcome in outcomes if isinstance(outcome, Planned)]
-        if not fresh and len(planned) < len(appends):
-            return False  # a refusal or duplicate must be confirmed inside a transaction
-        if planned:
-            await self._conn.executemany(INSERT_EVENT, [row for plan in planned for row in plan.rows])
-            await self._apply_views([event for plan in planned for event in plan.stored])
-        await self._commit()
-        self._committed(state, appends, outcomes)
+            return False
         return True
 
-    async def _write_one_by_one(self, appends: list[PendingAppend]) -> None:
+    async def _commit_now(self, group: Group) -> None:
+        try:
+            await self._commit()
+        except Exception:
+            await self._rollback()
+            self._cache = None
+            await self._write_checked(group.appends)
+        else:
+            self._committed(group)
+
+    async def _take_off(self, group: Group) -> None:
+        """Start the group's COMMIT and go on; its callers are answered in one callback the moment it lands."""
+        self._remember(group.state)
+        commit = asyncio.ensure_future(self._conn.commit())
+        flight = Flight(group, commit)
+        commit.add_done_callback(lambda _: self._landed(flight))
+        self._flight = flight
+        await asyncio.sleep(0)  # the commit task hands COMMIT to the connection's thread before anything else
+
+    def _landed(self, flight: Flight) -> None:
+        if flight.succeeded():
+            self.transactions += 1
+            flight.group.answer()
+            self._on_commit()
+        self._queue.wake()
+
+    async def _land(self) -> bool:
+        """Wait for the commit in flight; if it failed, write its appends again from the database and return False."""
+        flight = self._flight
+        if flight is None:
+            return True
+        if not flight.commit.done():
+            await asyncio.wait((flight.commit,))
+        self._flight = None
+        if flight.succeeded():
+            return True
+        self._cache = None
+        async with self._answering_on_error(flight.group.appends):
+            await self._rollback()
+            await self._write_checked(flight.group.appends)
+        return False
+
+    async def _settle(self) -> None:
+        """After an error: let the commit in flight finish (its callers learn how it went), then roll back."""
+        flight, self._flight = self._flight, None
+        if flight is not None:
+            if not flight.commit.done():
+                await asyncio.wait((flight.commit,))
+            if not flight.succeeded():
+                error = StoreClosed("the store closed during the append")
+                for append in flight.group.appends:
+                    append.finish(error)
+        await self._rollback()
+
+    async def _write_checked(self, appends: list[PendingAppend]) -> None:
+        """Decide the group inside a transaction from the database; if inserting it fails, each append alone."""
+        try:
+            state = await self._load_state(appends)
+            group = self._decide(state, appends)
+            planned = group.planned
+            if planned:
+                await self._conn.executemany(INSERT_EVENT, [row for plan in planned for row in plan.rows])
+                await self._apply_views([event for plan in planned for event in plan.stored])
+            await self._commit()
+        except Exception:
+            await self._rollback()
+            self._cache = None
+            group = await self._write_one_by_one(appends)
+        self._committed(group)
+
+    async def _write_one_by_one(self, appends: list[PendingAppend]) -> Group:
         """Each append in a savepoint of its own, so one that fails (in a view, say) fails alone."""
         state = await self._load_state(appends)
         outcomes: list[Outcome] = []
         for append in appends:
-            outcome = self._decide(state, append)
+            outcome = self._plan(state, append)
             if isinstance(outcome, Planned):
                 outcome = await self._insert_alone(state, outcome)
             outcomes.append(outcome)
         await self._commit()
-        self._committed(state, appends, outcomes)
+        return Group(appends, outcomes, state)
 
     async def _insert_alone(self, state: GroupState, planned: Planned) -> Planned | Exception:
         await self._conn.execute("SAVEPOINT append")
@@ -212,7 +439,17 @@ class GroupWriter:
         state.advance(planned)
         return planned
 
-    def _decide(self, state: GroupState, append: PendingAppend) -> Outcome:
+    def _decide(self, state: GroupState, appends: list[PendingAppend]) -> Group:
+        """Each append in order against the state, accepted ones advancing it."""
+        outcomes: list[Outcome] = []
+        for append in appends:
+            outcome = self._plan(state, append)
+            if isinstance(outcome, Planned):
+                state.advance(outcome)
+            outcomes.append(outcome)
+        return Group(appends, outcomes, state)
+
+    def _plan(self, state: GroupState, append: PendingAppend) -> Outcome:
         try:
             return state.plan(append.request, with_stored=bool(self._views))
         except (ConcurrencyConflict, EventIdReused) as error:
@@ -251,16 +488,18 @@ class GroupWriter:
             versions.update({stream_id: version for stream_id, version in rows})
         return GroupState(self._cache.tip, versions, {})
 
-    def _committed(self, state: GroupState, appends: list[PendingAppend], outcomes: list[Outcome]) -> None:
+    def _committed(self, group: Group) -> None:
         """Remember the new state, answer every caller, and wake subscribers."""
+        self._remember(group.state)
+        group.answer()
+        if group.planned:
+            self._on_commit()
+
+    def _remember(self, state: GroupState) -> None:
         if self._cache is None or len(self._cache.versions) > MAX_CACHED_STREAMS:
             self._cache = LogCache(state.tip)
         self._cache.tip = state.tip
         self._cache.versions.update(state.versions)
-        for append, outcome in zip(appends, outcomes, strict=True):
-            append.finish(outcome.result if isinstance(outcome, Planned) else outcome)
-        if any(isinstance(outcome, Planned) for outcome in outcomes):
-            self._on_commit()
 
     async def _commit(self) -> None:
         await self._conn.commit()
@@ -271,14 +510,9 @@ class GroupWriter:
             await self._conn.rollback()
 
 
-def _drain(first: WriterItem, queue: MemoryObjectReceiveStream[WriterItem]) -> list[WriterItem]:
-    items = [first]
-    while len(items) < MAX_GROUP:
-        try:
-            items.append(queue.receive_nowait())
-        except (anyio.WouldBlock, anyio.EndOfStream):
-            break
-    return items
+def _fail(item: WriterItem, error: Exception) -> None:
+    if not item.answer.done():
+        item.answer.set_exception(error)
 
 
 def _json_list(values: Sequence[str]) -> str:
