@@ -102,6 +102,14 @@ async def record_view_rebuilds(store: SQLiteEventStore) -> None:
         await store.rebuild_logged(rebuilt)
 
 
+UPSTREAM_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+"""Every turn streams over a connection of its own for as long as its answer lasts: a cap on connections makes
+the turns beyond it wait for others to finish (httpx's default is 100). Idle connections stay open for httpx's
+5 s, so that the next turns to the same provider need no new connection and TLS handshake; with a cap on them
+(httpx's default is 20) httpcore closes every connection that goes idle while the pool holds more than the cap,
+which under load is nearly all of them. Both are bounded by how many turns ran at once in the last 5 s."""
+
+
 @asynccontextmanager
 async def open_services(settings: Settings, *, serving: bool = True) -> AsyncIterator[Services]:
     """Open the vault, the store and the HTTP client, record ServiceStarted, and close them on exit.
@@ -126,7 +134,7 @@ async def open_services(settings: Settings, *, serving: bool = True) -> AsyncIte
         )
         async with (
             SQLiteEventStore.open(settings.database_path, registry=registry, inline_views=inline_views) as store,
-            httpx.AsyncClient(follow_redirects=False) as http,
+            httpx.AsyncClient(follow_redirects=False, limits=UPSTREAM_LIMITS) as http,
             await CatalogService.open(
                 store, settings, http, instance_names=partial(instance_names_using, instance_list, store)
             ) as catalog,
