@@ -371,7 +371,9 @@ async def monitor(tally: Tally, processes: Processes, start: Sample, every: floa
 async def run(args: argparse.Namespace, origin: str, upstream_url: str, processes: Processes) -> None:
     tally = Tally()
     clients = args.streams + args.direct + args.readers + args.writers
-    limits = httpx.Limits(max_connections=clients + 10, max_keepalive_connections=clients + 10)
+    # idle connections are dropped well before the servers' own 5 s keep-alive ends: a request sent on a connection
+    # the server is closing at that moment fails, which would count as an error of the server's
+    limits = httpx.Limits(max_connections=clients + 10, max_keepalive_connections=clients + 10, keepalive_expiry=1)
     async with (
         httpx.AsyncClient(base_url=origin, timeout=120, limits=limits) as api,
         httpx.AsyncClient(timeout=120, limits=limits) as direct,
