@@ -27,6 +27,7 @@ import resource
 import sys
 import tempfile
 import time
+import traceback
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -55,6 +56,12 @@ INSTANCES = "/api/v1/instances"
 AUDIT = "/api/v1/audit/events"
 BUILD_TIMEOUT_S = 900  # the first `switchboard run` builds the web app with bun
 SOAK_S = 600
+TOKENS = 50
+PIECE_MS = 100
+"""Answers of 50 tokens, 10 a second: 200 streams are then 2,000 tokens a second, about what the client, the
+upstream and Switchboard together get through on two shared cores (at 50 tokens a second each, the client and
+the bare upstream alone fall seconds behind). A real model streams faster; the streams stay open as long."""
+SATURATED_MS = 60  # the direct streams' TTFT p99 this far above their p50: the machine, not Switchboard, is the limit
 MB = 2**20
 
 
@@ -84,6 +91,12 @@ class Tally:
             table.setdefault(kind, []).append(seconds)
 
 
+def described(error: BaseException) -> str:
+    """The error and the innermost frames it was raised in."""
+    frames = traceback.extract_tb(error.__traceback__)[-3:]
+    return f"{error!r}"[:300] + " at " + " < ".join(f"{Path(frame.filename).name}:{frame.lineno}" for frame in frames)
+
+
 # --- the clients ------------------------------------------------------------------------------------------------
 
 
@@ -95,7 +108,7 @@ async def chat(leg: Leg, key: str, client: httpx.AsyncClient, tally: Tally, leng
         try:
             tally.turn(key, await stream.turn(client))
         except Exception as error:  # noqa: BLE001 - a benchmark counts every failure
-            tally.failed(f"{key} turn", repr(error)[:300])
+            tally.failed(f"{key} turn", described(error))
             stream.conversation = None
             await asyncio.sleep(1)
 
@@ -111,7 +124,7 @@ async def timed(
     try:
         response = await send(client)
     except httpx.HTTPError as error:
-        tally.failed(kind, repr(error)[:300])
+        tally.failed(kind, described(error))
         return None
     took = time.perf_counter() - started
     if response.status_code >= 400:
@@ -323,6 +336,10 @@ def report_latencies(tally: Tally, seconds: float) -> None:
         print(f"  {'added TTFT (Switchboard - direct)':42}{added[0]:+10.2f}{added[1]:+10.2f}")
         paired = [timing.ttft - timing.upstream_ttft for timing in tally.turns["switchboard"] if timing.upstream_ttft]
         print(table_row("  of which before its upstream call", paired) + "   (per turn, paired)")
+        spread = ms(direct, 0.99) - ms(direct, 0.5)
+        if spread > SATURATED_MS:
+            print(f"  (the direct streams' own TTFT p99 is {spread:.0f} ms above their p50: the machine is saturated, and"
+                  " the added TTFT is mostly waiting for a CPU)")
     print(f"  turns through Switchboard: {len(through) / seconds:.1f}/s")
     for title, table in (("reads", tally.reads), ("writes", tally.writes)):
         every = [value for values in table.values() for value in values]
@@ -339,7 +356,7 @@ def report_errors(tally: Tally) -> None:
         print(f"    e.g. {example}")
 
 
-def report_memory(start: Sample, end: Sample, before: Sample, processes: Processes) -> None:
+def report_memory(start: Sample, end: Sample, before: Sample, processes: Processes, turns: int) -> None:
     growth = (end.rss - start.rss) / MB
     verdict = "met" if growth < 50 else "NOT met"
     print(
@@ -351,6 +368,9 @@ def report_memory(start: Sample, end: Sample, before: Sample, processes: Process
     spent = end.at - start.at
     shares = ", ".join(f"{name} {(end.cpu[name] - start.cpu[name]) / spent * 100:.0f}%" for name in end.cpu)
     print(f"  CPU over the measured time (100% = one core of {os.cpu_count()}): {shares}")
+    if turns:
+        used = end.cpu["server"] - start.cpu["server"]
+        print(f"  the server's CPU per turn through it (reads and writes included): {used / turns * 1000:.1f} ms")
 
 
 async def monitor(tally: Tally, processes: Processes, start: Sample, every: float) -> None:
@@ -412,7 +432,7 @@ async def run(args: argparse.Namespace, origin: str, upstream_url: str, processe
     print(f"load average at the end: {load_at_end}")
     report_latencies(tally, end.at - start.at)
     report_errors(tally)
-    report_memory(start, end, before, processes)
+    report_memory(start, end, before, processes, len(tally.turns["switchboard"]))
 
 
 def answer_text(tokens: int) -> str:
@@ -430,8 +450,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--writers", type=int, default=10)
     parser.add_argument("--think", type=float, default=0.5, help="seconds between a reader's or writer's requests")
     parser.add_argument("--instances", type=int, default=50, help="instances in the list the readers read")
-    parser.add_argument("--tokens", type=int, default=100, help="tokens in each streamed answer")
-    parser.add_argument("--piece-ms", type=float, default=20, help="ms between the upstream's tokens")
+    parser.add_argument("--tokens", type=int, default=TOKENS, help="tokens in each streamed answer")
+    parser.add_argument("--piece-ms", type=float, default=PIECE_MS, help="ms between the upstream's tokens")
     parser.add_argument("--length", type=int, default=10, help="turns per conversation before a new session")
     parser.add_argument("--server", choices=("run", "api"), default="run", help="switchboard run (one port) or api")
     parser.add_argument("--soak", action="store_true", help=f"measure {SOAK_S // 60} minutes, RSS every minute")

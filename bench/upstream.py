@@ -19,6 +19,10 @@ from tests.upstreams.asgi import Message, Receive, Request, Scope, Send
 from tests.upstreams.scenario import DEFAULT_KEY, Scenario
 from tests.upstreams.server import UpstreamApp
 
+KEEP_ALIVE_S = 60
+"""Providers keep an idle connection open for a minute or more; uvicorn's 5 s is the same as httpx's keep-alive,
+so a client would now and then send a request on a connection the upstream closes at that moment."""
+
 
 class Unrecorded(list[Request]):
     """A scenario's list of requests that keeps none."""
@@ -57,7 +61,10 @@ def main() -> None:
     app: App = UpstreamApp(scenario)
     if arguments.piece_ms > 0:
         app = paced(app, arguments.piece_ms / 1000)
-    uvicorn.run(app, host="127.0.0.1", port=arguments.port, http="h11", lifespan="off", log_config=None, access_log=False)
+    uvicorn.run(
+        app, host="127.0.0.1", port=arguments.port, http="h11", lifespan="off", log_config=None, access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_S,
+    )
 
 
 if __name__ == "__main__":
