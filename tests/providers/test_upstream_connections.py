@@ -1,8 +1,11 @@
-"""The shared upstream client carries as many streams at once as there are turns, and keeps their connections.
+"""Connections to the upstreams: the shared client carries as many streams at once as there are turns, and a
+turn leaves its connection to the next one.
 
 A load of 200 chat streams found the client at httpx's defaults: 100 connections in all, so turn 101 waited for
 another turn's whole answer (or its own timeout) before its request was even sent; and 20 kept alive, so nearly
-every turn after a busy moment opened a new connection (for a real provider, a new TLS handshake).
+every turn after a busy moment opened a new connection (for a real provider, a new TLS handshake). And every turn
+stopped reading at the protocol's end of the answer, before the end of the HTTP body, so its connection was
+closed rather than given back.
 """
 
 from __future__ import annotations
@@ -20,9 +23,14 @@ import httpx
 import pytest
 import uvicorn
 
+from backend.providers import stream_chat
 from backend.services import open_services
 from backend.settings import Settings
+from tests.providers.peers import MESSAGES, PROTOCOLS, collect, connection, text_of
+from tests.upstreams import Urls
 from tests.upstreams.asgi import Receive, Scope, Send
+from tests.upstreams.scenario import DEFAULT_REPLY, Scenario
+from tests.upstreams.server import UpstreamApp
 
 pytestmark = pytest.mark.anyio
 STREAMS = 150
@@ -75,7 +83,7 @@ def serving(app: Any) -> Iterator[str]:
         assert time.monotonic() < deadline and thread.is_alive(), "the barrier server did not start"
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}/chat"
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -108,10 +116,34 @@ async def until(condition: Callable[[], bool]) -> None:
 
 async def test_the_shared_client_holds_every_stream_open_at_once_and_keeps_the_connections(tmp_path: Path) -> None:
     barrier = Barrier(STREAMS)
-    with serving(barrier) as url:
+    with serving(barrier) as base:
+        url = f"{base}/chat"
         async with open_services(Settings(data_dir=tmp_path / "data")) as services:
             assert await wave(services.http, url) == [200] * STREAMS  # all open at once: none waited for another
             first = set(barrier.ports)
             barrier.next_wave()
             assert await wave(services.http, url, lambda: len(barrier.ports)) == [200] * STREAMS
             assert set(barrier.ports) <= first  # the second wave went over the connections of the first
+
+
+class Doorman:
+    """The local upstream, noting the client port each request came in from."""
+
+    def __init__(self) -> None:
+        self.app = UpstreamApp(Scenario())
+        self.ports: list[int] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.ports.append(scope["client"][1])
+        await self.app(scope, receive, send)
+
+
+@pytest.mark.parametrize("provider_type", PROTOCOLS)
+async def test_turns_one_after_another_go_over_one_connection(client: httpx.AsyncClient, provider_type: str) -> None:
+    doorman = Doorman()
+    with serving(doorman) as base:
+        for _ in range(3):
+            chunks = await collect(stream_chat(client, connection(Urls.at(base), provider_type), "local-small", MESSAGES))
+            assert text_of(chunks) == DEFAULT_REPLY
+    assert len(doorman.ports) == 3 and len(set(doorman.ports)) == 1
