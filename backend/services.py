@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 
@@ -110,6 +110,23 @@ the turns beyond it wait for others to finish (httpx's default is 100). Idle con
 which under load is nearly all of them. Both are bounded by how many turns ran at once in the last 5 s."""
 
 
+TURN_CLIENTS = 8
+"""Turns stream through clients of their own, each session's on one of this many. Whenever a request starts or
+ends, httpcore looks through every connection in its client's pool, and for each idle one through all of them
+again: with 200 turns on one client that was a quarter of the server's time under bench.load."""
+
+
+@asynccontextmanager
+async def upstream_clients(count: int) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """`count` clients to the upstreams sharing one TLS context (loading the CA certificates is the slow part)."""
+    tls = httpx.create_ssl_context()
+    async with AsyncExitStack() as stack:
+        yield [
+            await stack.enter_async_context(httpx.AsyncClient(follow_redirects=False, limits=UPSTREAM_LIMITS, verify=tls))
+            for _ in range(count)
+        ]
+
+
 @asynccontextmanager
 async def open_services(settings: Settings, *, serving: bool = True) -> AsyncIterator[Services]:
     """Open the vault, the store and the HTTP client, record ServiceStarted, and close them on exit.
@@ -134,7 +151,7 @@ async def open_services(settings: Settings, *, serving: bool = True) -> AsyncIte
         )
         async with (
             SQLiteEventStore.open(settings.database_path, registry=registry, inline_views=inline_views) as store,
-            httpx.AsyncClient(follow_redirects=False, limits=UPSTREAM_LIMITS) as http,
+            upstream_clients(1 + TURN_CLIENTS) as (http, *turn_clients),
             await CatalogService.open(
                 store, settings, http, instance_names=partial(instance_names_using, instance_list, store)
             ) as catalog,
@@ -146,7 +163,7 @@ async def open_services(settings: Settings, *, serving: bool = True) -> AsyncIte
                 await _prepare_to_serve(settings, vault, tokens, instances)
             async with anyio.create_task_group() as tasks:
                 search = SearchIndex(store, tasks)
-                sessions = Sessions(session_list, instances, tasks)
+                sessions = Sessions(session_list, instances, tasks, turn_clients)
                 services = Services(settings, registry, store, http, catalog, instances, sessions, tokens, search)
                 if serving:
                     search.start()  # indexes what the log gained since the last start, alongside serving

@@ -221,7 +221,7 @@ async def _read_upstream(
 ) -> None:
     started = plan.started
     upstream = stream_chat(
-        sessions.http, plan.connection, started.model_id, plan.messages,
+        sessions.client_for(plan.session_id), plan.connection, started.model_id, plan.messages,
         max_tokens=plan.max_tokens, reasoning_effort=plan.reasoning_effort,
     )
     try:

@@ -24,7 +24,7 @@ import pytest
 import uvicorn
 
 from backend.providers import stream_chat
-from backend.services import open_services
+from backend.services import TURN_CLIENTS, open_services
 from backend.settings import Settings
 from tests.providers.peers import MESSAGES, PROTOCOLS, collect, connection, text_of
 from tests.upstreams import Urls
@@ -124,6 +124,19 @@ async def test_the_shared_client_holds_every_stream_open_at_once_and_keeps_the_c
             barrier.next_wave()
             assert await wave(services.http, url, lambda: len(barrier.ports)) == [200] * STREAMS
             assert set(barrier.ports) <= first  # the second wave went over the connections of the first
+            barrier.next_wave()
+            assert await wave(services.sessions.clients[0], url) == [200] * STREAMS  # the turns' clients alike
+
+
+async def test_a_sessions_turns_go_through_one_client_and_sessions_spread_over_all(tmp_path: Path) -> None:
+    """httpcore looks through its whole pool (and for each idle connection through it again) at every request's
+    start and end: turns are spread over several clients so that no pool holds them all."""
+    async with open_services(Settings(data_dir=tmp_path / "data")) as services:
+        sessions = services.sessions
+        assert len(sessions.clients) == TURN_CLIENTS and services.http not in sessions.clients
+        chosen = [sessions.client_for(f"s{number}") for number in range(100)]
+        assert {id(client) for client in chosen} == {id(client) for client in sessions.clients}
+        assert all(sessions.client_for(f"s{number}") is client for number, client in enumerate(chosen))
 
 
 class Doorman:
