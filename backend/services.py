@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 
@@ -102,6 +102,31 @@ async def record_view_rebuilds(store: SQLiteEventStore) -> None:
         await store.rebuild_logged(rebuilt)
 
 
+UPSTREAM_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+"""Every turn streams over a connection of its own for as long as its answer lasts: a cap on connections makes
+the turns beyond it wait for others to finish (httpx's default is 100). Idle connections stay open for httpx's
+5 s, so that the next turns to the same provider need no new connection and TLS handshake; with a cap on them
+(httpx's default is 20) httpcore closes every connection that goes idle while the pool holds more than the cap,
+which under load is nearly all of them. Both are bounded by how many turns ran at once in the last 5 s."""
+
+
+TURN_CLIENTS = 8
+"""Turns stream through clients of their own, each session's on one of this many. Whenever a request starts or
+ends, httpcore looks through every connection in its client's pool, and for each idle one through all of them
+again: with 200 turns on one client that was a quarter of the server's time under bench.load."""
+
+
+@asynccontextmanager
+async def upstream_clients(count: int) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """`count` clients to the upstreams sharing one TLS context (loading the CA certificates is the slow part)."""
+    tls = httpx.create_ssl_context()
+    async with AsyncExitStack() as stack:
+        yield [
+            await stack.enter_async_context(httpx.AsyncClient(follow_redirects=False, limits=UPSTREAM_LIMITS, verify=tls))
+            for _ in range(count)
+        ]
+
+
 @asynccontextmanager
 async def open_services(settings: Settings, *, serving: bool = True) -> AsyncIterator[Services]:
     """Open the vault, the store and the HTTP client, record ServiceStarted, and close them on exit.
@@ -126,7 +151,7 @@ async def open_services(settings: Settings, *, serving: bool = True) -> AsyncIte
         )
         async with (
             SQLiteEventStore.open(settings.database_path, registry=registry, inline_views=inline_views) as store,
-            httpx.AsyncClient(follow_redirects=False) as http,
+            upstream_clients(1 + TURN_CLIENTS) as (http, *turn_clients),
             await CatalogService.open(
                 store, settings, http, instance_names=partial(instance_names_using, instance_list, store)
             ) as catalog,
@@ -138,7 +163,7 @@ async def open_services(settings: Settings, *, serving: bool = True) -> AsyncIte
                 await _prepare_to_serve(settings, vault, tokens, instances)
             async with anyio.create_task_group() as tasks:
                 search = SearchIndex(store, tasks)
-                sessions = Sessions(session_list, instances, tasks)
+                sessions = Sessions(session_list, instances, tasks, turn_clients)
                 services = Services(settings, registry, store, http, catalog, instances, sessions, tokens, search)
                 if serving:
                     search.start()  # indexes what the log gained since the last start, alongside serving

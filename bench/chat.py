@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -75,12 +76,17 @@ class Leg:
 
 
 @contextmanager
-def process(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a server, wait until `ready_url` answers at all, stop it afterwards."""
+def process(
+    args: list[str], env: dict[str, str], ready_url: str, log: Path, timeout: float = READY_TIMEOUT_S
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a server in a process group of its own, wait until `ready_url` answers at all, stop the group
+    (the server and whatever it started) afterwards."""
     with log.open("wb") as output:
-        child = subprocess.Popen(args, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=HERE.parent)
+        child = subprocess.Popen(
+            args, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=HERE.parent, start_new_session=True
+        )
     try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
+        deadline = time.monotonic() + timeout
         while True:
             if child.poll() is not None:
                 raise RuntimeError(f"{args[0]} exited with {child.returncode}; see {log}:\n{log.read_text()[-2000:]}")
@@ -89,25 +95,33 @@ def process(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> 
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{args[0]} did not answer within {READY_TIMEOUT_S} s; see {log}") from None
+                    raise RuntimeError(f"{args[0]} did not answer within {timeout:.0f} s; see {log}") from None
                 time.sleep(0.1)
         yield child
     finally:
-        child.terminate()
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        stop_group(child)
+
+
+def stop_group(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is not None:
+        return
+    os.killpg(child.pid, signal.SIGTERM)
+    try:
+        child.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
 
 
 @contextmanager
-def upstream(folder: Path) -> Iterator[str]:
+def upstream(folder: Path, answer: str = ANSWER, piece_ms: float = 0) -> Iterator[str]:
+    """The local upstream, streaming `answer` one token per piece, `piece_ms` apart."""
     port = free_port()
     args = [sys.executable, "-m", "bench.upstream", "--port", str(port), "--key", KEY, "--model", MODEL]
+    args += ["--piece-ms", str(piece_ms)]
     origin = f"http://127.0.0.1:{port}"
     with process(args, dict(os.environ), f"{origin}/_upstream/scenario", folder / "upstream.log"):
-        httpx.post(f"{origin}/_upstream/scenario", json={"reply": ANSWER}).raise_for_status()
+        httpx.post(f"{origin}/_upstream/scenario", json={"reply": answer}).raise_for_status()
         yield f"{origin}/openai/v1"
 
 
@@ -200,7 +214,7 @@ async def read_stream(response: httpx.Response, carries_text: Callable[[bytes], 
     return first, tail
 
 
-def openai_leg(name: str, base: str, headers: dict[str, str], pid: int | None) -> Leg:
+def openai_leg(name: str, base: str, headers: dict[str, str], pid: int | None, answer: str = ANSWER) -> Leg:
     async def turn(client: httpx.AsyncClient, conversation: Conversation) -> Timing:
         messages = [*conversation.messages, {"role": "user", "content": QUESTION}]
         body = {"model": MODEL, "messages": messages, "stream": True, "stream_options": {"include_usage": True}}
@@ -211,7 +225,7 @@ def openai_leg(name: str, base: str, headers: dict[str, str], pid: int | None) -
         ended = time.perf_counter()
         if not first or not tail.rstrip().endswith(b"data: [DONE]"):
             raise RuntimeError(f"{name}: the stream carried no answer text or did not end with [DONE]")
-        conversation.messages = [*messages, {"role": "assistant", "content": ANSWER}]
+        conversation.messages = [*messages, {"role": "assistant", "content": answer}]
         return Timing(first - started, ended - started)
 
     async def open_conversation(client: httpx.AsyncClient) -> Conversation:
@@ -220,7 +234,7 @@ def openai_leg(name: str, base: str, headers: dict[str, str], pid: int | None) -
     return Leg(name, turn, open_conversation, pid)
 
 
-def switchboard_leg(origin: str, instance_id: str, pid: int) -> Leg:
+def switchboard_leg(origin: str, instance_id: str, pid: int | None, answer: str = ANSWER) -> Leg:
     async def turn(client: httpx.AsyncClient, conversation: Conversation) -> Timing:
         started = time.perf_counter()
         async with client.stream("POST", conversation.url, json={"text": QUESTION}) as response:
@@ -229,7 +243,7 @@ def switchboard_leg(origin: str, instance_id: str, pid: int) -> Leg:
         ended = time.perf_counter()
         _, found, data = tail.rpartition(b"event: turn\ndata: ")
         out = msgspec.json.decode(data.split(b"\n", 1)[0]) if found else {}
-        if not first or out.get("outcome") != "completed" or out.get("text") != ANSWER:
+        if not first or out.get("outcome") != "completed" or out.get("text") != answer:
             raise RuntimeError(f"{SWITCHBOARD}: the turn ended {out.get('outcome') or 'without a turn event'}")
         return Timing(first - started, ended - started, out["ttft_ms"] / 1000)
 
@@ -319,7 +333,7 @@ async def concurrently(legs: list[Leg], streams: int, rounds: int, blocks: int, 
         clients = [await stack.enter_async_context(httpx.AsyncClient(timeout=120, limits=limits)) for _ in legs]
         lanes = [[Stream(leg, length) for _ in range(streams)] for leg in legs]
         for _ in range(blocks):
-            for leg, client, leg_lanes in zip(legs, clients, lanes):
+            for leg, client, leg_lanes in zip(legs, clients, lanes, strict=True):
                 await asyncio.gather(*(lane.turn(client) for lane in leg_lanes))
                 per_lane = await asyncio.gather(*(lane.turns(client, rounds) for lane in leg_lanes))
                 timings[leg.name] += [timing for lane in per_lane for timing in lane]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING
 
 import anyio
@@ -63,10 +64,36 @@ async def names_of(services: Services) -> Names:
     )
 
 
+@cache
+def naming_since() -> str:
+    """The query for an event that may name something anew between two positions: any event but turns and key
+    changes, which name nothing new. Under chat load a log gains little else."""
+    from backend.instances.events import (  # the domains' controllers import this module
+        ConnectionTested,
+        CredentialRemoved,
+        CredentialRotated,
+        CredentialSet,
+        CredentialVerificationFailed,
+        EndpointConfirmed,
+    )
+    from backend.sessions.events import MessageAdded, TurnCancelled, TurnCompleted, TurnFailed, TurnInterrupted, TurnStarted
+
+    nameless = (
+        MessageAdded, TurnStarted, TurnCompleted, TurnFailed, TurnCancelled, TurnInterrupted, ConnectionTested,
+        CredentialSet, CredentialRotated, CredentialRemoved, EndpointConfirmed, CredentialVerificationFailed,
+    )
+    types = ", ".join(f"'{kind.__name__}'" for kind in nameless)
+    return f"SELECT 1 FROM events WHERE position > ? AND position <= ? AND type NOT IN ({types}) LIMIT 1"
+
+
 class NameBook:
     """The names as of a log position, shared by every request and live feed of the service: looked up again
-    only once the log has moved past the position they were looked up at, by one caller while the others wait.
-    A live feed replaying a long backlog looks them up once, and never waits on a lookup between its frames."""
+    only once the log has moved past the position they were looked up at with an event that may name something
+    (`naming_since`), by one caller while the others wait. A live feed replaying a long backlog looks them up
+    once, and never waits on a lookup between its frames.
+
+    Looking them up reads every session, so doing it whenever the log moved made each audit read under chat load
+    cost in proportion to all the sessions ever held."""
 
     def __init__(self, services: Services) -> None:
         self._services = services
@@ -84,7 +111,9 @@ class NameBook:
             return self._names
         async with self._lookup:
             if position > self._head:
-                head = await self._services.store.head()
-                self._names = await names_of(self._services)
+                store = self._services.store
+                head = await store.head()
+                if self._head < 0 or await store.fetch(naming_since(), (self._head, head)):
+                    self._names = await names_of(self._services)
                 self._head = head
         return self._names

@@ -97,7 +97,7 @@ async def create_instance(
             )
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(instances.vault.destroy, instance_id)
+                await anyio.to_thread.run_sync(instances.vault.destroy, instance_id, 1)
             raise
     return (await instances.row(instance_id)).instance
 
@@ -257,10 +257,11 @@ def _or(value: T | UnsetType, current: T) -> T:
 async def delete_instance(instances: Instances, instance_id: str, metadata: Metadata, if_match: int | None) -> None:
     """Record `InstanceDeleted`, then destroy the instance's credential file."""
     async with instances.lock(instance_id):
-        instance = (await instances.row(instance_id)).instance
+        row = await instances.row(instance_id)
+        instance = row.instance
         check_version(instance, if_match)
-        has_key = instances.vault.exists(instance_id)
+        has_key = instances.vault.exists(instance_id, row.credential_serial)
         event = InstanceDeleted(instance_id=instance_id, name=instance.name, credential_destroyed=has_key)
         await instances.append(instance_id, [event], metadata, expected_version=instance.version)
-        await anyio.to_thread.run_sync(instances.vault.destroy, instance_id)
+        await anyio.to_thread.run_sync(instances.vault.destroy, instance_id, row.credential_serial)
         instances.key_changed(instance_id)

@@ -75,7 +75,7 @@ async def store_and_append(
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(instances.vault.destroy_version, instance.id, version)
         raise
-    await anyio.to_thread.run_sync(instances.vault.destroy, instance.id, version)
+    await anyio.to_thread.run_sync(instances.vault.destroy, instance.id, version, version)
     instances.key_changed(instance.id)
 
 
@@ -137,16 +137,17 @@ def _active_file_present(instances: Instances, instance: InstanceView) -> bool:
 async def remove_credential(instances: Instances, instance_id: str, metadata: Metadata) -> InstanceView:
     """Record `CredentialRemoved`, then destroy the key file (even a damaged one)."""
     async with instances.lock(instance_id):
-        instance = (await instances.row(instance_id)).instance
+        row = await instances.row(instance_id)
+        instance, highest = row.instance, row.credential_serial
         current = instance.credential
         if current is None:
-            if not await anyio.to_thread.run_sync(instances.vault.destroy, instance_id):
+            if not await anyio.to_thread.run_sync(instances.vault.destroy, instance_id, highest):
                 raise NotFound(f"instance {instance_id} has no credential")
             return instance  # a file left behind by an interrupted write: nothing to record
         event = CredentialRemoved(
             instance_id=instance_id, fingerprint=current.fingerprint, credential_version=current.version
         )
         await instances.append(instance_id, [event], metadata, expected_version=instance.version)
-        await anyio.to_thread.run_sync(instances.vault.destroy, instance_id)
+        await anyio.to_thread.run_sync(instances.vault.destroy, instance_id, highest)
         instances.key_changed(instance_id)
     return (await instances.row(instance_id)).instance

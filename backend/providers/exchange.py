@@ -1,7 +1,7 @@
 """The two exchanges every protocol runs, given its request and its decoder: list models, stream a chat."""
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 
 import anyio
 import httpx
@@ -12,6 +12,8 @@ from backend.providers.failures import Failure, describe_error, scrub, secrets_o
 from backend.providers.transport import HttpRequest, fetch, open_stream, retry_delay
 
 ParseModels = Callable[[bytes], list[str]]
+TAIL_WAIT_S = 0.5  # what is left of a body after the end of the answer is as a rule in hand already
+TAIL_LIMIT = 65_536  # characters read after the end of the answer before the connection is given up instead
 DecodeChat = Callable[[AsyncIterator[str]], AsyncIterator[ChatChunk]]
 
 
@@ -85,13 +87,15 @@ async def _attempt(
             yield opened
             return
         status = opened.status_code
+        raw = opened.aiter_lines()
         try:
-            async for chunk in decode(_progressing(opened.aiter_lines(), conn.timeout_ms / 1000)):
+            async for chunk in decode(_progressing(raw, conn.timeout_ms / 1000)):
                 yield (
                     Failure(chunk.outcome, chunk.http_status or status, chunk.message, 0.0)
                     if isinstance(chunk, ChatError)
                     else chunk
                 )
+            await _read_to_the_end(raw)  # the raw lines: the answer is complete, no stall may fail it now
         except StreamStalled as stalled:
             silence = "sent only keep-alives" if stalled.kept_alive else "went silent"
             yield Failure("timeout", status, f"the stream {silence} for {conn.timeout_ms} ms", 0.0)
@@ -124,6 +128,18 @@ async def _progressing(lines: AsyncIterator[str], seconds: float) -> AsyncIterat
         else:
             remaining, idle_lines = remaining - (anyio.current_time() - started), idle_lines + 1
         yield line
+
+
+async def _read_to_the_end(lines: AsyncIterator[str]) -> None:
+    """Read what the body still holds after the protocol's end of the answer (as a rule only the end of the
+    chunked body), so that the connection goes back to the pool: one closed half-read costs the next turn a new
+    connection and TLS handshake. A body that goes on is left, and its connection closed."""
+    read = 0
+    with anyio.move_on_after(TAIL_WAIT_S), suppress(httpx.HTTPError):
+        async for line in lines:
+            read += len(line)
+            if read > TAIL_LIMIT:
+                return
 
 
 def _reported(chunk: ChatChunk | Failure, secrets: tuple[str, ...]) -> ChatChunk:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import weakref
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import anyio
+import httpx
 import msgspec
 from anyio.abc import TaskGroup
 
@@ -35,15 +37,21 @@ class RunningTurn:
 class Sessions:
     """The sessions domain's dependencies, the turns running in this process, and the steps commands share."""
 
-    def __init__(self, view: SessionListView, instances: Instances, turns: TaskGroup) -> None:
+    def __init__(
+        self, view: SessionListView, instances: Instances, turns: TaskGroup, clients: Sequence[httpx.AsyncClient]
+    ) -> None:
         self.store = instances.store
         self.view = view
         self.instances = instances
         self.catalog = instances.catalog
-        self.http = instances.http
         self.turns = turns  # runs each turn's upstream exchange, apart from the request that started it
+        self.clients = clients  # the turns' HTTP clients, each session's turns always on the same one
         self.running: dict[tuple[str, str], RunningTurn] = {}
         self._locks: weakref.WeakValueDictionary[str, anyio.Lock] = weakref.WeakValueDictionary()
+
+    def client_for(self, session_id: str) -> httpx.AsyncClient:
+        """The client a session's turns stream through (so that a turn finds the last one's connection)."""
+        return self.clients[zlib.crc32(session_id.encode()) % len(self.clients)]
 
     def lock(self, session_id: str) -> anyio.Lock:
         """Serialises the commands on one session, from reading its row to appending."""

@@ -191,7 +191,7 @@ async def test_delete_destroys_credential_and_keeps_history(client: Client) -> N
     assert vault.path_of(str(created["id"]), 1).exists()
     response = await client.delete(f"/api/v1/instances/{created['id']}", headers={"if-match": "2"})
     assert response.status_code == 204
-    assert not vault.exists(str(created["id"]))
+    assert not vault.exists(str(created["id"]), 1)
     assert (await client.get(f"/api/v1/instances/{created['id']}")).status_code == 404
     assert (await client.get("/api/v1/instances")).json() == []
     history = await events_of(client, created["id"])

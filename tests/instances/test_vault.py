@@ -161,13 +161,28 @@ def test_tampered_ciphertext_and_swapped_files_are_refused(vault: Vault) -> None
 
 
 def test_destroy_keeps_only_what_is_asked(vault: Vault) -> None:
-    assert vault.load("abc", 1) is None and not vault.exists("abc")
+    assert vault.load("abc", 1) is None and not vault.exists("abc", 0)
     vault.store("abc", Secret(KEY), 1)
     vault.store("abc", Secret("sk-the-next-key-0000"), 2)
-    assert vault.destroy("abc", keep=2) is True
-    assert [file.version for file in vault.files()] == [2]
-    assert vault.destroy("abc") is True
-    assert vault.files() == [] and vault.destroy("abc") is False
+    vault.store("abcd", Secret(KEY), 1)
+    assert vault.destroy("abc", 2, keep=2) is True
+    assert [(file.instance_id, file.version) for file in vault.files()] == [("abc", 2), ("abcd", 1)]
+    assert vault.destroy("abc", 2) is True
+    assert [file.instance_id for file in vault.files()] == ["abcd"] and vault.destroy("abc", 2) is False
+
+
+def test_an_instances_files_are_found_by_name_up_to_one_above_the_highest_version(vault: Vault) -> None:
+    """Found without listing the folder (one file per instance and version): the format 1 file, each version the
+    log issued, and the one above the highest, which a write the log never recorded leaves."""
+    legacy = vault.folder / "abc.cred"
+    legacy.write_bytes(b"{}")
+    for version in (1, 3, 4):
+        vault.store("abc", Secret(KEY), version)
+    vault.store("abc", Secret(KEY), 9)  # far above anything the log issued: start-up's reconciliation removes it
+    assert [file.version for file in vault.files_of("abc", 3)] == [None, 1, 3, 4]
+    assert vault.exists("abc", 0)  # the format 1 file, or a first key whose append never happened
+    assert vault.destroy("abc", 3) is True
+    assert [file.path.name for file in vault.files()] == ["abc.v9.cred"]
 
 
 def test_fingerprint_is_keyed_and_stable_across_restarts(vault: Vault, tmp_path: Path) -> None:

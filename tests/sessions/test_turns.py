@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
+import anyio
 import pytest
 
+from backend.sessions.service import RunningTurn
+from backend.sessions.turns import relay
 from tests.sessions.conftest import (
     KEY,
     Client,
@@ -210,3 +215,15 @@ async def test_the_reasoning_level_attempts_and_finish_reason_reach_the_record(
     assert sent["reasoning_effort"] == "high"
     assert turn["outcome"] == "completed" and turn["attempts"] == 2
     assert turn["finish_reason"] in ("stop", "length")
+
+
+async def test_frames_waiting_together_go_to_the_client_in_one_write() -> None:
+    """On a busy server several tokens arrive in one read from the upstream; each write costs a system call."""
+    send, receive = anyio.create_memory_object_stream[bytes](math.inf)
+    body = relay(receive, RunningTurn())
+    send.send_nowait(b"event: delta\n\n")
+    assert await anext(body) == b"event: delta\n\n"  # a frame alone goes at once
+    for text in (b"one", b"two", b"three"):
+        send.send_nowait(b"data: " + text + b"\n\n")
+    send.close()
+    assert [chunk async for chunk in body] == [b"data: one\n\ndata: two\n\ndata: three\n\n"]
