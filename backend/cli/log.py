@@ -129,8 +129,9 @@ async def check_views(settings: Settings, name: str | None, as_json: bool) -> in
         results = [await store.compare_with_rebuild(view) for view in chosen]
     if as_json:
         print_json(results)
-    for result in [] if as_json else results:
-        print(f"{result.view}: {_comparison_line(result)}")
+    else:
+        for result in results:
+            print(f"{result.view}: {_comparison_line(result)}")
     differing = [result.view for result in results if not result.equal]
     if differing:
         raise Refused(f"{', '.join(differing)} differ from a rebuild; `switchboard views rebuild` replaces them")

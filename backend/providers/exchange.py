@@ -9,7 +9,7 @@ import msgspec
 
 from backend.providers.contract import Attempts, ChatChunk, ChatError, ChatStream, Connection, ListResult, TextDelta
 from backend.providers.failures import Failure, describe_error, scrub, secrets_of
-from backend.providers.transport import HttpRequest, fetch, open_stream, retry_delay
+from backend.providers.transport import HttpRequest, fetch, open_stream, retry_delay, undecodable
 
 ParseModels = Callable[[bytes], list[str]]
 TAIL_WAIT_S = 0.5  # what is left of a body after the end of the answer is as a rule in hand already
@@ -22,7 +22,7 @@ class StreamEndedEarly(Exception):
 
 
 class StreamStalled(Exception):
-    """No line of the answer came within the timeout; `kept_alive`: keep-alives (blank lines, SSE comments) did."""
+    """No part of the answer came within the timeout; `kept_alive`: lines that carry none (keep-alives) did."""
 
     def __init__(self, kept_alive: bool) -> None:
         super().__init__()
@@ -89,7 +89,8 @@ async def _attempt(
         status = opened.status_code
         raw = opened.aiter_lines()
         try:
-            async for chunk in decode(_progressing(raw, conn.timeout_ms / 1000)):
+            lines = _Counted(raw)
+            async for chunk in _progressing(decode(lines.each()), lines, conn.timeout_ms / 1000):
                 yield (
                     Failure(chunk.outcome, chunk.http_status or status, chunk.message, 0.0)
                     if isinstance(chunk, ChatError)
@@ -104,30 +105,47 @@ async def _attempt(
         except httpx.TransportError as error:
             message = f"the stream broke off: {describe_error(error)}"
             yield Failure("bad_response", status, message, 0.0, broke_off=True)
+        except httpx.DecodingError as error:
+            yield undecodable(status, error, 0.0)
         except msgspec.DecodeError as error:
             yield Failure("bad_response", status, f"unreadable stream data: {error}", 0.0)
         except StreamEndedEarly:
             yield Failure("bad_response", status, "the stream ended before the answer was complete", 0.0)
 
 
-async def _progressing(lines: AsyncIterator[str], seconds: float) -> AsyncIterator[str]:
-    """The lines, until none but keep-alives (blank lines, SSE comments) have come for `seconds` of waiting
-    (StreamStalled): a read timeout alone never ends a body that sends a keep-alive now and then but no answer.
-    Only the time spent waiting for a line counts, not the reader's own time between lines."""
-    remaining, idle_lines = seconds, 0
+class _Counted:
+    """The lines of an answer, counting those read since the last decoded chunk and noting when the last came."""
+
+    def __init__(self, lines: AsyncIterator[str]) -> None:
+        self.lines = lines
+        self.since_chunk = 0
+        self.last_at = anyio.current_time()
+
+    async def each(self) -> AsyncIterator[str]:
+        async for line in self.lines:
+            self.since_chunk, self.last_at = self.since_chunk + 1, anyio.current_time()
+            yield line
+
+    def kept_coming(self, seconds: float) -> bool:
+        """Lines that decode to nothing kept coming until lately: more than the blank line that ends an SSE event,
+        the last within the latter half of a wait of `seconds` (a stall after a chunkless event is silence)."""
+        return self.since_chunk > 1 and anyio.current_time() - self.last_at < seconds / 2
+
+
+async def _progressing(chunks: AsyncIterator[ChatChunk], lines: _Counted, seconds: float) -> AsyncIterator[ChatChunk]:
+    """The decoded chunks, until none has come for `seconds` of waiting (StreamStalled): a read timeout alone never
+    ends a body that sends a keep-alive now and then but no answer, whether blank lines, SSE comments or the
+    protocol's own pings (Anthropic's `ping` events), since only what decodes to a chunk counts as progress.
+    Only the time spent waiting for a chunk counts, not the reader's own time between chunks."""
     while True:
-        started = anyio.current_time()
-        with anyio.move_on_after(remaining) as waiting:
-            line = await anext(lines, None)
+        with anyio.move_on_after(seconds) as waiting:
+            chunk = await anext(chunks, None)
         if waiting.cancelled_caught:
-            raise StreamStalled(kept_alive=idle_lines > 1)  # more than the blank line that ends an SSE event
-        if line is None:
+            raise StreamStalled(kept_alive=lines.kept_coming(seconds))
+        if chunk is None:
             return
-        if line.strip() and not line.startswith(":"):
-            remaining, idle_lines = seconds, 0
-        else:
-            remaining, idle_lines = remaining - (anyio.current_time() - started), idle_lines + 1
-        yield line
+        lines.since_chunk = 0
+        yield chunk
 
 
 async def _read_to_the_end(lines: AsyncIterator[str]) -> None:

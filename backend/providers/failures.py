@@ -125,6 +125,8 @@ def _seconds_until(http_date: str) -> float | None:
         moment = parsedate_to_datetime(http_date)
     except (TypeError, ValueError):
         return None
+    if moment.tzinfo is None:  # "-0000" says the zone is unknown; HTTP dates are always UTC
+        moment = moment.replace(tzinfo=UTC)
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
@@ -140,14 +142,16 @@ def secrets_of(api_key: Secret | None, headers: Mapping[str, str]) -> tuple[str,
 
 def describe_error(error: BaseException) -> str:
     """The error's own words, else its causes' (a reset connection says so only at the bottom of the chain httpx
-    raises: ReadError from anyio's BrokenResourceError from ConnectionResetError), else its type's name."""
+    raises: ReadError from httpcore's ReadError, raised in place of anyio's BrokenResourceError from
+    ConnectionResetError), else its type's name. Only explicit causes are followed: an error merely raised while
+    handling another says nothing about that one, except httpcore's, which drops the cause of what it replaces."""
     cause: BaseException | None = error
     for _ in range(MAX_CAUSES):
         if cause is None:
             break
         if str(cause):
             return str(cause)
-        cause = cause.__cause__ or cause.__context__
+        cause = cause.__cause__ or (cause.__context__ if type(cause).__module__.startswith("httpcore") else None)
     return type(error).__name__
 
 

@@ -104,6 +104,8 @@ async def _fetch_once(client: httpx.AsyncClient, conn: Connection, request: Http
         except httpx.TransportError as error:
             message = f"the answer broke off: {describe_error(error)}"
             return Failure("bad_response", opened.status_code, message, _since(started), broke_off=True)
+        except httpx.DecodingError as error:
+            return undecodable(opened.status_code, error, _since(started))
         finally:
             await _close(opened)
         return error_in_answer(opened.status_code, body, _since(started)) or Reply(opened.status_code, body, _since(started))
@@ -129,6 +131,9 @@ async def _open(
         return Failure(
             "unreachable", None, f"cannot reach {_origin(request.url)}: {describe_error(error)}", _since(started)
         )
+    except httpx.LocalProtocolError as error:  # our own request is malformed (a header value, say): sending again won't help
+        message = f"the request to {_origin(request.url)} could not be sent as it is: {describe_error(error)}"
+        return Failure("bad_response", None, message, _since(started))
     except httpx.TransportError as error:  # connected and sent, then the connection was closed or reset
         message = f"the connection to {_origin(request.url)} broke off before an answer: {describe_error(error)}"
         return Failure("bad_response", None, message, _since(started), broke_off=True)
@@ -136,11 +141,16 @@ async def _open(
         return response
     try:
         body = await response.aread()
-    except httpx.TransportError:
+    except (httpx.TransportError, httpx.DecodingError):
         body = b""
     finally:
         await _close(response)
     return failure_from_answer(response.status_code, response.headers, body, _since(started))
+
+
+def undecodable(status: int, error: httpx.DecodingError, latency_ms: float) -> Failure:
+    """An answer whose body cannot be decoded as its headers say (a corrupt gzip body, say): not worth another try."""
+    return Failure("bad_response", status, f"the answer could not be decoded: {describe_error(error)}", latency_ms)
 
 
 async def _close(response: httpx.Response) -> None:

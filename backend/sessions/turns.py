@@ -211,6 +211,9 @@ async def run_turn(
     try:
         with running.scope:
             await _read_upstream(sessions, plan, progress, running, send)
+    except Exception as error:  # a last resort: one turn must never take the service's task group down with it
+        log.error("turn %s ended by an unexpected %s", plan.started.turn_id, type(error).__name__)  # its text may hold a key
+        progress.error = ChatError("bad_response", None, f"the provider's answer could not be handled ({type(error).__name__})")
     finally:
         with anyio.CancelScope(shield=True):
             await _record_end(sessions, plan, progress, running, send)

@@ -53,3 +53,21 @@ async def test_a_key_given_only_as_an_instance_header_is_redacted(
     result = await list_models(client, conn)
     assert result.outcome == "rate_limited"
     assert result.message == "HTTP 429: too many requests for [redacted] (retry after 0.2 s)"
+
+
+def test_an_error_is_described_by_its_causes_not_by_what_was_being_handled_when_it_came() -> None:
+    """An error without words of its own, raised while another was handled, is not described by that other one
+    (which may say anything, a request's headers included): only the causes it names explain it."""
+    from backend.providers.failures import describe_error
+
+    try:
+        try:
+            raise ValueError(f"header x-api-key: {KEY}")
+        except ValueError:
+            raise httpx.ReadError("") from None
+    except httpx.ReadError as error:
+        assert describe_error(error) == "ReadError"
+    try:
+        raise httpx.ReadError("") from ConnectionResetError(104, "Connection reset by peer")
+    except httpx.ReadError as error:
+        assert describe_error(error) == "[Errno 104] Connection reset by peer"

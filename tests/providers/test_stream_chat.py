@@ -129,11 +129,11 @@ async def test_a_stream_that_goes_silent_times_out(
     client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str
 ) -> None:
     upstream.scenario.behaviour = "stall"
-    upstream.scenario.delay_s = 2.0
+    upstream.scenario.delay_s = 3.0  # well beyond the timeout, which leaves room for a loaded machine before the stall
     chunks = await collect(
-        stream_chat(client, connection(upstream.urls, provider_type, timeout_ms=200), "local-small", MESSAGES)
+        stream_chat(client, connection(upstream.urls, provider_type, timeout_ms=1000), "local-small", MESSAGES)
     )
-    assert (last_error(chunks).outcome, last_error(chunks).message) == ("timeout", "the stream went silent for 200 ms")
+    assert (last_error(chunks).outcome, last_error(chunks).message) == ("timeout", "the stream went silent for 1000 ms")
 
 
 @pytest.mark.parametrize("provider_type", PROTOCOLS)
@@ -232,11 +232,11 @@ async def test_a_stream_of_keep_alives_times_out_and_says_so(
     upstream.scenario.keepalive_s = 0.02
     with anyio.fail_after(10):  # a body that never ends must not make a stream that never ends
         chunks = await collect(
-            stream_chat(client, connection(upstream.urls, provider_type, timeout_ms=200), "local-small", MESSAGES)
+            stream_chat(client, connection(upstream.urls, provider_type, timeout_ms=1000), "local-small", MESSAGES)
         )
     error = last_error(chunks)
     assert (error.outcome, error.http_status) == ("timeout", 200)
-    assert error.message == "the stream sent only keep-alives for 200 ms"
+    assert error.message == "the stream sent only keep-alives for 1000 ms"
     assert text_of(chunks) == "".join(reply_pieces(DEFAULT_REPLY)[:pieces])
 
 
@@ -251,3 +251,33 @@ async def test_a_reset_before_any_answer_is_a_broken_off_answer_not_an_unreachab
     assert error.message == (
         f"the connection to {upstream.urls.origin} broke off before an answer: [Errno 104] Connection reset by peer"
     )
+
+
+@pytest.mark.parametrize("provider_type", PROTOCOLS)
+async def test_a_request_that_cannot_be_sent_as_it_is_is_not_sent_again(
+    client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str
+) -> None:
+    """A header value with a line break is our own malformed request, not a connection that broke off."""
+    conn = connection(upstream.urls, provider_type, headers={"x-team": "a\nb"}, max_attempts=3)
+    chunks = await collect(stream_chat(client, conn, "local-small", MESSAGES))
+    error = last_error(chunks)
+    assert chunks[0] == Attempts(1)
+    assert (error.outcome, error.http_status) == ("bad_response", None)
+    assert "could not be sent as it is" in error.message
+    assert upstream.scenario.requests == []
+
+
+@pytest.mark.parametrize("provider_type", PROTOCOLS)
+async def test_a_stream_its_reader_leaves_gives_its_connection_back_at_once(
+    client: httpx.AsyncClient, upstream: UpstreamServer, provider_type: str
+) -> None:
+    """The reader goes away after the first text of an answer that never ends: once the stream is closed the
+    client's pool has no connection still serving it, without waiting for the garbage collector."""
+    upstream.scenario.behaviour = "never_ends"
+    upstream.scenario.pieces_before_fault = 2
+    async with aclosing(stream_chat(client, connection(upstream.urls, provider_type), "local-small", MESSAGES)) as chunks:
+        async for chunk in chunks:
+            if isinstance(chunk, TextDelta):
+                break
+    pool = client._transport._pool  # type: ignore[attr-defined]
+    assert [connection for connection in pool.connections if not (connection.is_idle() or connection.is_closed())] == []

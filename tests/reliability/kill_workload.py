@@ -26,7 +26,11 @@ MODEL = "local-small"
 STALLING = {BEHAVIOUR_HEADER: "stall"}
 """An instance with this header gets streams that pause after their first piece: its turns stay in flight a while."""
 MAX_INSTANCES = 3
-END_TYPES = {"completed": "TurnCompleted", "failed": "TurnFailed", "cancelled": "TurnCancelled"}
+END_TYPE_OF = {
+    "completed": "TurnCompleted", "failed": "TurnFailed", "cancelled": "TurnCancelled", "interrupted": "TurnInterrupted"
+}
+"""The event that ends a turn, by the outcome its `turn` frame names."""
+END_TYPES = frozenset(END_TYPE_OF.values())
 
 
 @dataclass(frozen=True)
@@ -256,7 +260,7 @@ class Client:
                     return
                 if event == "turn":
                     ended = json.loads(data)
-                    self._ack("turn ended", rid, need(END_TYPES[ended["outcome"]], turn_id=ended["turn_id"]))
+                    self._ack("turn ended", rid, need(END_TYPE_OF[ended["outcome"]], turn_id=ended["turn_id"]))
                     turn.outcome = ended["outcome"]
 
     async def _delete(self, http: httpx.AsyncClient, instance: Owned) -> None:

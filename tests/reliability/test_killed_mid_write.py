@@ -20,6 +20,7 @@ import secrets
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +30,7 @@ import msgspec
 import pytest
 
 from tests.api.conftest import free_port
-from tests.reliability.kill_workload import Client, Ledger
+from tests.reliability.kill_workload import END_TYPES, Client, Ledger
 from tests.reliability.live_api import ROOT, LiveApi, server_environment, switchboard
 from tests.upstreams import UpstreamServer
 
@@ -42,13 +43,16 @@ KILL_AFTER_S = (0.3, 2.5)
 while starting comes)."""
 STARTUP_KILLS = 0.3
 """The share of restarts killed again while starting, before the one that is checked."""
-END_TYPES = {"TurnCompleted", "TurnFailed", "TurnCancelled", "TurnInterrupted"}
 PAGE = 500
+
+
+SYSTEM_ACTOR = "system"  # the actor of what a start writes itself, its TurnInterrupted events among them
 
 
 class LoggedEvent(msgspec.Struct, frozen=True):
     position: int
     type: str
+    actor: str
     request_id: str
     data: dict[str, object]
 
@@ -64,14 +68,15 @@ class Findings:
 
     lost: set[tuple[str, ...]] = field(default_factory=set)  # request ids of acknowledged writes missing from the log
     problems: set[str] = field(default_factory=set)  # each told once, however many checks found it
-    in_flight: Counter[str] = field(default_factory=Counter)  # how the turns in flight at a kill were closed
+    in_flight: Counter[str] = field(default_factory=Counter)  # how the turns no frame came for were closed
+    open_at_kill: Counter[str] = field(default_factory=Counter)  # how the turns open in the log at a kill were closed
     left: Counter[str] = field(default_factory=Counter)  # how the turns their clients went away from were closed
     interrupted: int = 0  # TurnInterrupted events written by the starts
     startup_kills: int = 0
 
 
 async def test_acknowledged_writes_survive_the_server_being_killed_mid_write(
-    tmp_path: Path, upstream: UpstreamServer
+    tmp_path: Path, upstream: UpstreamServer, record_property: Callable[[str, object], None]
 ) -> None:
     seed = int(os.environ.get("SWITCHBOARD_KILL_SEED") or secrets.randbits(32))
     print(f"\nseed {seed}: SWITCHBOARD_KILL_SEED={seed} replays its choices and kill moments")
@@ -106,15 +111,20 @@ async def test_acknowledged_writes_survive_the_server_being_killed_mid_write(
     finally:
         api.stop()
     kinds = Counter(ack.what for ack in ledger.acks)
-    print(f"seed {seed}: kills {KILLS} under load and {findings.startup_kills} while starting, acknowledged writes "
-          f"{len(ledger.acks)}, lost {len(findings.lost)}")
-    print(f"  acknowledged: {dict(kinds)}; requests cut off {ledger.unanswered}, refused {dict(ledger.refused)}")
-    print(f"  turns started {len(ledger.turns)}; without a frame, in flight at a kill: closed as {dict(findings.in_flight)}"
-          f"; the client gone: closed as {dict(findings.left)}; TurnInterrupted written {findings.interrupted}")
+    summary = (
+        f"seed {seed}: kills {KILLS} under load and {findings.startup_kills} while starting, acknowledged writes "
+        f"{len(ledger.acks)}, lost {len(findings.lost)}\n"
+        f"  acknowledged: {dict(kinds)}; requests cut off {ledger.unanswered}, refused {dict(ledger.refused)}\n"
+        f"  turns started {len(ledger.turns)}; open in the log at a kill: closed as {dict(findings.open_at_kill)}; "
+        f"without a frame: closed as {dict(findings.in_flight)}; the client gone: closed as {dict(findings.left)}; "
+        f"TurnInterrupted written {findings.interrupted}"
+    )
+    print(summary)
+    record_property("summary", summary)  # shown at the end of a run that captures output (tests/reliability/conftest.py)
     assert not ledger.faults, f"seed {seed}: {ledger.faults[:10]}"
     assert not findings.problems, f"seed {seed}: {sorted(findings.problems)[:20]}"
     assert len(findings.lost) == 0, f"seed {seed}: {sorted(findings.lost)[:20]}"
-    assert findings.in_flight["TurnInterrupted"] > 0, f"seed {seed}: no turn was in flight at any kill"
+    assert set(findings.open_at_kill) == {"TurnInterrupted"}, f"seed {seed}: {dict(findings.open_at_kill)}"
     assert "Traceback" not in api.log.read_text(), f"seed {seed}: see {api.log}"
 
 
@@ -166,7 +176,8 @@ def _check_acknowledged(events: list[LoggedEvent], ledger: Ledger, findings: Fin
 
 def _check_turns(events: list[LoggedEvent], ledger: Ledger, sessions: list[dict], findings: Findings) -> None:
     """No turn is open in the log or the views; each turn in flight at a kill has an end in the log."""
-    findings.problems.update(_turns_through_the_log(events))
+    problems, findings.open_at_kill = _turns_through_the_log(events)
+    findings.problems.update(problems)
     started = {str(event.data["turn_id"]): event.request_id for event in events if event.type == "TurnStarted"}
     ends = {str(event.data["turn_id"]): event.type for event in events if event.type in END_TYPES}
     findings.interrupted = sum(1 for event in events if event.type == "TurnInterrupted")
@@ -186,22 +197,35 @@ def _check_turns(events: list[LoggedEvent], ledger: Ledger, sessions: list[dict]
         findings.problems.add(f"agents still shown running after the start: {running[:5]}")
 
 
-def _turns_through_the_log(events: list[LoggedEvent]) -> list[str]:
+def _turns_through_the_log(events: list[LoggedEvent]) -> tuple[list[str], Counter[str]]:
     """Along the log, each turn ends once after it started; when a server starts, the turns left open by the
-    one killed before it have all just been closed as TurnInterrupted; none is open at the log's end."""
+    one killed before it have all just been closed as TurnInterrupted; none is open at the log's end.
+
+    Also how the turns open in the log at each kill were closed: a start's own events (by the system actor)
+    come after everything the killed server wrote, so the turns open when they begin were open at the kill.
+    A turn whose end the killed server wrote was not open at the kill, whatever its client saw."""
     problems: list[str] = []
     open_turns: dict[str, int] = {}
+    open_at_kill: set[str] = set()
+    closed: Counter[str] = Counter()
+    starting = False
     for event in events:
         turn_id = str(event.data.get("turn_id"))
+        if event.actor == SYSTEM_ACTOR and not starting:
+            open_at_kill = set(open_turns)
+        starting = event.actor == SYSTEM_ACTOR
         if event.type == "TurnStarted":
             open_turns[turn_id] = event.position
         elif event.type in END_TYPES and open_turns.pop(turn_id, None) is None:
             problems.append(f"{event.type} at position {event.position} ends turn {turn_id}, which was not open")
         elif event.type == "ServiceStarted" and open_turns:
             problems.append(f"turns open when the server started at position {event.position}: {sorted(open_turns)[:5]}")
+        if event.type in END_TYPES and turn_id in open_at_kill:
+            open_at_kill.discard(turn_id)
+            closed[event.type] += 1
     if open_turns:
         problems.append(f"turns left open in the log: {sorted(open_turns)[:5]}")
-    return problems
+    return problems, closed
 
 
 def _check_views_answer(

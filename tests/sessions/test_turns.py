@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
 
 import anyio
 import pytest
 
+from backend.providers.contract import ChatChunk, TextDelta
 from backend.sessions.service import RunningTurn
 from backend.sessions.turns import relay
 from tests.sessions.conftest import (
@@ -150,6 +152,30 @@ async def test_a_break_after_the_first_token_keeps_the_partial_text(client: Clie
     assert turn.turn["outcome"] == "failed" and turn.turn["error_outcome"] == "bad_response"
     assert turn.turn["text"] == "".join(turn.deltas) and turn.deltas
     assert len(upstream.scenario.requests_to("/chat/completions")) == 1  # never retried after the first token
+
+
+async def test_an_unexpected_error_in_a_turn_fails_that_turn_and_nothing_else(
+    client: Client, upstream: UpstreamServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A provider layer that raises what nobody expected (a bug, a library's new exception): the turn is recorded
+    as failed with the text it had, the error's own words (which may hold a key) are kept out, and the service
+    answers on; its task group, shared by every turn, is not brought down."""
+    instance_id = await instance(client, upstream)
+    created = await session(client, instance_id)
+    session_id, agent_id = created["id"], first_agent(created)
+
+    async def raising(*args: object, **kwargs: object) -> AsyncIterator[ChatChunk]:
+        yield TextDelta("Hello")
+        raise RuntimeError(f"unexpected, with the key {KEY}")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("backend.sessions.turns.stream_chat", raising)
+        turn = await send(client, session_id, agent_id, "hi")
+    assert (turn.turn["outcome"], turn.turn["error_outcome"], turn.turn["text"]) == ("failed", "bad_response", "Hello")
+    assert "RuntimeError" in str(turn.turn["message"])
+    assert KEY not in str(turn.turn) and KEY not in caplog.text
+    assert (await event_types(client, session_id))[-1] == "TurnFailed"
+    assert (await send(client, session_id, agent_id, "hi again")).turn["outcome"] == "completed"
 
 
 async def test_deleting_an_instance_sessions_use(client: Client, upstream: UpstreamServer) -> None:

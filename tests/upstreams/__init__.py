@@ -27,8 +27,9 @@ checks it. Behaviours (scenario.py lists them):
 - faults in a successful answer, which strike in a stream after `pieces_before_fault` pieces of text (0: before
   the first token) and in a JSON answer after half its body: stall (silent for delay_s), malformed,
   broken_stream (the connection closes), reset (the connection is reset), never_ends (only keep-alives, every
-  keepalive_s, until the client goes away) and stream_error (an error inside the stream; a JSON answer: an
-  error body with status 200).
+  keepalive_s, until the client goes away: Anthropic's ping events, SSE comments or blank lines elsewhere),
+  stream_error (an error inside the stream; a JSON answer: an error body with status 200) and corrupt_gzip (the
+  answer says it is gzip-encoded but is not: its body cannot be decoded).
 A request may choose its behaviour with the header `x-upstream-behaviour`. `server.open_connections()` counts
 the client connections open now.
 Chats stream each protocol's usage, cache tokens included where the protocol reports them; asked to reason, they

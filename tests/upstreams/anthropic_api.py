@@ -84,7 +84,7 @@ def messages(request: Request, params: dict[str, str], scenario: Scenario) -> Re
         "type": "error",
         "error": {"type": "overloaded_error", "message": scenario.error_message or "Overloaded"},
     }
-    return StreamReply(frames, SSE, _event(overloaded), first_text=len(head))
+    return StreamReply(frames, SSE, _event(overloaded), first_text=len(head), keep_alive=_event({"type": "ping"}))
 
 
 def _thinking_block(thoughts: list[str]) -> list[bytes]:

@@ -14,7 +14,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Reset = Callable[[], Awaitable[None]]  # resets a request's connection
 
-Fault = Literal["none", "malformed", "broken_stream", "reset", "stall", "never_ends", "stream_error"]
+Fault = Literal["none", "malformed", "broken_stream", "reset", "stall", "never_ends", "stream_error", "corrupt_gzip"]
 SSE = "text/event-stream; charset=utf-8"
 NDJSON = "application/x-ndjson"
 JSON = "application/json"
@@ -58,6 +58,7 @@ class StreamReply:
     media_type: str
     error_frame: bytes  # how this protocol reports a failure in the middle of a stream
     first_text: int = 0  # index of the first frame that carries a piece of the answer's text
+    keep_alive: bytes | None = None  # the protocol's own keep-alive (Anthropic's ping event); else its media type's
 
 
 async def _no_reset() -> None:
@@ -122,11 +123,11 @@ async def _send_json(send: Send, receive: Receive, reply: JsonReply, plan: Fault
     others promise the whole body and then close, reset, pause, or send only keep-alives."""
     raw, fault = json.dumps(reply.body).encode(), plan.fault
     half = raw[: len(raw) // 2]
-    headers = {"content-type": JSON, **reply.headers}
+    headers = {"content-type": JSON, **reply.headers, **_encoding(fault)}
     if fault != "never_ends":  # chunked: it has no length to announce
         headers["content-length"] = str(len(half) if fault == "malformed" else len(raw))
     await _start(send, reply.status, headers)
-    if fault in ("none", "stream_error"):
+    if fault in ("none", "stream_error", "corrupt_gzip"):
         await _body(send, raw, more=False)
         return
     await _body(send, half, more=fault != "malformed")
@@ -140,7 +141,7 @@ async def _send_json(send: Send, receive: Receive, reply: JsonReply, plan: Fault
 
 
 async def _send_stream(send: Send, receive: Receive, reply: StreamReply, plan: FaultPlan) -> None:
-    await _start(send, 200, {"content-type": reply.media_type, "cache-control": "no-cache"})
+    await _start(send, 200, {"content-type": reply.media_type, "cache-control": "no-cache", **_encoding(plan.fault)})
     frames, fault, at = reply.frames, plan.fault, reply.first_text + plan.pieces_before
     if fault == "malformed":
         frames = frames[:at] + [b"data: {not json\n\n" if reply.media_type == SSE else b"{not json\n"]
@@ -154,12 +155,17 @@ async def _send_stream(send: Send, receive: Receive, reply: StreamReply, plan: F
                 await plan.reset()
                 return
             if fault == "never_ends":
-                await _keep_alive(send, receive, KEEP_ALIVES[reply.media_type], plan)
+                await _keep_alive(send, receive, reply.keep_alive or KEEP_ALIVES[reply.media_type], plan)
                 return
             if fault == "stall":
                 await asyncio.sleep(plan.stall_s)
         await _body(send, frame, more=True)
     await _body(send, b"", more=False)
+
+
+def _encoding(fault: Fault) -> dict[str, str]:
+    """A corrupt gzip body: the answer says it is gzip-encoded but is sent as it is."""
+    return {"content-encoding": "gzip"} if fault == "corrupt_gzip" else {}
 
 
 async def _keep_alive(send: Send, receive: Receive, frame: bytes, plan: FaultPlan) -> None:

@@ -28,7 +28,9 @@ Behaviour = Literal[
     "malformed",  # a garbage stream event (a JSON answer: a body that is not valid JSON)
     "broken_stream",  # close the connection (a JSON answer: in the middle of the body)
     "reset",  # reset the connection (RST) instead of closing it
-    "never_ends",  # send keep-alives only, every keepalive_s, until the client goes away: the body never ends
+    "never_ends",  # send keep-alives only (Anthropic: its ping events; others: SSE comments, blank lines), every
+    # keepalive_s, until the client goes away: the body never ends
+    "corrupt_gzip",  # say the answer is gzip-encoded but send it as it is: its body cannot be decoded
     "stream_error",  # report an error inside the stream in the protocol's own way (a JSON answer: an error body
     # with status 200)
 ]
@@ -53,8 +55,10 @@ FAULTS: dict[Behaviour, Fault] = {
     "stall": "stall",
     "never_ends": "never_ends",
     "stream_error": "stream_error",
+    "corrupt_gzip": "corrupt_gzip",
 }
-RetryAfter = Literal["seconds", "http_date", "absent"]  # how a 429 says when to come back
+# how a 429 says when to come back; "http_date_no_zone": an HTTP date ending "-0000" (RFC 5322's "zone unknown")
+RetryAfter = Literal["seconds", "http_date", "http_date_no_zone", "absent"]
 DEFAULT_KEY = "test-key"
 DEFAULT_MODELS = ("local-small", "local-large")
 DEFAULT_REPLY = "Hello from the local upstream."

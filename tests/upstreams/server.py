@@ -82,11 +82,12 @@ class Urls:
 
 class UpstreamApp:
     """Routes a request to its protocol, plays the scenario's behaviour, and records what it saw.
-    `connections` is uvicorn's set of open connections (its protocol objects), to reset one."""
+    `connections` is uvicorn's set of open connections (its protocol objects), to reset one: the server that
+    runs the app hands it over once it exists."""
 
-    def __init__(self, scenario: Scenario, connections: set[asyncio.Protocol] | None = None) -> None:
+    def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
-        self.connections = connections if connections is not None else set()
+        self.connections: set[asyncio.Protocol] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -165,8 +166,8 @@ def retry_after(seconds: float, form: RetryAfter) -> dict[str, str]:
     """The retry-after header: seconds, or the HTTP date that many seconds from now (rounded up), or none."""
     if form == "absent":
         return {}
-    if form == "http_date":
-        return {"retry-after": formatdate(math.ceil(time.time() + seconds), usegmt=True)}
+    if form in ("http_date", "http_date_no_zone"):
+        return {"retry-after": formatdate(math.ceil(time.time() + seconds), usegmt=form == "http_date")}
     return {"retry-after": f"{seconds:g}"}
 
 

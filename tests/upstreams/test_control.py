@@ -176,8 +176,9 @@ def test_a_body_that_never_ends_sends_keep_alives_until_the_client_goes(upstream
     url, body, headers = CHAT_ROUTES[prefix](upstream)
     with httpx.stream("POST", url, json=body, headers=headers) as answer:
         lines = [line for line, _ in zip(answer.iter_lines(), range(60), strict=False)]
-    keep_alives = [line for line in lines if line in ("", ": keep-alive")]
+    keep_alives = [line for line in lines if line in ("", ": keep-alive", "event: ping", 'data: {"type": "ping"}')]
     assert len(keep_alives) >= 30  # well past the end the answer would have had
+    assert ("event: ping" in lines) == (prefix == "anthropic")  # Anthropic's own keep-alive, as its API sends it
     deadline = time.monotonic() + 10
     while upstream.open_connections() and time.monotonic() < deadline:
         time.sleep(0.01)  # the server notices the client left
