@@ -13,10 +13,10 @@ import pytest
 import uvicorn
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from litestar.types import ASGIApp
 
 from backend.app import create_app
 from backend.settings import Settings
-
 from tests.conftest import LOCAL_BASE_URL
 
 
@@ -44,12 +44,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(settings: Settings) -> Iterator[str]:
-    """The app served by uvicorn on a free 127.0.0.1 port, in a thread, until the block ends; yields its base URL."""
+def serving_asgi(app: ASGIApp, **options: object) -> Iterator[str]:
+    """An ASGI app served by uvicorn on a free 127.0.0.1 port, in a thread, until the block ends; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))  # type: ignore[arg-type]
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -62,6 +60,13 @@ def serving(settings: Settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """The app served by uvicorn on a free 127.0.0.1 port, in a thread, until the block ends; yields its base URL."""
+    with serving_asgi(create_app(settings), log_level="warning") as url:
+        yield url
 
 
 @pytest.fixture

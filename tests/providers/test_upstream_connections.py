@@ -10,22 +10,20 @@ closed rather than given back.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
 
 import anyio
 import httpx
 import pytest
-import uvicorn
+from litestar.types import ASGIApp
 
 from backend.providers import stream_chat
 from backend.services import TURN_CLIENTS, open_services
 from backend.settings import Settings
+from tests.api.conftest import serving_asgi
 from tests.providers.peers import MESSAGES, PROTOCOLS, collect, connection, text_of
 from tests.upstreams import Urls
 from tests.upstreams.asgi import Receive, Scope, Send
@@ -70,23 +68,8 @@ class Barrier:
         self.ports.clear()
 
 
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the barrier server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+def serving(app: ASGIApp) -> AbstractContextManager[str]:
+    return serving_asgi(app, log_config=None, lifespan="off")
 
 
 async def wave(http: httpx.AsyncClient, url: str, arrived: Callable[[], int] | None = None) -> list[int]:
