@@ -28,7 +28,8 @@ from backend.sessions import EVENT_TYPES as SESSION_EVENTS
 from backend.sessions import SessionListView, Sessions
 from backend.sessions.turns import record_interrupted
 from backend.settings import Settings
-from events import EventRegistry, Metadata, SQLiteEventStore
+from events import EventRegistry, EventStore, Metadata
+from events.open import open_event_store
 
 SYSTEM = Metadata(actor="system")
 
@@ -55,7 +56,7 @@ class Services:
         self,
         settings: Settings,
         registry: EventRegistry,
-        store: SQLiteEventStore,
+        store: EventStore,
         http: httpx.AsyncClient,
         catalog: CatalogService,
         instances: Instances,
@@ -76,7 +77,7 @@ class Services:
         self.names = NameBook(self)
 
 
-async def instance_names_using(instance_list: InstanceListView, store: SQLiteEventStore, provider_id: str) -> list[str]:
+async def instance_names_using(instance_list: InstanceListView, store: EventStore, provider_id: str) -> list[str]:
     """The names of the instances of a provider, for the catalog to say what an override would affect."""
     return [row.instance.name for row in await instance_list.all(store) if row.instance.provider_id == provider_id]
 
@@ -86,7 +87,7 @@ def prepare_data_dir(settings: Settings) -> None:
     settings.data_dir.chmod(0o700)
 
 
-async def record_view_rebuilds(store: SQLiteEventStore) -> None:
+async def record_view_rebuilds(store: EventStore) -> None:
     """Rebuild the catch-up views whose code version changed, and log each view rebuild not logged yet (the inline
     views were rebuilt as the store opened).
 
@@ -150,7 +151,7 @@ async def open_services(settings: Settings, *, serving: bool = True) -> AsyncIte
             settings.credentials_dir, settings.vault_header, settings.master_key, settings.key_file, upgrading
         )
         async with (
-            SQLiteEventStore.open(settings.database_path, registry=registry, inline_views=inline_views) as store,
+            open_event_store(settings.event_log, registry=registry, inline_views=inline_views) as store,
             upstream_clients(1 + TURN_CLIENTS) as (http, *turn_clients),
             await CatalogService.open(
                 store, settings, http, instance_names=partial(instance_names_using, instance_list, store)

@@ -40,6 +40,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     master_key: Secret | None = None  # masked in repr; revealed only to derive the vault's keys
     allowed_origins: tuple[str, ...] = ()
     """Origins whose pages may write and open websockets; empty means the loopback origins of `port`."""
+    database_url: Secret | None = None
+    """A PostgreSQL URL (`postgresql://...`) holding the log, shared by several replicas; None keeps it in `data_dir`."""
 
     def __post_init__(self) -> None:
         if not self.allowed_origins:
@@ -55,6 +57,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def database_path(self) -> Path:
         return self.data_dir / "events.sqlite3"
+
+    @property
+    def event_log(self) -> str:
+        """Where the log is: the PostgreSQL URL when one is set, else the SQLite file in the data folder."""
+        return self.database_url.reveal() if self.database_url is not None else str(self.database_path)
+
+    @property
+    def shared_database(self) -> bool:
+        """Whether the log is in PostgreSQL, shared with other replicas (keys and secrets then live there too)."""
+        return self.database_url is not None
 
     @property
     def credentials_dir(self) -> Path:
@@ -87,6 +99,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             catalog_url=env.get("SWITCHBOARD_CATALOG_URL", ""),
             master_key=secret_setting(env.get("SWITCHBOARD_MASTER_KEY")),
             allowed_origins=origins_from_env(env),
+            database_url=secret_setting(env.get("SWITCHBOARD_DATABASE_URL")),
         )
 
 

@@ -1,4 +1,4 @@
-"""How pages of events are read from SQLite and turned into StoredEvents, and how times are stored."""
+"""How pages of events are read from the database and turned into StoredEvents, and how times are stored."""
 
 from __future__ import annotations
 
@@ -9,16 +9,25 @@ from typing import NamedTuple, Protocol, TypeVar
 import msgspec
 
 from events.event import StoredEvent
+from events.sql import POSTGRESQL, SQLITE, Dialect
 
-# SQLite renders each row as the JSON of a StoredEvent (data and metadata are stored as JSON
-# already) and joins a page of them into one string, so the reader thread hands over one
-# value per page and msgspec decodes the page in one call.
-EVENT_JSON = (
+# The database renders each row as the JSON of a StoredEvent (data and metadata are stored as JSON
+# already) and joins a page of them into one string, so the reader hands over one value per page
+# and msgspec decodes the page in one call.
+SQLITE_EVENT_JSON = (
     """printf('{"position":%d,"stream_id":%s,"version":%d,"event_id":%s,"type":%s,"schema_version":%d,"""
     """"data":%s,"metadata":%s,"recorded_at":"%s","hash":"%s"}', events.position, json_quote(events.stream_id),"""
     """ events.version, json_quote(events.event_id), json_quote(events.type), events.schema_version, events.data,"""
     """ events.metadata, events.recorded_at, events.hash)"""
 )
+POSTGRESQL_EVENT_JSON = (
+    """format('{"position":%s,"stream_id":%s,"version":%s,"event_id":%s,"type":%s,"schema_version":%s,"""
+    """"data":%s,"metadata":%s,"recorded_at":"%s","hash":"%s"}', events.position, to_json(events.stream_id),"""
+    """ events.version, to_json(events.event_id), to_json(events.type), events.schema_version, events.data,"""
+    """ events.metadata, events.recorded_at, events.hash)"""
+)
+EVENT_JSON = {SQLITE.name: SQLITE_EVENT_JSON, POSTGRESQL.name: POSTGRESQL_EVENT_JSON}
+"""Each backend's expression writing one events row as the JSON of a StoredEvent, by dialect name."""
 
 
 class Source(NamedTuple):
@@ -63,16 +72,19 @@ _page_decoder = msgspec.json.Decoder(list[StoredEvent])
 _position = attrgetter("position")
 
 
-def page_query(where: str, *, descending: bool = False, source: Source = EVENTS, record: str = EVENT_JSON) -> str:
+def page_query(
+    dialect: Dialect, where: str, *, descending: bool = False, source: Source = EVENTS, record: str | None = None
+) -> str:
     """SQL for the first page (size bound to the last parameter) of events matching `where`, in position order
     (or from the highest position down when `descending`; the page decodes in position order either way), each
     written as JSON by `record` (an expression over the events table; a StoredEvent unless another is given)."""
     order = "DESC" if descending else "ASC"
+    record = record or EVENT_JSON[dialect.name]
     return (
         "SELECT count(*), coalesce(min(position), 0), coalesce(max(position), 0), "
-        "coalesce(group_concat(record, ','), '') FROM "
+        f"coalesce({dialect.join_text('record')}, '') FROM "
         f"(SELECT events.position AS position, {record} AS record FROM {source.tables} WHERE {where} "
-        f"ORDER BY {source.key} {order} LIMIT ?)"
+        f"ORDER BY {source.key} {order} LIMIT ?) AS page"
     )
 
 

@@ -7,15 +7,14 @@ import sqlite3
 from pathlib import Path
 
 from events.errors import NotAnEventStore
+from events.sql import SQLITE
 
 FORMAT = "switchboard-events"
 SCHEMA_VERSION = 3
 # 2: view_versions, so code that predates view versions cannot update views behind it.
 # 3: events_by_category, for stream prefix queries; view_rebuilds, so a rebuild is logged even after a crash.
 SQLITE_HEADER = b"SQLite format 3\x00"
-CATEGORY = "substr(stream_id, 1, instr(stream_id, '-'))"
-"""A stream's category: its id up to and including the first '-' (`instance-` for `instance-7`; '' with no '-').
-SQLite uses the events_by_category index only for a condition written with this exact expression."""
+CATEGORY = SQLITE.category
 
 SCHEMA = f"""
 BEGIN IMMEDIATE;

@@ -21,9 +21,11 @@ from events.chain import GENESIS_HASH, VerifyReport, event_hash
 from events.errors import StoreClosed
 from events.event import AppendResult, Event, Metadata, StoredEvent
 from events.planning import AppendRequest, EncodedEvent, new_event_id
+from events.queue import Backlog, PendingAppend, WriterItem, WriterJob, WriterQueue
 from events.registry import EventRegistry
-from events.rows import EVENT_JSON, EVENTS, NO_POSITION, Page, Source, format_time, page_query
+from events.rows import EVENTS, NO_POSITION, Page, Source, format_time, page_query
 from events.schema import BUSY_TIMEOUT_SECONDS, SYNCHRONOUS_LEVELS, prepare_file
+from events.sql import SQLITE, Dialect, Row, SQLiteTransaction, ViewTransaction
 from events.views import (
     CatchUpRunner,
     CatchUpView,
@@ -39,7 +41,7 @@ from events.views import (
     write_rebuild,
     write_view_version,
 )
-from events.writer import Backlog, GroupWriter, PendingAppend, WriterItem, WriterJob, WriterQueue
+from events.writer import GroupWriter
 
 T = TypeVar("T")
 
@@ -50,8 +52,8 @@ VerifyRow = tuple[int, str, int, str, str, int, str, str, str, str, str]
 # Decoding a page holds the GIL; this pause lets the reader thread get into SQLite first, so
 # the next page is fetched while this one is decoded.
 PREFETCH_HEAD_START = 0.0002
-AFTER_POSITION = page_query("position > ?")
-BETWEEN_POSITIONS = page_query("position > ? AND position <= ?")
+AFTER_POSITION = page_query(SQLITE, "position > ?")
+BETWEEN_POSITIONS = page_query(SQLITE, "position > ? AND position <= ?")
 PAGE = 1000
 
 
@@ -114,7 +116,6 @@ class SQLiteEventStore:
             _connect(path, synchronous, writer=False) as reader,
             _connect(path, synchronous, writer=False) as query_reader,
         ):
-            query_reader.row_factory = sqlite3.Row
             queue = WriterQueue()
             store: SQLiteEventStore
             writer = GroupWriter(writer_conn, queue, inline_views, lambda: store._wake_subscribers())
@@ -122,6 +123,14 @@ class SQLiteEventStore:
             async with alongside(writer.run, on_exit=store._close, cancel_on_exit=False):
                 store.rebuilt_views = await store.upgrade_views(inline_views)
                 yield store
+
+    @property
+    def dialect(self) -> Dialect:
+        return SQLITE
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
 
     @property
     def transactions(self) -> int:
@@ -158,7 +167,7 @@ class SQLiteEventStore:
         await self._submit(pending)
         return await pending.answer
 
-    async def write_transaction(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+    async def write_transaction(self, work: Callable[[ViewTransaction], Awaitable[T]]) -> T:
         """Run `work` on the writer connection in a transaction of its own, between append groups.
 
         For view machinery only: `work` must not write to the events table.
@@ -193,7 +202,7 @@ class SQLiteEventStore:
         if until is not None:
             clauses.append("recorded_at < ?")
             params.append(format_time(until))
-        page = await _fetch_page(self._reader, page_query(" AND ".join(clauses)), (*params, limit))
+        page = await _fetch_page(self._reader, page_query(SQLITE, " AND ".join(clauses)), (*params, limit))
         return page.decode()
 
     async def read_where(
@@ -207,11 +216,11 @@ class SQLiteEventStore:
 
     async def read_page(
         self, where: str, params: Sequence[object], *, limit: int, descending: bool = False, source: Source = EVENTS,
-        record: str = EVENT_JSON,
+        record: str | None = None,
     ) -> Page:
         """The page `read_where` reads, each event written as JSON by `record`, not yet decoded: a reader may decode
         it (`decode_as`) while the next page is read."""
-        sql = page_query(where, descending=descending, source=source, record=record)
+        sql = page_query(SQLITE, where, descending=descending, source=source, record=record)
         return await _fetch_page(self._reader, sql, (*params, limit))
 
     async def read_stream(self, stream_id: str) -> list[StoredEvent]:
@@ -232,12 +241,12 @@ class SQLiteEventStore:
 
     async def checkpoint(self, view_name: str) -> int:
         """The position a catch-up view has applied up to (0 if it never ran)."""
-        return await read_checkpoint(self._query_reader, view_name)
+        return await read_checkpoint(SQLiteTransaction(self._query_reader), view_name)
 
     async def unlogged_rebuilds(self) -> list[ViewRebuild]:
         """The rebuilds made when a view's version changed (by this process or an earlier one that stopped before
         logging them) and not yet marked logged, oldest first."""
-        return await read_rebuilds(self._query_reader)
+        return await read_rebuilds(SQLiteTransaction(self._query_reader))
 
     async def rebuild_logged(self, rebuild: ViewRebuild) -> None:
         """Forget a rebuild once the event that logs it (under its `event_id`) is stored."""
@@ -317,9 +326,9 @@ class SQLiteEventStore:
         async with alongside(runner.run, on_exit=lambda: None, cancel_on_exit=True):
             yield runner
 
-    async def fetch(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+    async def fetch(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         """A read-only query, for views reading their own tables."""
-        return list(await self._query_reader.execute_fetchall(sql, params))
+        return [tuple(row) for row in await self._query_reader.execute_fetchall(sql, params)]
 
     async def durability(self) -> Durability:
         """What the writer connection runs with."""
@@ -345,51 +354,51 @@ class SQLiteEventStore:
     async def _scalar(self, sql: str, params: Sequence[object] = ()) -> int:
         return await _scalar(self._reader, sql, params)
 
-    async def _upgrade(self, view: InlineView | CatchUpView, conn: aiosqlite.Connection) -> ViewRebuild | None:
-        recorded = await read_view_version(conn, view.name)
-        await view.create(conn)
+    async def _upgrade(self, view: InlineView | CatchUpView, tx: ViewTransaction) -> ViewRebuild | None:
+        recorded = await read_view_version(tx, view.name)
+        await view.create(tx)
         if recorded == view.version:
             return None
-        if recorded is None and not await self._may_hold_rows(view, conn):
-            await write_view_version(conn, view.name, view.version)
+        if recorded is None and not await self._may_hold_rows(view, tx):
+            await write_view_version(tx, view.name, view.version)
             return None
         started = time.perf_counter()
-        replayed = await self._replay(view, conn)
+        replayed = await self._replay(view, tx)
         milliseconds = round((time.perf_counter() - started) * 1000, 3)
         rebuild = ViewRebuild(
             view=view.name, from_version=recorded or 0, to_version=view.version, events=replayed,
             milliseconds=milliseconds, event_id=new_event_id(),
         )
-        await write_rebuild(conn, rebuild)
+        await write_rebuild(tx, rebuild)
         return rebuild
 
-    async def _may_hold_rows(self, view: InlineView | CatchUpView, conn: aiosqlite.Connection) -> bool:
+    async def _may_hold_rows(self, view: InlineView | CatchUpView, tx: ViewTransaction) -> bool:
         """Whether the view may have rows written by some version: an inline view once the log holds events,
         a catch-up view once it has applied any."""
         if self._is_inline(view):
-            return bool(list(await conn.execute_fetchall("SELECT 1 FROM events LIMIT 1")))
-        return await read_checkpoint(conn, view.name) > 0
+            return bool(await tx.fetch("SELECT 1 FROM events LIMIT 1"))
+        return await read_checkpoint(tx, view.name) > 0
 
-    async def _replay(self, view: InlineView | CatchUpView, conn: aiosqlite.Connection) -> int:
+    async def _replay(self, view: InlineView | CatchUpView, tx: ViewTransaction) -> int:
         """Empty the view and apply the whole log to it; returns how many events were replayed."""
-        await view.create(conn)
-        position, replayed = await _refill(view, conn, until=None)
+        await view.create(tx)
+        position, replayed = await _refill(view, tx, until=None)
         if not self._is_inline(view):
-            await write_checkpoint(conn, view.name, position)
-        await write_view_version(conn, view.name, view.version)
+            await write_checkpoint(tx, view.name, position)
+        await write_view_version(tx, view.name, view.version)
         return replayed
 
-    async def _compare(self, view: InlineView | CatchUpView, conn: aiosqlite.Connection) -> ViewComparison:
-        await view.create(conn)
-        stored = await view.rows(conn)
-        until = None if self._is_inline(view) else await read_checkpoint(conn, view.name)
-        await conn.execute("SAVEPOINT view_check")
+    async def _compare(self, view: InlineView | CatchUpView, tx: ViewTransaction) -> ViewComparison:
+        await view.create(tx)
+        stored = await view.rows(tx)
+        until = None if self._is_inline(view) else await read_checkpoint(tx, view.name)
+        await tx.execute("SAVEPOINT view_check")
         try:
-            await _refill(view, conn, until)
-            rebuilt = await view.rows(conn)
+            await _refill(view, tx, until)
+            rebuilt = await view.rows(tx)
         finally:
-            await conn.execute("ROLLBACK TO view_check")
-            await conn.execute("RELEASE view_check")
+            await tx.execute("ROLLBACK TO view_check")
+            await tx.execute("RELEASE view_check")
         return compared(view.name, stored, rebuilt)
 
     def _is_inline(self, view: InlineView | CatchUpView) -> bool:
@@ -405,17 +414,16 @@ class SQLiteEventStore:
         self._wake_subscribers()
 
 
-async def _refill(
-    view: InlineView | CatchUpView, conn: aiosqlite.Connection, until: int | None
-) -> tuple[int, int]:
+async def _refill(view: InlineView | CatchUpView, tx: ViewTransaction, until: int | None) -> tuple[int, int]:
     """Empty the view and apply the log to it, all of it or up to position `until`: (last position, events applied)."""
-    await view.reset(conn)
+    await view.reset(tx)
     position, replayed = 0, 0
     while True:
-        page = await _fetch_page(conn, BETWEEN_POSITIONS, (position, NO_POSITION if until is None else until, PAGE))
+        rows = await tx.fetch(BETWEEN_POSITIONS, (position, NO_POSITION if until is None else until, PAGE))
+        page = Page(*rows[0])  # type: ignore[arg-type]
         if not page.count:
             break
-        await view.apply(conn, page.decode())
+        await view.apply(tx, page.decode())
         position, replayed = page.last_position, replayed + page.count
     return position, replayed
 
@@ -446,8 +454,8 @@ async def _verify_snapshot(conn: aiosqlite.Connection, progress: Callable[[int, 
     return VerifyReport(ok=True, checked=checked, head_hash=previous)
 
 
-async def _forget_rebuild(event_id: str, conn: aiosqlite.Connection) -> None:
-    await conn.execute("DELETE FROM view_rebuilds WHERE event_id = ?", (event_id,))
+async def _forget_rebuild(event_id: str, tx: ViewTransaction) -> None:
+    await tx.execute("DELETE FROM view_rebuilds WHERE event_id = ?", (event_id,))
 
 
 async def _scalar(conn: aiosqlite.Connection, sql: str, params: Sequence[object] = ()) -> int:
@@ -473,9 +481,9 @@ def _row_fault(row: VerifyRow, expected_position: int, previous: str) -> str:
     return ""
 
 
-async def _read_durability(conn: aiosqlite.Connection) -> Durability:
-    journal = list(await conn.execute_fetchall("PRAGMA journal_mode"))
-    synchronous = list(await conn.execute_fetchall("PRAGMA synchronous"))
+async def _read_durability(tx: ViewTransaction) -> Durability:
+    journal = await tx.fetch("PRAGMA journal_mode")
+    synchronous = await tx.fetch("PRAGMA synchronous")
     levels = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
     return Durability(journal_mode=str(journal[0][0]).upper(), synchronous=levels[int(synchronous[0][0])])
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-import aiosqlite
-
 from events.chain import VerifyReport
 from events.event import AppendResult, Event, Metadata, StoredEvent
+from events.queue import Backlog
 from events.registry import EventRegistry
-from events.views import CatchUpRunner, CatchUpView, FollowerHealth, InlineView, ViewRebuild
+from events.rows import EVENTS, Page, Source
+from events.sql import Dialect, Row, ViewTransaction
+from events.views import CatchUpRunner, CatchUpView, FollowerHealth, InlineView, ViewComparison, ViewRebuild
 
 T = TypeVar("T")
 
@@ -27,6 +27,16 @@ class EventStore(Protocol):
 
     @property
     def transactions(self) -> int: ...
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    @property
+    def location(self) -> str:
+        """Where the log is, for messages: a file path, or a database URL without its password."""
+        ...
+
+    def backlog(self) -> Backlog: ...
 
     async def append(
         self,
@@ -50,6 +60,15 @@ class EventStore(Protocol):
         until: datetime | None = None,
     ) -> list[StoredEvent]: ...
 
+    async def read_where(
+        self, where: str, params: Sequence[object], *, limit: int, descending: bool = False, source: Source = EVENTS
+    ) -> list[StoredEvent]: ...
+
+    async def read_page(
+        self, where: str, params: Sequence[object], *, limit: int, descending: bool = False, source: Source = EVENTS,
+        record: str | None = None,
+    ) -> Page: ...
+
     async def read_stream(self, stream_id: str) -> list[StoredEvent]: ...
 
     async def stream_version(self, stream_id: str) -> int: ...
@@ -68,9 +87,11 @@ class EventStore(Protocol):
 
     def subscribe_batches(self, after: int = 0, *, batch_size: int = 2000) -> AsyncIterator[list[StoredEvent]]: ...
 
-    async def verify(self) -> VerifyReport: ...
+    async def verify(self, progress: Callable[[int, int], None] | None = None) -> VerifyReport: ...
 
     async def rebuild(self, view: InlineView | CatchUpView) -> None: ...
+
+    async def compare_with_rebuild(self, view: InlineView | CatchUpView) -> ViewComparison: ...
 
     async def upgrade_views(self, views: Sequence[InlineView | CatchUpView]) -> list[ViewRebuild]: ...
 
@@ -78,6 +99,6 @@ class EventStore(Protocol):
         self, view: CatchUpView, *, batch_size: int = 2000
     ) -> AbstractAsyncContextManager[CatchUpRunner]: ...
 
-    async def write_transaction(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T: ...
+    async def write_transaction(self, work: Callable[[ViewTransaction], Awaitable[T]]) -> T: ...
 
-    async def fetch(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]: ...
+    async def fetch(self, sql: str, params: Sequence[object] = ()) -> list[Row]: ...

@@ -8,15 +8,15 @@ from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
-import aiosqlite
 import anyio
 import msgspec
 
 from events.errors import FollowerStopped
 from events.event import StoredEvent
+from events.sql import ViewTransaction
 
 if TYPE_CHECKING:
-    from events.sqlite_store import SQLiteEventStore
+    from events.store import EventStore
 
 log = logging.getLogger(__name__)
 ViewRow = tuple[object, ...]
@@ -28,13 +28,13 @@ class InlineView(Protocol):
     name: str
     version: int  # raised whenever what apply writes changes; the store then rebuilds the view from the log
 
-    async def create(self, conn: aiosqlite.Connection) -> None: ...
+    async def create(self, tx: ViewTransaction) -> None: ...
 
-    async def reset(self, conn: aiosqlite.Connection) -> None: ...
+    async def reset(self, tx: ViewTransaction) -> None: ...
 
-    async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None: ...
+    async def apply(self, tx: ViewTransaction, events: Sequence[StoredEvent]) -> None: ...
 
-    async def rows(self, conn: aiosqlite.Connection) -> list[ViewRow]:
+    async def rows(self, tx: ViewTransaction) -> list[ViewRow]:
         """Everything the view holds, one tuple a row in any order: what a rebuild from the log must reproduce."""
         ...
 
@@ -45,22 +45,22 @@ class CatchUpView(Protocol):
     name: str
     version: int  # raised whenever what apply writes changes; the store then rebuilds the view from the log
 
-    async def create(self, conn: aiosqlite.Connection) -> None: ...
+    async def create(self, tx: ViewTransaction) -> None: ...
 
-    async def reset(self, conn: aiosqlite.Connection) -> None: ...
+    async def reset(self, tx: ViewTransaction) -> None: ...
 
-    async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None: ...
+    async def apply(self, tx: ViewTransaction, events: Sequence[StoredEvent]) -> None: ...
 
-    async def rows(self, conn: aiosqlite.Connection) -> list[ViewRow]:
+    async def rows(self, tx: ViewTransaction) -> list[ViewRow]:
         """Everything the view holds, one tuple a row in any order: what a rebuild from the log must reproduce."""
         ...
 
 
-async def table_rows(conn: aiosqlite.Connection, *tables: str) -> list[ViewRow]:
+async def table_rows(tx: ViewTransaction, *tables: str) -> list[ViewRow]:
     """Every row of a view's tables, each led by its table's name: `rows` for a view kept in plain tables."""
     found: list[ViewRow] = []
     for table in tables:
-        found += [(table, *row) for row in await conn.execute_fetchall(f"SELECT * FROM {table}")]
+        found += [(table, *row) for row in await tx.fetch(f"SELECT * FROM {table}")]
     return found
 
 
@@ -102,18 +102,18 @@ class ViewRebuild(msgspec.Struct, frozen=True, kw_only=True):
 REBUILD_COLUMNS = "view, from_version, to_version, events, milliseconds, event_id"
 
 
-async def write_rebuild(conn: aiosqlite.Connection, rebuild: ViewRebuild) -> None:
+async def write_rebuild(tx: ViewTransaction, rebuild: ViewRebuild) -> None:
     """Keep the rebuild until it is logged; written in the rebuild's own transaction, so a crash loses neither."""
-    await conn.execute(
+    await tx.execute(
         f"INSERT INTO view_rebuilds ({REBUILD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
         (rebuild.view, rebuild.from_version, rebuild.to_version, rebuild.events, rebuild.milliseconds,
          rebuild.event_id),
     )
 
 
-async def read_rebuilds(conn: aiosqlite.Connection) -> list[ViewRebuild]:
+async def read_rebuilds(tx: ViewTransaction) -> list[ViewRebuild]:
     """The rebuilds not yet logged, oldest first."""
-    rows = await conn.execute_fetchall(f"SELECT {REBUILD_COLUMNS} FROM view_rebuilds ORDER BY rowid")
+    rows = await tx.fetch(f"SELECT {REBUILD_COLUMNS} FROM view_rebuilds ORDER BY rowid")
     return [
         ViewRebuild(view=view, from_version=from_version, to_version=to_version, events=events,
                     milliseconds=milliseconds, event_id=event_id)
@@ -121,27 +121,35 @@ async def read_rebuilds(conn: aiosqlite.Connection) -> list[ViewRebuild]:
     ]
 
 
-async def read_view_version(conn: aiosqlite.Connection, view_name: str) -> int | None:
+async def read_view_version(tx: ViewTransaction, view_name: str) -> int | None:
     """The code version the view's stored rows were written by, or None if none was recorded."""
-    rows = list(await conn.execute_fetchall("SELECT version FROM view_versions WHERE view = ?", (view_name,)))
+    rows = await tx.fetch("SELECT version FROM view_versions WHERE view = ?", (view_name,))
     return int(rows[0][0]) if rows else None
 
 
-async def write_view_version(conn: aiosqlite.Connection, view_name: str, version: int) -> None:
-    await conn.execute(
+async def write_view_version(tx: ViewTransaction, view_name: str, version: int) -> None:
+    await tx.execute(
         "INSERT INTO view_versions (view, version) VALUES (?, ?) "
         "ON CONFLICT (view) DO UPDATE SET version = excluded.version",
         (view_name, version),
     )
 
 
-async def read_checkpoint(conn: aiosqlite.Connection, view_name: str) -> int:
-    rows = list(await conn.execute_fetchall("SELECT position FROM checkpoints WHERE view = ?", (view_name,)))
+async def read_checkpoint(tx: ViewTransaction, view_name: str) -> int:
+    rows = await tx.fetch("SELECT position FROM checkpoints WHERE view = ?", (view_name,))
     return int(rows[0][0]) if rows else 0
 
 
-async def write_checkpoint(conn: aiosqlite.Connection, view_name: str, position: int) -> None:
-    await conn.execute(
+async def claim_checkpoint(tx: ViewTransaction, view_name: str) -> int:
+    """The checkpoint, its row held until the transaction ends: another process following the same view waits,
+    then finds the events this one applied already past the checkpoint."""
+    await tx.execute("INSERT INTO checkpoints (view, position) VALUES (?, 0) ON CONFLICT (view) DO NOTHING", (view_name,))
+    rows = await tx.fetch(f"SELECT position FROM checkpoints WHERE view = ?{tx.dialect.row_lock}", (view_name,))
+    return int(rows[0][0])
+
+
+async def write_checkpoint(tx: ViewTransaction, view_name: str, position: int) -> None:
+    await tx.execute(
         "INSERT INTO checkpoints (view, position) VALUES (?, ?) "
         "ON CONFLICT (view) DO UPDATE SET position = excluded.position",
         (view_name, position),
@@ -181,7 +189,7 @@ class CatchUpRunner:
     after a crash, or a rebuild running alongside, never applies an event twice or loses one.
     """
 
-    def __init__(self, store: SQLiteEventStore, view: CatchUpView, *, batch_size: int = 2000) -> None:
+    def __init__(self, store: EventStore, view: CatchUpView, *, batch_size: int = 2000) -> None:
         self._store = store
         self._view = view
         self._batch_size = batch_size
@@ -220,13 +228,13 @@ class CatchUpRunner:
                 raise FollowerStopped(f"{self._view.name} stopped at position {self.position}, before {position}")
             await self._progress.wait()
 
-    async def _apply(self, batch: Sequence[StoredEvent], conn: aiosqlite.Connection) -> int:
-        checkpoint = await read_checkpoint(conn, self._view.name)
+    async def _apply(self, batch: Sequence[StoredEvent], tx: ViewTransaction) -> int:
+        checkpoint = await claim_checkpoint(tx, self._view.name)
         fresh = [event for event in batch if event.position > checkpoint]
         if not fresh:
             return checkpoint
-        await self._view.apply(conn, fresh)
-        await write_checkpoint(conn, self._view.name, fresh[-1].position)
+        await self._view.apply(tx, fresh)
+        await write_checkpoint(tx, self._view.name, fresh[-1].position)
         return fresh[-1].position
 
     def _advance(self, position: int) -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import aiosqlite
 import msgspec
 
 from backend.instances.events import STREAM_PREFIX
 from events import StoredEvent, ViewRow, table_rows
 from events.schema import CATEGORY
+from events.sql import ViewTransaction
 
 TABLE = "audit_instance_refs"
 CREATE = (
@@ -37,15 +37,15 @@ class InstanceRefsView:
     name = TABLE
     version = 1
 
-    async def create(self, conn: aiosqlite.Connection) -> None:
-        await conn.execute(CREATE)
+    async def create(self, tx: ViewTransaction) -> None:
+        await tx.execute(CREATE)
 
-    async def reset(self, conn: aiosqlite.Connection) -> None:
-        await conn.execute(f"DELETE FROM {TABLE}")
+    async def reset(self, tx: ViewTransaction) -> None:
+        await tx.execute(f"DELETE FROM {TABLE}")
 
-    async def rows(self, conn: aiosqlite.Connection) -> list[ViewRow]:
-        return await table_rows(conn, TABLE)
+    async def rows(self, tx: ViewTransaction) -> list[ViewRow]:
+        return await table_rows(tx, TABLE)
 
-    async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None:
+    async def apply(self, tx: ViewTransaction, events: Sequence[StoredEvent]) -> None:
         positions = msgspec.json.encode([event.position for event in events]).decode()
-        await conn.execute(INSERT, (positions, STREAM_PREFIX))
+        await tx.execute(INSERT, (positions, STREAM_PREFIX))

@@ -19,10 +19,10 @@ from backend.audit.search_view import SearchIndex, match_expression
 from backend.errors import FieldError, ValidationFailed
 from backend.instances.validation import CONTROL
 from backend.sessions.events import stream_of as session_stream
-from events import EventRegistry, StoredEvent
+from events import EventRegistry, EventStore, StoredEvent
 from events.rows import EVENTS, Page, Source, time_window
 from events.schema import CATEGORY
-from events.sqlite_store import PREFETCH_HEAD_START, SQLiteEventStore
+from events.sqlite_store import PREFETCH_HEAD_START
 
 Order = Literal["newest", "oldest"]
 PREFIX_MARK = "-"
@@ -147,7 +147,7 @@ async def _ready(search: SearchIndex, wanted: AuditFilter) -> None:
 
 
 async def _read(
-    store: SQLiteEventStore, wanted: AuditFilter, *, limit: int, descending: bool
+    store: EventStore, wanted: AuditFilter, *, limit: int, descending: bool
 ) -> list[StoredEvent]:
     found = selection(wanted)
     return await store.read_where(found.condition, found.params, limit=limit, descending=descending,
@@ -163,7 +163,7 @@ def _from_top(wanted: AuditFilter, order: Order) -> bool:
 
 
 async def query_page(
-    store: SQLiteEventStore, search: SearchIndex, wanted: AuditFilter, order: Order, limit: int
+    store: EventStore, search: SearchIndex, wanted: AuditFilter, order: Order, limit: int
 ) -> AuditPage:
     """Up to `limit` matching events nearest the cursor (the newest or oldest without one), in `order`."""
     await _ready(search, wanted)
@@ -175,7 +175,7 @@ async def query_page(
 
 
 async def every_match(
-    store: SQLiteEventStore, search: SearchIndex, wanted: AuditFilter, order: Order, registry: EventRegistry,
+    store: EventStore, search: SearchIndex, wanted: AuditFilter, order: Order, registry: EventRegistry,
     names: Names = NO_NAMES, page_size: int = EXPORT_PAGE,
 ) -> AsyncIterator[list[EventOut]]:
     """Every matching event up to the log's head when asked, as readers see it (`event_out`), a page at a time in
@@ -208,7 +208,7 @@ async def every_match(
 
 
 def _read_ahead(
-    store: SQLiteEventStore, wanted: AuditFilter, after: int, before: int, page_size: int, newest: bool
+    store: EventStore, wanted: AuditFilter, after: int, before: int, page_size: int, newest: bool
 ) -> asyncio.Task[Page] | None:
     """The page of matches between the positions nearest `before` (newest first) or `after`, read on the store's
     reader thread from now on; None when no position lies between them."""

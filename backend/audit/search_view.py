@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-import aiosqlite
 import msgspec
 from anyio.abc import TaskGroup
 
 from backend.audit.schemas import shown_data
 from backend.errors import ProblemError
-from events import CatchUpRunner, EventRegistry, SQLiteEventStore, StoredEvent, ViewRow
+from events import CatchUpRunner, EventRegistry, EventStore, StoredEvent, ViewRow
 from events.errors import FollowerStopped
+from events.sql import ViewTransaction
 
 TABLE = "audit_search"
 CREATE = f"CREATE VIRTUAL TABLE IF NOT EXISTS {TABLE} USING fts5(body, content='', tokenize='unicode61')"
@@ -30,20 +30,20 @@ class AuditSearchView:
     def __init__(self, registry: EventRegistry) -> None:
         self._registry = registry
 
-    async def create(self, conn: aiosqlite.Connection) -> None:
-        await conn.execute(CREATE)
+    async def create(self, tx: ViewTransaction) -> None:
+        await tx.execute(CREATE)
 
-    async def reset(self, conn: aiosqlite.Connection) -> None:
-        await conn.execute(f"DROP TABLE IF EXISTS {TABLE}")  # a contentless table cannot DELETE its rows
-        await conn.execute(CREATE)
+    async def reset(self, tx: ViewTransaction) -> None:
+        await tx.execute(f"DROP TABLE IF EXISTS {TABLE}")  # a contentless table cannot DELETE its rows
+        await tx.execute(CREATE)
 
-    async def rows(self, conn: aiosqlite.Connection) -> list[ViewRow]:
+    async def rows(self, tx: ViewTransaction) -> list[ViewRow]:
         """Each word of each event where it stands (word, position, column, offset): what the index holds."""
-        await conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {WORDS} USING fts5vocab(main, {TABLE}, instance)")
-        return [tuple(row) for row in await conn.execute_fetchall(f"SELECT term, doc, col, offset FROM {WORDS}")]
+        await tx.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {WORDS} USING fts5vocab(main, {TABLE}, instance)")
+        return [tuple(row) for row in await tx.fetch(f"SELECT term, doc, col, offset FROM {WORDS}")]
 
-    async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None:
-        await conn.executemany(
+    async def apply(self, tx: ViewTransaction, events: Sequence[StoredEvent]) -> None:
+        await tx.execute_many(
             f"INSERT INTO {TABLE} (rowid, body) VALUES (?, ?)",
             [(event.position, searchable_text(event, self._registry)) for event in events],
         )
@@ -86,7 +86,7 @@ class SearchIndex:
     """The search view following the log in a task of the service's: from start-up for the server, from the first
     search for a command. After an error (which health lists) the next search starts it again."""
 
-    def __init__(self, store: SQLiteEventStore, tasks: TaskGroup) -> None:
+    def __init__(self, store: EventStore, tasks: TaskGroup) -> None:
         self._store = store
         self._tasks = tasks
         self._runner: CatchUpRunner | None = None

@@ -19,7 +19,8 @@ from backend.auth.view import TokenInfo, TokenView
 from backend.errors import ProblemError
 from backend.services import build_registry, prepare_data_dir
 from backend.settings import Settings
-from events import Metadata, SQLiteEventStore
+from events import Metadata
+from events.open import open_event_store
 
 
 def add_token_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,7 +48,7 @@ async def open_tokens(settings: Settings) -> AsyncIterator[Tokens]:
     prepare_data_dir(settings)
     registry = build_registry()
     view = TokenView(registry)
-    async with SQLiteEventStore.open(settings.database_path, registry=registry, inline_views=[view]) as store:
+    async with open_event_store(settings.event_log, registry=registry, inline_views=[view]) as store:
         yield Tokens.open(store, view, settings)
 
 

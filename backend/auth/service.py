@@ -18,7 +18,7 @@ from backend.auth.tokens import PREFIX_HEX, TOKEN_PREFIX, TOKEN_SHAPE, TokenKey,
 from backend.auth.view import TokenInfo, TokenView
 from backend.errors import Conflict, FieldError, NotFound, ValidationFailed
 from backend.settings import Settings
-from events import ConcurrencyConflict, Event, Metadata, SQLiteEventStore
+from events import ConcurrencyConflict, Event, EventStore, Metadata
 
 Mode = Literal["local", "token"]
 NAME_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
@@ -61,14 +61,14 @@ def is_loopback(host: str) -> bool:
 class Tokens:
     """The token commands and lookups over the store and its token view."""
 
-    def __init__(self, store: SQLiteEventStore, view: TokenView, key: TokenKey, *, loopback: bool) -> None:
+    def __init__(self, store: EventStore, view: TokenView, key: TokenKey, *, loopback: bool) -> None:
         self.store = store
         self.view = view
         self._key = key
         self.loopback = loopback
 
     @classmethod
-    def open(cls, store: SQLiteEventStore, view: TokenView, settings: Settings) -> Tokens:
+    def open(cls, store: EventStore, view: TokenView, settings: Settings) -> Tokens:
         key = TokenKey.load_or_create(settings.token_key_file)
         return cls(store, view, key, loopback=is_loopback(settings.host))
 

@@ -8,7 +8,7 @@ from backend.catalog.service import CatalogService, apply_stored
 from backend.catalog.views import CatalogState, ProviderDetail, provider_detail, provider_view
 from backend.errors import NotFound
 from backend.log_point import LogPoint
-from events import SQLiteEventStore, StoredEvent
+from events import EventStore, StoredEvent
 
 
 async def provider_as_of(catalog: CatalogService, provider_id: str, point: LogPoint) -> ProviderDetail:
@@ -26,6 +26,6 @@ async def provider_as_of(catalog: CatalogService, provider_id: str, point: LogPo
     return provider_detail(view)
 
 
-async def _streams_up_to(store: SQLiteEventStore, point: LogPoint, *streams: str) -> list[StoredEvent]:
+async def _streams_up_to(store: EventStore, point: LogPoint, *streams: str) -> list[StoredEvent]:
     found = [stored for stream in streams for stored in await store.read_stream(stream) if point.includes(stored)]
     return sorted(found, key=lambda stored: stored.position)

@@ -54,7 +54,7 @@ from backend.catalog.views import (
 from backend.errors import Conflict, FieldError, NotFound, ValidationFailed
 from backend.settings import Settings
 from backend.wording import plural
-from events import ConcurrencyConflict, Event, EventIdReused, EventRegistry, Metadata, SQLiteEventStore, StoredEvent
+from events import ConcurrencyConflict, Event, EventIdReused, EventRegistry, EventStore, Metadata, StoredEvent
 from events.event import type_name
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class CatalogService:
 
     def __init__(
         self,
-        store: SQLiteEventStore,
+        store: EventStore,
         settings: Settings,
         http: httpx.AsyncClient,
         state: CatalogState,
@@ -128,7 +128,7 @@ class CatalogService:
     @classmethod
     async def open(
         cls,
-        store: SQLiteEventStore,
+        store: EventStore,
         settings: Settings,
         http: httpx.AsyncClient,
         *,
@@ -161,7 +161,7 @@ class CatalogService:
     # Queries
 
     @property
-    def store(self) -> SQLiteEventStore:
+    def store(self) -> EventStore:
         """The log the catalog is built from (for questions about its past)."""
         return self._store
 

@@ -14,14 +14,14 @@ import msgspec
 
 from backend.audit.controller import MAX_PAGE
 from backend.audit.export import ExportFormat, export_bytes
+from backend.audit.names import Names
 from backend.audit.query import AuditFilter, Order, checked_filter, every_match, query_page, selection
 from backend.audit.schemas import MAX_POSITION, EventOut, event_out
 from backend.cli.domain import services_for_cli
 from backend.cli.output import Progress, Refused, moment, print_json, print_table, progress, refusal_of
 from backend.errors import ValidationFailed
-from backend.settings import Settings
-from backend.audit.names import Names
 from backend.services import Services
+from backend.settings import Settings
 
 HEADERS = ("POSITION", "RECORDED AT", "STREAM", "TYPE", "ACTOR", "SUMMARY")
 

@@ -25,8 +25,9 @@ from backend.instances.vault_lock import VaultBusy, holding_vault
 from backend.private_files import fsync_folder
 from backend.services import build_registry
 from backend.settings import Settings
-from events import Event, Metadata, SQLiteEventStore
+from events import Event, Metadata
 from events.chain import VerifyReport
+from events.open import open_event_store
 
 MANIFEST = "backup.json"
 DATABASE = "events.sqlite3"
@@ -166,7 +167,7 @@ async def _verified(database: Path) -> VerifyReport:
 
 
 async def _record(database: Path, event: Event) -> None:
-    async with SQLiteEventStore.open(database, registry=build_registry()) as store:
+    async with open_event_store(database, registry=build_registry()) as store:
         await store.append(SERVICE_STREAM, [event], metadata=Metadata(actor=cli_actor()))
 
 

@@ -17,8 +17,9 @@ from backend.services import build_registry
 from backend.sessions import SessionListView
 from backend.settings import Settings
 from backend.wording import plural
-from events import CatchUpView, InlineView, SQLiteEventStore, ViewComparison
+from events import CatchUpView, InlineView, ViewComparison
 from events.chain import VerifyReport
+from events.open import open_event_store
 
 
 class Verified(msgspec.Struct, frozen=True, kw_only=True):
@@ -33,7 +34,7 @@ class Verified(msgspec.Struct, frozen=True, kw_only=True):
 
 async def print_events(settings: Settings, after: int, type_: str | None, limit: int) -> None:
     registry = build_registry()
-    async with SQLiteEventStore.open(settings.database_path, registry=registry) as store:
+    async with open_event_store(settings.event_log, registry=registry) as store:
         out = sys.stdout.buffer
         while limit > 0:
             rows = await store.read(after=after, limit=min(limit, 500), type=type_)
@@ -46,7 +47,7 @@ async def print_events(settings: Settings, after: int, type_: str | None, limit:
 
 async def verify_log(database: Path) -> VerifyReport:
     """The chain of the log at `database`, checked in one snapshot, with a progress bar on a terminal."""
-    async with SQLiteEventStore.open(database, registry=build_registry()) as store:
+    async with open_event_store(database, registry=build_registry()) as store:
         with progress("verifying") as bar:
             return await store.verify(bar)
 
@@ -75,7 +76,7 @@ def verified(report: VerifyReport) -> Verified:
 
 async def _check_expected_head(database: Path, expected: str, report: VerifyReport) -> None:
     """An expected head that is an earlier position of the verified chain is fine: the log grew since."""
-    async with SQLiteEventStore.open(database, registry=build_registry()) as store:
+    async with open_event_store(database, registry=build_registry()) as store:
         sql = "SELECT position FROM events WHERE hash = ? AND position <= ?"
         rows = await store.fetch(sql, (expected, report.checked))
     if not rows:
@@ -109,7 +110,7 @@ async def rebuild_views(settings: Settings, name: str | None) -> int:
     """Replay the whole log into one view or every stored view, each in one transaction."""
     chosen, kept_inline = chosen_views(name)
     registry = build_registry()
-    async with SQLiteEventStore.open(settings.database_path, registry=registry, inline_views=kept_inline) as store:
+    async with open_event_store(settings.event_log, registry=registry, inline_views=kept_inline) as store:
         head = await store.head()
         for view in chosen:
             await store.rebuild(view)
@@ -125,7 +126,7 @@ async def check_views(settings: Settings, name: str | None, as_json: bool) -> in
     """
     chosen, kept_inline = chosen_views(name)
     registry = build_registry()
-    async with SQLiteEventStore.open(settings.database_path, registry=registry, inline_views=kept_inline) as store:
+    async with open_event_store(settings.event_log, registry=registry, inline_views=kept_inline) as store:
         results = [await store.compare_with_rebuild(view) for view in chosen]
     if as_json:
         print_json(results)

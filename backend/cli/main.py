@@ -25,7 +25,8 @@ from backend.instances.vault_lock import VaultBusy, holding_vault
 from backend.services import build_registry
 from backend.settings import Settings, secret_setting
 from backend.wording import plural
-from events import Metadata, NotAnEventStore, SQLiteEventStore
+from events import Metadata, NotAnEventStore
+from events.open import open_event_store
 from events.schema import check_file
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -70,7 +71,7 @@ async def _rekey(settings: Settings) -> int:
 
 async def _record_rekey(settings: Settings, rekeyed: Rekeyed) -> None:
     """Append `VaultRekeyed`, unless an interrupted run already recorded this same move."""
-    async with SQLiteEventStore.open(settings.database_path, registry=build_registry()) as store:
+    async with open_event_store(settings.event_log, registry=build_registry()) as store:
         earlier = await store.read(stream=SERVICE_STREAM, type=VaultRekeyed.__name__, limit=10_000)
         decoded = [store.registry.decode(row) for row in earlier]
         if any(isinstance(event, VaultRekeyed) and event.key_id == rekeyed.key_id for event in decoded):

@@ -6,7 +6,7 @@ import msgspec
 
 from backend.errors import NotFound
 from backend.instances.events import stream_of
-from events import SQLiteEventStore, StoredEvent
+from events import EventStore, StoredEvent
 
 HISTORY_PAGE = 100  # a page's size when only `before` is given
 HISTORY_PAGE_MAX = 500
@@ -19,14 +19,14 @@ class HistoryPage(msgspec.Struct, frozen=True, kw_only=True):
     older: int | None
 
 
-async def whole_history(store: SQLiteEventStore, instance_id: str) -> list[StoredEvent]:
+async def whole_history(store: EventStore, instance_id: str) -> list[StoredEvent]:
     events = await store.read_stream(stream_of(instance_id))
     if not events:
         raise NotFound(f"no instance {instance_id!r}")
     return events
 
 
-async def history_page(store: SQLiteEventStore, instance_id: str, limit: int, before: int | None) -> HistoryPage:
+async def history_page(store: EventStore, instance_id: str, limit: int, before: int | None) -> HistoryPage:
     """Up to `limit` of the instance's events below position `before` (from the newest when None), newest first."""
     stream = stream_of(instance_id)
     if not await store.stream_version(stream):

@@ -17,7 +17,7 @@ from backend.instances.events import stream_of
 from backend.instances.vault import CredentialUnreadable, Reconciliation, Vault
 from backend.instances.view import InstanceListView, InstanceRow, InstanceView
 from backend.secret import Secret
-from events import AppendResult, ConcurrencyConflict, Event, Metadata, SQLiteEventStore
+from events import AppendResult, ConcurrencyConflict, Event, EventStore, Metadata
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class Instances:
 
     def __init__(
         self,
-        store: SQLiteEventStore,
+        store: EventStore,
         view: InstanceListView,
         vault: Vault,
         catalog: CatalogService,

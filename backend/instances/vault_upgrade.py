@@ -12,14 +12,14 @@ from backend.instances.master_key import MasterKeys, legacy_master_bytes
 from backend.instances.vault import FORMAT_VERSION, Vault
 from backend.secret import Secret
 from backend.wording import plural
-from events import Metadata, SQLiteEventStore
+from events import EventStore, Metadata
 
 log = logging.getLogger(__name__)
 LEGACY_FORMAT = 1
 
 
 async def upgrade_vault(
-    vault: Vault, setting: Secret | None, key_file: Path, store: SQLiteEventStore, metadata: Metadata
+    vault: Vault, setting: Secret | None, key_file: Path, store: EventStore, metadata: Metadata
 ) -> int:
     """Upgrade every format 1 file the old master key opens; the count is recorded when any was."""
     if all(file.version is not None for file in vault.files()):

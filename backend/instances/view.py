@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
-import aiosqlite
 import msgspec
 
 from backend.instances.destination import EndpointStatus
@@ -26,7 +25,8 @@ from backend.instances.events import (
     InstanceUpdated,
 )
 from backend.providers.contract import Outcome
-from events import Event, EventRegistry, SQLiteEventStore, StoredEvent, ViewRow, table_rows
+from events.sql import ViewTransaction
+from events import Event, EventRegistry, EventStore, StoredEvent, ViewRow, table_rows
 
 Status = Literal["untested", "connected", "error"]
 
@@ -34,11 +34,11 @@ TABLE = "instance_view"
 CREATE = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     instance_id TEXT PRIMARY KEY,
-    sort_key TEXT NOT NULL,
-    body BLOB NOT NULL,
+    sort_key {{key_text}} NOT NULL,
+    body {{bytes}} NOT NULL,
     model_ids TEXT NOT NULL,
     credential_serial INTEGER NOT NULL
-) WITHOUT ROWID
+){{options}}
 """
 BY_NAME = f"CREATE INDEX IF NOT EXISTS {TABLE}_by_sort_key ON {TABLE} (sort_key)"
 """Names are looked up on every create and rename, and the list is read in name order: without it, a scan."""
@@ -236,8 +236,11 @@ def _tested(row: InstanceRow, event: ConnectionTested, at: datetime) -> Instance
     return InstanceRow(instance, listed, row.credential_serial)
 
 
+NAME_END = "\x01"  # after a name in its sort key: below every character a name may hold (no control characters)
+
+
 def _sort_key(instance: InstanceView) -> str:
-    return f"{instance.name.casefold()}\x00{instance.id}"
+    return f"{instance.name.casefold()}{NAME_END}{instance.id}"
 
 
 def _instance_id(stream_id: str) -> str:
@@ -250,42 +253,44 @@ class InstanceListView:
     name = "instances"
     # 2: a key change makes the status untested and clears the last test (key_changed_at); rows of 1 still
     # decode (the field has a default) but show a stale status, so they are rebuilt.
-    version = 2
+    # 3: a sort key joins name and id with \x01, not NUL (PostgreSQL text holds no NUL).
+    version = 3
 
     def __init__(self, registry: EventRegistry) -> None:
         self._registry = registry
         self._generation = 0
         self._cached: tuple[int, bytes] | None = None
 
-    async def create(self, conn: aiosqlite.Connection) -> None:
-        await conn.execute(CREATE)
-        await conn.execute(BY_NAME)
+    async def create(self, tx: ViewTransaction) -> None:
+        dialect = tx.dialect
+        await tx.execute(CREATE.format(bytes=dialect.bytes_type, key_text=dialect.key_text, options=dialect.table_options))
+        await tx.execute(BY_NAME)
 
-    async def reset(self, conn: aiosqlite.Connection) -> None:
+    async def reset(self, tx: ViewTransaction) -> None:
         self.changed()
-        await conn.execute(f"DELETE FROM {TABLE}")
+        await tx.execute(f"DELETE FROM {TABLE}")
 
-    async def rows(self, conn: aiosqlite.Connection) -> list[ViewRow]:
-        return await table_rows(conn, TABLE)
+    async def rows(self, tx: ViewTransaction) -> list[ViewRow]:
+        return await table_rows(tx, TABLE)
 
-    async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None:
+    async def apply(self, tx: ViewTransaction, events: Sequence[StoredEvent]) -> None:
         mine = [stored for stored in events if stored.stream_id.startswith(STREAM_PREFIX)]
         if not mine:
             return
         self.changed()
         ids = sorted({_instance_id(stored.stream_id) for stored in mine})
-        rows: dict[str, InstanceRow | None] = dict(await _load_rows(conn, ids))
+        rows: dict[str, InstanceRow | None] = dict(await _load_rows(tx, ids))
         for stored in mine:
             instance_id = _instance_id(stored.stream_id)
             rows[instance_id] = evolve(rows.get(instance_id), self._registry.decode(stored), stored)
-        await _save_rows(conn, rows)
+        await _save_rows(tx, rows)
 
     def changed(self) -> None:
         """Forget the cached list; called inside appends and again once an append has committed."""
         self._generation += 1
         self._cached = None
 
-    async def list_bytes(self, store: SQLiteEventStore) -> bytes:
+    async def list_bytes(self, store: EventStore) -> bytes:
         """The JSON array of all live instances ordered by name, served from memory when unchanged."""
         cached = self._cached
         if cached is not None and cached[0] == self._generation:
@@ -297,20 +302,20 @@ class InstanceListView:
             self._cached = (generation, body)
         return body
 
-    async def get(self, store: SQLiteEventStore, instance_id: str) -> InstanceRow | None:
+    async def get(self, store: EventStore, instance_id: str) -> InstanceRow | None:
         rows = await store.fetch(
             f"SELECT instance_id, body, model_ids, credential_serial FROM {TABLE} WHERE instance_id = ?",
             (instance_id,),
         )
         return _row(rows[0]) if rows else None
 
-    async def holder_of_name(self, store: SQLiteEventStore, name: str) -> str | None:
+    async def holder_of_name(self, store: EventStore, name: str) -> str | None:
         """The id of the instance called `name` (compared case-folded), if any."""
-        prefix = f"{name.strip().casefold()}\x00"
-        rows = await store.fetch(HOLDER_OF_NAME, (prefix, prefix[:-1] + "\x01"))
+        prefix = f"{name.strip().casefold()}{NAME_END}"
+        rows = await store.fetch(HOLDER_OF_NAME, (prefix, prefix[:-1] + chr(ord(NAME_END) + 1)))
         return str(rows[0][0]) if rows else None
 
-    async def all(self, store: SQLiteEventStore) -> list[InstanceRow]:
+    async def all(self, store: EventStore) -> list[InstanceRow]:
         rows = await store.fetch(
             f"SELECT instance_id, body, model_ids, credential_serial FROM {TABLE} ORDER BY sort_key", ()
         )
@@ -324,15 +329,15 @@ def _row(row: Sequence[object]) -> InstanceRow:
     return InstanceRow(_instance_decoder.decode(body), _ids_decoder.decode(model_ids), serial)
 
 
-async def _load_rows(conn: aiosqlite.Connection, ids: list[str]) -> list[tuple[str, InstanceRow]]:
+async def _load_rows(tx: ViewTransaction, ids: list[str]) -> list[tuple[str, InstanceRow]]:
     marks = ",".join("?" * len(ids))
-    found = await conn.execute_fetchall(
+    found = await tx.fetch(
         f"SELECT instance_id, body, model_ids, credential_serial FROM {TABLE} WHERE instance_id IN ({marks})", ids
     )
     return [(str(row[0]), _row(row)) for row in found]
 
 
-async def _save_rows(conn: aiosqlite.Connection, rows: dict[str, InstanceRow | None]) -> None:
+async def _save_rows(tx: ViewTransaction, rows: dict[str, InstanceRow | None]) -> None:
     gone = [(instance_id,) for instance_id, row in rows.items() if row is None]
     kept = [
         (instance_id, _sort_key(row.instance), _instance_encoder.encode(row.instance),
@@ -341,6 +346,6 @@ async def _save_rows(conn: aiosqlite.Connection, rows: dict[str, InstanceRow | N
         if row is not None
     ]
     if gone:
-        await conn.executemany(f"DELETE FROM {TABLE} WHERE instance_id = ?", gone)
+        await tx.execute_many(f"DELETE FROM {TABLE} WHERE instance_id = ?", gone)
     if kept:
-        await conn.executemany(UPSERT, kept)
+        await tx.execute_many(UPSERT, kept)

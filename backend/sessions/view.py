@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Literal
 
-import aiosqlite
 import msgspec
 
 from backend.catalog.schema import PriceStatus
@@ -37,7 +36,8 @@ from backend.sessions.events import (
     TurnStarted,
 )
 from backend.sessions.pricing import PriceInForce, Tokens, cost_of
-from events import Event, EventRegistry, SQLiteEventStore, StoredEvent, ViewRow, table_rows
+from events import Event, EventRegistry, EventStore, StoredEvent, ViewRow, table_rows
+from events.sql import ViewTransaction
 
 AgentStatus = Literal["ready", "running", "instance_deleted"]
 
@@ -45,11 +45,11 @@ SESSIONS = "session_view"
 MESSAGES = "session_message"
 CREATE = (
     f"""CREATE TABLE IF NOT EXISTS {SESSIONS} (
-        session_id TEXT PRIMARY KEY, last_activity TEXT NOT NULL, open_turns INTEGER NOT NULL, body BLOB NOT NULL
-    ) WITHOUT ROWID""",
+        session_id TEXT PRIMARY KEY, last_activity TEXT NOT NULL, open_turns INTEGER NOT NULL, body {{bytes}} NOT NULL
+    ){{options}}""",
     f"""CREATE TABLE IF NOT EXISTS {MESSAGES} (
-        session_id TEXT NOT NULL, agent_id TEXT NOT NULL, position INTEGER NOT NULL, body BLOB NOT NULL,
-        PRIMARY KEY (session_id, agent_id, position)) WITHOUT ROWID""",
+        session_id TEXT NOT NULL, agent_id TEXT NOT NULL, position BIGINT NOT NULL, body {{bytes}} NOT NULL,
+        PRIMARY KEY (session_id, agent_id, position)){{options}}""",
     f"CREATE INDEX IF NOT EXISTS {SESSIONS}_activity ON {SESSIONS} (last_activity)",
     f"CREATE INDEX IF NOT EXISTS {MESSAGES}_position ON {MESSAGES} (position)",  # the cost report's time windows
 )
@@ -293,24 +293,24 @@ class SessionListView:
     def __init__(self, registry: EventRegistry) -> None:
         self._registry = registry
 
-    async def create(self, conn: aiosqlite.Connection) -> None:
+    async def create(self, tx: ViewTransaction) -> None:
         for statement in CREATE:
-            await conn.execute(statement)
+            await tx.execute(statement.format(bytes=tx.dialect.bytes_type, options=tx.dialect.table_options))
 
-    async def reset(self, conn: aiosqlite.Connection) -> None:
-        await conn.execute(f"DELETE FROM {SESSIONS}")
-        await conn.execute(f"DELETE FROM {MESSAGES}")
+    async def reset(self, tx: ViewTransaction) -> None:
+        await tx.execute(f"DELETE FROM {SESSIONS}")
+        await tx.execute(f"DELETE FROM {MESSAGES}")
 
-    async def rows(self, conn: aiosqlite.Connection) -> list[ViewRow]:
-        return await table_rows(conn, SESSIONS, MESSAGES)
+    async def rows(self, tx: ViewTransaction) -> list[ViewRow]:
+        return await table_rows(tx, SESSIONS, MESSAGES)
 
-    async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None:
+    async def apply(self, tx: ViewTransaction, events: Sequence[StoredEvent]) -> None:
         mine = [stored for stored in events if stored.stream_id.startswith(STREAM_PREFIX)]
         if not mine:
             return
         ids = sorted({_session_id(stored.stream_id) for stored in mine})
         marks = ",".join("?" * len(ids))
-        found = await conn.execute_fetchall(f"SELECT session_id, body FROM {SESSIONS} WHERE session_id IN ({marks})", ids)
+        found = await tx.fetch(f"SELECT session_id, body FROM {SESSIONS} WHERE session_id IN ({marks})", ids)
         rows: dict[str, SessionRow | None] = {str(sid): _row_decoder.decode(body) for sid, body in found}
         entries: list[tuple[str, str, int, bytes]] = []
         for stored in mine:
@@ -322,37 +322,37 @@ class SessionListView:
             (sid, row.session.last_activity.isoformat(), len(row.open_turns), _row_encoder.encode(row))
             for sid, row in rows.items() if row is not None
         ]
-        await conn.executemany(
+        await tx.execute_many(
             f"INSERT INTO {SESSIONS} (session_id, last_activity, open_turns, body) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (session_id) DO UPDATE SET last_activity = excluded.last_activity, "
             "open_turns = excluded.open_turns, body = excluded.body", kept)
-        await conn.executemany(f"INSERT INTO {MESSAGES} (session_id, agent_id, position, body) VALUES (?, ?, ?, ?)", entries)
+        await tx.execute_many(f"INSERT INTO {MESSAGES} (session_id, agent_id, position, body) VALUES (?, ?, ?, ?)", entries)
 
-    async def get(self, store: SQLiteEventStore, session_id: str) -> SessionRow | None:
+    async def get(self, store: EventStore, session_id: str) -> SessionRow | None:
         rows = await store.fetch(f"SELECT body FROM {SESSIONS} WHERE session_id = ?", (session_id,))
         return _row_decoder.decode(rows[0][0]) if rows else None
 
-    async def page(self, store: SQLiteEventStore, limit: int, offset: int) -> list[SessionRow]:
+    async def page(self, store: EventStore, limit: int, offset: int) -> list[SessionRow]:
         """Sessions, the most recently active first."""
         rows = await store.fetch(
             f"SELECT body FROM {SESSIONS} ORDER BY last_activity DESC, session_id LIMIT ? OFFSET ?", (limit, offset))
         return [_row_decoder.decode(row[0]) for row in rows]
 
-    async def all(self, store: SQLiteEventStore) -> list[SessionRow]:
+    async def all(self, store: EventStore) -> list[SessionRow]:
         rows = await store.fetch(f"SELECT body FROM {SESSIONS}", ())
         return [_row_decoder.decode(row[0]) for row in rows]
 
-    async def with_open_turns(self, store: SQLiteEventStore) -> list[SessionRow]:
+    async def with_open_turns(self, store: EventStore) -> list[SessionRow]:
         """The sessions with a turn started and not ended."""
         rows = await store.fetch(f"SELECT body FROM {SESSIONS} WHERE open_turns > 0", ())
         return [_row_decoder.decode(row[0]) for row in rows]
 
-    async def transcript(self, store: SQLiteEventStore, session_id: str, agent_id: str) -> list[MessageOut]:
+    async def transcript(self, store: EventStore, session_id: str, agent_id: str) -> list[MessageOut]:
         rows = await store.fetch(
             f"SELECT body FROM {MESSAGES} WHERE session_id = ? AND agent_id = ? ORDER BY position", (session_id, agent_id))
         return [_message_decoder.decode(row[0]) for row in rows]
 
-    async def turns(self, store: SQLiteEventStore, session_id: str) -> list[TurnOut]:
+    async def turns(self, store: EventStore, session_id: str) -> list[TurnOut]:
         rows = await store.fetch(f"SELECT body FROM {MESSAGES} WHERE session_id = ? ORDER BY position", (session_id,))
         messages = [_message_decoder.decode(row[0]) for row in rows]
         return [message.turn for message in messages if message.turn is not None]

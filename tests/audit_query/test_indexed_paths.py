@@ -33,6 +33,7 @@ from backend.services import build_registry
 from backend.sessions.events import AgentCreated, ModelChoice, SessionCreated
 from events import Event, Metadata, SQLiteEventStore, StoredEvent
 from events.rows import page_query
+from events.sql import SQLITE
 from tests.audit_query.conftest import search_index
 
 pytestmark = pytest.mark.anyio
@@ -219,7 +220,7 @@ async def test_a_page_from_any_cursor_is_the_one_nearest_it(log: Log) -> None:
 )
 async def test_sqlite_walks_the_index_in_position_order(log: Log, wanted: AuditFilter, index: str) -> None:
     found = selection(wanted)
-    sql = page_query(found.condition, descending=True, source=found.source)
+    sql = page_query(SQLITE, found.condition, descending=True, source=found.source)
     with sqlite3.connect(log.path) as conn:
         plan = " | ".join(str(row[3]) for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", (*found.params, 10)))
     conn.close()

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import aiosqlite
-
 from events import Event, EventRegistry, StoredEvent, ViewRow, table_rows
+from events.sql import ViewTransaction
 
 KILLED_EXIT_CODE = 37
 
@@ -49,24 +48,24 @@ class BalanceView:
         self.table = f"{name}_accounts"
         self._registry = bank_registry()
 
-    async def create(self, conn: aiosqlite.Connection) -> None:
-        await conn.execute(
+    async def create(self, tx: ViewTransaction) -> None:
+        await tx.execute(
             f"CREATE TABLE IF NOT EXISTS {self.table} "
             "(stream_id TEXT PRIMARY KEY, owner TEXT, balance INTEGER NOT NULL, events INTEGER NOT NULL)"
         )
 
-    async def reset(self, conn: aiosqlite.Connection) -> None:
-        await conn.execute(f"DELETE FROM {self.table}")
+    async def reset(self, tx: ViewTransaction) -> None:
+        await tx.execute(f"DELETE FROM {self.table}")
 
-    async def rows(self, conn: aiosqlite.Connection) -> list[ViewRow]:
-        return await table_rows(conn, self.table)
+    async def rows(self, tx: ViewTransaction) -> list[ViewRow]:
+        return await table_rows(tx, self.table)
 
-    async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None:
+    async def apply(self, tx: ViewTransaction, events: Sequence[StoredEvent]) -> None:
         rows = [self._row(event) for event in events]
-        await conn.executemany(
+        await tx.execute_many(
             f"INSERT INTO {self.table} (stream_id, owner, balance, events) VALUES (?, ?, ?, 1) "
-            "ON CONFLICT (stream_id) DO UPDATE SET owner = COALESCE(excluded.owner, owner), "
-            "balance = balance + excluded.balance, events = events + 1",
+            f"ON CONFLICT (stream_id) DO UPDATE SET owner = COALESCE(excluded.owner, {self.table}.owner), "
+            f"balance = {self.table}.balance + excluded.balance, events = {self.table}.events + 1",
             rows,
         )
 
@@ -96,20 +95,20 @@ class AppliedLog:
         self.kill_process = kill_process
         self.seen: list[StoredEvent] = []
 
-    async def create(self, conn: aiosqlite.Connection) -> None:
-        await conn.execute(f"CREATE TABLE IF NOT EXISTS {self.table} (position INTEGER PRIMARY KEY, times INTEGER)")
+    async def create(self, tx: ViewTransaction) -> None:
+        await tx.execute(f"CREATE TABLE IF NOT EXISTS {self.table} (position INTEGER PRIMARY KEY, times INTEGER)")
 
-    async def reset(self, conn: aiosqlite.Connection) -> None:
-        await conn.execute(f"DELETE FROM {self.table}")
+    async def reset(self, tx: ViewTransaction) -> None:
+        await tx.execute(f"DELETE FROM {self.table}")
 
-    async def rows(self, conn: aiosqlite.Connection) -> list[ViewRow]:
-        return await table_rows(conn, self.table)
+    async def rows(self, tx: ViewTransaction) -> list[ViewRow]:
+        return await table_rows(tx, self.table)
 
-    async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None:
+    async def apply(self, tx: ViewTransaction, events: Sequence[StoredEvent]) -> None:
         for event in events:
-            await conn.execute(
+            await tx.execute(
                 f"INSERT INTO {self.table} (position, times) VALUES (?, 1) "
-                "ON CONFLICT (position) DO UPDATE SET times = times + 1",
+                f"ON CONFLICT (position) DO UPDATE SET times = {self.table}.times + 1",
                 (event.position,),
             )
             if event.position == self.crash_at:

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-import aiosqlite
 import anyio
 import anyio.lowlevel
 import pytest
 
 from events import AppendResult, ConcurrencyConflict, Metadata, SQLiteEventStore, StoredEvent
-from events.writer import QUEUE_LIMIT
+from events.queue import QUEUE_LIMIT
+from events.sql import ViewTransaction
 from tests.events.bank import BalanceView, Deposited, Opened, Poison, SimulatedCrash, bank_registry
 
 ALICE = Metadata(actor="alice")
@@ -26,7 +26,7 @@ class Hold:
         self.entered = anyio.Event()
         self.released = anyio.Event()
 
-    async def __call__(self, conn: aiosqlite.Connection) -> None:
+    async def __call__(self, tx: ViewTransaction) -> None:
         self.entered.set()
         await self.released.wait()
 
@@ -40,12 +40,12 @@ class GatedBalances(BalanceView):
         self.reached = anyio.Event()
         self.opened = anyio.Event()
 
-    async def apply(self, conn: aiosqlite.Connection, events: Sequence[StoredEvent]) -> None:
+    async def apply(self, tx: ViewTransaction, events: Sequence[StoredEvent]) -> None:
         if self.armed:
             self.armed = False
             self.reached.set()
             await self.opened.wait()
-        await super().apply(conn, events)
+        await super().apply(tx, events)
 
 
 async def _deposit(store: SQLiteEventStore, n: int, into: list[AppendResult]) -> None:

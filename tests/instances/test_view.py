@@ -17,7 +17,7 @@ from backend.instances.connection import run_connection_test
 from backend.instances.credentials import remove_credential, set_credential
 from backend.instances.events import ConnectionTested, InstanceCreated
 from backend.instances.schemas import CreateInstance, SetCredential, UpdateInstance
-from backend.instances.view import HOLDER_OF_NAME, TABLE, evolve
+from backend.instances.view import HOLDER_OF_NAME, TABLE, InstanceListView, evolve
 from backend.services import Services, build_registry, open_services
 from backend.settings import Settings
 from events import Metadata, StoredEvent
@@ -121,7 +121,8 @@ async def test_rows_written_by_an_older_view_version_are_rebuilt_once_and_the_re
     assert len(first) == 1 and second == first
     assert isinstance(decoded, ViewRebuilt)
     # the whole log was replayed: ServiceStarted and the three instance events
-    assert (decoded.view, decoded.from_version, decoded.to_version, decoded.events) == ("instances", 1, 2, 4)
+    assert (decoded.view, decoded.from_version, decoded.to_version, decoded.events) == (
+        "instances", 1, InstanceListView.version, 4)
 
 
 

@@ -1,0 +1,1 @@
+"""The event store on PostgreSQL (through asyncpg), for several Switchboard processes sharing one log."""
