@@ -221,6 +221,8 @@ def _refusal(command: str, settings: Settings) -> str | None:
     """Why the command cannot start on this data folder, in one line, or None."""
     path = settings.database_path
     if settings.shared_database:  # the store names a foreign or newer database schema itself when it opens
+        if command in ("backup", "restore"):
+            return f"{command} copies a data folder's SQLite log; a PostgreSQL log is backed up with pg_dump"
         return asyncio.run(unprotected_reason(settings)) if command in ("run", "api") else None
     if command in READS_A_LOG and not path.exists():
         return f"no event log at {path} (set SWITCHBOARD_DATA_DIR)"
