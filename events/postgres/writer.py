@@ -2,11 +2,12 @@
 jobs. Every write transaction first locks the one-row `event_log_head`, so writers in all processes take turns and
 positions are handed out gap-free in commit order.
 
-While no other process appends, a group is decided from what the writer remembers of the log (its head, the versions
-of the streams it wrote) and written by one statement whose first act is to update the head row from the position
-remembered: that takes the head's lock (waiting for any other writer), and finds no row to update if another
-process appended meanwhile; then nothing is written and the group is decided again inside a transaction that locks
-the head first and reads the log's state."""
+A group is decided from what the writer remembers of the log (its head, the versions of the streams it wrote), or
+when another process has appended since, from the log read in one snapshot, and written by one statement whose
+first act is to update the head row from the position it was decided at: that takes the head's lock (waiting for
+any other writer) and finds no row to update if another process appended meanwhile; then nothing is written and
+the group is decided again. A group holding a refusal or a duplicate, or one that other processes kept getting
+ahead of, is decided inside a transaction that locks the head before reading the log's state."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ WITH head AS (
 SELECT pg_notify($15, position::text) FROM head
 """
 MAX_CACHED_STREAMS = 100_000
-SKIP_AFTER_MISS = 8  # groups decided inside a transaction straight away after another process was found appending
+OPTIMISTIC_TRIES = 3  # guarded writes of a group before it is decided with the head locked
 
 Outcome = Planned | AppendResult | Exception
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
@@ -99,7 +100,6 @@ class PostgresWriter:
         self._channel = channel
         self._on_commit = on_commit
         self._cache: LogCache | None = None
-        self._skip_cache = 0
         self.transactions = 0
 
     @property
@@ -144,7 +144,7 @@ class PostgresWriter:
             return
         try:
             try:
-                group = await self._write_from_cache(appends) or await self._write_group(appends)
+                group = await self._write_optimistic(appends) or await self._write_group(appends)
             except Exception:
                 await self._rollback()
                 self._cache = None
@@ -165,30 +165,32 @@ class PostgresWriter:
         if group.planned:
             self._on_commit()
 
-    async def _write_from_cache(self, appends: list[PendingAppend]) -> Group | None:
-        """The group decided from the cache and written; None if the cache cannot decide it or another process
-        appended (nothing written then)."""
-        cache = self._cache
-        if cache is None or self._skip_cache:
-            self._skip_cache = max(0, self._skip_cache - 1)
-            return None
-        group = self._decide(await self._cached_state(cache, appends), appends)
-        if len(group.planned) < len(appends):
-            return None  # a refusal or duplicate must be confirmed with the head locked
-        try:
+    async def _write_optimistic(self, appends: list[PendingAppend]) -> Group | None:
+        """The group decided from the cache (or, failing that, from the log read in one snapshot) and written by the
+        guarded statement; tried again from a fresh read if another process appended first. None if a refusal or
+        duplicate has to be confirmed with the head locked, or other processes kept getting in first."""
+        for _ in range(OPTIMISTIC_TRIES):
+            cache = self._cache
+            state = await (self._cached_state(cache, appends) if cache else self._load_state(appends, lock=False))
+            start = state.tip.position
+            group = self._decide(state, appends)
+            if len(group.planned) < len(appends):
+                return None
+            try:
+                if self._views:
+                    await self._conn.execute("BEGIN")
+                await self._insert(group.planned, start, group.state.tip)
+            except (HeadMoved, asyncpg.UniqueViolationError):  # another process appended, or a caller's id is stored
+                await self._rollback()
+                self._cache = None
+                continue
             if self._views:
-                await self._conn.execute("BEGIN")
-            await self._insert(group.planned, cache.tip.position, group.state.tip)
-        except (HeadMoved, asyncpg.UniqueViolationError):  # another process appended, or a caller's id is stored
-            await self._rollback()
-            self._cache, self._skip_cache = None, SKIP_AFTER_MISS
-            return None
-        if self._views:
-            await self._apply_views([event for plan in group.planned for event in plan.stored])
-            await self._commit()
-        else:
-            self.transactions += 1
-        return group
+                await self._apply_views([event for plan in group.planned for event in plan.stored])
+                await self._commit()
+            else:
+                self.transactions += 1
+            return group
+        return None
 
     async def _write_group(self, appends: list[PendingAppend]) -> Group:
         state = await self._load_state(appends)
@@ -259,9 +261,13 @@ class PostgresWriter:
         for view in self._views:
             await view.apply(tx, events)
 
-    async def _load_state(self, appends: list[PendingAppend]) -> GroupState:
-        """Begin the transaction, wait for the head, and read what deciding the group needs."""
-        await self._begin()
+    async def _load_state(self, appends: list[PendingAppend], *, lock: bool = True) -> GroupState:
+        """Read what deciding the group needs, in one snapshot; with `lock`, in a transaction begun by waiting for
+        the head."""
+        if lock:
+            await self._begin()
+        elif self._conn.is_closed():
+            self._conn = await self._connect()
         streams = sorted({append.request.stream_id for append in appends})
         ids = [event.event_id for append in appends if append.request.caller_ids for event in append.request.events]
         rows = await self._conn.fetch(LOAD_STATE, streams, ids)
