@@ -1,4 +1,5 @@
-"""Event store benchmark: the store against bare SQLite on the same disk. Run `python -m bench.events`."""
+"""Event store benchmark: the store against bare SQLite on the same disk (`python -m bench.events`), or against bare
+asyncpg on the same server (`--backend postgres`, in bench/events_postgres.py)."""
 
 from __future__ import annotations
 
@@ -213,7 +214,16 @@ def main() -> None:
     parser.add_argument("--appends", type=int, default=2000, help="appends per round in the single-append test")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per measurement; medians are printed")
     parser.add_argument("--dir", type=Path, default=None, help="folder for the temporary databases")
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test",
+                        help="the PostgreSQL server for --backend postgres (a schema of its own per measurement)")
     arguments = parser.parse_args()
+    if arguments.backend == "postgres":
+        from bench import events_postgres
+
+        print(f"Python {sys.version.split()[0]}, asyncpg, PostgreSQL at {arguments.database_url}, {os.cpu_count()} CPUs")
+        events_postgres.run(arguments.database_url, arguments.events, arguments.appends, arguments.rounds)
+        return
     print(f"Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(dir=arguments.dir, prefix="bench-events-") as folder:
         _run(Path(folder), arguments.events, arguments.appends, arguments.rounds)

@@ -66,6 +66,9 @@ class PostgresEventStore:
         self._queue = queue
         self._pool = pool
         self._writer: PostgresWriter | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._listening = False
+        self._listen_lock = asyncio.Lock()
         self._inline_views = tuple(inline_views)
         self._poll_interval = poll_interval
         self._committed = anyio.Event()
@@ -97,9 +100,8 @@ class PostgresEventStore:
             writer = PostgresWriter(writer_conn, partial(asyncpg.connect, url), queue, inline_views,
                                     channel_name(schema), store._wake_subscribers)
             store._writer = writer
-            listener = await asyncpg.connect(url)
-            stack.push_async_callback(_close_connection, listener)
-            await listener.add_listener(channel_name(schema), store._notified)
+            store._listener = await asyncpg.connect(url)
+            stack.push_async_callback(_close_connection, store._listener)
             stack.push_async_callback(_close_connection, writer)
             async with alongside(writer.run, on_exit=store._close, cancel_on_exit=False):
                 store.rebuilt_views = await store.upgrade_views(inline_views)
@@ -238,6 +240,7 @@ class PostgresEventStore:
         """Like `subscribe`, a batch at a time; ends when the store closes. Woken by commits in any process
         (NOTIFY), with a look every `poll_interval` in case a notification was lost. While catching up, the next
         page is fetched while this one is decoded and handled."""
+        await self._listen()
         position, ahead = after, None
         try:
             while not self._closed:
@@ -322,6 +325,13 @@ class PostgresEventStore:
 
     def _is_inline(self, view: InlineView | CatchUpView) -> bool:
         return any(view is inline for inline in self._inline_views)
+
+    async def _listen(self) -> None:
+        """LISTEN from the first subscription on (until then no process needs to signal this one)."""
+        async with self._listen_lock:
+            if not self._listening and self._listener is not None:
+                await self._listener.add_listener(channel_name(self.schema), self._notified)
+                self._listening = True
 
     def _notified(self, _conn: object, _pid: int, _channel: str, _payload: object) -> None:
         self._wake_subscribers()
