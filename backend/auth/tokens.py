@@ -75,13 +75,14 @@ class SecretRows(Protocol):
     async def create_secret(self, name: str, body: bytes) -> bool: ...
 
 
-async def shared_token_key(rows: SecretRows, sealing_key: bytes) -> TokenKey:
-    """The token key every replica uses: the first to start seals a new one into the row (kept when another
-    replica's row came first) and every replica reads back the row that stands."""
+async def shared_token_key(rows: SecretRows, sealing_key: bytes, proposed: bytes | None = None) -> TokenKey:
+    """The token key every replica uses: the first to start seals a new one (or `proposed`, a migrated data folder's)
+    into the row, kept when another replica's row came first, and every replica reads back the row that stands."""
     cipher = AESGCM(sealing_key)
     associated = SHARED_KEY_ROW.encode()
     nonce = secrets.token_bytes(NONCE_BYTES)
-    await rows.create_secret(SHARED_KEY_ROW, nonce + cipher.encrypt(nonce, secrets.token_bytes(KEY_BYTES), associated))
+    offered = proposed or secrets.token_bytes(KEY_BYTES)
+    await rows.create_secret(SHARED_KEY_ROW, nonce + cipher.encrypt(nonce, offered, associated))
     sealed = await rows.read_secret(SHARED_KEY_ROW)
     assert sealed is not None  # written just now or before, and never deleted
     try:
@@ -90,6 +91,8 @@ async def shared_token_key(rows: SecretRows, sealing_key: bytes) -> TokenKey:
         raise BadTokenKey(
             f"the shared token key (row {SHARED_KEY_ROW!r} of server_secrets) does not unseal with this vault's keys"
         ) from None
+    if proposed is not None and not hmac.compare_digest(key, proposed):
+        raise BadTokenKey(f"the database holds another token key already (row {SHARED_KEY_ROW!r} of server_secrets)")
     return TokenKey(key)
 
 
