@@ -10,10 +10,16 @@ import anyio
 import asyncpg
 import pytest
 
+from backend.auth.commands import open_tokens
+from backend.instances.vault_storage import master_of_key_file
+from backend.secret import Secret
+from backend.services import open_services
 from backend.settings import Settings
+from events import Metadata
 from tests.cli.test_backup import COLUMNS, fields
 from tests.cli.test_cli import switchboard
 from tests.cli.test_vault_rekey import keyed_folder
+from tests.instances.conftest import OTHER_SECRET, SECRET
 from tests.upstreams import UpstreamServer
 from tests.upstreams.fixtures import upstream, upstream_server
 
@@ -53,6 +59,28 @@ async def test_a_data_folder_moves_to_postgresql_with_its_positions_times_and_ha
     added = [row[4] for row in copied[len(before):]]  # each view built from the copy is logged, then the move
     assert added[-1] == "LogMigrated" and set(added[:-1]) == {"ViewRebuilt"} and len(added) > 2
     assert source_rows(settings.database_path) == before  # the source is left as it was
+
+
+async def test_the_vault_moves_too_and_replicas_open_it_with_the_key_files_master(
+    tmp_path: Path, upstream: UpstreamServer, postgres_url: str
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    ids = await keyed_folder(settings, upstream)
+    async with open_tokens(settings) as tokens:
+        issued = await tokens.issue("ci", "admin", Metadata(actor="test"))
+
+    moved = await anyio.to_thread.run_sync(switchboard, settings.data_dir, "migrate", "--to", postgres_url)
+
+    assert moved.returncode == 0, moved.stderr
+    assert fields(moved.stdout)["vault files"] == "2" and "SWITCHBOARD_MASTER_KEY=base64:" in moved.stderr
+    replica = Settings(
+        data_dir=tmp_path / "replica", master_key=master_of_key_file(settings.key_file), database_url=Secret(postgres_url)
+    )
+    async with open_services(replica) as services:
+        keys = [await services.instances.vault.load(instance_id, 1) for instance_id in ids]
+        assert [key.reveal() if key else None for key in keys] == [SECRET, OTHER_SECRET]
+        assert await services.tokens.principal(issued.token) is not None  # the token key came along
+    assert not list(replica.data_dir.iterdir())  # no key file, token key or credentials folder made
 
 
 async def test_a_target_that_already_holds_a_log_is_refused_and_left_as_it_was(
