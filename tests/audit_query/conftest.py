@@ -1,4 +1,5 @@
-"""Fixtures for the audit query tests: a log seeded on a real SQLite file, then the real app on a 127.0.0.1 port."""
+"""Fixtures for the audit query tests: a log seeded in a real store (an SQLite file unless `settings` names a
+database), then the real app on a 127.0.0.1 port."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from backend.audit.search_view import SearchIndex
 from backend.services import build_registry
 from backend.sessions.events import ModelChoice, SessionCreated
 from backend.settings import Settings
-from events import Event, Metadata, SQLiteEventStore
+from events import Event, EventStore, Metadata
+from events.open import open_event_store
 from tests.api.conftest import serving
 
 
@@ -51,10 +53,10 @@ SECOND_HALF: list[tuple[str, Event, str]] = [
 ]
 
 
-async def _seed(path: Path) -> Seeded:
+async def _seed(location: str) -> Seeded:
     rows: dict[int, tuple[str, str, str]] = {}
     middle = datetime.now(UTC)
-    async with SQLiteEventStore.open(path, registry=build_registry()) as store:
+    async with open_event_store(location, registry=build_registry()) as store:
         for half in (FIRST_HALF, SECOND_HALF):
             if half is SECOND_HALF:
                 middle = datetime.now(UTC)
@@ -65,7 +67,7 @@ async def _seed(path: Path) -> Seeded:
 
 
 @asynccontextmanager
-async def search_index(store: SQLiteEventStore) -> AsyncIterator[SearchIndex]:
+async def search_index(store: EventStore) -> AsyncIterator[SearchIndex]:
     """The search index of a store a test opened, following the log from the first search until the block ends."""
     async with anyio.create_task_group() as tasks:
         yield SearchIndex(store, tasks)
@@ -80,7 +82,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def seeded(settings: Settings) -> Seeded:
     settings.data_dir.mkdir(mode=0o700)
-    return anyio.run(_seed, settings.database_path)
+    return anyio.run(_seed, settings.event_log)
 
 
 @pytest.fixture
