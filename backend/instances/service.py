@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 
 import anyio
 import httpx
@@ -51,12 +51,7 @@ class Instances:
         self.catalog = catalog
         self.http = http
         self.keys_missing: set[str] = set()  # recorded keys without a file, found at start-up or when used
-        self._locks: weakref.WeakValueDictionary[str, anyio.Lock] = weakref.WeakValueDictionary()
         self._answered: tuple[bytes, CatalogIndex, frozenset[str], bytes] | None = None
-        self.names_lock = anyio.Lock()
-        """Held from a name check to its append (create, rename), so two instances never share a name.
-
-        It holds within this process; the CLI writes no instances, and one database is served by one process."""
 
     async def row(self, instance_id: str) -> InstanceRow:
         row = await self.view.get(self.store, instance_id)
@@ -67,13 +62,14 @@ class Instances:
     def provider(self, provider_id: str) -> ProviderView | None:
         return self.catalog.provider(provider_id)
 
-    def lock(self, instance_id: str) -> anyio.Lock:
-        """Serialises changes to one instance's credential file within this process."""
-        lock = self._locks.get(instance_id)
-        if lock is None:
-            lock = anyio.Lock()
-            self._locks[instance_id] = lock
-        return lock
+    def lock(self, instance_id: str) -> AbstractAsyncContextManager[None]:
+        """Serialises changes to one instance (its credential, its settings) across every replica."""
+        return self.store.lock(f"instance:{instance_id}")
+
+    def names_lock(self) -> AbstractAsyncContextManager[None]:
+        """Held from a name check to its append (create, rename) across every replica, so two instances never
+        share a name."""
+        return self.store.lock("instance-names")
 
     async def reconcile_credentials(self) -> Reconciliation:
         """At start-up: keep only each live instance's recorded key file; log what went and what is missing."""

@@ -3,9 +3,9 @@ their leases."""
 
 from __future__ import annotations
 
-import weakref
 import zlib
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 import anyio
@@ -56,7 +56,6 @@ class Sessions:
         self.clients = clients  # the turns' HTTP clients, each session's turns always on the same one
         self.leases = leases  # this replica's claim on the turns it runs
         self.running: dict[tuple[str, str], RunningTurn] = {}
-        self._locks: weakref.WeakValueDictionary[str, anyio.Lock] = weakref.WeakValueDictionary()
 
     def client_for(self, session_id: str) -> httpx.AsyncClient:
         """The client a session's turns stream through (so that a turn finds the last one's connection)."""
@@ -65,13 +64,9 @@ class Sessions:
     def running_turn_ids(self) -> list[str]:
         return [running.turn_id for running in self.running.values()]
 
-    def lock(self, session_id: str) -> anyio.Lock:
-        """Serialises the commands on one session, from reading its row to appending."""
-        lock = self._locks.get(session_id)
-        if lock is None:
-            lock = anyio.Lock()
-            self._locks[session_id] = lock
-        return lock
+    def lock(self, session_id: str) -> AbstractAsyncContextManager[None]:
+        """Serialises the commands on one session across every replica, from reading its row to appending."""
+        return self.store.lock(f"session:{session_id}")
 
     async def row(self, session_id: str) -> SessionRow:
         row = await self.view.get(self.store, session_id)
