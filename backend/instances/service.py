@@ -132,7 +132,7 @@ class Instances:
         expected_version: int | None = None,
         event_ids: Sequence[str] | None = None,
     ) -> AppendResult:
-        """Append to the instance's stream; a version mismatch is a 409, and the list cache is renewed."""
+        """Append to the instance's stream; a version mismatch is a 409."""
         try:
             return await self.store.append(
                 stream_of(instance_id),
@@ -146,8 +146,6 @@ class Instances:
                 f"instance {instance_id} is at version {conflict.actual}, not {conflict.expected}; "
                 "read it again and retry"
             ) from None
-        finally:
-            self.view.changed()
 
 
 def damaged(error: CredentialUnreadable) -> CredentialDamaged:
