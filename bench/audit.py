@@ -54,6 +54,7 @@ from bench.events import open_for_bulk_insert
 from events import Event, Metadata, SQLiteEventStore
 from events.chain import GENESIS_HASH, event_hash
 from events.rows import format_time
+from events.sql import SQLITE
 from events.writer import INSERT_EVENT
 
 SEED = 10
@@ -239,7 +240,7 @@ FILTERS: dict[str, FilterMaker] = {
 
 def _bare_page(conn: sqlite3.Connection, wanted: AuditFilter) -> list[tuple]:
     """The same rows as the page, by a plain SELECT of the columns from the same tables with the same condition."""
-    found = selection(wanted)
+    found = selection(wanted, SQLITE)
     order = "ASC" if wanted.after is not None and wanted.before is None else "DESC"
     sql = (f"SELECT {COLUMNS} FROM {found.source.tables} WHERE {found.condition} "
            f"ORDER BY {found.source.key} {order} LIMIT ?")
@@ -303,7 +304,7 @@ async def store_export(path: Path, wanted: AuditFilter, export_format: ExportFor
 
 def bare_export(path: Path, wanted: AuditFilter) -> tuple[int, float]:
     conn = sqlite3.connect(path)
-    found = selection(wanted)
+    found = selection(wanted, SQLITE)
     started = time.perf_counter()
     sql = f"SELECT {COLUMNS} FROM {found.source.tables} WHERE {found.condition} ORDER BY {found.source.key}"
     cursor = conn.execute(sql, found.params)

@@ -24,9 +24,9 @@ class UnknownEventType(LookupError):
 
 
 class NotAnEventStore(Exception):
-    """A file that is not a Switchboard event store; it was left untouched."""
+    """A file (or a database schema) that is not a Switchboard event store; it was left untouched."""
 
-    def __init__(self, path: Path, reason: str) -> None:
+    def __init__(self, path: Path | str, reason: str) -> None:
         super().__init__(f"{path} is not a Switchboard event store: {reason}")
         self.path = path
         self.reason = reason

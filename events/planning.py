@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from events.chain import GENESIS_HASH, event_hash
 from events.errors import ConcurrencyConflict, EventIdReused
-from events.event import AppendResult, Metadata, StoredEvent
+from events.event import AppendResult, Event, Metadata, StoredEvent
 from events.rows import format_time
+
+if TYPE_CHECKING:
+    from events.registry import EventRegistry
 
 InsertRow = tuple[int, str, str, int, str, int, str, str, str, str, str]
 
@@ -22,6 +26,16 @@ _UUID4_SET = (4 << 76) | (0x8000 << 48)
 def new_event_id() -> str:
     """A fresh random (version 4) UUID as 32 hex digits."""
     return f"{(int.from_bytes(os.urandom(16), 'big') & _UUID4_CLEAR) | _UUID4_SET:032x}"
+
+
+def encode_events(registry: EventRegistry, events: Sequence[Event], event_ids: Sequence[str] | None) -> list[EncodedEvent]:
+    """The events of one append ready to store, under the caller's ids or fresh ones."""
+    if not events:
+        raise ValueError("an append needs at least one event")
+    ids = list(event_ids) if event_ids is not None else [new_event_id() for _ in events]
+    if len(ids) != len(events) or len(set(ids)) != len(ids):
+        raise ValueError("event_ids must give one distinct id per event")
+    return [registry.encode(event, event_id) for event, event_id in zip(events, ids, strict=True)]
 
 
 class EncodedEvent(msgspec.Struct, frozen=True):

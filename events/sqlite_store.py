@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
@@ -17,16 +16,26 @@ import anyio
 import msgspec
 
 from events.background import alongside
-from events.chain import GENESIS_HASH, VerifyReport, event_hash
+from events.chain import VerifyReport
 from events.errors import StoreClosed
 from events.event import AppendResult, Event, Metadata, StoredEvent
 from events.locks import LocalLocks
-from events.planning import AppendRequest, EncodedEvent, new_event_id
+from events.planning import AppendRequest, encode_events
 from events.queue import Backlog, PendingAppend, WriterItem, WriterJob, WriterQueue
 from events.registry import EventRegistry
-from events.rows import EVENTS, NO_POSITION, Page, Source, format_time, page_query
+from events.rows import EVENTS, Page, Source, format_time, page_query
 from events.schema import BUSY_TIMEOUT_SECONDS, SYNCHRONOUS_LEVELS, prepare_file
 from events.sql import SQLITE, Dialect, Row, SQLiteTransaction, ViewTransaction
+from events.upkeep import (
+    PAGE,
+    Progress,
+    compare_view,
+    forget_rebuild,
+    no_progress,
+    replay_view,
+    upgrade_view,
+    verify_chain,
+)
 from events.views import (
     CatchUpRunner,
     CatchUpView,
@@ -34,28 +43,17 @@ from events.views import (
     InlineView,
     ViewComparison,
     ViewRebuild,
-    compared,
     read_checkpoint,
     read_rebuilds,
-    read_view_version,
-    write_checkpoint,
-    write_rebuild,
-    write_view_version,
 )
 from events.writer import GroupWriter
 
 T = TypeVar("T")
 
-VERIFY_COLUMNS = (
-    "position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash, actor"
-)
-VerifyRow = tuple[int, str, int, str, str, int, str, str, str, str, str]
 # Decoding a page holds the GIL; this pause lets the reader thread get into SQLite first, so
 # the next page is fetched while this one is decoded.
 PREFETCH_HEAD_START = 0.0002
 AFTER_POSITION = page_query(SQLITE, "position > ?")
-BETWEEN_POSITIONS = page_query(SQLITE, "position > ? AND position <= ?")
-PAGE = 1000
 
 
 class Durability(msgspec.Struct, frozen=True):
@@ -159,7 +157,7 @@ class SQLiteEventStore:
         """
         request = AppendRequest(
             stream_id=stream_id,
-            events=self._encode(events, event_ids),
+            events=encode_events(self.registry, events, event_ids),
             metadata=metadata,
             metadata_json=msgspec.json.encode(metadata).decode(),
             expected_version=expected_version,
@@ -252,7 +250,7 @@ class SQLiteEventStore:
 
     async def rebuild_logged(self, rebuild: ViewRebuild) -> None:
         """Forget a rebuild once the event that logs it (under its `event_id`) is stored."""
-        await self.write_transaction(partial(_forget_rebuild, rebuild.event_id))
+        await self.write_transaction(partial(forget_rebuild, rebuild.event_id))
 
     async def subscribe(self, after: int = 0) -> AsyncIterator[StoredEvent]:
         """Every event after `after`, in order and once each: the stored ones first, then new ones as they commit."""
@@ -294,7 +292,7 @@ class SQLiteEventStore:
         async with _connect(self.path, "FULL", writer=False) as conn:
             await conn.execute("BEGIN")
             try:
-                return await _verify_snapshot(conn, progress or _no_progress)
+                return await _verify_snapshot(conn, progress or no_progress)
             finally:
                 await conn.rollback()
 
@@ -340,14 +338,6 @@ class SQLiteEventStore:
         """What the writer connection runs with."""
         return await self.write_transaction(_read_durability)
 
-    def _encode(self, events: Sequence[Event], event_ids: Sequence[str] | None) -> list[EncodedEvent]:
-        if not events:
-            raise ValueError("an append needs at least one event")
-        ids = list(event_ids) if event_ids is not None else [new_event_id() for _ in events]
-        if len(ids) != len(events) or len(set(ids)) != len(ids):
-            raise ValueError("event_ids must give one distinct id per event")
-        return [self.registry.encode(event, event_id) for event, event_id in zip(events, ids, strict=True)]
-
     async def _submit(self, item: WriterItem) -> None:
         """Queue an item for the writer; while its queue is full, wait for room (back-pressure)."""
         if self._closed:
@@ -361,51 +351,13 @@ class SQLiteEventStore:
         return await _scalar(self._reader, sql, params)
 
     async def _upgrade(self, view: InlineView | CatchUpView, tx: ViewTransaction) -> ViewRebuild | None:
-        recorded = await read_view_version(tx, view.name)
-        await view.create(tx)
-        if recorded == view.version:
-            return None
-        if recorded is None and not await self._may_hold_rows(view, tx):
-            await write_view_version(tx, view.name, view.version)
-            return None
-        started = time.perf_counter()
-        replayed = await self._replay(view, tx)
-        milliseconds = round((time.perf_counter() - started) * 1000, 3)
-        rebuild = ViewRebuild(
-            view=view.name, from_version=recorded or 0, to_version=view.version, events=replayed,
-            milliseconds=milliseconds, event_id=new_event_id(),
-        )
-        await write_rebuild(tx, rebuild)
-        return rebuild
-
-    async def _may_hold_rows(self, view: InlineView | CatchUpView, tx: ViewTransaction) -> bool:
-        """Whether the view may have rows written by some version: an inline view once the log holds events,
-        a catch-up view once it has applied any."""
-        if self._is_inline(view):
-            return bool(await tx.fetch("SELECT 1 FROM events LIMIT 1"))
-        return await read_checkpoint(tx, view.name) > 0
+        return await upgrade_view(view, tx, inline=self._is_inline(view))
 
     async def _replay(self, view: InlineView | CatchUpView, tx: ViewTransaction) -> int:
-        """Empty the view and apply the whole log to it; returns how many events were replayed."""
-        await view.create(tx)
-        position, replayed = await _refill(view, tx, until=None)
-        if not self._is_inline(view):
-            await write_checkpoint(tx, view.name, position)
-        await write_view_version(tx, view.name, view.version)
-        return replayed
+        return await replay_view(view, tx, inline=self._is_inline(view))
 
     async def _compare(self, view: InlineView | CatchUpView, tx: ViewTransaction) -> ViewComparison:
-        await view.create(tx)
-        stored = await view.rows(tx)
-        until = None if self._is_inline(view) else await read_checkpoint(tx, view.name)
-        await tx.execute("SAVEPOINT view_check")
-        try:
-            await _refill(view, tx, until)
-            rebuilt = await view.rows(tx)
-        finally:
-            await tx.execute("ROLLBACK TO view_check")
-            await tx.execute("RELEASE view_check")
-        return compared(view.name, stored, rebuilt)
+        return await compare_view(view, tx, inline=self._is_inline(view))
 
     def _is_inline(self, view: InlineView | CatchUpView) -> bool:
         return any(view is inline for inline in self._inline_views)
@@ -420,71 +372,19 @@ class SQLiteEventStore:
         self._wake_subscribers()
 
 
-async def _refill(view: InlineView | CatchUpView, tx: ViewTransaction, until: int | None) -> tuple[int, int]:
-    """Empty the view and apply the log to it, all of it or up to position `until`: (last position, events applied)."""
-    await view.reset(tx)
-    position, replayed = 0, 0
-    while True:
-        rows = await tx.fetch(BETWEEN_POSITIONS, (position, NO_POSITION if until is None else until, PAGE))
-        page = Page(*rows[0])  # type: ignore[arg-type]
-        if not page.count:
-            break
-        await view.apply(tx, page.decode())
-        position, replayed = page.last_position, replayed + page.count
-    return position, replayed
-
-
 async def _fetch_page(conn: aiosqlite.Connection, sql: str, params: Sequence[object]) -> Page:
     rows = list(await conn.execute_fetchall(sql, params))
     return Page(*rows[0])
 
 
-async def _verify_snapshot(conn: aiosqlite.Connection, progress: Callable[[int, int], None]) -> VerifyReport:
+async def _verify_snapshot(conn: aiosqlite.Connection, progress: Progress) -> VerifyReport:
     highest = await _scalar(conn, "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'events'")
-    previous, checked = GENESIS_HASH, 0
-    while rows := list(await conn.execute_fetchall(
-        f"SELECT {VERIFY_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?", (checked, PAGE)
-    )):
-        for row in rows:
-            checked += 1
-            reason = _row_fault(tuple(row), checked, previous)  # type: ignore[arg-type]
-            if reason:
-                return VerifyReport(ok=False, checked=checked, first_bad_position=checked, reason=reason)
-            previous = row[9]
-        progress(checked, highest)
-    if highest > checked:
-        return VerifyReport(
-            ok=False, checked=checked, first_bad_position=checked + 1,
-            reason=f"events after position {checked} are missing (the log reached {highest})",
-        )
-    return VerifyReport(ok=True, checked=checked, head_hash=previous)
-
-
-async def _forget_rebuild(event_id: str, tx: ViewTransaction) -> None:
-    await tx.execute("DELETE FROM view_rebuilds WHERE event_id = ?", (event_id,))
+    return await verify_chain(SQLiteTransaction(conn), highest, progress)
 
 
 async def _scalar(conn: aiosqlite.Connection, sql: str, params: Sequence[object] = ()) -> int:
     rows = list(await conn.execute_fetchall(sql, params))
     return int(rows[0][0])
-
-
-def _no_progress(_checked: int, _head: int) -> None:
-    return None
-
-
-def _row_fault(row: VerifyRow, expected_position: int, previous: str) -> str:
-    """Why a row breaks the chain, or "" if it holds."""
-    position, stream_id, version, event_id, type, schema_version, data, metadata, recorded_at, hash, actor = row
-    if position != expected_position:
-        return f"position {expected_position} is missing (next row is {position})"
-    recomputed = event_hash(previous, position, stream_id, version, event_id, type,
-                            schema_version, data, metadata, recorded_at)
-    if recomputed != hash:
-        return f"the hash of position {position} does not match its content and the previous hash"
-    if msgspec.json.decode(metadata, type=Metadata).actor != actor:
-        return f"the actor column of position {position} differs from its metadata"
-    return ""
 
 
 async def _read_durability(tx: ViewTransaction) -> Durability:

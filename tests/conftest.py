@@ -6,6 +6,7 @@ from litestar.testing import AsyncTestClient
 
 from backend.app import create_app
 from backend.settings import Settings
+from tests.postgres import postgres_url  # noqa: F401  (a fixture for every test folder)
 
 
 @pytest.fixture

@@ -71,6 +71,20 @@ class BackupRestored(Event, frozen=True, kw_only=True):
         return f"Restored from the backup in {self.path} ({plural(self.head_position, 'event')}){replaced}"
 
 
+class LogMigrated(Event, frozen=True, kw_only=True):
+    """`switchboard migrate` copied the SQLite log at `source` (up to `head_position`) and its vault into this
+    PostgreSQL log, and found both chains ending at the same hash."""
+
+    source: str
+    head_position: int
+    head_hash: str
+    vault_files: int
+
+    def summary(self) -> str:
+        files = plural(self.vault_files, "vault file")
+        return f"Migrated from {self.source}: {plural(self.head_position, 'event')} and {files}"
+
+
 class ViewRebuilt(Event, frozen=True, kw_only=True):
     """A read view was rebuilt from the log at start-up because its code version changed (from_version 0: the
     view had no recorded version yet)."""
@@ -86,4 +100,4 @@ class ViewRebuilt(Event, frozen=True, kw_only=True):
         return f"View {self.view} rebuilt {versions}: {plural(self.events, 'event')} in {self.milliseconds:.0f} ms"
 
 
-EVENT_TYPES = (ServiceStarted, VaultUpgraded, VaultRekeyed, BackupMade, BackupRestored, ViewRebuilt)
+EVENT_TYPES = (ServiceStarted, VaultUpgraded, VaultRekeyed, BackupMade, BackupRestored, LogMigrated, ViewRebuilt)

@@ -4,31 +4,22 @@ as `instance_id` at any depth (a session's default model, an agent, a turn). An 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import msgspec
 
 from backend.instances.events import STREAM_PREFIX
 from events import StoredEvent, ViewRow, table_rows
-from events.schema import CATEGORY
 from events.sql import ViewTransaction
 
 TABLE = "audit_instance_refs"
 CREATE = (
-    f"CREATE TABLE IF NOT EXISTS {TABLE} (instance_id TEXT NOT NULL, position INTEGER NOT NULL, "
-    "PRIMARY KEY (instance_id, position)) WITHOUT ROWID"
+    f"CREATE TABLE IF NOT EXISTS {TABLE} (instance_id TEXT NOT NULL, position BIGINT NOT NULL, "
+    "PRIMARY KEY (instance_id, position)){options}"
 )
-APPLIED = "events.position IN (SELECT value FROM json_each(?1))"
-# The instance's own stream, and each text value of a key `instance_id` anywhere in the data (json_tree walks
-# nested objects and lists).
-INSERT = f"""
-INSERT OR IGNORE INTO {TABLE} (instance_id, position)
-SELECT substr(events.stream_id, {len(STREAM_PREFIX) + 1}), events.position FROM events
- WHERE {APPLIED} AND {CATEGORY} = ?2
-UNION ALL
-SELECT tree.atom, events.position FROM events, json_tree(events.data) AS tree
- WHERE {APPLIED} AND tree.key = 'instance_id' AND tree.type = 'text'
-"""
+INSERT = f"INSERT INTO {TABLE} (instance_id, position) VALUES (?, ?) ON CONFLICT DO NOTHING"
+KEY = "instance_id"
+KEY_IN_JSON = b'"instance_id"'  # data without it names no instance and is not decoded
 
 
 class InstanceRefsView:
@@ -38,7 +29,7 @@ class InstanceRefsView:
     version = 1
 
     async def create(self, tx: ViewTransaction) -> None:
-        await tx.execute(CREATE)
+        await tx.execute(CREATE.format(options=tx.dialect.table_options))
 
     async def reset(self, tx: ViewTransaction) -> None:
         await tx.execute(f"DELETE FROM {TABLE}")
@@ -47,5 +38,26 @@ class InstanceRefsView:
         return await table_rows(tx, TABLE)
 
     async def apply(self, tx: ViewTransaction, events: Sequence[StoredEvent]) -> None:
-        positions = msgspec.json.encode([event.position for event in events]).decode()
-        await tx.execute(INSERT, (positions, STREAM_PREFIX))
+        refs = [(instance_id, event.position) for event in events for instance_id in instances_named(event)]
+        await tx.execute_many(INSERT, refs)
+
+
+def instances_named(event: StoredEvent) -> set[str]:
+    """The instance whose stream the event is in, and each text value of a key `instance_id` anywhere in its data
+    (in nested objects and lists alike)."""
+    data = bytes(event.data)
+    named = set(_values_of_key(msgspec.json.decode(data))) if KEY_IN_JSON in data else set()
+    if event.stream_id.startswith(STREAM_PREFIX):
+        named.add(event.stream_id.removeprefix(STREAM_PREFIX))
+    return named
+
+
+def _values_of_key(value: object) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == KEY and isinstance(item, str):
+                yield item
+            yield from _values_of_key(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _values_of_key(item)

@@ -14,14 +14,14 @@ import msgspec
 from backend.audit.instance_refs import TABLE as REFS_TABLE
 from backend.audit.names import Names
 from backend.audit.schemas import EVENT_OUT_JSON, EVENT_OUT_PAGE, NO_NAMES, EventOut, shape
+from backend.audit.search_view import SEARCH_SQL, SearchIndex, match_expression
 from backend.audit.search_view import TABLE as SEARCH_TABLE
-from backend.audit.search_view import SearchIndex, match_expression
 from backend.errors import FieldError, ValidationFailed
 from backend.instances.validation import CONTROL
 from backend.sessions.events import stream_of as session_stream
 from events import EventRegistry, EventStore, StoredEvent
 from events.rows import EVENTS, Page, Source, time_window
-from events.schema import CATEGORY
+from events.sql import POSTGRESQL, SQLITE, Dialect
 from events.sqlite_store import PREFETCH_HEAD_START
 
 Order = Literal["newest", "oldest"]
@@ -75,21 +75,37 @@ def checked_filter(wanted: AuditFilter) -> AuditFilter:
     return wanted
 
 
-def _stream_clause(stream: str) -> tuple[str, list[object]]:
+def _stream_clause(stream: str, dialect: Dialect) -> tuple[str, list[object]]:
     if not stream.endswith(PREFIX_MARK):
         return "stream_id = ?", [stream]
     if stream.index(PREFIX_MARK) == len(stream) - 1:  # a whole category: one range of its index, in position order
-        return f"{CATEGORY} = ?", [stream]
+        return f"{dialect.category} = ?", [stream]
     following = stream[:-1] + chr(ord(PREFIX_MARK) + 1)  # the first text after every id with the prefix
     return "stream_id >= ? AND stream_id < ?", [stream, following]
 
 
-SEARCHED = Source(f"{SEARCH_TABLE} CROSS JOIN events ON events.position = {SEARCH_TABLE}.rowid", f"{SEARCH_TABLE}.rowid")
-"""`q`: the full-text index gives the matches in position order (its rowid) and a page stops at its limit, instead
-of every match being collected and sorted."""
-REFERRING = Source(f"{REFS_TABLE} CROSS JOIN events ON events.position = {REFS_TABLE}.position", f"{REFS_TABLE}.position")
-"""`instance`: the events naming the instance, a range of the references' primary key in position order."""
+JOIN = {SQLITE.name: "CROSS JOIN", POSTGRESQL.name: "JOIN"}
+"""How a view of positions is joined to the events before them: SQLite's CROSS JOIN keeps the view the outer loop
+(PostgreSQL has no CROSS JOIN ... ON, and plans the order itself)."""
+
+
+def _driven_by(dialect: Dialect, table: str, key: str) -> Source:
+    return Source(f"{table} {JOIN[dialect.name]} events ON events.position = {key}", key)
+
+
+def _searched(dialect: Dialect) -> Source:
+    """`q`: the full-text index gives the matches in position order and a page stops at its limit, instead of every
+    match being collected and sorted."""
+    return _driven_by(dialect, SEARCH_TABLE, SEARCH_SQL[dialect.name].key)
+
+
+def _referring(dialect: Dialect) -> Source:
+    """`instance`: the events naming the instance, a range of the references' primary key in position order."""
+    return _driven_by(dialect, REFS_TABLE, f"{REFS_TABLE}.position")
+
+
 NAMES_INSTANCE = f"EXISTS (SELECT 1 FROM {REFS_TABLE} WHERE instance_id = ? AND position = events.position)"
+ALWAYS = "TRUE"  # the condition of a filter with no field set (SQLite reads TRUE as 1)
 
 
 class Selection(NamedTuple):
@@ -100,17 +116,18 @@ class Selection(NamedTuple):
     params: list[object]
 
 
-def _source(wanted: AuditFilter) -> Source:
+def _source(wanted: AuditFilter, dialect: Dialect) -> Source:
     """The search index drives a query with `q` (each further row is one lookup), the references one with `instance`,
     else the events table and its indexes."""
     if wanted.q is not None:
-        return SEARCHED
-    return REFERRING if wanted.instance is not None else EVENTS
+        return _searched(dialect)
+    return _referring(dialect) if wanted.instance is not None else EVENTS
 
 
-def selection(wanted: AuditFilter) -> Selection:
-    """The SQL for a (checked) filter; conditions on position name the source's key, so its own index bounds them."""
-    source = _source(wanted)
+def selection(wanted: AuditFilter, dialect: Dialect) -> Selection:
+    """The SQL for a (checked) filter on a backend; conditions on position name the source's key, so its own index
+    bounds them."""
+    source = _source(wanted, dialect)
     key = source.key
     clauses: list[str] = []
     params: list[object] = []
@@ -120,7 +137,7 @@ def selection(wanted: AuditFilter) -> Selection:
         params.extend(values)
 
     if wanted.stream is not None:
-        add(*_stream_clause(wanted.stream))
+        add(*_stream_clause(wanted.stream, dialect))
     if wanted.types:
         add(f"type IN ({', '.join('?' * len(wanted.types))})", list(wanted.types))
     if wanted.actor is not None:
@@ -129,16 +146,16 @@ def selection(wanted: AuditFilter) -> Selection:
     if window:
         add(" AND ".join(window), times)
     if wanted.instance is not None:
-        add(f"{REFS_TABLE}.instance_id = ?" if source is REFERRING else NAMES_INSTANCE, [wanted.instance])
+        add(f"{REFS_TABLE}.instance_id = ?" if wanted.q is None else NAMES_INSTANCE, [wanted.instance])
     if wanted.session is not None:
         add("stream_id = ?", [session_stream(wanted.session)])
     if wanted.q is not None:
-        add(f"{SEARCH_TABLE} MATCH ?", [match_expression(wanted.q)])
+        add(SEARCH_SQL[dialect.name].condition, [match_expression(wanted.q, dialect)])
     if wanted.after is not None:
         add(f"{key} > ?", [wanted.after])
     if wanted.before is not None:
         add(f"{key} < ?", [wanted.before])
-    return Selection(source, " AND ".join(clauses) or "1", params)
+    return Selection(source, " AND ".join(clauses) or ALWAYS, params)
 
 
 async def _ready(search: SearchIndex, wanted: AuditFilter) -> None:
@@ -149,7 +166,7 @@ async def _ready(search: SearchIndex, wanted: AuditFilter) -> None:
 async def _read(
     store: EventStore, wanted: AuditFilter, *, limit: int, descending: bool
 ) -> list[StoredEvent]:
-    found = selection(wanted)
+    found = selection(wanted, store.dialect)
     return await store.read_where(found.condition, found.params, limit=limit, descending=descending,
                                   source=found.source)
 
@@ -214,7 +231,7 @@ def _read_ahead(
     reader thread from now on; None when no position lies between them."""
     if after + 1 >= before:
         return None
-    found = selection(msgspec.structs.replace(wanted, after=after, before=before))
+    found = selection(msgspec.structs.replace(wanted, after=after, before=before), store.dialect)
     read = store.read_page(found.condition, found.params, limit=page_size, descending=newest, source=found.source,
-                           record=EVENT_OUT_JSON)
+                           record=EVENT_OUT_JSON[store.dialect.name])
     return asyncio.get_running_loop().create_task(read)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 import msgspec
 
@@ -11,6 +11,7 @@ from backend.audit.names import Names
 from events import EventRegistry, StoredEvent
 from events.errors import UnknownEventType
 from events.event import Recorded
+from events.sql import POSTGRESQL, SQLITE
 
 NO_NAMES = Names()  # ids shown as they are: for the CLI's export, which has no views open
 MAX_POSITION = 2**63 - 1  # SQLite's largest integer: a position beyond it is refused, not an overflow
@@ -18,7 +19,7 @@ MAX_POSITION = 2**63 - 1  # SQLite's largest integer: a position beyond it is re
 
 class EventOut(msgspec.Struct, kw_only=True):
     """One logged event with a readable one-line summary (an export fills in the summary and the shown data of
-    rows SQLite wrote, EVENT_OUT_JSON)."""
+    rows the database wrote, EVENT_OUT_JSON)."""
 
     position: int
     stream_id: str
@@ -113,17 +114,34 @@ def shown_data(stored: Recorded, registry: EventRegistry) -> msgspec.Raw:
     return msgspec.Raw(msgspec.json.encode({name: value for name, value in data.items() if name not in withheld}))
 
 
-EVENT_OUT_JSON = (
-    """printf('{"position":%d,"stream_id":%s,"version":%d,"event_id":%s,"type":%s,"schema_version":%d,"""
-    """"request_id":"","correlation_id":"",%s,"recorded_at":"%s","summary":"","data":%s}', events.position,"""
-    """ json_quote(events.stream_id), events.version, json_quote(events.event_id), json_quote(events.type),"""
-    """ events.schema_version, substr(events.metadata, 2, length(events.metadata) - 2), events.recorded_at,"""
-    """ events.data)"""
-)
-"""An event as an EventOut, written by SQLite (a page is decoded in one call, with no StoredEvent on the way): all
-but the summary, and the data as stored; `shape` makes those what readers see. The members of the stored metadata
-object (actor, request_id, correlation_id) are written in as they are, after defaults for the optional ones (the
-last of two equal keys wins), so no JSON is parsed to write a row."""
+class RowWriting(NamedTuple):
+    """A backend's functions for writing a row as JSON: text formatted by a template (every value written by `%s`),
+    a text as a JSON string, and a JSON column as text."""
+
+    format: str
+    quote: str
+    json_text: str
+
+
+def _event_out_json(writing: RowWriting) -> str:
+    metadata = writing.json_text.format("events.metadata")
+    return (
+        f"""{writing.format}('{{"position":%s,"stream_id":%s,"version":%s,"event_id":%s,"type":%s,"""
+        """"schema_version":%s,"request_id":"","correlation_id":"",%s,"recorded_at":"%s","summary":"","data":%s}', """
+        f"events.position, {writing.quote}(events.stream_id), events.version, {writing.quote}(events.event_id), "
+        f"{writing.quote}(events.type), events.schema_version, substr({metadata}, 2, length({metadata}) - 2), "
+        "events.recorded_at, events.data)"
+    )
+
+
+EVENT_OUT_JSON = {
+    SQLITE.name: _event_out_json(RowWriting(format="printf", quote="json_quote", json_text="{}")),
+    POSTGRESQL.name: _event_out_json(RowWriting(format="format", quote="to_json", json_text="{}::text")),
+}
+"""An event as an EventOut, written by the database (a page is decoded in one call, with no StoredEvent on the way),
+by dialect name: all but the summary, and the data as stored; `shape` makes those what readers see. The members of
+the stored metadata object (actor, request_id, correlation_id) are written in as they are, after defaults for the
+optional ones (the last of two equal keys wins), so no JSON is parsed to write a row."""
 EVENT_OUT_PAGE = msgspec.json.Decoder(list[EventOut])
 
 

@@ -19,9 +19,9 @@ from events.sql import ViewTransaction
 TABLE = "token_view"
 CREATE = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
-    token_id TEXT PRIMARY KEY,
+    token_id {{key_text}} PRIMARY KEY,
     token_hash TEXT NOT NULL UNIQUE,
-    name_key TEXT NOT NULL,
+    name_key {{key_text}} NOT NULL,
     role TEXT NOT NULL,
     active INTEGER NOT NULL,
     body {{bytes}} NOT NULL
@@ -61,7 +61,7 @@ class TokenView:
         self._registry = registry
 
     async def create(self, tx: ViewTransaction) -> None:
-        await tx.execute(CREATE.format(bytes=tx.dialect.bytes_type))
+        await tx.execute(CREATE.format(bytes=tx.dialect.bytes_type, key_text=tx.dialect.key_text))
 
     async def reset(self, tx: ViewTransaction) -> None:
         await tx.execute(f"DELETE FROM {TABLE}")
@@ -93,7 +93,7 @@ class TokenView:
     async def any_active(self, store: EventStore, role: Role | None = None) -> bool:
         """Whether an unrevoked token exists (of this role, if given)."""
         rows = await store.fetch(
-            f"SELECT 1 FROM {TABLE} WHERE active = 1 AND (? IS NULL OR role = ?) LIMIT 1", (role, role)
+            f"SELECT 1 FROM {TABLE} WHERE active = 1 AND (CAST(? AS TEXT) IS NULL OR role = ?) LIMIT 1", (role, role)
         )
         return bool(rows)
 

@@ -172,6 +172,6 @@ class _Counted:
         """How many events the export will hold: those matching up to the head the export reads to."""
         head = await self.store.head()
         bounded = msgspec.structs.replace(self.wanted, before=min(self.wanted.before or head + 1, head + 1))
-        found = selection(bounded)
+        found = selection(bounded, self.store.dialect)
         rows = await self.store.fetch(f"SELECT COUNT(*) FROM {found.source.tables} WHERE {found.condition}", found.params)
         return int(rows[0][0])

@@ -45,7 +45,7 @@ async def print_events(settings: Settings, after: int, type_: str | None, limit:
             after, limit = rows[-1].position, limit - len(rows)
 
 
-async def verify_log(database: Path) -> VerifyReport:
+async def verify_log(database: str | Path) -> VerifyReport:
     """The chain of the log at `database`, checked in one snapshot, with a progress bar on a terminal."""
     async with open_event_store(database, registry=build_registry()) as store:
         with progress("verifying") as bar:
@@ -54,7 +54,7 @@ async def verify_log(database: Path) -> VerifyReport:
 
 async def verify(settings: Settings, expect_head: str | None, as_json: bool) -> int:
     """Print the head position and hash; exit 1 on a break or when the expected head is not in the chain."""
-    report = await verify_log(settings.database_path)
+    report = await verify_log(settings.event_log)
     if as_json:
         print_json(verified(report))
     elif report.ok:
@@ -63,7 +63,7 @@ async def verify(settings: Settings, expect_head: str | None, as_json: bool) -> 
     if not report.ok:
         raise Refused(f"broken at position {report.first_bad_position}: {report.reason}")
     if expect_head is not None and expect_head.lower() != report.head_hash:
-        await _check_expected_head(settings.database_path, expect_head.lower(), report)
+        await _check_expected_head(settings.event_log, expect_head.lower(), report)
     return 0
 
 
@@ -74,7 +74,7 @@ def verified(report: VerifyReport) -> Verified:
     )
 
 
-async def _check_expected_head(database: Path, expected: str, report: VerifyReport) -> None:
+async def _check_expected_head(database: str | Path, expected: str, report: VerifyReport) -> None:
     """An expected head that is an earlier position of the verified chain is fine: the log grew since."""
     async with open_event_store(database, registry=build_registry()) as store:
         sql = "SELECT position FROM events WHERE hash = ? AND position <= ?"

@@ -17,6 +17,7 @@ from backend.cli.audit import add_audit_commands, run_audit
 from backend.cli.backup import backup, restore
 from backend.cli.domain import run_catalog_search, run_instances, run_sessions
 from backend.cli.log import check_views, print_events, rebuild_views, verify
+from backend.cli.migrate import migrate
 from backend.cli.output import OneLineParser, Refused, moment
 from backend.cli.report import report_cost
 from backend.instances.master_key import VaultKeyError
@@ -119,6 +120,8 @@ def _parser() -> argparse.ArgumentParser:
     restore = commands.add_parser("restore", help="restore a backup into an empty data folder, then verify it")
     restore.add_argument("path", type=Path, help="a folder written by `switchboard backup`")
     restore.add_argument("--force", action="store_true", help="replace the log and vault of a non-empty data folder")
+    migrate = commands.add_parser("migrate", help="copy the data folder's log and vault into an empty PostgreSQL schema")
+    migrate.add_argument("--to", required=True, metavar="URL", help="postgresql://user@host:port/database[?search_path=]")
     _add_instance_commands(commands)
     _add_catalog_commands(commands)
     _add_session_commands(commands)
@@ -209,12 +212,18 @@ def _header(value: str) -> tuple[str, str]:
     return name, content
 
 
-READS_A_LOG = ("events", "verify", "vault", "views", "backup", "instances", "catalog", "sessions", "report", "audit")
+READS_A_LOG = (
+    "events", "verify", "vault", "views", "backup", "instances", "catalog", "sessions", "report", "audit", "migrate",
+)
 
 
 def _refusal(command: str, settings: Settings) -> str | None:
     """Why the command cannot start on this data folder, in one line, or None."""
     path = settings.database_path
+    if settings.shared_database:  # the store names a foreign or newer database schema itself when it opens
+        if command in ("backup", "restore"):
+            return f"{command} copies a data folder's SQLite log; a PostgreSQL log is backed up with pg_dump"
+        return asyncio.run(unprotected_reason(settings)) if command in ("run", "api") else None
     if command in READS_A_LOG and not path.exists():
         return f"no event log at {path} (set SWITCHBOARD_DATA_DIR)"
     if command == "restore":
@@ -242,6 +251,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> Coroutine[None, N
         "sessions": lambda: run_sessions(settings, args),
         "report": lambda: report_cost(settings, args),
         "audit": lambda: run_audit(settings, args),
+        "migrate": lambda: migrate(settings, args.to),
     }
     return commands[args.command]()
 

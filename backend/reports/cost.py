@@ -118,7 +118,7 @@ def transcript_window(since: datetime | None, until: datetime | None) -> tuple[s
     """The transcript entries recorded at or after `since` and before `until`: a range of positions, read through
     the transcript's position index."""
     window, params = time_window("position", since, until)
-    where = " AND ".join(window) or "1"
+    where = " AND ".join(window) or "TRUE"
     return f"SELECT session_id, body FROM {MESSAGES} WHERE {where} ORDER BY position", params
 
 

@@ -45,7 +45,8 @@ SESSIONS = "session_view"
 MESSAGES = "session_message"
 CREATE = (
     f"""CREATE TABLE IF NOT EXISTS {SESSIONS} (
-        session_id TEXT PRIMARY KEY, last_activity TEXT NOT NULL, open_turns INTEGER NOT NULL, body {{bytes}} NOT NULL
+        session_id {{key_text}} PRIMARY KEY, last_activity {{key_text}} NOT NULL, open_turns INTEGER NOT NULL,
+        body {{bytes}} NOT NULL
     ){{options}}""",
     f"""CREATE TABLE IF NOT EXISTS {MESSAGES} (
         session_id TEXT NOT NULL, agent_id TEXT NOT NULL, position BIGINT NOT NULL, body {{bytes}} NOT NULL,
@@ -294,8 +295,9 @@ class SessionListView:
         self._registry = registry
 
     async def create(self, tx: ViewTransaction) -> None:
+        dialect = tx.dialect
         for statement in CREATE:
-            await tx.execute(statement.format(bytes=tx.dialect.bytes_type, options=tx.dialect.table_options))
+            await tx.execute(statement.format(bytes=dialect.bytes_type, key_text=dialect.key_text, options=dialect.table_options))
 
     async def reset(self, tx: ViewTransaction) -> None:
         await tx.execute(f"DELETE FROM {SESSIONS}")

@@ -11,7 +11,8 @@ from events.sql import POSTGRESQL, Row, numbered
 
 
 @lru_cache(maxsize=512)
-def _numbered(sql: str) -> str:
+def numbered_once(sql: str) -> str:
+    """`numbered`, remembered for the statements run again and again."""
     return numbered(sql)
 
 
@@ -25,12 +26,12 @@ class PostgresTransaction:
         self.conn = conn
 
     async def execute(self, sql: str, params: Sequence[object] = ()) -> None:
-        await self.conn.execute(_numbered(sql), *params)
+        await self.conn.execute(numbered_once(sql), *params)
 
     async def execute_many(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
         rows = list(rows)
         if rows:
-            await self.conn.executemany(_numbered(sql), rows)
+            await self.conn.executemany(numbered_once(sql), rows)
 
     async def fetch(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
-        return [tuple(record) for record in await self.conn.fetch(_numbered(sql), *params)]
+        return [tuple(record) for record in await self.conn.fetch(numbered_once(sql), *params)]

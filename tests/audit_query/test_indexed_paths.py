@@ -219,7 +219,7 @@ async def test_a_page_from_any_cursor_is_the_one_nearest_it(log: Log) -> None:
     ],
 )
 async def test_sqlite_walks_the_index_in_position_order(log: Log, wanted: AuditFilter, index: str) -> None:
-    found = selection(wanted)
+    found = selection(wanted, SQLITE)
     sql = page_query(SQLITE, found.condition, descending=True, source=found.source)
     with sqlite3.connect(log.path) as conn:
         plan = " | ".join(str(row[3]) for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", (*found.params, 10)))
