@@ -1,6 +1,12 @@
 """The PostgreSQL store's writer task: commits queued appends in groups, one transaction a group, and runs writer
 jobs. Every write transaction first locks the one-row `event_log_head`, so writers in all processes take turns and
-positions are handed out gap-free in commit order."""
+positions are handed out gap-free in commit order.
+
+While no other process appends, a group is decided from what the writer remembers of the log (its head, the versions
+of the streams it wrote) and written by one statement whose first act is to update the head row from the position
+remembered: that takes the head's lock (waiting for any other writer), and finds no row to update if another
+process appended meanwhile; then nothing is written and the group is decided again inside a transaction that locks
+the head first and reads the log's state."""
 
 from __future__ import annotations
 
@@ -27,18 +33,24 @@ UNION ALL
 SELECT 'id', event_id, position, version, stream_id FROM events WHERE event_id = ANY($2::text[])
 """
 
-# The rows go in as one array a column; the head moves and listeners are told in the same statement.
+STREAM_VERSIONS = "SELECT s, (SELECT max(version) FROM events WHERE stream_id = s) FROM unnest($1::text[]) AS s"
+
+# The head moves from the position the rows follow ($16; no row when it is elsewhere, and then nothing is inserted),
+# the rows go in as one array a column, and listeners are told, all in one statement.
 INSERT_EVENTS = """
-WITH inserted AS (
+WITH head AS (
+    UPDATE event_log_head SET position = $12, hash = $13, recorded_at = $14 WHERE position = $16 RETURNING position
+), inserted AS (
     INSERT INTO events (position, event_id, stream_id, version, type, schema_version, data, metadata, actor,
                         recorded_at, hash)
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::integer[], $7::text[],
                          $8::text[], $9::text[], $10::text[], $11::text[])
-), head AS (
-    UPDATE event_log_head SET position = $12, hash = $13, recorded_at = $14
+    WHERE EXISTS (SELECT FROM head)
 )
-SELECT pg_notify($15, $12::text)
+SELECT pg_notify($15, position::text) FROM head
 """
+MAX_CACHED_STREAMS = 100_000
+SKIP_AFTER_MISS = 8  # groups decided inside a transaction straight away after another process was found appending
 
 Outcome = Planned | AppendResult | Exception
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
@@ -63,6 +75,18 @@ class Group:
             append.finish(outcome.result if isinstance(outcome, Planned) else outcome)
 
 
+class LogCache:
+    """The head and stream versions as of this writer's last commit; valid while no other process appends."""
+
+    def __init__(self, tip: LogTip) -> None:
+        self.tip = tip
+        self.versions: dict[str, int] = {}
+
+
+class HeadMoved(Exception):
+    """Another process appended since the position a group was decided from."""
+
+
 class PostgresWriter:
     """Serves the queue on one connection of its own (opened again if it is lost)."""
 
@@ -74,6 +98,8 @@ class PostgresWriter:
         self._views = tuple(inline_views)
         self._channel = channel
         self._on_commit = on_commit
+        self._cache: LogCache | None = None
+        self._skip_cache = 0
         self.transactions = 0
 
     @property
@@ -118,38 +144,72 @@ class PostgresWriter:
             return
         try:
             try:
-                group = await self._write_group(appends)
+                group = await self._write_from_cache(appends) or await self._write_group(appends)
             except Exception:
                 await self._rollback()
+                self._cache = None
                 group = await self._write_one_by_one(appends)
         except Exception as error:
             await self._rollback()
+            self._cache = None
             for append in appends:
                 append.finish(error)
             return
         except BaseException:
+            self._cache = None
             for append in appends:
                 append.finish(StoreClosed("the store closed during the append"))
             raise
+        self._remember(group.state)
         group.answer()
         if group.planned:
             self._on_commit()
 
+    async def _write_from_cache(self, appends: list[PendingAppend]) -> Group | None:
+        """The group decided from the cache and written; None if the cache cannot decide it or another process
+        appended (nothing written then)."""
+        cache = self._cache
+        if cache is None or self._skip_cache:
+            self._skip_cache = max(0, self._skip_cache - 1)
+            return None
+        group = self._decide(await self._cached_state(cache, appends), appends)
+        if len(group.planned) < len(appends):
+            return None  # a refusal or duplicate must be confirmed with the head locked
+        try:
+            if self._views:
+                await self._conn.execute("BEGIN")
+            await self._insert(group.planned, cache.tip.position, group.state.tip)
+        except (HeadMoved, asyncpg.UniqueViolationError):  # another process appended, or a caller's id is stored
+            await self._rollback()
+            self._cache, self._skip_cache = None, SKIP_AFTER_MISS
+            return None
+        if self._views:
+            await self._apply_views([event for plan in group.planned for event in plan.stored])
+            await self._commit()
+        else:
+            self.transactions += 1
+        return group
+
     async def _write_group(self, appends: list[PendingAppend]) -> Group:
         state = await self._load_state(appends)
+        start = state.tip.position
+        group = self._decide(state, appends)
+        planned = group.planned
+        if planned:
+            await self._insert(planned, start, state.tip)
+            await self._apply_views([event for plan in planned for event in plan.stored])
+        await self._commit()
+        return group
+
+    def _decide(self, state: GroupState, appends: list[PendingAppend]) -> Group:
+        """Each append in order against the state, accepted ones advancing it."""
         outcomes: list[Outcome] = []
         for append in appends:
             outcome = self._plan(state, append)
             if isinstance(outcome, Planned):
                 state.advance(outcome)
             outcomes.append(outcome)
-        group = Group(appends, outcomes, state)
-        planned = group.planned
-        if planned:
-            await self._insert(planned, state.tip)
-            await self._apply_views([event for plan in planned for event in plan.stored])
-        await self._commit()
-        return group
+        return Group(appends, outcomes, state)
 
     async def _write_one_by_one(self, appends: list[PendingAppend]) -> Group:
         state = await self._load_state(appends)
@@ -166,7 +226,8 @@ class PostgresWriter:
         await self._conn.execute("SAVEPOINT append")
         try:
             last = planned.rows[-1]
-            await self._insert([planned], LogTip(position=last[0], hash=last[10], recorded_at=state.recorded_at))
+            tip = LogTip(position=last[0], hash=last[10], recorded_at=state.recorded_at)
+            await self._insert([planned], state.tip.position, tip)
             await self._apply_views(planned.stored)
         except Exception as error:
             await self._conn.execute("ROLLBACK TO SAVEPOINT append")
@@ -183,9 +244,15 @@ class PostgresWriter:
         except (ConcurrencyConflict, EventIdReused) as error:
             return error
 
-    async def _insert(self, planned: list[Planned], tip: LogTip) -> None:
+    async def _insert(self, planned: list[Planned], start: int, tip: LogTip) -> None:
+        """Insert the rows that follow position `start` and move the head to `tip`; HeadMoved (nothing written)
+        if the head is no longer at `start`."""
         columns = list(zip(*(row for plan in planned for row in plan.rows), strict=True))
-        await self._conn.execute(INSERT_EVENTS, *columns, tip.position, tip.hash, tip.recorded_at, self._channel)
+        moved = await self._conn.fetch(
+            INSERT_EVENTS, *columns, tip.position, tip.hash, tip.recorded_at, self._channel, start
+        )
+        if not moved:
+            raise HeadMoved(f"the log's head is no longer at position {start}")
 
     async def _apply_views(self, events: list[StoredEvent]) -> None:
         tx = PostgresTransaction(self._conn)
@@ -209,6 +276,21 @@ class PostgresWriter:
             else:
                 stored_ids[key] = StoredId(a, b, c)
         return GroupState(tip, versions, stored_ids)
+
+    async def _cached_state(self, cache: LogCache, appends: list[PendingAppend]) -> GroupState:
+        streams = {append.request.stream_id for append in appends}
+        versions = {stream_id: cache.versions.get(stream_id, 0) for stream_id in streams}
+        unknown = sorted(streams - cache.versions.keys())
+        if unknown:
+            rows = await self._conn.fetch(STREAM_VERSIONS, unknown)
+            versions.update({stream_id: version or 0 for stream_id, version in rows})
+        return GroupState(cache.tip, versions, {})
+
+    def _remember(self, state: GroupState) -> None:
+        if self._cache is None or len(self._cache.versions) > MAX_CACHED_STREAMS:
+            self._cache = LogCache(state.tip)
+        self._cache.tip = state.tip
+        self._cache.versions.update(state.versions)
 
     async def _begin(self) -> None:
         if self._conn.is_closed():

@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import anyio
+import anyio.abc
 import asyncpg
 import pytest
 
@@ -32,6 +33,35 @@ async def main(url: str, stream: str, count: int) -> None:
 
 anyio.run(main, sys.argv[1], sys.argv[2], int(sys.argv[3]))
 """
+
+# Opens the store, says so, waits until the test lets every process go at once (a shared advisory lock the test
+# holds exclusively), then appends from several tasks: to a stream of its own and to one all processes share.
+CONCURRENT_SCRIPT = """
+import sys, anyio, asyncpg
+from events import Metadata
+from events.postgres.store import PostgresEventStore
+from tests.events.bank import Deposited, bank_registry
+
+async def main(url: str, name: str, count: int, tasks: int) -> None:
+    async with PostgresEventStore.open(url, registry=bank_registry()) as store:
+        gate = await asyncpg.connect(url)
+        print("ready", flush=True)
+        await gate.execute("SELECT pg_advisory_lock_shared($1)", GATE)
+        await gate.close()
+
+        async def append(task: int) -> None:
+            for n in range(task, count, tasks):
+                stream = "shared" if n % 2 else f"own-{name}"
+                await store.append(stream, [Deposited(amount=n)], metadata=Metadata(actor=name))
+
+        async with anyio.create_task_group() as group:
+            for task in range(tasks):
+                group.start_soon(append, task)
+
+GATE = 20261202
+anyio.run(main, sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+"""
+GATE = 20261202
 
 
 class TestPostgresEventStore(EventStoreConformance):
@@ -122,6 +152,49 @@ class TestPostgresEventStore(EventStoreConformance):
             rows = [tuple(r) for r in await conn.fetch("SELECT * FROM events")]
         assert "search_path=" in str(refused.value)
         assert tables == {"events"} and rows == [(1, "theirs")]
+
+    @pytest.mark.anyio
+    async def test_three_processes_appending_at_once_make_one_gap_free_log_seen_once_in_order(self) -> None:
+        processes, each, total = 3, 300, 900
+        seen: list[StoredEvent] = []
+
+        async def tail() -> None:
+            async for event in store.subscribe(after=0):
+                seen.append(event)
+                if len(seen) == total:
+                    return
+
+        async def writer(name: str, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+            command = [sys.executable, "-c", CONCURRENT_SCRIPT, self.url, name, str(each), "10"]
+            async with await anyio.open_process(command, cwd=REPO) as process:
+                assert process.stdout is not None and process.stderr is not None
+                line = await process.stdout.receive()
+                assert line.startswith(b"ready"), line
+                task_status.started()
+                errors = b"".join([chunk async for chunk in process.stderr])
+                assert await process.wait() == 0, errors.decode()
+
+        # No polls: only NOTIFY from the other processes can wake the subscriber.
+        async with PostgresEventStore.open(self.url, registry=bank_registry(), poll_interval=3600) as store:
+            with anyio.fail_after(120):
+                async with self._raw() as gate, anyio.create_task_group() as tasks:
+                    await gate.execute("SELECT pg_advisory_lock($1)", GATE)
+                    tasks.start_soon(tail)
+                    for n in range(processes):
+                        await tasks.start(writer, f"p{n}")
+                    await gate.execute("SELECT pg_advisory_unlock($1)", GATE)
+            report = await store.verify()
+            stored = await store.read(limit=total + 1)
+        assert [e.position for e in seen] == list(range(1, total + 1))
+        assert seen == stored
+        for stream in {e.stream_id for e in stored}:
+            versions = [e.version for e in stored if e.stream_id == stream]
+            assert versions == list(range(1, len(versions) + 1)), stream
+        assert sorted(e.metadata.actor for e in stored) == sorted(f"p{n}" for n in range(processes) for _ in range(each))
+        actors = [e.metadata.actor for e in stored]
+        switches = sum(a != b for a, b in zip(actors, actors[1:], strict=False))
+        assert switches > processes  # the processes' appends interleaved: they did write at once
+        assert report.ok and report.checked == total
 
     @pytest.mark.anyio
     async def test_the_location_is_the_url_without_its_password(self) -> None:
