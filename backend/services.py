@@ -17,12 +17,14 @@ from backend.audit.names import NameBook
 from backend.audit.search_view import AuditSearchView, SearchIndex
 from backend.auth import EVENT_TYPES as AUTH_EVENTS
 from backend.auth import Tokens, TokenView, Unprotected
+from backend.auth.tokens import SEALING_PURPOSE, TokenKey, shared_token_key
 from backend.catalog import EVENT_TYPES as CATALOG_EVENTS
 from backend.catalog import CatalogService
 from backend.instances import EVENT_TYPES as INSTANCE_EVENTS
 from backend.instances import InstanceListView, Instances, Vault
 from backend.instances.confirmation import record_missing_origins
-from backend.instances.vault_lock import holding_vault
+from backend.instances.key_blobs import KeyBlobs
+from backend.instances.vault_storage import open_key_blobs
 from backend.instances.vault_upgrade import upgrade_vault
 from backend.sessions import EVENT_TYPES as SESSION_EVENTS
 from backend.sessions import SessionListView, Sessions
@@ -80,6 +82,36 @@ class Services:
 async def instance_names_using(instance_list: InstanceListView, store: EventStore, provider_id: str) -> list[str]:
     """The names of the instances of a provider, for the catalog to say what an override would affect."""
     return [row.instance.name for row in await instance_list.all(store) if row.instance.provider_id == provider_id]
+
+
+@asynccontextmanager
+async def open_vault(settings: Settings, *, upgrading: bool) -> AsyncIterator[tuple[Vault, TokenKey]]:
+    """The vault, its lock held shared for the block, and the API token key: files in the data folder, or rows
+    beside a log shared by replicas (`settings.shared_database`), where the master key must be given."""
+    async with open_key_blobs(settings) as blobs, blobs.holding(exclusive=False):
+        vault = await Vault.open(blobs, settings.master_key, settings.master_key_file, upgrading)
+        yield vault, await _token_key(settings, blobs, vault)
+
+
+async def _token_key(settings: Settings, blobs: KeyBlobs, vault: Vault) -> TokenKey:
+    """The key file in the data folder; with a shared database, the row every replica reads, sealed under a key
+    from the vault."""
+    if not settings.shared_database:
+        return TokenKey.load_or_create(settings.token_key_file)
+    from backend.instances.table_blobs import TableBlobs
+
+    assert isinstance(blobs, TableBlobs)
+    return await shared_token_key(blobs, vault.derived_key(SEALING_PURPOSE))
+
+
+@asynccontextmanager
+async def open_token_key(settings: Settings) -> AsyncIterator[TokenKey]:
+    """The API token key alone (for the token commands): the vault is opened only when the key lives beside it."""
+    if not settings.shared_database:
+        yield TokenKey.load_or_create(settings.token_key_file)
+        return
+    async with open_vault(settings, upgrading=False) as (_, key):
+        yield key
 
 
 def prepare_data_dir(settings: Settings) -> None:
@@ -141,15 +173,12 @@ async def open_services(settings: Settings, *, serving: bool = True) -> AsyncIte
     """
     prepare_data_dir(settings)
     registry = build_registry()
-    upgrading = settings.database_path.exists()
+    upgrading = not settings.shared_database and settings.database_path.exists()  # a log of format 1 files
     instance_list = InstanceListView(registry)
     token_view = TokenView(registry)
     session_list = SessionListView(registry)
     inline_views = [instance_list, token_view, session_list, InstanceRefsView()]
-    with holding_vault(settings.vault_lock, exclusive=False):
-        vault = Vault.open(
-            settings.credentials_dir, settings.vault_header, settings.master_key, settings.key_file, upgrading
-        )
+    async with open_vault(settings, upgrading=upgrading) as (vault, token_key):
         async with (
             open_event_store(settings.event_log, registry=registry, inline_views=inline_views) as store,
             upstream_clients(1 + TURN_CLIENTS) as (http, *turn_clients),
@@ -158,7 +187,7 @@ async def open_services(settings: Settings, *, serving: bool = True) -> AsyncIte
             ) as catalog,
         ):
             await record_view_rebuilds(store)
-            tokens = Tokens.open(store, token_view, settings)
+            tokens = Tokens.open(store, token_view, settings, token_key)
             leases = TurnLeases(store, LeaseTiming(lease_s=settings.turn_lease_s, sweep_s=settings.turn_sweep_s), replica_name())
             await leases.create_table()
             instances = Instances(store, instance_list, vault, catalog, http)
@@ -186,6 +215,6 @@ async def _prepare_to_serve(settings: Settings, vault: Vault, tokens: Tokens, in
     refusal = await tokens.unprotected(settings.host)
     if refusal:
         raise Unprotected(refusal)
-    await upgrade_vault(vault, settings.master_key, settings.key_file, instances.store, SYSTEM)
+    await upgrade_vault(vault, settings.master_key, settings.master_key_file, instances.store, SYSTEM)
     await instances.reconcile_credentials()
     await record_missing_origins(instances)

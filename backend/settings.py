@@ -81,6 +81,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return self.data_dir / "master.key"
 
     @property
+    def master_key_file(self) -> Path | None:
+        """Where the master key may come from when it is not given: none with a shared database, whose replicas
+        must all be given the same one."""
+        return None if self.shared_database else self.key_file
+
+    @property
     def vault_header(self) -> Path:
         return self.data_dir / "vault.json"
 

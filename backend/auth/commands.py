@@ -17,7 +17,7 @@ from backend.auth.permissions import ROLES
 from backend.auth.service import Tokens
 from backend.auth.view import TokenInfo, TokenView
 from backend.errors import ProblemError
-from backend.services import build_registry, prepare_data_dir
+from backend.services import build_registry, open_token_key, prepare_data_dir
 from backend.settings import Settings
 from events import Metadata
 from events.open import open_event_store
@@ -48,8 +48,11 @@ async def open_tokens(settings: Settings) -> AsyncIterator[Tokens]:
     prepare_data_dir(settings)
     registry = build_registry()
     view = TokenView(registry)
-    async with open_event_store(settings.event_log, registry=registry, inline_views=[view]) as store:
-        yield Tokens.open(store, view, settings)
+    async with (
+        open_token_key(settings) as key,
+        open_event_store(settings.event_log, registry=registry, inline_views=[view]) as store,
+    ):
+        yield Tokens.open(store, view, settings, key)
 
 
 async def run_token_command(settings: Settings, args: argparse.Namespace) -> int:

@@ -68,8 +68,9 @@ class Tokens:
         self.loopback = loopback
 
     @classmethod
-    def open(cls, store: EventStore, view: TokenView, settings: Settings) -> Tokens:
-        key = TokenKey.load_or_create(settings.token_key_file)
+    def open(cls, store: EventStore, view: TokenView, settings: Settings, key: TokenKey | None = None) -> Tokens:
+        """With `key`, or else the key file in the data folder."""
+        key = key or TokenKey.load_or_create(settings.token_key_file)
         return cls(store, view, key, loopback=is_loopback(settings.host))
 
     async def principal(self, token: str) -> Principal | None:

@@ -22,7 +22,8 @@ from backend.cli.output import OneLineParser, Refused, moment
 from backend.cli.report import report_cost
 from backend.instances.master_key import VaultKeyError
 from backend.instances.rekey import NEW_MASTER_VARIABLE, Rekeyed, reseal_all, switch_master
-from backend.instances.vault_lock import VaultBusy, holding_vault
+from backend.instances.vault_lock import VaultBusy
+from backend.instances.vault_storage import open_key_blobs
 from backend.services import build_registry
 from backend.settings import Settings, secret_setting
 from backend.wording import plural
@@ -59,10 +60,10 @@ def run_api(settings: Settings) -> int:
 async def _rekey(settings: Settings) -> int:
     """Re-encrypt the vault under the new master key; refused while a server holds the data folder."""
     try:
-        with holding_vault(settings.vault_lock, exclusive=True):
-            rekeyed = reseal_all(settings, secret_setting(os.environ.get(NEW_MASTER_VARIABLE)))
+        async with open_key_blobs(settings) as blobs, blobs.holding(exclusive=True):
+            rekeyed = await reseal_all(settings, blobs, secret_setting(os.environ.get(NEW_MASTER_VARIABLE)))
             await _record_rekey(settings, rekeyed)
-            switch_master(settings, rekeyed)
+            await switch_master(settings, blobs, rekeyed)
     except (VaultBusy, VaultKeyError) as error:
         print(f"switchboard: {error}", file=sys.stderr)
         return 2

@@ -88,7 +88,7 @@ async def create_instance(
         if command.api_key is not None:
             secret = Secret(command.api_key)
             origin = key_destination(endpoint_origin(command.endpoint, provider))
-            await anyio.to_thread.run_sync(instances.vault.store, instance_id, secret, 1)
+            await instances.vault.store(instance_id, secret, 1)
             events.append(credential_event(instances, instance_id, secret, 1, None, False, origin))
         try:
             await instances.append(
@@ -97,7 +97,7 @@ async def create_instance(
             )
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(instances.vault.destroy, instance_id, 1)
+                await instances.vault.destroy(instance_id, 1)
             raise
     return (await instances.row(instance_id)).instance
 
@@ -260,8 +260,8 @@ async def delete_instance(instances: Instances, instance_id: str, metadata: Meta
         row = await instances.row(instance_id)
         instance = row.instance
         check_version(instance, if_match)
-        has_key = instances.vault.exists(instance_id, row.credential_serial)
+        has_key = await instances.vault.exists(instance_id, row.credential_serial)
         event = InstanceDeleted(instance_id=instance_id, name=instance.name, credential_destroyed=has_key)
         await instances.append(instance_id, [event], metadata, expected_version=instance.version)
-        await anyio.to_thread.run_sync(instances.vault.destroy, instance_id, row.credential_serial)
+        await instances.vault.destroy(instance_id, row.credential_serial)
         instances.key_changed(instance_id)

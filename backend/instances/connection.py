@@ -68,9 +68,9 @@ def provider_of(instances: Instances, instance: InstanceView) -> Provider:
     return provider
 
 
-def resolved_connection(instances: Instances, instance: InstanceView) -> Resolved:
+async def resolved_connection(instances: Instances, instance: InstanceView) -> Resolved:
     """The instance's Connection with its stored key, refused unless the key was confirmed for where it goes."""
-    secret = instances.stored_key(instance)
+    secret = await instances.stored_key(instance)
     provider = provider_of(instances, instance)
     if secret is None or instance.credential is None:
         return Resolved(connection_for(instance, provider, None, None), None, None)
@@ -78,10 +78,10 @@ def resolved_connection(instances: Instances, instance: InstanceView) -> Resolve
     return Resolved(connection_for(instance, provider, secret, credential.origin), secret, credential.version)
 
 
-def resolve_connection(instances: Instances, instance: InstanceView) -> Connection:
+async def resolve_connection(instances: Instances, instance: InstanceView) -> Connection:
     """What a chat turn (or any request for an instance) must use: raises a problem instead of sending a key
     to an origin it was not confirmed for, or sending anything when the endpoint resolves to nothing."""
-    return resolved_connection(instances, instance).connection
+    return (await resolved_connection(instances, instance)).connection
 
 
 async def try_key(instances: Instances, instance: InstanceView, secret: Secret) -> ListResult:
@@ -102,7 +102,7 @@ async def _listed(instances: Instances, conn: Connection, secret: Secret | None)
 async def run_connection_test(instances: Instances, instance_id: str, metadata: Metadata) -> InstanceView:
     """Test the instance with its recorded key and record `ConnectionTested`; refused when that key is missing."""
     row = await instances.row(instance_id)
-    conn, secret, credential_version = resolved_connection(instances, row.instance)
+    conn, secret, credential_version = await resolved_connection(instances, row.instance)
     result = await _listed(instances, conn, secret)
     listed = sorted(set(result.model_ids))
     event = ConnectionTested(

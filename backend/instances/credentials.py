@@ -68,14 +68,14 @@ async def store_and_append(
     """Write the key under a new version's file name, append `events`, and only then remove older versions:
     a crash in between leaves a file the log never named, which start-up removes. Call it holding the
     instance's lock."""
-    await anyio.to_thread.run_sync(instances.vault.store, instance.id, secret, version)
+    await instances.vault.store(instance.id, secret, version)
     try:
         await instances.append(instance.id, events, metadata, expected_version=instance.version)
     except BaseException:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(instances.vault.destroy_version, instance.id, version)
+            await instances.vault.destroy_version(instance.id, version)
         raise
-    await anyio.to_thread.run_sync(instances.vault.destroy, instance.id, version, version)
+    await instances.vault.destroy(instance.id, version, version)
     instances.key_changed(instance.id)
 
 
@@ -94,7 +94,7 @@ async def set_credential(
         instance = row.instance
         previous = instance.credential
         origin = key_destination(endpoint_origin(instance.endpoint, provider_of(instances, instance)))
-        present = _active_file_present(instances, instance)
+        present = await _active_file_present(instances, instance)
         same = previous is not None and (previous.fingerprint, previous.origin) == (
             instances.vault.fingerprint(secret), origin
         )
@@ -123,13 +123,13 @@ async def _verify(instances: Instances, instance: InstanceView, secret: Secret, 
     raise VerificationRefused(result.message, [FieldError("api_key", message)])
 
 
-def _active_file_present(instances: Instances, instance: InstanceView) -> bool:
+async def _active_file_present(instances: Instances, instance: InstanceView) -> bool:
     """Whether the recorded key's file is there; a damaged one is refused (remove it first)."""
     credential = instance.credential
     if credential is None:
         return False
     try:
-        return instances.vault.load(instance.id, credential.version) is not None
+        return await instances.vault.load(instance.id, credential.version) is not None
     except CredentialUnreadable as error:
         raise damaged(error) from None
 
@@ -141,13 +141,13 @@ async def remove_credential(instances: Instances, instance_id: str, metadata: Me
         instance, highest = row.instance, row.credential_serial
         current = instance.credential
         if current is None:
-            if not await anyio.to_thread.run_sync(instances.vault.destroy, instance_id, highest):
+            if not await instances.vault.destroy(instance_id, highest):
                 raise NotFound(f"instance {instance_id} has no credential")
             return instance  # a file left behind by an interrupted write: nothing to record
         event = CredentialRemoved(
             instance_id=instance_id, fingerprint=current.fingerprint, credential_version=current.version
         )
         await instances.append(instance_id, [event], metadata, expected_version=instance.version)
-        await anyio.to_thread.run_sync(instances.vault.destroy, instance_id, highest)
+        await instances.vault.destroy(instance_id, highest)
         instances.key_changed(instance_id)
     return (await instances.row(instance_id)).instance

@@ -57,10 +57,8 @@ class MasterKeys:
         self.key_id = derive(master, KEY_ID, 8).hex()
 
 
-def master_bytes(setting: Secret | None, key_file: Path, kdf: KdfParams, variable: str) -> bytes:
-    """The master from the setting (`base64:` raw key or passphrase through scrypt), else from the key file."""
-    if setting is None:
-        return key_file_bytes(key_file)
+def master_bytes(setting: Secret, kdf: KdfParams, variable: str) -> bytes:
+    """The master from the setting: a `base64:` raw key, or a passphrase through scrypt."""
     value = setting.reveal()
     if value.startswith(RAW_PREFIX):
         return _raw_key(value.removeprefix(RAW_PREFIX), variable)
@@ -70,9 +68,12 @@ def master_bytes(setting: Secret | None, key_file: Path, kdf: KdfParams, variabl
     return Scrypt(salt=salt, length=KEY_BYTES, n=kdf.n, r=kdf.r, p=kdf.p).derive(value.encode())
 
 
-def legacy_master_bytes(setting: Secret | None, key_file: Path) -> bytes:
-    """The master as format 1 used it: the setting's raw bytes, or the key file."""
-    return key_file_bytes(key_file) if setting is None else setting.reveal().encode()
+def legacy_master_bytes(setting: Secret | None, key_file: Path | None) -> bytes:
+    """The master as format 1 used it: the setting's raw bytes, or the key file (none for a shared vault)."""
+    if setting is not None:
+        return setting.reveal().encode()
+    assert key_file is not None
+    return key_file_bytes(key_file)
 
 
 def _raw_key(text: str, variable: str) -> bytes:

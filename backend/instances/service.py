@@ -72,10 +72,12 @@ class Instances:
         return self.store.lock("instance-names")
 
     async def reconcile_credentials(self) -> Reconciliation:
-        """At start-up: keep only each live instance's recorded key file; log what went and what is missing."""
+        """At start-up: keep only each live instance's recorded key blob; log what went and what is missing.
+
+        The view is read before the vault lists its blobs, as `Vault.reconcile` asks."""
         rows = await self.view.all(self.store)
         recorded = {row.instance.id: (_active(row.instance), row.credential_serial) for row in rows}
-        done = await anyio.to_thread.run_sync(self.vault.reconcile, recorded)
+        done = await self.vault.reconcile(recorded)
         for name, reason in done.removed:
             log.warning("removed the credential file %s: %s", name, reason)
         for instance_id in done.missing:
@@ -83,13 +85,13 @@ class Instances:
         self.keys_missing = set(done.missing)
         return done
 
-    def stored_key(self, instance: InstanceView) -> Secret | None:
+    async def stored_key(self, instance: InstanceView) -> Secret | None:
         """The key the log names as the instance's active one; refused (409) when its file is damaged or gone."""
         credential = instance.credential
         if credential is None:
             return None
         try:
-            secret = self.vault.load(instance.id, credential.version)
+            secret = await self.vault.load(instance.id, credential.version)
         except CredentialUnreadable as error:
             raise damaged(error) from None
         if secret is None:

@@ -1,7 +1,8 @@
-"""The credential vault: one AES-GCM encrypted file per instance and key version, outside the event log.
+"""The credential vault: each instance's key, one AES-GCM sealed blob per key version, outside the event log.
 
-Files are `<data>/credentials/<instance>.v<version>.cred` (folder 0700, files 0600), written atomically; each
-names its format version and the id of the master key sealing it. `vault.json` beside them is the header.
+Blobs are named `<instance>.v<version>.cred`; each names its format version and the id of the master key sealing
+it. Where they live is a `KeyBlobs`: files in `<data>/credentials` (folder 0700, files 0600, written atomically)
+beside the header `vault.json`, or a PostgreSQL table shared by replicas.
 """
 
 from __future__ import annotations
@@ -10,15 +11,16 @@ import base64
 import binascii
 import hashlib
 import hmac
-import os
 import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
+import anyio
 import msgspec
 from cryptography.exceptions import InvalidTag
 
+from backend.instances.key_blobs import KeyBlobs, StoredBlob
 from backend.instances.master_key import (
     FINGERPRINT,
     KEY_BYTES,
@@ -33,7 +35,7 @@ from backend.instances.master_key import (
     read_key_file,
 )
 from backend.instances.vault_header import VaultHeader, create_header, read_header, unseal
-from backend.private_files import fsync_folder, write_atomically
+from backend.private_files import fsync_folder
 from backend.secret import Secret
 
 __all__ = ["CredentialUnreadable", "Secret", "Vault", "VaultKeyError"]
@@ -46,31 +48,31 @@ _NAME = re.compile(r"^(?P<instance_id>[^.]+)(?:\.v(?P<version>[0-9]{1,9}))?\.cre
 
 
 class CredentialUnreadable(Exception):
-    """A credential file exists but cannot be read or decrypted; it is left as it is."""
+    """A credential blob exists but cannot be read or decrypted; it is left as it is."""
 
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"credential file {path} cannot be read: {reason}; it was left untouched")
-        self.path = path
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where} cannot be read: {reason}; it was left untouched")
+        self.where = where
         self.reason = reason
 
 
 class KeyFile(msgspec.Struct, frozen=True):
-    """A credential file found in the folder; `version` None for a format 1 file (`<instance>.cred`)."""
+    """A credential blob found by name; `version` None for a format 1 file (`<instance>.cred`)."""
 
     instance_id: str
     version: int | None
-    path: Path
+    name: str
 
 
 class Reconciliation(msgspec.Struct, frozen=True):
-    """What start-up did: files removed (name, why), and instances whose recorded key has no file."""
+    """What start-up did: blobs removed (name, why), and instances whose recorded key has no blob."""
 
     removed: list[tuple[str, str]]
     missing: list[str]
 
 
 class _CredentialFile(msgspec.Struct, frozen=True, kw_only=True):
-    """The on-disk shape: nonce and ciphertext, bound to format, master key id, instance and version."""
+    """The stored shape: nonce and ciphertext, bound to format, master key id, instance and version."""
 
     format: str
     format_version: int = 1
@@ -84,27 +86,35 @@ class _CredentialFile(msgspec.Struct, frozen=True, kw_only=True):
 _file_decoder = msgspec.json.Decoder(_CredentialFile)
 
 
+def name_of(instance_id: str, version: int | None) -> str:
+    """The blob name of that key version; None names the format 1 file."""
+    return f"{instance_id}.cred" if version is None else f"{instance_id}.v{version}.cred"
+
+
 class Vault:
     """Encrypted credentials by instance and version, and the keyed fingerprint that names a key unseen."""
 
-    def __init__(self, folder: Path, keys: MasterKeys, fingerprint_key: bytes) -> None:
-        self.folder = folder
+    def __init__(self, blobs: KeyBlobs, keys: MasterKeys, fingerprint_key: bytes) -> None:
+        self.blobs = blobs
         self.keys = keys
         self._fingerprint_key = fingerprint_key
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        folder.chmod(0o700)
 
     @classmethod
-    def open(cls, folder: Path, header_path: Path, setting: Secret | None, key_file: Path, upgrading: bool) -> Vault:
+    async def open(cls, blobs: KeyBlobs, setting: Secret | None, key_file: Path | None, upgrading: bool) -> Vault:
         """Open with the master from `setting` or the key file; the first start writes the header.
 
+        `key_file` None: the vault is shared by replicas, so the master must be given (no key file is made).
         `upgrading`: the data folder has a log already, so the fingerprint key is the one format 1 derived.
         """
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        header = read_header(header_path)
+        if key_file is None and setting is None:
+            raise VaultKeyError(
+                f"{MASTER_VARIABLE} is not set: with the log in a shared database every replica needs the same "
+                "master key, so none is generated; set it to the same value on every replica"
+            )
+        header = await read_header(blobs)
         keys = None
         if header is None:
-            header, keys = _first_header(folder, header_path, setting, key_file, upgrading)
+            header, keys = await _first_header(blobs, setting, key_file, upgrading)
         if header.next is not None:
             raise VaultKeyError(
                 f"a vault rekey to master key id {header.next.key_id} was interrupted: "
@@ -112,31 +122,33 @@ class Vault:
             )
         if keys is None or keys.key_id != header.key_id:
             keys = keys_for(header, setting, key_file)
-        return cls(folder, keys, unseal(keys, header.fingerprint_key, header_path))
+        return cls(blobs, keys, unseal(keys, header.fingerprint_key, blobs.header_shown))
 
     def fingerprint(self, secret: Secret) -> str:
         """HMAC-SHA256 of the key under a server key, hex: equal keys match, the key stays hidden."""
         return hmac.new(self._fingerprint_key, secret.reveal().encode(), hashlib.sha256).hexdigest()
 
-    def path_of(self, instance_id: str, version: int) -> Path:
-        return self.folder / f"{instance_id}.v{version}.cred"
+    def derived_key(self, purpose: bytes) -> bytes:
+        """A key for another server secret, derived from the fingerprint key: it is sealed under the master in the
+        header, and a rekey carries it over to the new master, so what it seals outlives rekeys unchanged."""
+        return derive(self._fingerprint_key, purpose)
 
-    def load(self, instance_id: str, version: int) -> Secret | None:
-        """That version of the instance's key, None when its file is missing; CredentialUnreadable when damaged."""
-        path = self.path_of(instance_id, version)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
+    async def load(self, instance_id: str, version: int) -> Secret | None:
+        """That version of the instance's key, None when its blob is missing; CredentialUnreadable when damaged."""
+        name = name_of(instance_id, version)
+        raw = await self.blobs.read(name)
+        if raw is None:
             return None
-        body = _decoded(path, raw, instance_id)
+        where = self.blobs.shown(name)
+        body = _decoded(where, raw, instance_id)
         if body.format_version != FORMAT_VERSION or body.version != version:
-            raise CredentialUnreadable(path, "its name, format or version do not match its content")
+            raise CredentialUnreadable(where, "its name, format or version do not match its content")
         if body.key_id != self.keys.key_id:
-            raise CredentialUnreadable(path, f"it is sealed under another master key (id {body.key_id})")
-        return _opened(path, body, self.keys, _associated(body))
+            raise CredentialUnreadable(where, f"it is sealed under another master key (id {body.key_id})")
+        return _opened(where, body, self.keys, _associated(body))
 
-    def store(self, instance_id: str, secret: Secret, version: int) -> None:
-        """Encrypt and write that version's file atomically (temp file, fsync, rename)."""
+    async def store(self, instance_id: str, secret: Secret, version: int) -> None:
+        """Encrypt and write that version's blob, whole or not at all."""
         nonce = secrets.token_bytes(NONCE_BYTES)
         body = _CredentialFile(
             format=FILE_FORMAT, format_version=FORMAT_VERSION, key_id=self.keys.key_id,
@@ -144,108 +156,110 @@ class Vault:
         )
         sealed = self.keys.cipher.encrypt(nonce, secret.reveal().encode(), _associated(body))
         body = msgspec.structs.replace(body, ciphertext=base64.b64encode(sealed).decode())
-        write_atomically(self.path_of(instance_id, version), msgspec.json.encode(body))
+        await self.blobs.write(name_of(instance_id, version), msgspec.json.encode(body))
 
-    def exists(self, instance_id: str, highest: int) -> bool:
-        """True when any credential file of the instance is present (`highest`: as for `files_of`)."""
-        return bool(self.files_of(instance_id, highest))
+    async def exists(self, instance_id: str, highest: int) -> bool:
+        """True when any credential blob of the instance is present (`highest`: as for `files_of`)."""
+        return bool(await self.files_of(instance_id, highest))
 
-    def destroy(self, instance_id: str, highest: int, keep: int | None = None) -> bool:
-        """Remove the instance's credential files, damaged or not, except version `keep`; True when any went."""
-        doomed = [file for file in self.files_of(instance_id, highest) if keep is None or file.version != keep]
-        for file in doomed:
-            file.path.unlink(missing_ok=True)
+    async def destroy(self, instance_id: str, highest: int, keep: int | None = None) -> bool:
+        """Remove the instance's credential blobs, damaged or not, except version `keep`; True when any went."""
+        doomed = [file.name for file in await self.files_of(instance_id, highest) if keep is None or file.version != keep]
         if doomed:
-            fsync_folder(self.folder)
+            await self.blobs.delete(doomed)
         return bool(doomed)
 
-    def files_of(self, instance_id: str, highest: int) -> list[KeyFile]:
-        """The instance's credential files, found by their names: its format 1 file and versions 1 to `highest` (the
-        highest the log issued) and the one above it, which a write the log never recorded may have left.
+    async def files_of(self, instance_id: str, highest: int) -> list[KeyFile]:
+        """The instance's credential blobs, found by their names: its format 1 file and versions 1 to `highest` (the
+        highest the log issued) and the one above it, which a write the log never recorded may have left."""
+        candidates = [KeyFile(instance_id, None, name_of(instance_id, None))] + [
+            KeyFile(instance_id, version, name_of(instance_id, version)) for version in range(1, highest + 2)
+        ]
+        present = set(await self.blobs.present([file.name for file in candidates]))
+        return [file for file in candidates if file.name in present]
 
-        Not a listing of the folder: with every instance's files in it, that cost about 9 ms per 1,000 instances
-        on each delete and key change."""
-        legacy = KeyFile(instance_id, None, self.folder / f"{instance_id}.cred")
-        versions = [KeyFile(instance_id, version, self.path_of(instance_id, version)) for version in range(1, highest + 2)]
-        return [file for file in (legacy, *versions) if file.path.exists()]
+    async def destroy_version(self, instance_id: str, version: int) -> None:
+        """Remove one version's blob (a write whose event was not appended)."""
+        await self.blobs.delete([name_of(instance_id, version)])
 
-    def destroy_version(self, instance_id: str, version: int) -> None:
-        """Remove one version's file (a write whose event was not appended)."""
-        self.path_of(instance_id, version).unlink(missing_ok=True)
-        fsync_folder(self.folder)
+    async def files(self) -> list[KeyFile]:
+        return [file for file, _ in await listed(self.blobs)]
 
-    def files(self) -> list[KeyFile]:
-        return key_files(self.folder)
+    async def reconcile(self, recorded: Mapping[str, tuple[int | None, int]]) -> Reconciliation:
+        """Keep only the blob of each live instance's recorded key version; `recorded`: id -> (active, highest).
 
-    def reconcile(self, recorded: Mapping[str, tuple[int | None, int]]) -> Reconciliation:
-        """Keep only the file of each live instance's recorded key version; `recorded`: id -> (active, highest)."""
-        for temporary in self.folder.glob(".*.tmp"):
-            temporary.unlink(missing_ok=True)
+        Call it with `recorded` read before the listing. A blob the log does not account for (its instance unknown,
+        or its version above the highest recorded) may be another replica's write whose append is still on its way,
+        so on shared storage it goes only once settled; a version the log superseded or removed goes at once.
+        """
+        await self.blobs.clear_leftovers()
         removed: list[tuple[str, str]] = []
         present: set[tuple[str, int]] = set()
-        for file in self.files():
-            reason = _surplus(file, recorded)
+        for file, settled in await listed(self.blobs):
+            reason = _surplus(file, recorded, settled or not self.blobs.shared)
             if reason is None:
                 present.add((file.instance_id, file.version or 0))
                 continue
-            file.path.unlink(missing_ok=True)
-            removed.append((file.path.name, reason))
+            removed.append((file.name, reason))
         if removed:
-            fsync_folder(self.folder)
+            await self.blobs.delete([name for name, _ in removed])
         missing = [
             instance_id for instance_id, (active, _) in sorted(recorded.items())
             if active is not None and (instance_id, active) not in present
         ]
         return Reconciliation(removed, missing)
 
-    def upgrade(self, legacy: MasterKeys) -> tuple[int, list[str]]:
+    async def upgrade(self, legacy: MasterKeys) -> tuple[int, list[str]]:
         """Re-encrypt format 1 files as format 2 under this vault's master: (count, names left unreadable)."""
         upgraded = 0
         unreadable: list[str] = []
-        for file in self.files():
+        for file in await self.files():
             if file.version is not None:
                 continue
             try:
-                instance_id, version, secret = _legacy_content(file, legacy)
+                instance_id, version, secret = await _legacy_content(self.blobs, file, legacy)
             except CredentialUnreadable:
-                unreadable.append(file.path.name)
+                unreadable.append(file.name)
                 continue
-            self.store(instance_id, secret, version)
-            file.path.unlink()
-            fsync_folder(self.folder)
+            await self.store(instance_id, secret, version)
+            await self.blobs.delete([file.name])
             upgraded += 1
         return upgraded, unreadable
 
-    def sealed_under(self, file: KeyFile) -> str:
-        """The id of the master key a format 2 file is sealed under ('' for format 1 or damaged files)."""
+    async def sealed_under(self, file: KeyFile) -> str:
+        """The id of the master key a format 2 blob is sealed under ('' for format 1, damaged or gone blobs)."""
+        raw = await self.blobs.read(file.name)
         try:
-            return _decoded(file.path, file.path.read_bytes(), file.instance_id).key_id
+            return _decoded(self.blobs.shown(file.name), raw or b"", file.instance_id).key_id
         except CredentialUnreadable:
             return ""
 
 
-def key_files(folder: Path) -> list[KeyFile]:
-    """The credential files in `folder`, by name."""
-    found = []
-    for path in sorted(folder.glob("*.cred")):
-        match = _NAME.match(path.name)
-        if match:
-            version = match["version"]
-            found.append(KeyFile(match["instance_id"], int(version) if version else None, path))
-    return found
+async def listed(blobs: KeyBlobs) -> list[tuple[KeyFile, bool]]:
+    """Every credential blob, by name, with whether it is settled (see `StoredBlob`)."""
+    return [(file, stored.settled) for stored in await blobs.listing() if (file := _key_file(stored))]
 
 
-def keys_for(header: VaultHeader, setting: Secret | None, key_file: Path) -> MasterKeys:
+def _key_file(stored: StoredBlob) -> KeyFile | None:
+    match = _NAME.match(stored.name)
+    if match is None:
+        return None
+    version = match["version"]
+    return KeyFile(match["instance_id"], int(version) if version else None, stored.name)
+
+
+def keys_for(header: VaultHeader, setting: Secret | None, key_file: Path | None) -> MasterKeys:
     """The master's keys, checked against the header: a wrong master key is refused at once."""
     if setting is None:
+        assert key_file is not None  # a shared vault is opened only with the setting
         master = _key_file_master(header, key_file)
     else:
-        master = master_bytes(setting, key_file, header.kdf, MASTER_VARIABLE)
+        master = master_bytes(setting, header.kdf, MASTER_VARIABLE)
     keys = MasterKeys(master)
     if keys.key_id != header.key_id:
         source = MASTER_VARIABLE if setting is not None else f"the key file {key_file}"
         raise VaultKeyError(
-            f"{source} does not open this vault: its files are sealed under master key id {header.key_id}, "
+            f"{source} does not open this vault: its credentials are sealed under master key id {header.key_id}, "
             f"this key's id is {keys.key_id}"
         )
     return keys
@@ -261,80 +275,87 @@ def _key_file_master(header: VaultHeader, key_file: Path) -> bytes:
     if MasterKeys(master).key_id != header.key_id and header.next is None and pending.exists():
         generated = read_key_file(pending)
         if MasterKeys(generated).key_id == header.key_id:
-            os.replace(pending, key_file)
+            pending.replace(key_file)
             fsync_folder(key_file.parent)
             return generated
     return master
 
 
-def _first_header(
-    folder: Path, header_path: Path, setting: Secret | None, key_file: Path, upgrading: bool
+async def _first_header(
+    blobs: KeyBlobs, setting: Secret | None, key_file: Path | None, upgrading: bool
 ) -> tuple[VaultHeader, MasterKeys]:
     """The header of a new vault, or of a format 1 vault opened for the first time by this version."""
-    legacy = [file for file in key_files(folder) if file.version is None]
+    legacy = [file for file, _ in await listed(blobs) if file.version is None]
     legacy_keys = MasterKeys(legacy_master_bytes(setting, key_file)) if legacy or upgrading else None
-    if legacy and legacy_keys and not any(_legacy_readable(file, legacy_keys) for file in legacy):
+    if legacy and legacy_keys and not any([await _legacy_readable(blobs, file, legacy_keys) for file in legacy]):
         raise VaultKeyError(
-            f"none of the {len(legacy)} credential files in {folder} decrypts with this master key: "
+            f"none of the {len(legacy)} credential files decrypts with this master key "
+            f"({', '.join(blobs.shown(file.name) for file in legacy[:3])}): "
             f"start with the {MASTER_VARIABLE} (or key file) they were written under"
         )
     kdf = new_kdf()
-    master = key_file_bytes(key_file) if setting is None else master_bytes(setting, key_file, kdf, MASTER_VARIABLE)
+    if setting is None:
+        assert key_file is not None
+        master = await anyio.to_thread.run_sync(key_file_bytes, key_file)
+    else:
+        master = master_bytes(setting, kdf, MASTER_VARIABLE)
     keys = MasterKeys(master)
     if legacy_keys is not None:
         fingerprint_key = derive(legacy_master_bytes(setting, key_file), FINGERPRINT)
     else:
         fingerprint_key = secrets.token_bytes(KEY_BYTES)
-    return create_header(header_path, keys, kdf, fingerprint_key), keys
+    return await create_header(blobs, keys, kdf, fingerprint_key), keys
 
 
-def _legacy_readable(file: KeyFile, legacy: MasterKeys) -> bool:
+async def _legacy_readable(blobs: KeyBlobs, file: KeyFile, legacy: MasterKeys) -> bool:
     try:
-        _legacy_content(file, legacy)
+        await _legacy_content(blobs, file, legacy)
     except CredentialUnreadable:
         return False
     return True
 
 
-def _legacy_content(file: KeyFile, legacy: MasterKeys) -> tuple[str, int, Secret]:
-    body = _decoded(file.path, file.path.read_bytes(), file.instance_id)
+async def _legacy_content(blobs: KeyBlobs, file: KeyFile, legacy: MasterKeys) -> tuple[str, int, Secret]:
+    where = blobs.shown(file.name)
+    body = _decoded(where, await blobs.read(file.name) or b"", file.instance_id)
     if body.format_version != 1:
-        raise CredentialUnreadable(file.path, "a format 2 file under a format 1 name")
+        raise CredentialUnreadable(where, "a format 2 file under a format 1 name")
     associated = f"{FILE_FORMAT}:{body.instance_id}:{body.version}".encode()
-    return body.instance_id, body.version, _opened(file.path, body, legacy, associated)
+    return body.instance_id, body.version, _opened(where, body, legacy, associated)
 
 
-def _surplus(file: KeyFile, recorded: Mapping[str, tuple[int | None, int]]) -> str | None:
-    """Why a file must go, or None when it holds a live instance's active key (or awaits the upgrade)."""
+def _surplus(file: KeyFile, recorded: Mapping[str, tuple[int | None, int]], settled: bool) -> str | None:
+    """Why a blob must go, or None when it holds a live instance's active key, awaits the upgrade, or may be a write
+    whose append is on its way (not `settled`)."""
     if file.version is None:
         return None
     if file.instance_id not in recorded:
-        return "its instance is not in the log"
+        return "its instance is not in the log" if settled else None
     active, highest = recorded[file.instance_id]
     if file.version == active:
         return None
     if file.version > highest:
-        return "the log never recorded this key version"
+        return "the log never recorded this key version" if settled else None
     return "the log superseded or removed this key version"
 
 
-def _decoded(path: Path, raw: bytes, instance_id: str) -> _CredentialFile:
+def _decoded(where: str, raw: bytes, instance_id: str) -> _CredentialFile:
     try:
         body = _file_decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as error:
-        raise CredentialUnreadable(path, f"not a credential file ({error})") from None
+        raise CredentialUnreadable(where, f"not a credential file ({error})") from None
     if body.format != FILE_FORMAT or body.instance_id != instance_id:
-        raise CredentialUnreadable(path, "it belongs to another instance or format")
+        raise CredentialUnreadable(where, "it belongs to another instance or format")
     return body
 
 
-def _opened(path: Path, body: _CredentialFile, keys: MasterKeys, associated: bytes) -> Secret:
+def _opened(where: str, body: _CredentialFile, keys: MasterKeys, associated: bytes) -> Secret:
     try:
         nonce = base64.b64decode(body.nonce, validate=True)
         sealed = base64.b64decode(body.ciphertext, validate=True)
         plain = keys.cipher.decrypt(nonce, sealed, associated)
     except (binascii.Error, ValueError, InvalidTag):
-        raise CredentialUnreadable(path, "it does not decrypt with the current master key") from None
+        raise CredentialUnreadable(where, "it does not decrypt with the current master key") from None
     return Secret(plain.decode())
 
 

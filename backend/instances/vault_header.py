@@ -1,4 +1,5 @@
-"""`<data>/vault.json`: the passphrase salt, the id of the master key sealing the files, and the fingerprint key.
+"""The vault's header (`<data>/vault.json`, or a row): the passphrase salt, the id of the master key sealing the
+credentials, and the fingerprint key.
 
 The fingerprint key is kept sealed under the master, so fingerprints in the log stay valid after a rekey.
 During a rekey the header also names the new master (`next`), which makes an interrupted rekey resumable.
@@ -9,13 +10,12 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from pathlib import Path
 
 import msgspec
 from cryptography.exceptions import InvalidTag
 
+from backend.instances.key_blobs import KeyBlobs
 from backend.instances.master_key import KdfParams, MasterKeys, VaultKeyError
-from backend.private_files import write_atomically, write_once
 
 HEADER_FORMAT = "switchboard-vault"
 FORMAT_VERSION = 2
@@ -49,33 +49,32 @@ class VaultHeader(msgspec.Struct, frozen=True, kw_only=True):
 _decoder = msgspec.json.Decoder(VaultHeader)
 
 
-def read_header(path: Path) -> VaultHeader | None:
+async def read_header(blobs: KeyBlobs) -> VaultHeader | None:
     """The header, None when the vault has none yet (a new or format 1 vault)."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    raw = await blobs.read_header()
+    if raw is None:
         return None
     try:
         header = _decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as error:
-        raise VaultKeyError(f"{path} is not a vault header ({error}); it was left untouched") from None
+        raise VaultKeyError(f"{blobs.header_shown} is not a vault header ({error}); it was left untouched") from None
     if header.format != HEADER_FORMAT or header.format_version != FORMAT_VERSION:
-        raise VaultKeyError(f"{path} is a vault header of another format; it was left untouched")
+        raise VaultKeyError(f"{blobs.header_shown} is a vault header of another format; it was left untouched")
     return header
 
 
-def create_header(path: Path, keys: MasterKeys, kdf: KdfParams, fingerprint_key: bytes) -> VaultHeader:
+async def create_header(blobs: KeyBlobs, keys: MasterKeys, kdf: KdfParams, fingerprint_key: bytes) -> VaultHeader:
     """Write the first header; when another process wrote one first, that one wins and is answered."""
     header = VaultHeader(key_id=keys.key_id, kdf=kdf, fingerprint_key=seal(keys, fingerprint_key))
-    if write_once(path, msgspec.json.encode(header)):
+    if await blobs.create_header(msgspec.json.encode(header)):
         return header
-    existing = read_header(path)
+    existing = await read_header(blobs)
     assert existing is not None
     return existing
 
 
-def save_header(path: Path, header: VaultHeader) -> None:
-    write_atomically(path, msgspec.json.encode(header))
+async def save_header(blobs: KeyBlobs, header: VaultHeader) -> None:
+    await blobs.save_header(msgspec.json.encode(header))
 
 
 def seal(keys: MasterKeys, value: bytes) -> Sealed:
@@ -84,12 +83,12 @@ def seal(keys: MasterKeys, value: bytes) -> Sealed:
     return Sealed(base64.b64encode(nonce).decode(), base64.b64encode(sealed).decode())
 
 
-def unseal(keys: MasterKeys, sealed: Sealed, path: Path) -> bytes:
+def unseal(keys: MasterKeys, sealed: Sealed, where: str) -> bytes:
     try:
         nonce = base64.b64decode(sealed.nonce, validate=True)
         return keys.cipher.decrypt(nonce, base64.b64decode(sealed.ciphertext, validate=True), _associated(keys.key_id))
     except (binascii.Error, ValueError, InvalidTag):
-        raise VaultKeyError(f"the fingerprint key in {path} does not decrypt with the master key") from None
+        raise VaultKeyError(f"the fingerprint key in {where} does not decrypt with the master key") from None
 
 
 def _associated(key_id: str) -> bytes:

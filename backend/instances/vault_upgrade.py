@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import anyio
-
 from backend.audit.events import SERVICE_STREAM, VaultUpgraded
 from backend.instances.master_key import MasterKeys, legacy_master_bytes
 from backend.instances.vault import FORMAT_VERSION, Vault
@@ -19,13 +17,13 @@ LEGACY_FORMAT = 1
 
 
 async def upgrade_vault(
-    vault: Vault, setting: Secret | None, key_file: Path, store: EventStore, metadata: Metadata
+    vault: Vault, setting: Secret | None, key_file: Path | None, store: EventStore, metadata: Metadata
 ) -> int:
     """Upgrade every format 1 file the old master key opens; the count is recorded when any was."""
-    if all(file.version is not None for file in vault.files()):
+    if all(file.version is not None for file in await vault.files()):
         return 0
     legacy = MasterKeys(legacy_master_bytes(setting, key_file))
-    count, unreadable = await anyio.to_thread.run_sync(vault.upgrade, legacy)
+    count, unreadable = await vault.upgrade(legacy)
     for name in unreadable:
         log.warning("left the credential file %s as it is: it does not decrypt with the master key", name)
     if count:

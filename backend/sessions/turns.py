@@ -136,7 +136,7 @@ async def _agent_connection(sessions: Sessions, agent: AgentView) -> tuple[Conne
             raise Conflict(f"the instance of agent {agent.name!r} was deleted: choose another model")
         raise ValidationFailed("the message was not sent", found)
     instance = found.row.instance
-    return resolve_connection(sessions.instances, instance), found.model, instance.provider_type
+    return await resolve_connection(sessions.instances, instance), found.model, instance.provider_type
 
 
 async def start_turn(

@@ -12,6 +12,7 @@ import pytest
 
 from backend.instances.rekey import reseal_all
 from backend.instances.vault import Vault, VaultKeyError
+from backend.instances.vault_storage import file_blobs
 from backend.secret import Secret
 from backend.settings import Settings
 from tests.cli.test_cli import SWITCHBOARD
@@ -90,11 +91,11 @@ async def test_rekey_to_a_generated_key_file(tmp_path: Path, upstream: UpstreamS
     assert "start the server without SWITCHBOARD_MASTER_KEY" in done.stdout
     assert settings.key_file.exists() and not settings.key_file.with_name("master.key.new").exists()
     keyless = Settings(data_dir=settings.data_dir)
-    vault = Vault.open(keyless.credentials_dir, keyless.vault_header, None, keyless.key_file, True)
-    loaded = vault.load(ids[0], 1)
+    vault = await Vault.open(file_blobs(keyless), None, keyless.key_file, True)
+    loaded = await vault.load(ids[0], 1)
     assert loaded is not None and loaded.reveal() == SECRET
     with pytest.raises(VaultKeyError, match="does not open this vault"):
-        Vault.open(settings.credentials_dir, settings.vault_header, settings.master_key, settings.key_file, True)
+        await Vault.open(file_blobs(settings), settings.master_key, settings.key_file, True)
 
 
 async def test_an_interrupted_rekey_resumes_and_is_recorded_once(
@@ -105,19 +106,19 @@ async def test_an_interrupted_rekey_resumes_and_is_recorded_once(
     writes: list[str] = []
     real_store = Vault.store
 
-    def crash_on_second_file(vault: Vault, instance_id: str, secret: Secret, version: int) -> None:
+    async def crash_on_second_file(vault: Vault, instance_id: str, secret: Secret, version: int) -> None:
         if writes:
             raise KeyboardInterrupt  # the process dies while re-encrypting
         writes.append(instance_id)
-        real_store(vault, instance_id, secret, version)
+        await real_store(vault, instance_id, secret, version)
 
     monkeypatch.setattr(Vault, "store", crash_on_second_file)
     with pytest.raises(KeyboardInterrupt):
-        reseal_all(settings, Secret(NEW_PASSPHRASE))
+        await reseal_all(settings, file_blobs(settings), Secret(NEW_PASSPHRASE))
     monkeypatch.undo()
     assert len(key_ids(settings)) == 2  # one file moved, one not
     with pytest.raises(VaultKeyError, match="interrupted"):
-        Vault.open(settings.credentials_dir, settings.vault_header, None, settings.key_file, True)
+        await Vault.open(file_blobs(settings), None, settings.key_file, True)
     wrong = rekey(settings, "a-different-new-passphrase")
     assert wrong.returncode == 2 and "run it again with the same new key" in wrong.stderr
     done = rekey(settings, NEW_PASSPHRASE)

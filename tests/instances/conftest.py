@@ -10,7 +10,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from backend.app import create_app
-from backend.instances import Instances
+from backend.instances import Instances, Vault
+from backend.instances.key_blobs import FileBlobs
+from backend.instances.vault import name_of
 from backend.settings import Settings
 from tests.conftest import LOCAL_BASE_URL
 from tests.upstreams.fixtures import foreign, foreign_server, refused_urls, upstream, upstream_server
@@ -36,6 +38,17 @@ async def client(settings: Settings) -> AsyncIterator[Client]:
 def instances_of(client: Client) -> Instances:
     instances: Instances = client.app.state.services.instances
     return instances
+
+
+def vault_folder(vault: Vault) -> Path:
+    """The credentials folder of a vault kept in files (the default, with the log in SQLite)."""
+    assert isinstance(vault.blobs, FileBlobs)
+    return vault.blobs.folder
+
+
+def key_path(vault: Vault, instance_id: str, version: int) -> Path:
+    """The file of that key version in a vault kept in files."""
+    return vault_folder(vault) / name_of(instance_id, version)
 
 
 async def create(client: Client, **fields: object) -> dict[str, object]:

@@ -9,7 +9,16 @@ from backend.app import create_app
 from backend.secret import Secret
 from backend.settings import Settings
 from tests.conftest import LOCAL_BASE_URL
-from tests.instances.conftest import OTHER_SECRET, SECRET, Client, create, error_fields, instances_of
+from tests.instances.conftest import (
+    OTHER_SECRET,
+    SECRET,
+    Client,
+    create,
+    error_fields,
+    instances_of,
+    key_path,
+    vault_folder,
+)
 from tests.upstreams import UpstreamServer
 
 pytestmark = pytest.mark.anyio
@@ -26,14 +35,14 @@ async def history_types(client: Client, instance_id: object) -> list[str]:
     return [event["type"] for event in (await client.get(f"/api/v1/instances/{instance_id}/history")).json()]
 
 
-def stored_key(client: Client, instance_id: object) -> str | None:
+async def stored_key(client: Client, instance_id: object) -> str | None:
     """The key in the instance's only credential file (a command leaves at most one)."""
     vault = instances_of(client).vault
-    files = [file for file in vault.files() if file.instance_id == instance_id]
+    files = [file for file in await vault.files() if file.instance_id == instance_id]
     assert len(files) <= 1, files
     if not files or files[0].version is None:
         return None
-    stored = vault.load(str(instance_id), files[0].version)
+    stored = await vault.load(str(instance_id), files[0].version)
     return stored.reveal() if stored else None
 
 
@@ -45,10 +54,10 @@ async def test_set_then_rotate_then_remove(client: Client) -> None:
     credential = rotated["credential"]
     assert isinstance(credential, dict)
     assert credential["last4"] == "WXYZ" and credential["version"] == 2 and credential["rotated_at"] is not None
-    assert stored_key(client, created["id"]) == OTHER_SECRET
+    assert await stored_key(client, created["id"]) == OTHER_SECRET
     response = await client.delete(f"/api/v1/instances/{created['id']}/credential")
     assert response.status_code == 200 and response.json()["credential"] is None
-    assert stored_key(client, created["id"]) is None
+    assert await stored_key(client, created["id"]) is None
     again = await put_key(client, created["id"], SECRET)
     assert again["credential"]["version"] == 3  # type: ignore[index]
     assert await history_types(client, created["id"]) == [
@@ -92,7 +101,7 @@ async def test_failed_verification_keeps_the_old_key_and_is_recorded(client: Cli
     assert response.status_code == 422
     assert error_fields(response.json()) == {"api_key"} and "auth_failed" in response.text
     assert OTHER_SECRET not in response.text
-    assert stored_key(client, created["id"]) == SECRET
+    assert await stored_key(client, created["id"]) == SECRET
     instance = (await client.get(f"/api/v1/instances/{created['id']}")).json()
     assert instance["credential"]["version"] == 1 and instance["credential"]["last4"] == "QRST"
     events = (await client.get(f"/api/v1/instances/{created['id']}/history")).json()
@@ -107,13 +116,13 @@ async def test_failed_verification_of_a_first_key_stores_nothing(client: Client,
     created = await create(client, endpoint=upstream.urls.openai)
     response = await client.put(f"/api/v1/instances/{created['id']}/credential", json={"api_key": SECRET, "verify": True})
     assert response.status_code == 422
-    assert stored_key(client, created["id"]) is None
+    assert await stored_key(client, created["id"]) is None
     assert await history_types(client, created["id"]) == ["InstanceCreated", "CredentialVerificationFailed"]
 
 
 async def test_damaged_key_file_is_named_and_not_overwritten(client: Client, upstream: UpstreamServer) -> None:
     created = await create(client, endpoint=upstream.urls.openai, api_key=SECRET)
-    path = instances_of(client).vault.path_of(str(created["id"]), 1)
+    path = key_path(instances_of(client).vault, str(created["id"]), 1)
     path.write_bytes(b"not json")
     for response in (
         await client.post(f"/api/v1/instances/{created['id']}/test"),
@@ -147,7 +156,7 @@ async def test_bad_key_input_writes_nothing(client: Client, body: dict[str, obje
     response = await client.put(f"/api/v1/instances/{created['id']}/credential", json=body)
     assert response.status_code == status
     assert response.headers["content-type"].startswith("application/problem+json")
-    assert stored_key(client, created["id"]) is None
+    assert await stored_key(client, created["id"]) is None
     assert await history_types(client, created["id"]) == ["InstanceCreated"]
 
 
@@ -155,11 +164,11 @@ async def test_restart_keeps_live_keys_and_destroys_orphans(settings: Settings) 
     async with AsyncTestClient(app=create_app(settings), base_url=LOCAL_BASE_URL) as first:
         created = await create(first, api_key=SECRET)
         vault = instances_of(first).vault
-    vault.store("no-such-instance", Secret(OTHER_SECRET), 1)
-    (vault.folder / ".left-by-a-crash.tmp").write_bytes(b"x")
+    await vault.store("no-such-instance", Secret(OTHER_SECRET), 1)
+    (vault_folder(vault) / ".left-by-a-crash.tmp").write_bytes(b"x")
     async with AsyncTestClient(app=create_app(settings), base_url=LOCAL_BASE_URL) as second:
-        assert stored_key(second, created["id"]) == SECRET
-        assert sorted(path.name for path in vault.folder.iterdir()) == [f"{created['id']}.v1.cred"]
+        assert await stored_key(second, created["id"]) == SECRET
+        assert sorted(path.name for path in vault_folder(vault).iterdir()) == [f"{created['id']}.v1.cred"]
         test = await second.get(f"/api/v1/instances/{created['id']}")
         assert test.json()["credential"]["last4"] == "QRST"
 

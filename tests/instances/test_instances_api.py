@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.instances.conftest import SECRET, Client, create, error_fields, instances_of
+from tests.instances.conftest import SECRET, Client, create, error_fields, instances_of, key_path, vault_folder
 
 pytestmark = pytest.mark.anyio
 
@@ -72,7 +72,7 @@ async def test_idempotency_key_of_a_deleted_instance_is_a_409_and_stores_no_key(
     assert (await client.delete(f"/api/v1/instances/{created['id']}")).status_code == 204
     again = await client.post("/api/v1/instances", json=body, headers=headers)
     assert again.status_code == 409
-    assert not list(instances_of(client).vault.folder.iterdir())
+    assert not list(vault_folder(instances_of(client).vault).iterdir())
 
 
 @pytest.mark.parametrize(
@@ -105,7 +105,7 @@ async def test_bad_create_names_every_field_and_writes_nothing(
     assert response.headers["content-type"].startswith("application/problem+json")
     assert error_fields(response.json()) == fields
     assert (await client.get("/api/v1/health")).json()["last_position"] == head
-    assert not list(instances_of(client).vault.folder.iterdir())
+    assert not list(vault_folder(instances_of(client).vault).iterdir())
 
 
 @pytest.mark.parametrize(
@@ -188,10 +188,10 @@ async def test_bad_update_names_every_field_and_writes_nothing(
 async def test_delete_destroys_credential_and_keeps_history(client: Client) -> None:
     created = await create(client, api_key=SECRET)
     vault = instances_of(client).vault
-    assert vault.path_of(str(created["id"]), 1).exists()
+    assert key_path(vault, str(created["id"]), 1).exists()
     response = await client.delete(f"/api/v1/instances/{created['id']}", headers={"if-match": "2"})
     assert response.status_code == 204
-    assert not vault.exists(str(created["id"]), 1)
+    assert not await vault.exists(str(created["id"]), 1)
     assert (await client.get(f"/api/v1/instances/{created['id']}")).status_code == 404
     assert (await client.get("/api/v1/instances")).json() == []
     history = await events_of(client, created["id"])

@@ -18,7 +18,7 @@ from backend.services import build_registry
 from backend.settings import Settings
 from events import Metadata, SQLiteEventStore
 from tests.conftest import api_client
-from tests.instances.conftest import OTHER_SECRET, SECRET, Client, create, instances_of
+from tests.instances.conftest import OTHER_SECRET, SECRET, Client, create, instances_of, key_path, vault_folder
 from tests.instances.test_vault import PASSPHRASE, write_format_1
 from tests.upstreams import UpstreamServer
 
@@ -36,7 +36,7 @@ def said(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]
 
 
 def file_names(client: Client) -> list[str]:
-    return sorted(path.name for path in instances_of(client).vault.folder.iterdir())
+    return sorted(path.name for path in vault_folder(instances_of(client).vault).iterdir())
 
 
 async def history_types(client: Client, instance_id: object) -> list[str]:
@@ -50,7 +50,7 @@ async def test_a_key_written_but_never_recorded_is_removed_at_start_up(
     async with api_client(settings) as first:
         created = await create(first, endpoint=upstream.urls.openai, api_key=SECRET)
         # a rotation that crashed between writing the new version's file and appending its event
-        instances_of(first).vault.store(str(created["id"]), Secret(OTHER_SECRET), 2)
+        await instances_of(first).vault.store(str(created["id"]), Secret(OTHER_SECRET), 2)
         tested = (await first.post(f"/api/v1/instances/{created['id']}/test")).json()["last_test"]
         assert tested["outcome"] == "ok" and tested["credential_version"] == 1  # the log's version is the one used
     said.clear()
@@ -69,10 +69,10 @@ async def test_a_superseded_version_left_by_a_crash_is_removed_at_start_up(setti
         assert response.status_code == 200
         assert file_names(first) == [f"{created['id']}.v2.cred"]
         # a rotation that crashed after its event, before removing the old version
-        instances_of(first).vault.store(str(created["id"]), Secret(SECRET), 1)
+        await instances_of(first).vault.store(str(created["id"]), Secret(SECRET), 1)
     async with api_client(settings) as second:
         assert file_names(second) == [f"{created['id']}.v2.cred"]
-        loaded = instances_of(second).vault.load(str(created["id"]), 2)
+        loaded = await instances_of(second).vault.load(str(created["id"]), 2)
         assert loaded is not None and loaded.reveal() == OTHER_SECRET
 
 
@@ -83,7 +83,7 @@ async def test_a_failed_append_removes_the_new_version_and_keeps_the_old_key(
     instances = instances_of(client)
 
     async def failing_append(*args: object, **kwargs: object) -> None:
-        assert len(instances.vault.files()) == 2  # the new version is on disk before the append
+        assert len(await instances.vault.files()) == 2  # the new version is on disk before the append
         raise OSError("disk full")
 
     monkeypatch.setattr(instances, "append", failing_append)
@@ -100,7 +100,7 @@ async def test_a_missing_key_file_refuses_the_test_until_the_key_is_set_again(
     upstream.scenario.key = SECRET
     created = await create(client, endpoint=upstream.urls.openai, api_key=SECRET)
     instance_id = str(created["id"])
-    instances_of(client).vault.path_of(instance_id, 1).unlink()
+    key_path(instances_of(client).vault, instance_id, 1).unlink()
     response = await client.post(f"/api/v1/instances/{instance_id}/test")
     assert response.status_code == 409
     problem = response.json()
@@ -124,7 +124,7 @@ async def test_a_key_file_gone_while_stopped_shows_at_start_up(
     async with api_client(settings) as first:
         created = await create(first, api_key=SECRET)
         keyless = await create(first, name="No key")
-        instances_of(first).vault.path_of(str(created["id"]), 1).unlink()
+        key_path(instances_of(first).vault, str(created["id"]), 1).unlink()
     said.clear()
     async with api_client(settings) as second:
         shown = {row["id"]: row["key_missing"] for row in (await second.get("/api/v1/instances")).json()}
