@@ -47,11 +47,19 @@ class Replicas:
         self.a, self.b, self.c = (TurnLeases(store, TIMING, name, clock) for name in ("a", "b", "c"))
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    if request.param == "sqlite":
+        return tmp_path / "events.sqlite3"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
 @pytest.fixture
-async def replicas(tmp_path: Path) -> AsyncIterator[Replicas]:
+async def replicas(location: str | Path) -> AsyncIterator[Replicas]:
     registry = build_registry()
     view = SessionListView(registry)
-    async with open_event_store(tmp_path / "events.sqlite3", registry=registry, inline_views=[view]) as store:
+    async with open_event_store(location, registry=registry, inline_views=[view]) as store:
         replicas = Replicas(store, view, Clock())
         await replicas.a.create_table()
         yield replicas
