@@ -28,7 +28,7 @@ from backend.instances.vault_storage import open_key_blobs
 from backend.instances.vault_upgrade import upgrade_vault
 from backend.sessions import EVENT_TYPES as SESSION_EVENTS
 from backend.sessions import SessionListView, Sessions
-from backend.sessions.turns import record_interrupted
+from backend.sessions.leases import LeaseTiming, TurnLeases, keep_leases, replica_name, sweep
 from backend.settings import Settings
 from events import EventRegistry, EventStore, Metadata
 from events.open import open_event_store
@@ -188,16 +188,20 @@ async def open_services(settings: Settings, *, serving: bool = True) -> AsyncIte
         ):
             await record_view_rebuilds(store)
             tokens = Tokens.open(store, token_view, settings, token_key)
+            leases = TurnLeases(store, LeaseTiming(lease_s=settings.turn_lease_s, sweep_s=settings.turn_sweep_s), replica_name())
+            await leases.create_table()
             instances = Instances(store, instance_list, vault, catalog, http)
             if serving:
                 await _prepare_to_serve(settings, vault, tokens, instances)
             async with anyio.create_task_group() as tasks:
                 search = SearchIndex(store, tasks)
-                sessions = Sessions(session_list, instances, tasks, turn_clients)
+                sessions = Sessions(session_list, instances, tasks, turn_clients, leases)
                 services = Services(settings, registry, store, http, catalog, instances, sessions, tokens, search)
                 if serving:
                     search.start()  # indexes what the log gained since the last start, alongside serving
-                    await record_interrupted(sessions, SYSTEM)
+                    # alone on its log, a starting process interrupts every open turn; replicas wait for leases to expire
+                    await sweep(leases, session_list, SYSTEM, everything=not settings.shared_database)
+                    tasks.start_soon(keep_leases, leases, session_list, SYSTEM, sessions.running_turn_ids)
                     started = ServiceStarted(version=services.version, data_dir=str(settings.data_dir))
                     await store.append(SERVICE_STREAM, [started], metadata=SYSTEM)
                 try:

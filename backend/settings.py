@@ -42,6 +42,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Origins whose pages may write and open websockets; empty means the loopback origins of `port`."""
     database_url: Secret | None = None
     """A PostgreSQL URL (`postgresql://...`) holding the log, shared by several replicas; None keeps it in `data_dir`."""
+    turn_lease_s: float = 15.0
+    """How long a replica's claim on a turn it runs lasts unrenewed, before another replica may interrupt it."""
+    turn_sweep_s: float = 5.0
+    """How often each replica renews its turn leases and looks for open turns whose lease expired."""
 
     def __post_init__(self) -> None:
         if not self.allowed_origins:
@@ -106,6 +110,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             master_key=secret_setting(env.get("SWITCHBOARD_MASTER_KEY")),
             allowed_origins=origins_from_env(env),
             database_url=secret_setting(env.get("SWITCHBOARD_DATABASE_URL")),
+            turn_lease_s=float(env.get("SWITCHBOARD_TURN_LEASE_S", "15")),
+            turn_sweep_s=float(env.get("SWITCHBOARD_TURN_SWEEP_S", "5")),
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -19,6 +19,7 @@ from events.background import alongside
 from events.chain import VerifyReport
 from events.errors import StoreClosed
 from events.event import AppendResult, Event, Metadata, StoredEvent
+from events.locks import LocalLocks
 from events.planning import AppendRequest, encode_events
 from events.queue import Backlog, PendingAppend, WriterItem, WriterJob, WriterQueue
 from events.registry import EventRegistry
@@ -85,6 +86,7 @@ class SQLiteEventStore:
         self._inline_views = tuple(inline_views)
         self._poll_interval = poll_interval
         self._committed = anyio.Event()
+        self._locks = LocalLocks()
         self._closed = False
         self.followers = FollowerHealth()  # catch-up views and followers that stopped on an error
         self.rebuilt_views: list[ViewRebuild] = []  # the inline views rebuilt at open, for the caller to record
@@ -327,6 +329,10 @@ class SQLiteEventStore:
     async def fetch(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         """A read-only query, for views reading their own tables."""
         return [tuple(row) for row in await self._query_reader.execute_fetchall(sql, params)]
+
+    def lock(self, name: str) -> AbstractAsyncContextManager[None]:
+        """A lock within this process: an SQLite log is served by one process (a CLI beside it writes no views)."""
+        return self._locks.hold(name)
 
     async def durability(self) -> Durability:
         """What the writer connection runs with."""

@@ -78,7 +78,7 @@ async def create_instance(
     A create repeated with the same Idempotency-Key answers the instance it made, and writes nothing.
     """
     instance_id = new_instance_id(metadata, idempotency_key)
-    async with instances.lock(instance_id), instances.names_lock:
+    async with instances.lock(instance_id), instances.names_lock():
         if idempotency_key is not None and await instances.store.stream_version(stream_of(instance_id)):
             return await _replayed(instances, instance_id)
         provider = instances.provider(command.provider_id)
@@ -177,7 +177,7 @@ async def update_instance(
     or kept explicitly (`keep_credential`, recorded in the event). The names lock spans the name check
     and the append, so racing renames cannot share a name.
     """
-    async with instances.lock(instance_id), instances.names_lock:
+    async with instances.lock(instance_id), instances.names_lock():
         row = await instances.row(instance_id)
         instance = row.instance
         check_version(instance, if_match)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 
-import anyio
 import httpx
 import msgspec
 
@@ -51,12 +50,7 @@ class Instances:
         self.catalog = catalog
         self.http = http
         self.keys_missing: set[str] = set()  # recorded keys without a file, found at start-up or when used
-        self._locks: weakref.WeakValueDictionary[str, anyio.Lock] = weakref.WeakValueDictionary()
         self._answered: tuple[bytes, CatalogIndex, frozenset[str], bytes] | None = None
-        self.names_lock = anyio.Lock()
-        """Held from a name check to its append (create, rename), so two instances never share a name.
-
-        It holds within this process; the CLI writes no instances, and one database is served by one process."""
 
     async def row(self, instance_id: str) -> InstanceRow:
         row = await self.view.get(self.store, instance_id)
@@ -67,13 +61,14 @@ class Instances:
     def provider(self, provider_id: str) -> ProviderView | None:
         return self.catalog.provider(provider_id)
 
-    def lock(self, instance_id: str) -> anyio.Lock:
-        """Serialises changes to one instance's credential file within this process."""
-        lock = self._locks.get(instance_id)
-        if lock is None:
-            lock = anyio.Lock()
-            self._locks[instance_id] = lock
-        return lock
+    def lock(self, instance_id: str) -> AbstractAsyncContextManager[None]:
+        """Serialises changes to one instance (its credential, its settings) across every replica."""
+        return self.store.lock(f"instance:{instance_id}")
+
+    def names_lock(self) -> AbstractAsyncContextManager[None]:
+        """Held from a name check to its append (create, rename) across every replica, so two instances never
+        share a name."""
+        return self.store.lock("instance-names")
 
     async def reconcile_credentials(self) -> Reconciliation:
         """At start-up: keep only each live instance's recorded key blob; log what went and what is missing.
@@ -138,7 +133,7 @@ class Instances:
         expected_version: int | None = None,
         event_ids: Sequence[str] | None = None,
     ) -> AppendResult:
-        """Append to the instance's stream; a version mismatch is a 409, and the list cache is renewed."""
+        """Append to the instance's stream; a version mismatch is a 409."""
         try:
             return await self.store.append(
                 stream_of(instance_id),
@@ -152,8 +147,6 @@ class Instances:
                 f"instance {instance_id} is at version {conflict.actual}, not {conflict.expected}; "
                 "read it again and retry"
             ) from None
-        finally:
-            self.view.changed()
 
 
 def damaged(error: CredentialUnreadable) -> CredentialDamaged:

@@ -1,7 +1,8 @@
 """The instance list view: one pre-shaped JSON row per live instance, updated inside each append.
 
-Rows are stored as the exact bytes the API answers with; the whole list is also kept in memory
-until the next change, so listing 1,000 instances costs one join of cached bytes.
+Rows are stored as the exact bytes the API answers with; the whole list is also kept in memory,
+marked with the log position of the last instance event, so listing 1,000 instances costs one indexed
+look-up of that position while no process (this replica or another on the same log) changed an instance.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from backend.instances.events import (
     InstanceUpdated,
 )
 from backend.providers.contract import Outcome
-from events.sql import ViewTransaction
 from events import Event, EventRegistry, EventStore, StoredEvent, ViewRow, table_rows
+from events.sql import ViewTransaction
 
 Status = Literal["untested", "connected", "error"]
 
@@ -248,7 +249,8 @@ def _instance_id(stream_id: str) -> str:
 
 
 class InstanceListView:
-    """The inline view of live instances, plus an in-memory copy of the list's answer bytes."""
+    """The inline view of live instances, plus an in-memory copy of the list's answer bytes and the position of
+    the last instance event it reflects."""
 
     name = "instances"
     # 2: a key change makes the status untested and clears the last test (key_changed_at); rows of 1 still
@@ -258,7 +260,6 @@ class InstanceListView:
 
     def __init__(self, registry: EventRegistry) -> None:
         self._registry = registry
-        self._generation = 0
         self._cached: tuple[int, bytes] | None = None
 
     async def create(self, tx: ViewTransaction) -> None:
@@ -267,7 +268,7 @@ class InstanceListView:
         await tx.execute(BY_NAME)
 
     async def reset(self, tx: ViewTransaction) -> None:
-        self.changed()
+        self._cached = None  # a rebuild leaves the log as it was
         await tx.execute(f"DELETE FROM {TABLE}")
 
     async def rows(self, tx: ViewTransaction) -> list[ViewRow]:
@@ -277,7 +278,6 @@ class InstanceListView:
         mine = [stored for stored in events if stored.stream_id.startswith(STREAM_PREFIX)]
         if not mine:
             return
-        self.changed()
         ids = sorted({_instance_id(stored.stream_id) for stored in mine})
         rows: dict[str, InstanceRow | None] = dict(await _load_rows(tx, ids))
         for stored in mine:
@@ -285,21 +285,19 @@ class InstanceListView:
             rows[instance_id] = evolve(rows.get(instance_id), self._registry.decode(stored), stored)
         await _save_rows(tx, rows)
 
-    def changed(self) -> None:
-        """Forget the cached list; called inside appends and again once an append has committed."""
-        self._generation += 1
-        self._cached = None
-
     async def list_bytes(self, store: EventStore) -> bytes:
-        """The JSON array of all live instances ordered by name, served from memory when unchanged."""
+        """The JSON array of all live instances ordered by name, served from memory while no instance event was
+        committed since it was read.
+
+        The mark is read before the rows: rows read later are at least as new, and a commit in between only
+        makes the next call read them again."""
+        mark = await last_change(store)
         cached = self._cached
-        if cached is not None and cached[0] == self._generation:
+        if cached is not None and cached[0] == mark:
             return cached[1]
-        generation = self._generation
         rows = await store.fetch(f"SELECT body FROM {TABLE} ORDER BY sort_key", ())
         body = b"[" + b",".join(bytes(row[0]) for row in rows) + b"]"
-        if generation == self._generation:
-            self._cached = (generation, body)
+        self._cached = (mark, body)
         return body
 
     async def get(self, store: EventStore, instance_id: str) -> InstanceRow | None:
@@ -321,6 +319,16 @@ class InstanceListView:
         )
         return [_row(row) for row in rows]
 
+
+
+async def last_change(store: EventStore) -> int:
+    """The position of the last instance event (0 for none): it moves with every commit that changes the view,
+    from any process on the log, and is one look-up in the events' category index."""
+    rows = await store.fetch(
+        f"SELECT COALESCE(MAX(position), 0) FROM events WHERE {store.dialect.category} = ?", (STREAM_PREFIX,))
+    mark = rows[0][0]
+    assert isinstance(mark, int)
+    return mark
 
 
 def _row(row: Sequence[object]) -> InstanceRow:

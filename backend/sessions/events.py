@@ -6,6 +6,7 @@ can always be recomputed.
 
 from __future__ import annotations
 
+import uuid
 from typing import Literal
 
 import msgspec
@@ -18,8 +19,17 @@ from events import Event
 STREAM_PREFIX = "session-"
 
 
+TURN_END_NAMESPACE = uuid.UUID("0d6f3b52-7a41-4c8e-b1f9-2e5c8a7d4f60")
+
+
 def stream_of(session_id: str) -> str:
     return f"{STREAM_PREFIX}{session_id}"
+
+
+def turn_end_id(turn_id: str) -> str:
+    """The one event id every end of a turn is appended under (completed, failed, cancelled or interrupted), so
+    that of two replicas racing to close a turn only one stores its end; the other's append is a duplicate."""
+    return str(uuid.uuid5(TURN_END_NAMESPACE, turn_id))
 
 
 class Prices(msgspec.Struct, frozen=True, kw_only=True):
@@ -194,7 +204,7 @@ class TurnCancelled(TurnEnded, frozen=True, kw_only=True):
 
 
 class TurnInterrupted(Event, frozen=True, kw_only=True):
-    """Recorded at start-up for a turn the server left open when it stopped."""
+    """Recorded for a turn whose server stopped or lost its lease (see `backend/sessions/leases.py`)."""
 
     agent_id: str
     turn_id: str

@@ -1,10 +1,11 @@
-"""What every session command needs: the store, the view, the instances, the catalog and the turns in flight."""
+"""What every session command needs: the store, the view, the instances, the catalog, the turns in flight and
+their leases."""
 
 from __future__ import annotations
 
-import weakref
 import zlib
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 import anyio
@@ -15,6 +16,7 @@ from anyio.abc import TaskGroup
 from backend.errors import Conflict, NotFound
 from backend.instances.service import Instances
 from backend.sessions.events import stream_of
+from backend.sessions.leases import TurnLeases
 from backend.sessions.view import (
     AgentView,
     SessionListView,
@@ -29,6 +31,7 @@ from events import AppendResult, ConcurrencyConflict, Event, Metadata
 class RunningTurn:
     """A turn in flight: cancelling its scope closes the upstream stream; `ended` is set once it is recorded."""
 
+    turn_id: str
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     ended: anyio.Event = field(default_factory=anyio.Event)
     out: TurnOut | None = None
@@ -38,7 +41,12 @@ class Sessions:
     """The sessions domain's dependencies, the turns running in this process, and the steps commands share."""
 
     def __init__(
-        self, view: SessionListView, instances: Instances, turns: TaskGroup, clients: Sequence[httpx.AsyncClient]
+        self,
+        view: SessionListView,
+        instances: Instances,
+        turns: TaskGroup,
+        clients: Sequence[httpx.AsyncClient],
+        leases: TurnLeases,
     ) -> None:
         self.store = instances.store
         self.view = view
@@ -46,20 +54,19 @@ class Sessions:
         self.catalog = instances.catalog
         self.turns = turns  # runs each turn's upstream exchange, apart from the request that started it
         self.clients = clients  # the turns' HTTP clients, each session's turns always on the same one
+        self.leases = leases  # this replica's claim on the turns it runs
         self.running: dict[tuple[str, str], RunningTurn] = {}
-        self._locks: weakref.WeakValueDictionary[str, anyio.Lock] = weakref.WeakValueDictionary()
 
     def client_for(self, session_id: str) -> httpx.AsyncClient:
         """The client a session's turns stream through (so that a turn finds the last one's connection)."""
         return self.clients[zlib.crc32(session_id.encode()) % len(self.clients)]
 
-    def lock(self, session_id: str) -> anyio.Lock:
-        """Serialises the commands on one session, from reading its row to appending."""
-        lock = self._locks.get(session_id)
-        if lock is None:
-            lock = anyio.Lock()
-            self._locks[session_id] = lock
-        return lock
+    def running_turn_ids(self) -> list[str]:
+        return [running.turn_id for running in self.running.values()]
+
+    def lock(self, session_id: str) -> AbstractAsyncContextManager[None]:
+        """Serialises the commands on one session across every replica, from reading its row to appending."""
+        return self.store.lock(f"session:{session_id}")
 
     async def row(self, session_id: str) -> SessionRow:
         row = await self.view.get(self.store, session_id)
@@ -84,11 +91,17 @@ class Sessions:
         return {row.instance.id: row.instance.name for row in rows}
 
     async def append(
-        self, session_id: str, events: Sequence[Event], metadata: Metadata, *, expected_version: int | None = None
+        self,
+        session_id: str,
+        events: Sequence[Event],
+        metadata: Metadata,
+        *,
+        expected_version: int | None = None,
+        event_ids: Sequence[str] | None = None,
     ) -> AppendResult:
         try:
             return await self.store.append(
-                stream_of(session_id), events, metadata=metadata, expected_version=expected_version
+                stream_of(session_id), events, metadata=metadata, expected_version=expected_version, event_ids=event_ids
             )
         except ConcurrencyConflict as conflict:
             raise Conflict(

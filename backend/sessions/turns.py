@@ -1,8 +1,10 @@
 """Turns: a message to an agent streams through its instance at that moment and is recorded with its usage,
-prices and cost; cancelling, and recording turns a stopped server left open.
+prices and cost; cancelling.
 
 The upstream exchange runs in the service's task group, apart from the request: the request only relays its
-deltas. A client that goes away cancels the turn (recorded as `TurnCancelled` with the partial text).
+deltas. A client that goes away cancels the turn (recorded as `TurnCancelled` with the partial text). A turn is
+leased to this replica while it runs (`leases.py`); its end is appended under the turn's one end id, so when
+another replica closed it first (its lease expired) the end here is a duplicate, and the client is told.
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ from backend.sessions.events import (
     TurnCompleted,
     TurnEnded,
     TurnFailed,
-    TurnInterrupted,
     TurnStarted,
+    turn_end_id,
 )
 from backend.sessions.pricing import PriceInForce, Tokens, cost_of, price_in_force
 from backend.sessions.schemas import MAX_TEXT, SendMessage
@@ -167,12 +169,15 @@ async def start_turn(
             provider_id=agent.provider_id, provider_type=provider_type, model_id=agent.model_id,
             prices=price.prices, price_status=price.status,
         )
-        running = RunningTurn()
+        running = RunningTurn(started.turn_id)
         sessions.running[key] = running
         try:
+            await sessions.leases.take(started.turn_id)
             await sessions.append(session_id, [MessageAdded(agent_id=agent_id, text=command.text), started], metadata)
         except BaseException:
             sessions.running.pop(key, None)
+            with anyio.CancelScope(shield=True):
+                await sessions.leases.release(started.turn_id)
             raise
     send, receive = anyio.create_memory_object_stream[bytes](math.inf)
     plan = TurnPlan(session_id, started, connection, messages, max_tokens, agent.reasoning_effort, metadata)
@@ -257,18 +262,33 @@ def _relay(send: MemoryObjectSendStream[bytes], frame: bytes, running: RunningTu
 async def _record_end(
     sessions: Sessions, plan: TurnPlan, progress: Progress, running: RunningTurn, send: MemoryObjectSendStream[bytes]
 ) -> None:
+    turn_id = plan.started.turn_id
     key = (plan.session_id, plan.started.agent_id)
     try:
         event = end_event(plan.started, progress)
-        await sessions.append(plan.session_id, [event], plan.metadata)
-        running.out = turn_out(event)
+        stored = await sessions.append(plan.session_id, [event], plan.metadata, event_ids=[turn_end_id(turn_id)])
+        running.out = await _end_lost(sessions, plan) if stored.duplicate else turn_out(event)
         _relay(send, sse("turn", msgspec.json.encode(running.out)), running)
+        await sessions.leases.release(turn_id)
     except Exception:
-        log.exception("turn %s could not be recorded", plan.started.turn_id)
+        log.exception("turn %s could not be recorded", turn_id)
     finally:
         sessions.running.pop(key, None)
         running.ended.set()
         send.close()
+
+
+async def _end_lost(sessions: Sessions, plan: TurnPlan) -> TurnOut:
+    """The turn as the log holds it, when another replica recorded its end first (its lease here had expired)."""
+    turn_id = plan.started.turn_id
+    log.warning("turn %s was closed by another replica before it ended here: its answer is not recorded", turn_id)
+    turns = await sessions.view.turns(sessions.store, plan.session_id)
+    recorded = next((turn for turn in turns if turn.turn_id == turn_id), None)
+    if recorded is None:
+        raise LookupError(f"the end of turn {turn_id} is stored but not in the session view")
+    return msgspec.structs.replace(recorded, message=(
+        "another replica recorded this turn as interrupted while it ran here (its lease had expired): "
+        "the answer streamed here was not recorded"))
 
 
 def end_event(started: TurnStarted, progress: Progress) -> TurnEnded:
@@ -304,14 +324,3 @@ async def cancel_turn(sessions: Sessions, session_id: str, agent_id: str) -> Tur
     if running.out is None:
         raise Conflict("the turn ended but could not be recorded")
     return running.out
-
-
-async def record_interrupted(sessions: Sessions, metadata: Metadata) -> int:
-    """At start-up: `TurnInterrupted` for each turn a stopped server left open; answers how many."""
-    count = 0
-    for row in await sessions.view.with_open_turns(sessions.store):
-        events = [TurnInterrupted(agent_id=agent_id, turn_id=started.turn_id) for agent_id, started in row.open_turns.items()]
-        if events:
-            await sessions.append(row.session.id, events, metadata)
-            count += len(events)
-    return count

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import datetime
 from functools import partial
 from typing import TypeVar
@@ -20,6 +20,7 @@ from events.errors import StoreClosed
 from events.event import AppendResult, Event, Metadata, StoredEvent
 from events.open import shown_location
 from events.planning import AppendRequest, encode_events
+from events.postgres.locks import LOCK_POOL_SIZE, AdvisoryLocks
 from events.postgres.schema import channel_name, prepare_schema
 from events.postgres.transaction import PostgresTransaction, numbered_once
 from events.postgres.writer import PostgresWriter
@@ -69,6 +70,7 @@ class PostgresEventStore:
         self._listener: asyncpg.Connection | None = None
         self._listening = False
         self._listen_lock = asyncio.Lock()
+        self._locks: AdvisoryLocks | None = None
         self._inline_views = tuple(inline_views)
         self._poll_interval = poll_interval
         self._committed = anyio.Event()
@@ -97,6 +99,9 @@ class PostgresEventStore:
             stack.push_async_callback(pool.close)
             queue = WriterQueue()
             store = cls(url, schema, registry, queue, pool, inline_views, poll_interval)
+            lock_pool = await asyncpg.create_pool(url, min_size=0, max_size=LOCK_POOL_SIZE)
+            stack.push_async_callback(lock_pool.close)
+            store._locks = AdvisoryLocks(lock_pool)
             writer = PostgresWriter(writer_conn, partial(asyncpg.connect, url), queue, inline_views,
                                     channel_name(schema), store._wake_subscribers)
             store._writer = writer
@@ -300,6 +305,12 @@ class PostgresEventStore:
     async def fetch(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         """A read-only query (`?` placeholders), for views reading their own tables."""
         return [tuple(record) for record in await self._pool.fetch(numbered_once(sql), *params)]
+
+    def lock(self, name: str) -> AbstractAsyncContextManager[None]:
+        """A session advisory lock on `name`, held across every process on this database for the block."""
+        if self._locks is None:
+            raise StoreClosed(f"the event store {self.location} is not open")
+        return self._locks.hold(name)
 
     async def _submit(self, item: WriterItem) -> None:
         if self._closed:

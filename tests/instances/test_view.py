@@ -85,6 +85,29 @@ async def test_list_cache_follows_every_change(services: Services) -> None:
     assert await instances.view.list_bytes(services.store) == b"[]"
 
 
+async def test_list_cache_follows_changes_another_process_commits(services: Services, settings: Settings) -> None:
+    """A second set of services on the same log stands for another replica: its appends never pass through this
+    process's view object, yet this process's cached list follows each of them."""
+    view = services.instances.view
+    assert await view.list_bytes(services.store) == b"[]"
+    async with open_services(settings, serving=False) as other:
+        created = await create_instance(other.instances, CreateInstance(name="Elsewhere", provider_id="openai"), USER)
+        assert b'"name":"Elsewhere"' in await view.list_bytes(services.store)
+        await update_instance(other.instances, created.id, UpdateInstance(name="Renamed"), USER, None)
+        assert b'"name":"Renamed"' in await view.list_bytes(services.store)
+        await delete_instance(other.instances, created.id, USER, None)
+        assert await view.list_bytes(services.store) == b"[]"
+
+
+async def test_an_unchanged_list_is_served_from_memory(services: Services) -> None:
+    view = services.instances.view
+    await create_instance(services.instances, CreateInstance(name="A", provider_id="openai"), USER)
+    first = await view.list_bytes(services.store)
+    other = ViewRebuilt(view="v", from_version=0, to_version=1, events=0, milliseconds=0.0)
+    await services.store.append(SERVICE_STREAM, [other], metadata=USER)  # the log moved, but no instance changed
+    assert await view.list_bytes(services.store) is first
+
+
 async def test_list_holds_a_thousand_instances_in_name_order(client: Client) -> None:
     """Speed is measured by bench/instances.py; this checks what the list answers."""
     for number in range(1000):

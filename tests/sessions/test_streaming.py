@@ -1,4 +1,5 @@
-"""Turns over a real port: cancelling, one turn at a time per agent, a client going away, a server stopping."""
+"""Turns over a real port: cancelling, one turn at a time per agent, a client going away, a server stopping, a
+turn another replica closed meanwhile."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 
 import anyio
@@ -14,7 +16,10 @@ import httpx
 import pytest
 import websockets
 
+from backend.services import open_services
+from backend.sessions.leases import LeaseTiming, TurnLeases, sweep
 from backend.settings import Settings
+from events import Metadata
 from tests.api.conftest import free_port, serving
 from tests.conftest import api_client
 from tests.sessions.conftest import (
@@ -87,6 +92,29 @@ async def test_a_client_going_away_cancels_the_turn(settings: Settings, upstream
                 with anyio.fail_after(10):
                     types = [json.loads(await live.recv())["type"] for _ in range(3)]
             assert types == ["MessageAdded", "TurnStarted", "TurnCancelled"]
+
+
+async def test_a_turn_another_replica_closed_tells_its_client_its_end_was_not_recorded(
+    settings: Settings, upstream: UpstreamServer
+) -> None:
+    with serving(settings) as base:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+            session_id, agent_id = await stalled_session(http, upstream)
+            url = f"/api/v1/sessions/{session_id}/agents/{agent_id}"
+            async with http.stream("POST", f"{url}/messages", json={"text": "hi"}) as response:
+                lines = response.aiter_lines()
+                await first_delta(lines)
+                async with open_services(settings, serving=False) as other:  # a replica whose clock is past the lease
+                    later = TurnLeases(other.store, LeaseTiming(), "other", clock=lambda: time.time() + 60)
+                    assert await sweep(later, other.sessions.view, Metadata(actor="system")) == 1
+                cancelled = ok(await http.post(f"{url}/cancel"))
+                assert cancelled["outcome"] == "interrupted"
+                assert "another replica" in str(cancelled["message"])
+                ending = await rest_of(lines)
+            assert '"outcome":"interrupted"' in ending and "another replica" in ending
+            assert (await event_types(http, session_id))[-2:] == ["TurnStarted", "TurnInterrupted"]
+            upstream.scenario.behaviour = "ok"
+            assert (await send(http, session_id, agent_id, "after")).turn["outcome"] == "completed"
 
 
 def start_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:

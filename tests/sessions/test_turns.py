@@ -246,7 +246,7 @@ async def test_the_reasoning_level_attempts_and_finish_reason_reach_the_record(
 async def test_frames_waiting_together_go_to_the_client_in_one_write() -> None:
     """On a busy server several tokens arrive in one read from the upstream; each write costs a system call."""
     send, receive = anyio.create_memory_object_stream[bytes](math.inf)
-    body = relay(receive, RunningTurn())
+    body = relay(receive, RunningTurn("t1"))
     send.send_nowait(b"event: delta\n\n")
     assert await anext(body) == b"event: delta\n\n"  # a frame alone goes at once
     for text in (b"one", b"two", b"three"):
