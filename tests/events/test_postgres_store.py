@@ -14,7 +14,7 @@ import pytest
 
 from events import EventRegistry, EventStore, InlineView, NotAnEventStore, StoredEvent
 from events.postgres.store import PostgresEventStore
-from tests.events.bank import Opened, bank_registry
+from tests.events.bank import Deposited, Opened, bank_registry
 from tests.events.conformance import ALICE, EventStoreConformance
 
 REPO = Path(__file__).resolve().parents[2]
@@ -222,6 +222,21 @@ class TestPostgresEventStore(EventStoreConformance):
             assert (await store.verify()).first_bad_position == 2
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
             await self.update_directly(1)
+
+    @pytest.mark.anyio
+    async def test_the_writer_connects_again_when_its_connection_is_lost(self) -> None:
+        async with PostgresEventStore.open(self.url, registry=bank_registry()) as store:
+            await store.append("acct-1", [Opened(owner="Ann")], metadata=ALICE)
+            writer = store._writer
+            assert writer is not None
+            async with self._raw() as conn:
+                assert await conn.fetchval("SELECT pg_terminate_backend($1)", writer.conn.get_server_pid())
+            result = await store.append("acct-1", [Deposited(amount=1)], metadata=ALICE, expected_version=1)
+            again = await store.append("acct-2", [Opened(owner="Bo")], metadata=ALICE)
+            report = await store.verify()
+        assert (result.first_position, result.stream_version) == (2, 2)
+        assert again.first_position == 3
+        assert report.ok and report.checked == 3
 
     @pytest.mark.anyio
     async def test_the_location_is_the_url_without_its_password(self) -> None:
