@@ -214,7 +214,15 @@ READS_A_LOG = ("events", "verify", "vault", "views", "backup", "instances", "cat
 
 def _refusal(command: str, settings: Settings) -> str | None:
     """Why the command cannot start on this data folder, in one line, or None."""
-    path = settings.database_path
+    refusal = None if settings.shared_database else _file_refusal(command, settings.database_path)
+    if refusal is None and command in ("run", "api"):
+        return asyncio.run(unprotected_reason(settings))
+    return refusal
+
+
+def _file_refusal(command: str, path: Path) -> str | None:
+    """Why the SQLite file at `path` cannot serve the command (a log in a database, SWITCHBOARD_DATABASE_URL, has
+    no file: its store checks its schema as it opens)."""
     if command in READS_A_LOG and not path.exists():
         return f"no event log at {path} (set SWITCHBOARD_DATA_DIR)"
     if command == "restore":
@@ -223,8 +231,6 @@ def _refusal(command: str, settings: Settings) -> str | None:
         check_file(path)
     except NotAnEventStore as error:
         return f"{error}; it was left untouched"
-    if command in ("run", "api"):
-        return asyncio.run(unprotected_reason(settings))
     return None
 
 
