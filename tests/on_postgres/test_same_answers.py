@@ -211,3 +211,15 @@ async def test_views_check_finds_every_view_equal_to_a_replay_and_the_references
     references = await stores.postgres.store.fetch(query)
     assert references == await stores.sqlite.store.fetch(query)
     assert ("alpha", 1) in references and ("gamma", 9) in references
+
+
+async def test_a_text_longer_than_a_tsvector_holds_is_indexed_by_its_first_words(postgres_settings: Settings) -> None:
+    many = " ".join(f"w{number:07d}" for number in range(110_000))  # 1 MB of words no two alike
+    async with open_services(postgres_settings, serving=False) as services:
+        await services.store.append("team-long", [started(f"opening {many} closing")], metadata=Metadata(actor="ann"))
+        await services.store.append("team-long", [started("after")], metadata=Metadata(actor="ann"))
+        found = {word: [position for position, _ in await walk(services, AuditFilter(q=word), "oldest")]
+                 for word in ("opening", "w0000001", "after")}
+        assert services.store.followers.failures() == []
+        assert found == {"opening": [1], "w0000001": [1], "after": [2]}
+        assert await walk(services, AuditFilter(q="closing"), "oldest") == []  # past what is indexed
