@@ -1,6 +1,7 @@
 """Three `switchboard api` processes on one PostgreSQL schema: a change made through one reaches a live feed on
 another within a second, a token issued through one works on another, and a turn whose replica is killed is
-closed as interrupted by a surviving replica, once."""
+closed as interrupted by a surviving replica, once (a Stop asked through another replica meanwhile does not stop
+it)."""
 
 from __future__ import annotations
 
@@ -14,34 +15,21 @@ import httpx
 import pytest
 import websockets
 
-from tests.api.conftest import free_port
-from tests.reliability.live_api import LiveApi, server_environment
+from tests.reliability.live_api import LiveApi
+from tests.replicas.conftest import LEASE_S, SWEEP_S, running_replicas
 from tests.sessions.conftest import first_agent, instance, ok, session
 from tests.sessions.test_streaming import first_delta, stalled_session
 from tests.upstreams import UpstreamServer
 
 pytestmark = pytest.mark.anyio
-MASTER = "replicas-share-this-master-secret"
-LEASE_S, SWEEP_S = 2.0, 0.5
 FEED_LIMIT_S = 1.0
+STOP_WAIT_S = 0.5  # a Stop through B for the turn of a killed A: answered 202 well before A's lease runs out
 
 
 @pytest.fixture
 def replicas(tmp_path: Path, postgres_url: str) -> Iterator[list[LiveApi]]:
-    apis = [
-        LiveApi(server_environment(
-            tmp_path / name, free_port(), SWITCHBOARD_DATABASE_URL=postgres_url, SWITCHBOARD_MASTER_KEY=MASTER,
-            SWITCHBOARD_TURN_LEASE_S=str(LEASE_S), SWITCHBOARD_TURN_SWEEP_S=str(SWEEP_S),
-        ), tmp_path / f"{name}.log")
-        for name in "abc"
-    ]
-    try:
-        for api in apis:
-            api.start()
+    with running_replicas(tmp_path, postgres_url, "abc", SWITCHBOARD_TURN_STOP_WAIT_S=str(STOP_WAIT_S)) as apis:
         yield apis
-    finally:
-        for api in apis:
-            api.stop()
 
 
 async def next_of(live: websockets.ClientConnection, wanted: str, limit_s: float) -> dict[str, object]:
@@ -106,6 +94,8 @@ async def test_three_replicas_share_one_log(replicas: list[LiveApi], upstream: U
                 await first_delta(response.aiter_lines())
                 a.kill()
                 killed = time.perf_counter()
+            stop = await via_b.post(f"/api/v1/sessions/{session_id}/agents/{agent_id}/cancel")
+            assert stop.status_code == 202 or stop.json()["outcome"] == "interrupted", stop.text
             await next_of(live, "TurnStarted", 5)
             frame = await next_of(live, "TurnInterrupted", LEASE_S + 4 * SWEEP_S + 5)
             print(f"turn on killed A interrupted by B or C after {time.perf_counter() - killed:.2f} s (lease {LEASE_S} s)")
@@ -115,5 +105,6 @@ async def test_three_replicas_share_one_log(replicas: list[LiveApi], upstream: U
         listed = events if isinstance(events, list) else events["events"]
         types = [event["type"] for event in listed]  # type: ignore[index, union-attr]
         assert types.count("TurnInterrupted") == 1 and types[-1] == "TurnInterrupted"
+        assert "TurnStopRequested" in types and "TurnCancelled" not in types
         agent = ok(await via_b.get(f"/api/v1/sessions/{session_id}"))["agents"][0]  # type: ignore[index]
         assert agent["status"] == "ready"
