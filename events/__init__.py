@@ -28,6 +28,10 @@ Details beyond the agreed API:
 - `followers` (`FollowerHealth`) lists the catch-up views, and the followers that report there, which stopped
   on an error.
 - The store runs on asyncio (aiosqlite needs it).
+- `events.postgres.store.PostgresEventStore.open(url, ...)` is the same log in a PostgreSQL schema (the URL's
+  `search_path`, else `public`) shared by several processes; import it from there (it loads asyncpg), or open
+  either backend by location with `events.open.open_event_store`. Appends from all processes take turns on the
+  one-row `event_log_head`; subscribers are woken across processes by LISTEN/NOTIFY.
 """
 
 from events.chain import VerifyReport
