@@ -48,7 +48,8 @@ class Shown:
 class Findings:
     """What the checks after each start found, over the whole run."""
 
-    lost: set[tuple[str, ...]] = field(default_factory=set)  # request ids of acknowledged writes missing from the log
+    lost: dict[tuple[str, ...], str] = field(default_factory=dict)
+    """Acknowledged writes missing from the log, by their request ids: what they were, and what the log holds."""
     problems: set[str] = field(default_factory=set)  # each told once, however many checks found it
     in_flight: Counter[str] = field(default_factory=Counter)  # how the turns no frame came for were closed
     open_at_kill: Counter[str] = field(default_factory=Counter)  # how the turns open in the log at a kill were closed
@@ -102,7 +103,7 @@ def _check_acknowledged(events: list[LoggedEvent], ledger: Ledger, findings: Fin
     for ack in ledger.acks:
         logged = [event for request_id in ack.request_ids for event in by_request.get(request_id, [])]
         if not all(any(need.met_by(event.type, event.data) for event in logged) for need in ack.needs):
-            findings.lost.add(ack.request_ids)
+            findings.lost[ack.request_ids] = f"{ack.what}: logged {[(event.type, event.data) for event in logged]}"
 
 
 def _check_client_turns(events: list[LoggedEvent], ledger: Ledger, sessions: list[dict], findings: Findings) -> None:

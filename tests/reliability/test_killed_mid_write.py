@@ -99,7 +99,7 @@ async def test_acknowledged_writes_survive_the_server_being_killed_mid_write(
     record_property("summary", summary)  # shown at the end of a run that captures output (tests/reliability/conftest.py)
     assert not ledger.faults, f"seed {seed}: {ledger.faults[:10]}"
     assert not findings.problems, f"seed {seed}: {sorted(findings.problems)[:20]}"
-    assert len(findings.lost) == 0, f"seed {seed}: {sorted(findings.lost)[:20]}"
+    assert len(findings.lost) == 0, f"seed {seed}: {sorted(findings.lost.items())[:20]}"
     assert set(findings.open_at_kill) == {"TurnInterrupted"}, f"seed {seed}: {dict(findings.open_at_kill)}"
     assert "Traceback" not in api.log.read_text(), f"seed {seed}: see {api.log}"
 

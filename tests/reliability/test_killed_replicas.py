@@ -28,6 +28,7 @@ from pathlib import Path
 
 import anyio
 import asyncpg
+import httpx
 import pytest
 
 from tests.api.conftest import free_port
@@ -116,8 +117,9 @@ async def test_acknowledged_writes_survive_replicas_being_killed_one_at_a_time(
             servers.down.clear()
             restart_s = time.monotonic() - started
             await _settled(db, findings)
-            shown = await shown_by(replicas[(replica + 1) % REPLICAS].base, token)
+            shown = await shown_by(replicas[replica].base, token)
             await check_after_start(replicas[replica].env, shown, clients, ledger, findings)
+            await _check_replicas_agree(replicas, token, shown, findings)
             _check_turns_ended_once(shown.events, findings)
             _check_closed_by_survivors(shown.events, kill, findings)
             kept_blobs = await _check_blobs(db, shown, findings)
@@ -145,7 +147,7 @@ async def test_acknowledged_writes_survive_replicas_being_killed_one_at_a_time(
     record_property("summary", summary)
     assert not ledger.faults, f"seed {seed}: {ledger.faults[:10]}"
     assert not findings.problems, f"seed {seed}: {sorted(findings.problems)[:20]}"
-    assert len(findings.lost) == 0, f"seed {seed}: {sorted(findings.lost)[:20]}"
+    assert len(findings.lost) == 0, f"seed {seed}: {sorted(findings.lost.items())[:20]}"
     assert set(findings.open_at_kill) <= {"TurnInterrupted"}, f"seed {seed}: {dict(findings.open_at_kill)}"
     assert kept_blobs <= ledger.unanswered, f"seed {seed}: {kept_blobs} blobs the log never recorded"
     for api in replicas:
@@ -216,6 +218,20 @@ async def _settled(db: asyncpg.Connection, findings: Findings) -> None:
             return
         await anyio.sleep(POLL_S)  # polling the log for the replicas' cancellations
     findings.problems.add(f"turns still open {SETTLE_LIMIT_S} s after the clients stopped: {[row[0] for row in rows]}")
+
+
+async def _check_replicas_agree(replicas: list[LiveApi], token: str, shown: Shown, findings: Findings) -> None:
+    """Every replica lists the instances the restarted one does, by the same names and key versions."""
+    for api in replicas:
+        async with httpx.AsyncClient(base_url=api.base, headers={"Authorization": f"Bearer {token}"}) as http:
+            listed = {item["id"]: item for item in (await http.get("/api/v1/instances")).json()}
+        if _names_and_keys(listed) != _names_and_keys(shown.instances):
+            findings.problems.add(f"{api.base} lists other instances than the restarted replica")
+
+
+def _names_and_keys(instances: dict[str, dict]) -> dict[str, tuple[str, int]]:
+    return {instance_id: (item["name"], (item["credential"] or {}).get("version", 0))
+            for instance_id, item in instances.items()}
 
 
 def _check_turns_ended_once(events: list[LoggedEvent], findings: Findings) -> None:
