@@ -72,6 +72,7 @@ class Kill:
     replica: int
     turn_ids: list[str] = field(default_factory=list)
     closed_s: float | None = None
+    connections: int = 0  # open on the PostgreSQL server (by every client of it) just before the kill
 
 
 @pytest.fixture
@@ -124,13 +125,17 @@ async def test_acknowledged_writes_survive_replicas_being_killed_one_at_a_time(
             _check_closed_by_survivors(shown.events, kill, findings)
             kept_blobs = await _check_blobs(db, shown, findings)
             closed = "not within the limit" if kill.closed_s is None else f"in {kill.closed_s:.2f} s"
-            print(f"kill {number}: replica {'abc'[replica]} after {delay:.2f} s, {len(kill.turn_ids)} of its turns open, "
+            print(f"kill {number}: replica {'abc'[replica]} after {delay:.2f} s ({kill.connections} connections on the "
+                  f"server), {len(kill.turn_ids)} of its turns open, "
                   f"closed by the others {closed}; restarted in {restart_s:.1f} s, checked in "
                   f"{time.monotonic() - started - restart_s:.1f} s; {len(ledger.acks)} acknowledged writes so far, "
                   f"{len(findings.lost)} lost, {len(findings.problems)} problems")
     finally:
         await db.close()
     kinds = Counter(ack.what for ack in ledger.acks)
+    at_kills = {turn_id for kill in kills for turn_id in kill.turn_ids}
+    while_running = sum(1 for event in shown.events if event.type == "TurnInterrupted"
+                        and str(event.data["turn_id"]) not in at_kills)
     times = [kill.closed_s for kill in kills if kill.turn_ids and kill.closed_s is not None]
     summary = (
         f"seed {seed}: replicas {REPLICAS}, kills {KILLS} (replicas {''.join('abc'[kill.replica] for kill in kills)}), "
@@ -141,7 +146,9 @@ async def test_acknowledged_writes_survive_replicas_being_killed_one_at_a_time(
         f"closed as {dict(findings.open_at_kill)} by the survivors in at most "
         f"{max(times, default=0.0):.2f} s (lease {LEASE_S} s, sweep {SWEEP_S} s); without a frame: closed as "
         f"{dict(findings.in_flight)}; the client gone: closed as {dict(findings.left)}; TurnInterrupted written "
-        f"{findings.interrupted}; blobs the log never recorded, kept until settled: {kept_blobs}"
+        f"{findings.interrupted} ({while_running} of turns not open at a kill: their lease lapsed, or their start was "
+        f"committed as the replica died); most connections on the server at a kill "
+        f"{max(kill.connections for kill in kills)}; blobs the log never recorded, kept until settled: {kept_blobs}"
     )
     print(summary)
     record_property("summary", summary)
@@ -164,6 +171,7 @@ async def _run_and_kill(
         for client in clients:
             tasks.start_soon(client.run)
         await anyio.sleep(delay)  # the moment of the kill is the experiment: nothing waits on it
+        kill.connections = int(await db.fetchval("SELECT count(*) FROM pg_stat_activity"))
         servers.down.add(victim.base)
         pid = victim.pid
         victim.kill()
