@@ -96,12 +96,14 @@ async def _check_log(env: dict[str, str], events: list[LoggedEvent], findings: F
 
 
 def _check_acknowledged(events: list[LoggedEvent], ledger: Ledger, findings: Findings) -> None:
-    """Each acknowledged write's events are in the log under its request id."""
+    """Each acknowledged write's events are in the log under its request id (or anywhere, for a turn's end another
+    replica recorded)."""
     by_request: dict[str, list[LoggedEvent]] = defaultdict(list)
     for event in events:
         by_request[event.request_id].append(event)
     for ack in ledger.acks:
-        logged = [event for request_id in ack.request_ids for event in by_request.get(request_id, [])]
+        logged = events if ack.anywhere else [event for request_id in ack.request_ids
+                                              for event in by_request.get(request_id, [])]
         if not all(any(need.met_by(event.type, event.data) for event in logged) for need in ack.needs):
             findings.lost[ack.request_ids] = f"{ack.what}: logged {[(event.type, event.data) for event in logged]}"
 

@@ -56,6 +56,7 @@ class Ack:
     what: str
     request_ids: tuple[str, ...]
     needs: tuple[Need, ...]
+    anywhere: bool = False  # met by events under any request id: a turn's end recorded by another replica's sweep
 
 
 @dataclass
@@ -295,7 +296,7 @@ class Client:
                     return
                 if event == "turn":
                     ended = json.loads(data)
-                    self._ack("turn ended", rid, need(END_TYPE_OF[ended["outcome"]], turn_id=ended["turn_id"]))
+                    self._ack_end(rid, ended["outcome"], need(END_TYPE_OF[ended["outcome"]], turn_id=ended["turn_id"]))
                     turn.outcome = ended["outcome"]
 
     async def _delete(self, http: httpx.AsyncClient, instance: Owned) -> None:
@@ -318,6 +319,14 @@ class Client:
 
     def _ack(self, what: str, request_id: str, *needs: Need) -> None:
         self.ledger.acks.append(Ack(what, (request_id,), needs))
+
+    def _ack_end(self, request_id: str, outcome: str, end: Need) -> None:
+        """A turn told `interrupted` was closed by another replica's sweep while it ran here (its lease had lapsed):
+        its end is that sweep's, under no request of the client's."""
+        if outcome == "interrupted":
+            self.ledger.acks.append(Ack("turn ended as interrupted by another replica", (request_id,), (end,), True))
+        else:
+            self._ack("turn ended", request_id, end)
 
 
 @cache
