@@ -105,7 +105,8 @@ def _check_acknowledged(events: list[LoggedEvent], ledger: Ledger, findings: Fin
         logged = events if ack.anywhere else [event for request_id in ack.request_ids
                                               for event in by_request.get(request_id, [])]
         if not all(any(need.met_by(event.type, event.data) for event in logged) for need in ack.needs):
-            findings.lost[ack.request_ids] = f"{ack.what}: logged {[(event.type, event.data) for event in logged]}"
+            wanted = [sorted(need.types) for need in ack.needs]
+            findings.lost[ack.request_ids] = f"{ack.what}, {wanted}: logged {[(event.type, event.data) for event in logged]}"
 
 
 def _check_client_turns(events: list[LoggedEvent], ledger: Ledger, sessions: list[dict], findings: Findings) -> None:
