@@ -29,6 +29,7 @@ from backend.instances.vault_upgrade import upgrade_vault
 from backend.sessions import EVENT_TYPES as SESSION_EVENTS
 from backend.sessions import SessionListView, Sessions
 from backend.sessions.leases import LeaseTiming, TurnLeases, keep_leases, replica_name, sweep
+from backend.sessions.stops import follow_stop_requests
 from backend.settings import Settings
 from events import EventRegistry, EventStore, Metadata
 from events.open import open_event_store
@@ -195,13 +196,14 @@ async def open_services(settings: Settings, *, serving: bool = True) -> AsyncIte
                 await _prepare_to_serve(settings, vault, tokens, instances)
             async with anyio.create_task_group() as tasks:
                 search = SearchIndex(store, tasks)
-                sessions = Sessions(session_list, instances, tasks, turn_clients, leases)
+                sessions = Sessions(session_list, instances, tasks, turn_clients, leases, settings.turn_stop_wait_s)
                 services = Services(settings, registry, store, http, catalog, instances, sessions, tokens, search)
                 if serving:
                     search.start()  # indexes what the log gained since the last start, alongside serving
                     # alone on its log, a starting process interrupts every open turn; replicas wait for leases to expire
                     await sweep(leases, session_list, SYSTEM, everything=not settings.shared_database)
                     tasks.start_soon(keep_leases, leases, session_list, SYSTEM, sessions.running_turn_ids)
+                    tasks.start_soon(follow_stop_requests, sessions)
                     started = ServiceStarted(version=services.version, data_dir=str(settings.data_dir))
                     await store.append(SERVICE_STREAM, [started], metadata=SYSTEM)
                 try:

@@ -46,6 +46,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How long a replica's claim on a turn it runs lasts unrenewed, before another replica may interrupt it."""
     turn_sweep_s: float = 5.0
     """How often each replica renews its turn leases and looks for open turns whose lease expired."""
+    turn_stop_wait_s: float = 5.0
+    """How long a Stop sent to a replica that does not run the turn waits for the turn's end before answering 202."""
 
     def __post_init__(self) -> None:
         if not self.allowed_origins:
@@ -112,6 +114,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             database_url=secret_setting(env.get("SWITCHBOARD_DATABASE_URL")),
             turn_lease_s=float(env.get("SWITCHBOARD_TURN_LEASE_S", "15")),
             turn_sweep_s=float(env.get("SWITCHBOARD_TURN_SWEEP_S", "5")),
+            turn_stop_wait_s=float(env.get("SWITCHBOARD_TURN_STOP_WAIT_S", "5")),
         )
 
 

@@ -76,10 +76,19 @@ def naming_since() -> str:
         CredentialVerificationFailed,
         EndpointConfirmed,
     )
-    from backend.sessions.events import MessageAdded, TurnCancelled, TurnCompleted, TurnFailed, TurnInterrupted, TurnStarted
+    from backend.sessions.events import (
+        MessageAdded,
+        TurnCancelled,
+        TurnCompleted,
+        TurnFailed,
+        TurnInterrupted,
+        TurnStarted,
+        TurnStopRequested,
+    )
 
     nameless = (
-        MessageAdded, TurnStarted, TurnCompleted, TurnFailed, TurnCancelled, TurnInterrupted, ConnectionTested,
+        MessageAdded, TurnStarted, TurnCompleted, TurnFailed, TurnCancelled, TurnStopRequested, TurnInterrupted,
+        ConnectionTested,
         CredentialSet, CredentialRotated, CredentialRemoved, EndpointConfirmed, CredentialVerificationFailed,
     )
     types = ", ".join(f"'{kind.__name__}'" for kind in nameless)

@@ -198,7 +198,7 @@ async def every_match(
     """Every matching event up to the log's head when asked, as readers see it (`event_out`), a page at a time in
     `order`; the next page is read while the caller has this one, so two pages at most are in memory.
 
-    SQLite writes each page's rows as EventOuts (EVENT_OUT_JSON) for one decode call, and only the summaries and
+    The database writes each page's rows as EventOuts (EVENT_OUT_JSON) for one decode call, and only the summaries and
     withheld fields are made here.
     """
     await _ready(search, wanted)
@@ -215,7 +215,7 @@ async def every_match(
                 after = page.last_position
             reading = _read_ahead(store, wanted, after, before, page_size, newest) if page.count == page_size else None
             if reading is not None:
-                await anyio.sleep(PREFETCH_HEAD_START)  # the reader thread gets into SQLite before this page is shaped
+                await anyio.sleep(PREFETCH_HEAD_START)  # the read gets into the database before this page is shaped
             rows = shape(page.decode_as(EVENT_OUT_PAGE), registry, names)
             if rows:
                 yield rows[::-1] if newest else rows

@@ -124,8 +124,17 @@ def _as_written(text: str) -> str:
     return text
 
 
+INDEXED_CHARACTERS = 100_000
+"""How much of an event's words PostgreSQL indexes: a tsvector holds at most 1 MB and places words up to the
+16,383rd, and a message may be 1,000,000 characters. The type, stream and actor come first, so only the end of a
+long text goes unsearched."""
+
+
 def _as_words(text: str) -> str:
-    return " ".join(words(text))
+    joined = " ".join(words(text))
+    if len(joined) <= INDEXED_CHARACTERS:
+        return joined
+    return joined[: INDEXED_CHARACTERS + 1].rpartition(" ")[0]  # whole words only
 
 
 _BODIES = {SQLITE.name: _as_written, POSTGRESQL.name: _as_words}

@@ -220,11 +220,17 @@ READS_A_LOG = (
 
 def _refusal(command: str, settings: Settings) -> str | None:
     """Why the command cannot start on this data folder, in one line, or None."""
-    path = settings.database_path
-    if settings.shared_database:  # the store names a foreign or newer database schema itself when it opens
-        if command in ("backup", "restore"):
-            return f"{command} copies a data folder's SQLite log; a PostgreSQL log is backed up with pg_dump"
-        return asyncio.run(unprotected_reason(settings)) if command in ("run", "api") else None
+    if settings.shared_database and command in ("backup", "restore"):
+        return f"{command} copies a data folder's SQLite log; a PostgreSQL log is backed up with pg_dump"
+    refusal = None if settings.shared_database else _file_refusal(command, settings.database_path)
+    if refusal is None and command in ("run", "api"):
+        return asyncio.run(unprotected_reason(settings))
+    return refusal
+
+
+def _file_refusal(command: str, path: Path) -> str | None:
+    """Why the SQLite file at `path` cannot serve the command (a log in a database, SWITCHBOARD_DATABASE_URL, has
+    no file: its store checks its schema as it opens)."""
     if command in READS_A_LOG and not path.exists():
         return f"no event log at {path} (set SWITCHBOARD_DATA_DIR)"
     if command == "restore":
@@ -233,8 +239,6 @@ def _refusal(command: str, settings: Settings) -> str | None:
         check_file(path)
     except NotAnEventStore as error:
         return f"{error}; it was left untouched"
-    if command in ("run", "api"):
-        return asyncio.run(unprotected_reason(settings))
     return None
 
 

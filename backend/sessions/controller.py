@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import (
@@ -15,7 +15,7 @@ from litestar.params import (
     QueryParameter,
 )
 from litestar.response import Stream
-from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from backend.context import parse_if_match
 from backend.sessions.commands import (
@@ -31,6 +31,7 @@ from backend.sessions.schemas import (
     CreateSession,
     SendMessage,
     SessionCost,
+    StopRequested,
     TurnFrame,
     UpdateAgent,
     UpdateSession,
@@ -113,9 +114,26 @@ class SessionsController(Controller):
         frames = await start_turn(sessions, session_id, agent_id, data, metadata)
         return Stream(frames, media_type="text/event-stream", headers={"cache-control": "no-store"})
 
-    @post("/{session_id:str}/agents/{agent_id:str}/cancel", summary="Cancel the agent's running turn", status_code=HTTP_200_OK)
-    async def cancel(self, sessions: SessionsDep, session_id: SessionId, agent_id: AgentId) -> TurnOut:
-        return await cancel_turn(sessions, session_id, agent_id)
+    @post(
+        "/{session_id:str}/agents/{agent_id:str}/cancel",
+        summary="Cancel the agent's running turn, on whichever replica runs it",
+        description=(
+            "200 with the turn as recorded once it has ended (`cancelled`, with the text streamed so far). A turn "
+            "that another replica runs is asked to stop through the log; 202 when that replica has not recorded its "
+            "end within `SWITCHBOARD_TURN_STOP_WAIT_S` (a replica that died does not stop it: its lease runs out and "
+            "it is interrupted). 409 when no turn is in progress."
+        ),
+        status_code=HTTP_200_OK,
+        responses={
+            HTTP_200_OK: ResponseSpec(TurnOut, description="The turn as recorded"),
+            HTTP_202_ACCEPTED: ResponseSpec(StopRequested, description="Stop requested from the replica running it"),
+        },
+    )
+    async def cancel(
+        self, sessions: SessionsDep, session_id: SessionId, agent_id: AgentId, metadata: RequestMetadata
+    ) -> Response[TurnOut | StopRequested]:
+        answer = await cancel_turn(sessions, session_id, agent_id, metadata)
+        return Response(answer, status_code=HTTP_202_ACCEPTED if isinstance(answer, StopRequested) else HTTP_200_OK)
 
     @get("/{session_id:str}/cost", summary="What the session cost, beside its cost at today's catalog prices")
     async def cost(

@@ -20,6 +20,7 @@ STREAM_PREFIX = "session-"
 
 
 TURN_END_NAMESPACE = uuid.UUID("0d6f3b52-7a41-4c8e-b1f9-2e5c8a7d4f60")
+TURN_STOP_NAMESPACE = uuid.UUID("5b2e9c14-83d7-4f0a-9e61-c47a1d2b8f35")
 
 
 def stream_of(session_id: str) -> str:
@@ -30,6 +31,11 @@ def turn_end_id(turn_id: str) -> str:
     """The one event id every end of a turn is appended under (completed, failed, cancelled or interrupted), so
     that of two replicas racing to close a turn only one stores its end; the other's append is a duplicate."""
     return str(uuid.uuid5(TURN_END_NAMESPACE, turn_id))
+
+
+def turn_stop_id(turn_id: str) -> str:
+    """The one event id a stop request for a turn is appended under: asking again stores nothing more."""
+    return str(uuid.uuid5(TURN_STOP_NAMESPACE, turn_id))
 
 
 class Prices(msgspec.Struct, frozen=True, kw_only=True):
@@ -203,6 +209,18 @@ class TurnCancelled(TurnEnded, frozen=True, kw_only=True):
         return f"Turn of agent {self.agent_id} on {self.model_id} stopped"
 
 
+class TurnStopRequested(Event, frozen=True, kw_only=True):
+    """Stop asked for through a replica that does not run the turn; the replica running it, following the log,
+    cancels it as a local Stop would (its end is then `TurnCancelled`). A turn whose replica died is not stopped
+    by it: its lease runs out and it is interrupted."""
+
+    agent_id: str
+    turn_id: str
+
+    def summary(self) -> str:
+        return f"Stop requested for the turn of agent {self.agent_id}"
+
+
 class TurnInterrupted(Event, frozen=True, kw_only=True):
     """Recorded for a turn whose server stopped or lost its lease (see `backend/sessions/leases.py`)."""
 
@@ -229,5 +247,6 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     TurnCompleted,
     TurnFailed,
     TurnCancelled,
+    TurnStopRequested,
     TurnInterrupted,
 )

@@ -66,6 +66,16 @@ class TurnFrame(msgspec.Struct, frozen=True, kw_only=True):
     data: str
 
 
+class StopRequested(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer (202) to a Stop for a turn another replica runs, when that replica has not recorded its end
+    within the wait: the request is in the log (`TurnStopRequested`), and the turn ends there, or, if that replica
+    died, is interrupted once its lease runs out. The transcript shows the end when it comes."""
+
+    status: Literal["stop_requested"] = "stop_requested"
+    turn_id: str
+    message: str
+
+
 class TurnCost(msgspec.Struct, frozen=True, kw_only=True):
     """One turn's recorded cost beside its cost at today's prices (None: unknown)."""
 

@@ -47,6 +47,7 @@ class Sessions:
         turns: TaskGroup,
         clients: Sequence[httpx.AsyncClient],
         leases: TurnLeases,
+        stop_wait_s: float,
     ) -> None:
         self.store = instances.store
         self.view = view
@@ -55,6 +56,7 @@ class Sessions:
         self.turns = turns  # runs each turn's upstream exchange, apart from the request that started it
         self.clients = clients  # the turns' HTTP clients, each session's turns always on the same one
         self.leases = leases  # this replica's claim on the turns it runs
+        self.stop_wait_s = stop_wait_s  # how long a Stop for a turn another replica runs waits for its end
         self.running: dict[tuple[str, str], RunningTurn] = {}
 
     def client_for(self, session_id: str) -> httpx.AsyncClient:

@@ -44,8 +44,9 @@ from backend.sessions.events import (
     turn_end_id,
 )
 from backend.sessions.pricing import PriceInForce, Tokens, cost_of, price_in_force
-from backend.sessions.schemas import MAX_TEXT, SendMessage
+from backend.sessions.schemas import MAX_TEXT, SendMessage, StopRequested
 from backend.sessions.service import RunningTurn, Sessions, agent_of
+from backend.sessions.stops import request_stop
 from backend.sessions.view import AgentView, MessageOut, SessionView, TurnOut, turn_out
 from events import Metadata
 
@@ -282,8 +283,7 @@ async def _end_lost(sessions: Sessions, plan: TurnPlan) -> TurnOut:
     """The turn as the log holds it, when another replica recorded its end first (its lease here had expired)."""
     turn_id = plan.started.turn_id
     log.warning("turn %s was closed by another replica before it ended here: its answer is not recorded", turn_id)
-    turns = await sessions.view.turns(sessions.store, plan.session_id)
-    recorded = next((turn for turn in turns if turn.turn_id == turn_id), None)
+    recorded = await sessions.view.turn(sessions.store, plan.session_id, turn_id)
     if recorded is None:
         raise LookupError(f"the end of turn {turn_id} is stored but not in the session view")
     return msgspec.structs.replace(recorded, message=(
@@ -313,12 +313,14 @@ def end_event(started: TurnStarted, progress: Progress) -> TurnEnded:
     return msgspec.convert({**fields, "finish_reason": progress.finish_reason}, TurnCancelled)
 
 
-async def cancel_turn(sessions: Sessions, session_id: str, agent_id: str) -> TurnOut:
-    """Close the agent's upstream stream now and answer the `TurnCancelled` record."""
+async def cancel_turn(
+    sessions: Sessions, session_id: str, agent_id: str, metadata: Metadata
+) -> TurnOut | StopRequested:
+    """Close the agent's upstream stream now and answer the `TurnCancelled` record; a turn open in the log but
+    running on another replica is asked to stop through the log (`stops.py`)."""
     running = sessions.running.get((session_id, agent_id))
     if running is None:
-        agent = agent_of((await sessions.row(session_id)).session, agent_id)
-        raise Conflict(f"agent {agent.name!r} has no turn in progress")
+        return await request_stop(sessions, session_id, agent_id, metadata)
     running.scope.cancel()
     await running.ended.wait()
     if running.out is None:

@@ -358,3 +358,7 @@ class SessionListView:
         rows = await store.fetch(f"SELECT body FROM {MESSAGES} WHERE session_id = ? ORDER BY position", (session_id,))
         messages = [_message_decoder.decode(row[0]) for row in rows]
         return [message.turn for message in messages if message.turn is not None]
+
+    async def turn(self, store: EventStore, session_id: str, turn_id: str) -> TurnOut | None:
+        """One ended turn as recorded; None while it has no end."""
+        return next((turn for turn in await self.turns(store, session_id) if turn.turn_id == turn_id), None)

@@ -263,13 +263,16 @@ class PostgresWriter:
 
     async def _load_state(self, appends: list[PendingAppend], *, lock: bool = True) -> GroupState:
         """Read what deciding the group needs, in one snapshot; with `lock`, in a transaction begun by waiting for
-        the head."""
+        the head (then every id of the group is looked up, else only the callers' own)."""
         if lock:
             await self._begin()
         elif self._conn.is_closed():
             self._conn = await self._connect()
         streams = sorted({append.request.stream_id for append in appends})
-        ids = [event.event_id for append in appends if append.request.caller_ids for event in append.request.events]
+        # Fresh ids cannot be stored already, unless a group was written just before its connection was lost: the
+        # transaction that decides a group again after a failure looks for them too.
+        ids = [event.event_id for append in appends if lock or append.request.caller_ids
+               for event in append.request.events]
         rows = await self._conn.fetch(LOAD_STATE, streams, ids)
         tip = LogTip()
         versions = dict.fromkeys(streams, 0)

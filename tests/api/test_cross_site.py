@@ -17,8 +17,8 @@ from litestar.testing import AsyncTestClient
 from backend.app import MAX_REQUEST_BODY, create_app
 from backend.settings import Settings
 from backend.site_guard import SECURITY_HEADERS
-from tests.conftest import LOCAL_BASE_URL
 from tests.auth.conftest import bearer, switchboard
+from tests.conftest import LOCAL_BASE_URL
 
 pytestmark = pytest.mark.anyio
 Client = AsyncTestClient[Litestar]

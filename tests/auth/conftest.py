@@ -14,8 +14,8 @@ from litestar.testing import AsyncTestClient
 
 from backend.auth import Role
 from backend.settings import Settings
-from tests.conftest import api_client
 from tests.api.conftest import free_port, served
+from tests.conftest import api_client
 
 __all__ = ["free_port", "served"]
 

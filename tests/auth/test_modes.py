@@ -8,8 +8,8 @@ import pytest
 
 from backend.auth import AUTH_COOKIE, Role, Unprotected
 from backend.settings import Settings
-from tests.conftest import api_client
 from tests.auth.conftest import Client, bearer, issue, switchboard
+from tests.conftest import api_client
 
 pytestmark = pytest.mark.anyio
 INSTANCE = {"name": "OpenAI Dev", "provider_id": "openai"}

@@ -21,7 +21,6 @@ from backend.errors import EXCEPTION_HANDLERS
 from backend.query_guard import refuse_unknown_query_params
 from backend.settings import Settings
 from events import EventRegistry, SQLiteEventStore
-
 from tests.conftest import LOCAL_BASE_URL
 
 Client = AsyncTestClient[Litestar]

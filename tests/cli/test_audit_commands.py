@@ -19,7 +19,7 @@ from backend.audit.export import CSV_COLUMNS
 from backend.settings import Settings
 from tests.audit_query.conftest import Seeded, api, seeded, settings
 from tests.cli.test_cli import SWITCHBOARD
-from tests.cli.test_commands import cli, ok_json, table
+from tests.cli.test_commands import cli, cli_env, ok_json, table
 from tests.cli.test_verify import _read_terminal
 
 __all__ = ["api", "seeded", "settings"]
@@ -149,7 +149,7 @@ def test_bad_arguments_are_one_line_and_exit_2(
 
 def test_export_shows_a_progress_bar_on_a_terminal_only(api: httpx.Client, settings: Settings, tmp_path: Path) -> None:
     target = tmp_path / "audit.ndjson"
-    env = {**os.environ, "SWITCHBOARD_DATA_DIR": str(settings.data_dir)}
+    env = cli_env(settings)
     controller, terminal = pty.openpty()
     command = [SWITCHBOARD, "audit", "export", "--output", str(target)]
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=terminal) as process:

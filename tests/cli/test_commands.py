@@ -24,9 +24,17 @@ __all__ = ["upstream", "upstream_server"]
 pytestmark = pytest.mark.anyio
 
 
-def cli(settings: Settings, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def cli_env(settings: Settings) -> dict[str, str]:
+    """The environment of a command run on the settings' data folder, and on their database when they name one."""
     env = {**os.environ, "SWITCHBOARD_DATA_DIR": str(settings.data_dir)}
-    return subprocess.run([SWITCHBOARD, *args], env=env, input=stdin, capture_output=True, text=True, timeout=60)
+    if settings.database_url is not None:
+        env["SWITCHBOARD_DATABASE_URL"] = settings.database_url.reveal()
+    return env
+
+
+def cli(settings: Settings, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([SWITCHBOARD, *args], env=cli_env(settings), input=stdin, capture_output=True, text=True,
+                          timeout=60)
 
 
 def ok_json(result: subprocess.CompletedProcess[str]) -> object:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 import websockets
-from websockets.sync.client import connect
 from playwright.sync_api import Page, expect
+from websockets.sync.client import connect
 
 from tests.e2e.conftest import ConsoleErrors, RunningApp
 

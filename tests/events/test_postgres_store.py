@@ -14,7 +14,7 @@ import pytest
 
 from events import EventRegistry, EventStore, InlineView, NotAnEventStore, StoredEvent
 from events.postgres.store import PostgresEventStore
-from tests.events.bank import Opened, bank_registry
+from tests.events.bank import Deposited, Opened, bank_registry
 from tests.events.conformance import ALICE, EventStoreConformance
 
 REPO = Path(__file__).resolve().parents[2]
@@ -176,7 +176,7 @@ class TestPostgresEventStore(EventStoreConformance):
 
         # No polls: only NOTIFY from the other processes can wake the subscriber.
         async with PostgresEventStore.open(self.url, registry=bank_registry(), poll_interval=3600) as store:
-            with anyio.fail_after(120):
+            with anyio.fail_after(90):
                 async with self._raw() as gate, anyio.create_task_group() as tasks:
                     await gate.execute("SELECT pg_advisory_lock($1)", GATE)
                     tasks.start_soon(tail)
@@ -195,6 +195,48 @@ class TestPostgresEventStore(EventStoreConformance):
         switches = sum(a != b for a, b in zip(actors, actors[1:], strict=False))
         assert switches > processes  # the processes' appends interleaved: they did write at once
         assert report.ok and report.checked == total
+
+    @pytest.mark.anyio
+    async def test_replicas_starting_at_once_create_one_store(self) -> None:
+        opened: list[int] = []
+
+        async def replica(n: int) -> None:
+            async with self.open_store() as store:
+                opened.append((await store.append(f"acct-{n}", [Opened(owner=str(n))], metadata=ALICE)).stream_version)
+
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as tasks:
+                for n in range(4):
+                    tasks.start_soon(replica, n)
+        async with self.open_store() as store:
+            assert await store.count() == 4
+            assert (await store.verify()).ok
+        assert opened == [1, 1, 1, 1]
+
+    @pytest.mark.anyio
+    async def test_a_trigger_disabled_behind_the_back_is_enabled_again_at_open(self) -> None:
+        async with self.open_store() as store:
+            await store.append("acct-1", [Opened(owner="Ann"), Opened(owner="Bo")], metadata=ALICE)
+        await self.tamper_with_data(2, '{"type":"Opened","owner":"Eve"}')
+        async with self.open_store() as store:
+            assert (await store.verify()).first_bad_position == 2
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await self.update_directly(1)
+
+    @pytest.mark.anyio
+    async def test_the_writer_connects_again_when_its_connection_is_lost(self) -> None:
+        async with PostgresEventStore.open(self.url, registry=bank_registry()) as store:
+            await store.append("acct-1", [Opened(owner="Ann")], metadata=ALICE)
+            writer = store._writer
+            assert writer is not None
+            async with self._raw() as conn:
+                assert await conn.fetchval("SELECT pg_terminate_backend($1)", writer.conn.get_server_pid())
+            result = await store.append("acct-1", [Deposited(amount=1)], metadata=ALICE, expected_version=1)
+            again = await store.append("acct-2", [Opened(owner="Bo")], metadata=ALICE)
+            report = await store.verify()
+        assert (result.first_position, result.stream_version) == (2, 2)
+        assert again.first_position == 3
+        assert report.ok and report.checked == 3
 
     @pytest.mark.anyio
     async def test_the_location_is_the_url_without_its_password(self) -> None:

@@ -125,6 +125,22 @@ async def test_duplicate_name_is_refused(client: Client) -> None:
     assert response.status_code == 422 and error_fields(response.json()) == {"name"}
 
 
+async def test_rename_keeps_names_unique_and_the_list_in_name_order(client: Client) -> None:
+    ids = {name: str((await create(client, name=name))["id"]) for name in ("Prod", "Prod 2", "beta", "Zeta")}
+
+    def listed(body: list[dict[str, object]]) -> list[object]:
+        return [item["name"] for item in body]
+
+    assert listed((await client.get("/api/v1/instances")).json()) == ["beta", "Prod", "Prod 2", "Zeta"]
+    taken = await client.patch(f"/api/v1/instances/{ids['Zeta']}", json={"name": " PROD "})
+    assert taken.status_code == 422 and error_fields(taken.json()) == {"name"}
+    renamed = await client.patch(f"/api/v1/instances/{ids['Zeta']}", json={"name": "prod 1"})  # between the two
+    assert renamed.status_code == 200, renamed.text
+    assert (await client.patch(f"/api/v1/instances/{ids['Prod']}", json={"name": "Alpha"})).status_code == 200
+    assert (await client.patch(f"/api/v1/instances/{ids['beta']}", json={"name": "Prod"})).status_code == 200  # freed
+    assert listed((await client.get("/api/v1/instances")).json()) == ["Alpha", "Prod", "prod 1", "Prod 2"]
+
+
 async def test_update_records_only_changed_fields_before_and_after(client: Client) -> None:
     created = await create(client, endpoint="https://a.example.com/v1")
     response = await client.patch(

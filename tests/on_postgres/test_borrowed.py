@@ -1,9 +1,10 @@
-"""The SQLite suite's tests of instances, tokens, sessions, the audit query and export, and the cost report, run
-with the log on PostgreSQL (this folder's `settings`): the same requests must get the same answers.
+"""The SQLite suite's tests of instances, tokens, sessions, the audit query, export and commands, and the cost
+report, run with the log on PostgreSQL (this folder's `settings`): the same requests must get the same answers. The
+audit commands run as processes on the same schema beside the server.
 
-Left out: tests that read the SQLite file itself (query plans, a view's old table), the CLI's, and one that reads the
-app's store from the test's event loop while the test client runs the app on its own (an asyncpg pool serves the
-loop it was opened on only)."""
+Left out: tests that read the SQLite file itself (query plans, a view's old table), and one that reads the app's
+store from the test's event loop while the test client runs the app on its own (an asyncpg pool serves the loop it
+was opened on only)."""
 
 # ruff: noqa: F401  (the imported tests are what this module runs)
 from __future__ import annotations
@@ -39,11 +40,22 @@ from tests.auth.test_tokens import (
     test_names_are_unique_among_active_tokens,
     test_the_list_shows_no_token_and_no_full_hash,
 )
+from tests.cli.test_audit_commands import (
+    test_bad_arguments_are_one_line_and_exit_2,
+    test_csv_export_to_a_file_is_the_api_export,
+    test_each_filter_queries_the_events_the_api_answers,
+    test_export_shows_a_progress_bar_on_a_terminal_only,
+    test_ndjson_export_to_stdout_is_the_api_export,
+    test_next_cursor_walks_the_query_like_the_api_link,
+    test_query_prints_a_table_by_default,
+    test_time_window_queries_the_events_the_api_answers,
+)
 from tests.instances.test_instances_api import (
     test_create_then_list_and_detail_read_the_write,
     test_delete_destroys_credential_and_keeps_history,
     test_duplicate_name_is_refused,
     test_idempotency_key_makes_a_retried_create_create_nothing,
+    test_rename_keeps_names_unique_and_the_list_in_name_order,
     test_several_instances_of_one_provider_listed_by_name,
     test_stale_if_match_is_a_409_and_writes_nothing,
     test_update_records_only_changed_fields_before_and_after,
