@@ -7,7 +7,8 @@ acknowledged); once the survivors have closed its turns it is started again. Aft
 - `switchboard verify` finds the chain intact up to a head equal to the number of events, whose positions have no
   gap, and `switchboard views check` finds every view equal to its rebuild;
 - each turn open in the log at the kill, leased to the killed replica, was closed by a surviving replica as
-  `TurnInterrupted` exactly once, within the lease and a sweep of the kill; every turn ends once;
+  `TurnInterrupted` exactly once, within the lease and a sweep of the kill (and an allowance for a loaded machine);
+  every turn ends once;
 - `credential_blobs` holds the blob of each key version the views name; any other blob is one the log never
   recorded (a write the kill cut off), which replicas keep until it settles; a version the log superseded is gone.
 
@@ -31,7 +32,6 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.api.conftest import free_port
 from tests.reliability.kill_checks import (
     SYSTEM_ACTOR,
     Findings,
@@ -42,7 +42,8 @@ from tests.reliability.kill_checks import (
     shown_by,
 )
 from tests.reliability.kill_workload import END_TYPES, Client, Ledger, Servers
-from tests.reliability.live_api import LiveApi, server_environment, switchboard
+from tests.reliability.live_api import LiveApi, switchboard
+from tests.replicas.conftest import LEASE_S, SWEEP_S, running_replicas
 from tests.upstreams import UpstreamServer
 
 pytestmark = pytest.mark.anyio
@@ -52,14 +53,14 @@ KILLS = 6
 CLIENTS = 50
 KILL_AFTER_S = (0.5, 3.0)
 """How long the clients run before each kill, drawn at random in this range."""
-LEASE_S, SWEEP_S = 2.0, 0.5
-CLOSE_LIMIT_S = LEASE_S + SWEEP_S
-"""A killed replica's lease was renewed at most a sweep before the kill, and lasts LEASE_S; a survivor sweeps every
-SWEEP_S: its turns are closed within this of the kill."""
+LOAD_ALLOWANCE_S = 1.0
+CLOSE_LIMIT_S = LEASE_S + SWEEP_S + LOAD_ALLOWANCE_S
+"""A killed replica's leases were renewed at most a sweep before the kill and last LEASE_S; a survivor sweeps every
+SWEEP_S, its loop waking late when 50 clients keep two cores busy (3.0 s seen): its turns are closed within this of
+the kill."""
 SETTLE_LIMIT_S = 30.0
 """How long the turns a client went away from may take to be closed, before a check."""
 POLL_S = 0.05
-MASTER = "replicas-share-this-master-secret"
 KEY_CHANGES = ("CredentialSet", "CredentialRotated")
 
 
@@ -78,20 +79,8 @@ class Kill:
 
 @pytest.fixture
 def replicas(tmp_path: Path, postgres_url: str) -> Iterator[list[LiveApi]]:
-    apis = [
-        LiveApi(server_environment(
-            tmp_path / name, free_port(), SWITCHBOARD_DATABASE_URL=postgres_url, SWITCHBOARD_MASTER_KEY=MASTER,
-            SWITCHBOARD_TURN_LEASE_S=str(LEASE_S), SWITCHBOARD_TURN_SWEEP_S=str(SWEEP_S),
-        ), tmp_path / f"{name}.log")
-        for name in "abc"[:REPLICAS]
-    ]
-    try:
-        for api in apis:
-            api.start()
+    with running_replicas(tmp_path, postgres_url, "abc"[:REPLICAS]) as apis:
         yield apis
-    finally:
-        for api in apis:
-            api.stop()
 
 
 async def test_acknowledged_writes_survive_replicas_being_killed_one_at_a_time(
