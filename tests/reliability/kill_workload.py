@@ -1,5 +1,6 @@
-"""The clients of the killed-mid-write test. Each creates instances with keys, rotates keys, tests connections, opens
-sessions and sends chat turns, and keeps every answer that acknowledged a write with the events it promised.
+"""The clients of the killed-mid-write tests (one server, or replicas sharing a log). Each creates instances with
+keys, rotates keys, tests connections, opens sessions and sends chat turns, and keeps every answer that acknowledged
+a write with the events it promised; a client whose server is killed goes on with another that is up.
 
 Every request carries its own `x-request-id`, which the server records in each event it writes for it: what a
 2xx promised is found in the log by that id. A request the kill cut off (no answer) promised nothing.
@@ -12,11 +13,10 @@ import random
 import secrets
 import ssl
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
-import anyio
 import httpx
 
 from tests.upstreams.scenario import BEHAVIOUR_HEADER, DEFAULT_KEY
@@ -56,6 +56,7 @@ class Ack:
     what: str
     request_ids: tuple[str, ...]
     needs: tuple[Need, ...]
+    anywhere: bool = False  # met by events under any request id: a turn's end recorded by another replica's sweep
 
 
 @dataclass
@@ -109,12 +110,36 @@ class Ledger:
     faults: list[str] = field(default_factory=list)  # 5xx answers, and requests dropped while the server ran
 
 
+class Servers:
+    """The servers the clients send to: which are up (one is marked down before it is killed, so a request it cut
+    off is told from a fault), and whether the clients are to stop after their request in flight."""
+
+    def __init__(self, bases: Sequence[str]) -> None:
+        self.bases = tuple(bases)
+        self.down: set[str] = set()
+        self.stopping = False
+
+    def serving(self, base: str) -> bool:
+        return not self.stopping and base not in self.down
+
+    def pick(self, number: int) -> str | None:
+        """A server for client `number`: its own share of them when that one is up, else another that is; None when
+        none is up or the clients stop."""
+        up = [base for base in self.bases if self.serving(base)]
+        if not up:
+            return None
+        own = self.bases[number % len(self.bases)]
+        return own if own in up else up[number % len(up)]
+
+
 class Client:
     """One client: its own instances and sessions, kept from one run to the next, and a random mix of requests."""
 
-    def __init__(self, number: int, base: str, token: str, endpoint: str, rng: random.Random, ledger: Ledger) -> None:
+    def __init__(
+        self, number: int, servers: Servers, token: str, endpoint: str, rng: random.Random, ledger: Ledger
+    ) -> None:
         self.number = number
-        self.base = base
+        self.servers = servers
         self.token = token
         self.endpoint = endpoint
         self.rng = rng
@@ -124,19 +149,30 @@ class Client:
         self.unanswered_create: Create | None = None
         self._made = 0
 
-    async def run(self, killed: anyio.Event) -> None:
-        """Send requests one after another until the server is killed."""
+    async def run(self) -> None:
+        """Send requests one after another while a server is up, moving to another when this one is killed, until
+        the clients stop; a request a kill cut off promised nothing, and is counted."""
+        base = self.servers.pick(self.number)
+        while base is not None:
+            cut_off = await self._run_on(base)
+            if not cut_off:
+                return
+            base = self.servers.pick(self.number)
+
+    async def _run_on(self, base: str) -> bool:
+        """Requests to one server while it serves; True when its kill cut one off (go on elsewhere)."""
         headers = {"Authorization": f"Bearer {self.token}"}
-        async with httpx.AsyncClient(base_url=self.base, headers=headers, timeout=30, verify=_tls()) as http:
-            while not killed.is_set():
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30, verify=_tls()) as http:
+            while self.servers.serving(base):
                 try:
                     await self._step(http)
                 except httpx.TransportError as error:
-                    if killed.is_set():
-                        self.ledger.unanswered += 1
-                    else:
-                        self.ledger.faults.append(f"client {self.number}: no answer while the server ran: {error!r}")
-                    return
+                    if base not in self.servers.down:
+                        self.ledger.faults.append(f"client {self.number}: no answer while {base} ran: {error!r}")
+                        return False
+                    self.ledger.unanswered += 1
+                    return True
+        return base in self.servers.down
 
     async def _step(self, http: httpx.AsyncClient) -> None:
         if self.unanswered_create is not None:
@@ -260,7 +296,7 @@ class Client:
                     return
                 if event == "turn":
                     ended = json.loads(data)
-                    self._ack("turn ended", rid, need(END_TYPE_OF[ended["outcome"]], turn_id=ended["turn_id"]))
+                    self._ack_end(rid, ended["outcome"], need(END_TYPE_OF[ended["outcome"]], turn_id=ended["turn_id"]))
                     turn.outcome = ended["outcome"]
 
     async def _delete(self, http: httpx.AsyncClient, instance: Owned) -> None:
@@ -283,6 +319,14 @@ class Client:
 
     def _ack(self, what: str, request_id: str, *needs: Need) -> None:
         self.ledger.acks.append(Ack(what, (request_id,), needs))
+
+    def _ack_end(self, request_id: str, outcome: str, end: Need) -> None:
+        """A turn told `interrupted` was closed by another replica's sweep while it ran here (its lease had lapsed):
+        its end is that sweep's, under no request of the client's."""
+        if outcome == "interrupted":
+            self.ledger.acks.append(Ack("turn ended as interrupted by another replica", (request_id,), (end,), True))
+        else:
+            self._ack("turn ended", request_id, end)
 
 
 @cache

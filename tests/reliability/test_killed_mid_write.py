@@ -17,21 +17,25 @@ from __future__ import annotations
 import os
 import random
 import secrets
-import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
-import httpx
-import msgspec
 import pytest
 
 from tests.api.conftest import free_port
-from tests.reliability.kill_workload import END_TYPES, Client, Ledger
-from tests.reliability.live_api import ROOT, LiveApi, server_environment, switchboard
+from tests.reliability.kill_checks import (
+    SYSTEM_ACTOR,
+    Findings,
+    LoggedEvent,
+    check_after_start,
+    expected_blobs,
+    shown_by,
+)
+from tests.reliability.kill_workload import END_TYPES, Client, Ledger, Servers
+from tests.reliability.live_api import LiveApi, server_environment, switchboard
 from tests.upstreams import UpstreamServer
 
 pytestmark = pytest.mark.anyio
@@ -43,36 +47,6 @@ KILL_AFTER_S = (0.3, 2.5)
 while starting comes)."""
 STARTUP_KILLS = 0.3
 """The share of restarts killed again while starting, before the one that is checked."""
-PAGE = 500
-
-
-SYSTEM_ACTOR = "system"  # the actor of what a start writes itself, its TurnInterrupted events among them
-
-
-class LoggedEvent(msgspec.Struct, frozen=True):
-    position: int
-    type: str
-    actor: str
-    request_id: str
-    data: dict[str, object]
-
-
-class EventPage(msgspec.Struct, frozen=True):
-    events: list[LoggedEvent]
-    next_after: int
-
-
-@dataclass
-class Findings:
-    """What the checks after each start found, over the whole run."""
-
-    lost: set[tuple[str, ...]] = field(default_factory=set)  # request ids of acknowledged writes missing from the log
-    problems: set[str] = field(default_factory=set)  # each told once, however many checks found it
-    in_flight: Counter[str] = field(default_factory=Counter)  # how the turns no frame came for were closed
-    open_at_kill: Counter[str] = field(default_factory=Counter)  # how the turns open in the log at a kill were closed
-    left: Counter[str] = field(default_factory=Counter)  # how the turns their clients went away from were closed
-    interrupted: int = 0  # TurnInterrupted events written by the starts
-    startup_kills: int = 0
 
 
 async def test_acknowledged_writes_survive_the_server_being_killed_mid_write(
@@ -84,22 +58,24 @@ async def test_acknowledged_writes_survive_the_server_being_killed_mid_write(
     env = server_environment(tmp_path / "data", free_port())
     token = switchboard(env, "token", "create", "kills", "--role", "admin").splitlines()[0].strip()
     api = LiveApi(env, tmp_path / "server.log")
-    ledger, findings = Ledger(), Findings()
+    ledger, findings, servers = Ledger(), Findings(), Servers([api.base])
     clients = [
-        Client(n, api.base, token, upstream.urls.openai, random.Random(rng.getrandbits(64)), ledger)
+        Client(n, servers, token, upstream.urls.openai, random.Random(rng.getrandbits(64)), ledger)
         for n in range(CLIENTS)
     ]
+    startup_kills = 0
     api.start()
     try:
         for kill in range(1, KILLS + 1):
             delay = rng.uniform(*KILL_AFTER_S)
-            await _run_until_killed(api, clients, delay)
+            await _run_until_killed(api, servers, clients, delay)
             startup_kill = rng.uniform(*KILL_AFTER_S) if rng.random() < STARTUP_KILLS else None
             if startup_kill is not None:
                 await _kill_while_starting(api, startup_kill)
-                findings.startup_kills += 1
+                startup_kills += 1
             started = time.monotonic()
             await anyio.to_thread.run_sync(api.start)
+            servers.down.clear()
             restart_s = time.monotonic() - started
             await _check(api, token, clients, ledger, findings)
             check_s = time.monotonic() - started - restart_s
@@ -112,7 +88,7 @@ async def test_acknowledged_writes_survive_the_server_being_killed_mid_write(
         api.stop()
     kinds = Counter(ack.what for ack in ledger.acks)
     summary = (
-        f"seed {seed}: kills {KILLS} under load and {findings.startup_kills} while starting, acknowledged writes "
+        f"seed {seed}: kills {KILLS} under load and {startup_kills} while starting, acknowledged writes "
         f"{len(ledger.acks)}, lost {len(findings.lost)}\n"
         f"  acknowledged: {dict(kinds)}; requests cut off {ledger.unanswered}, refused {dict(ledger.refused)}\n"
         f"  turns started {len(ledger.turns)}; open in the log at a kill: closed as {dict(findings.open_at_kill)}; "
@@ -123,7 +99,7 @@ async def test_acknowledged_writes_survive_the_server_being_killed_mid_write(
     record_property("summary", summary)  # shown at the end of a run that captures output (tests/reliability/conftest.py)
     assert not ledger.faults, f"seed {seed}: {ledger.faults[:10]}"
     assert not findings.problems, f"seed {seed}: {sorted(findings.problems)[:20]}"
-    assert len(findings.lost) == 0, f"seed {seed}: {sorted(findings.lost)[:20]}"
+    assert len(findings.lost) == 0, f"seed {seed}: {sorted(findings.lost.items())[:20]}"
     assert set(findings.open_at_kill) == {"TurnInterrupted"}, f"seed {seed}: {dict(findings.open_at_kill)}"
     assert "Traceback" not in api.log.read_text(), f"seed {seed}: see {api.log}"
 
@@ -135,66 +111,23 @@ async def _kill_while_starting(api: LiveApi, delay: float) -> None:
     api.kill()
 
 
-async def _run_until_killed(api: LiveApi, clients: list[Client], delay: float) -> None:
+async def _run_until_killed(api: LiveApi, servers: Servers, clients: list[Client], delay: float) -> None:
     """Let every client send requests for `delay` seconds, then kill the server under them."""
-    killed = anyio.Event()
     async with anyio.create_task_group() as tasks:
         for client in clients:
-            tasks.start_soon(client.run, killed)
+            tasks.start_soon(client.run)
         await anyio.sleep(delay)  # the moment of the kill is the experiment: nothing waits on it
-        killed.set()
+        servers.down.add(api.base)
         api.kill()
 
 
 async def _check(api: LiveApi, token: str, clients: list[Client], ledger: Ledger, findings: Findings) -> None:
     """Everything that must hold once the server is back, the clients idle."""
-    async with httpx.AsyncClient(base_url=api.base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
-        events = await _all_events(http)
-        instances = {item["id"]: item for item in (await http.get("/api/v1/instances")).json()}
-        sessions = await _all_sessions(http)
-        health = (await http.get("/api/v1/health")).json()
-    verified, views = await _commands(api.env, ("verify",), ("views", "check"))
-    findings.problems.update(f"{name}: {output}" for name, output in (("verify", verified), ("views check", views)) if output)
-    if health["status"] != "ok":
-        findings.problems.add(f"health: {health}")
-    _check_acknowledged(events, ledger, findings)
-    _check_turns(events, ledger, sessions, findings)
-    _check_views_answer(instances, sessions, clients, ledger, findings)
-    _check_key_files(Path(api.env["SWITCHBOARD_DATA_DIR"]) / "credentials", instances, findings)
-
-
-def _check_acknowledged(events: list[LoggedEvent], ledger: Ledger, findings: Findings) -> None:
-    """Each acknowledged write's events are in the log under its request id."""
-    by_request: dict[str, list[LoggedEvent]] = defaultdict(list)
-    for event in events:
-        by_request[event.request_id].append(event)
-    for ack in ledger.acks:
-        logged = [event for request_id in ack.request_ids for event in by_request.get(request_id, [])]
-        if not all(any(need.met_by(event.type, event.data) for event in logged) for need in ack.needs):
-            findings.lost.add(ack.request_ids)
-
-
-def _check_turns(events: list[LoggedEvent], ledger: Ledger, sessions: list[dict], findings: Findings) -> None:
-    """No turn is open in the log or the views; each turn in flight at a kill has an end in the log."""
-    problems, findings.open_at_kill = _turns_through_the_log(events)
+    shown = await shown_by(api.base, token)
+    await check_after_start(api.env, shown, clients, ledger, findings)
+    problems, findings.open_at_kill = _turns_through_the_log(shown.events)
     findings.problems.update(problems)
-    started = {str(event.data["turn_id"]): event.request_id for event in events if event.type == "TurnStarted"}
-    ends = {str(event.data["turn_id"]): event.type for event in events if event.type in END_TYPES}
-    findings.interrupted = sum(1 for event in events if event.type == "TurnInterrupted")
-    turn_of = {request_id: turn_id for turn_id, request_id in started.items()}
-    for turn in ledger.turns:
-        if turn.outcome is not None or turn.closed_as is not None:
-            continue
-        turn_id = turn_of.get(turn.request_id)
-        if turn_id is None or turn_id not in ends:
-            findings.problems.add(f"turn of request {turn.request_id} has no end in the log, and no frame came")
-            continue
-        turn.closed_as = ends[turn_id]
-        (findings.left if turn.left else findings.in_flight)[turn.closed_as] += 1
-    running = [(session["id"], agent["id"]) for session in sessions for agent in session["agents"]
-               if agent["status"] == "running"]
-    if running:
-        findings.problems.add(f"agents still shown running after the start: {running[:5]}")
+    _check_key_files(Path(api.env["SWITCHBOARD_DATA_DIR"]) / "credentials", shown.instances, findings)
 
 
 def _turns_through_the_log(events: list[LoggedEvent]) -> tuple[list[str], Counter[str]]:
@@ -228,70 +161,10 @@ def _turns_through_the_log(events: list[LoggedEvent]) -> tuple[list[str], Counte
     return problems, closed
 
 
-def _check_views_answer(
-    instances: dict[str, dict], sessions: list[dict], clients: list[Client], ledger: Ledger, findings: Findings
-) -> None:
-    """The API shows every acknowledged instance (its key at the acknowledged version, or a later one when a change
-    went unanswered) and session, and no instance whose delete was acknowledged."""
-    for owned in [owned for client in clients for owned in client.instances if not owned.deleting]:
-        shown = instances.get(owned.id)
-        if shown is None:
-            findings.problems.add(f"instance {owned.id} ({owned.name}) is not listed")
-            continue
-        version = (shown["credential"] or {}).get("version", 0)
-        if version < owned.key_version or (owned.key is not None and version != owned.key_version):
-            findings.problems.add(f"instance {owned.id} shows key version {version}, acknowledged {owned.key_version}")
-    findings.problems.update(f"deleted instance {gone} is still listed" for gone in ledger.deleted if gone in instances)
-    shown_sessions = {session["id"] for session in sessions}
-    findings.problems.update(f"session {chat.session_id} is not listed" for client in clients for chat in client.chats
-                             if chat.session_id not in shown_sessions)
-
-
 def _check_key_files(folder: Path, instances: dict[str, dict], findings: Findings) -> None:
     """The vault holds one file per instance with a key, of the version the view names, and nothing else."""
     files = {path.name for path in folder.iterdir()}
-    expected = {f"{instance_id}.v{item['credential']['version']}.cred" for instance_id, item in instances.items()
-                if item["credential"] is not None}
+    expected = expected_blobs(instances)
     if files != expected:
         findings.problems.add(f"key files orphaned: {sorted(files - expected)[:5]}, "
                                  f"missing: {sorted(expected - files)[:5]}")
-    missing = [instance_id for instance_id, item in instances.items() if item.get("key_missing")]
-    if missing:
-        findings.problems.add(f"instances shown with their key missing: {missing[:5]}")
-
-
-async def _all_events(http: httpx.AsyncClient) -> list[LoggedEvent]:
-    events: list[LoggedEvent] = []
-    after = 0
-    while True:
-        answer = await http.get("/api/v1/events", params={"after": after, "limit": PAGE})
-        page = msgspec.json.decode(answer.content, type=EventPage)
-        if not page.events:
-            return events
-        events += page.events
-        after = page.next_after
-
-
-async def _all_sessions(http: httpx.AsyncClient) -> list[dict]:
-    sessions: list[dict] = []
-    while page := (await http.get("/api/v1/sessions", params={"limit": PAGE, "offset": len(sessions)})).json():
-        sessions += page
-    return sessions
-
-
-async def _commands(env: dict[str, str], *commands: tuple[str, ...]) -> list[str]:
-    """Run `switchboard` commands side by side; for each, "" when it exited 0, else what it said."""
-    said = [""] * len(commands)
-
-    async def run(index: int, arguments: tuple[str, ...]) -> None:
-        done = await anyio.run_process(
-            [sys.executable, "-m", "backend.cli", *arguments], env=env, cwd=ROOT, check=False
-        )
-        if done.returncode != 0:
-            said[index] = (done.stdout + done.stderr).decode()[-2000:]
-
-    async with anyio.create_task_group() as tasks:
-        for index, arguments in enumerate(commands):
-            tasks.start_soon(run, index, arguments)
-    return said
-
