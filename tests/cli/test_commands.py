@@ -25,10 +25,12 @@ pytestmark = pytest.mark.anyio
 
 
 def cli_env(settings: Settings) -> dict[str, str]:
-    """The environment of a command run on the settings' data folder, and on their database when they name one."""
+    """The environment of a command run on the settings' data folder, and on their database and master key when
+    they name them."""
     env = {**os.environ, "SWITCHBOARD_DATA_DIR": str(settings.data_dir)}
-    if settings.database_url is not None:
-        env["SWITCHBOARD_DATABASE_URL"] = settings.database_url.reveal()
+    for name, value in (("SWITCHBOARD_DATABASE_URL", settings.database_url), ("SWITCHBOARD_MASTER_KEY", settings.master_key)):
+        if value is not None:
+            env[name] = value.reveal()
     return env
 
 

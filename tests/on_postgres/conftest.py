@@ -21,6 +21,13 @@ __all__ = [
 ]
 
 
+MASTER = Secret("the-postgres-tests-shared-master-key")  # a shared database's vault needs one given
+
+
+def on_postgres(data_dir: Path, postgres_url: str) -> Settings:
+    return Settings(data_dir=data_dir, database_url=Secret(postgres_url), master_key=MASTER)
+
+
 @pytest.fixture
 def settings(tmp_path: Path, postgres_url: str) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=Secret(postgres_url))
+    return on_postgres(tmp_path / "data", postgres_url)

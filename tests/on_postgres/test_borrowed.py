@@ -2,7 +2,8 @@
 report, run with the log on PostgreSQL (this folder's `settings`): the same requests must get the same answers. The
 audit commands run as processes on the same schema beside the server.
 
-Left out: tests that read the SQLite file itself (query plans, a view's old table), and one that reads the app's
+Left out: tests that read the SQLite file or the vault's key files themselves (query plans, a view's old table, a
+deleted key's file; the vault's table has tests of its own), and one that reads the app's
 store from the test's event loop while the test client runs the app on its own (an asyncpg pool serves the loop it
 was opened on only)."""
 
@@ -52,7 +53,6 @@ from tests.cli.test_audit_commands import (
 )
 from tests.instances.test_instances_api import (
     test_create_then_list_and_detail_read_the_write,
-    test_delete_destroys_credential_and_keeps_history,
     test_duplicate_name_is_refused,
     test_idempotency_key_makes_a_retried_create_create_nothing,
     test_rename_keeps_names_unique_and_the_list_in_name_order,

@@ -17,11 +17,11 @@ from backend.audit.instance_refs import TABLE as REFS_TABLE
 from backend.audit.query import AuditFilter, Order, every_match, query_page
 from backend.audit.search_view import TABLE as SEARCH_TABLE
 from backend.cli.log import check_views
-from backend.secret import Secret
 from backend.services import Services, open_services
 from backend.sessions.events import AgentCreated, ModelChoice, SessionCreated
 from backend.settings import Settings
 from events import Event, Metadata
+from tests.on_postgres.conftest import on_postgres
 
 pytestmark = pytest.mark.anyio
 
@@ -72,7 +72,7 @@ class Stores(msgspec.Struct, frozen=True):
 
 @pytest.fixture
 def postgres_settings(tmp_path: Path, postgres_url: str) -> Settings:
-    return Settings(data_dir=tmp_path / "pg", database_url=Secret(postgres_url))
+    return on_postgres(tmp_path / "pg", postgres_url)
 
 
 @pytest.fixture
