@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
@@ -128,9 +129,23 @@ def handle_too_deep(_: Request, __: RecursionError) -> Response[bytes]:
     )
 
 
+DATABASE_RETRY_AFTER_S = 1
+
+
+def handle_database_busy(request: Request, exc: Exception) -> Response[bytes]:
+    """The shared database refused a connection (its connection limit, a restart): a 503 the client may retry."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return problem_response(
+        Problem(title="Database unavailable", status=503, detail="the database refused a connection; try again"),
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
+
+
 EXCEPTION_HANDLERS = {
     ProblemError: handle_problem_error,
     RecursionError: handle_too_deep,
+    asyncpg.TooManyConnectionsError: handle_database_busy,
+    asyncpg.CannotConnectNowError: handle_database_busy,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,
 }

@@ -18,7 +18,7 @@ SETTLE_SECONDS = 600.0
 """How long after its write a blob the log does not name is taken as abandoned, not as a write whose append is
 still on its way from another replica (a key is written just before its event is appended)."""
 
-POOL_SIZE = 4
+POOL_SIZE = 2
 HEADER = "vault-header"
 SCHEMA = (
     'CREATE TABLE IF NOT EXISTS credential_blobs (name TEXT COLLATE "C" PRIMARY KEY, body BYTEA NOT NULL, '

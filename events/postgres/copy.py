@@ -55,6 +55,7 @@ async def copy_sqlite_log(path: Path, url: str, progress: Progress) -> int:
                 await conn.execute(
                     "UPDATE event_log_head SET position = $1, hash = $2, recorded_at = $3", last[0], last[10], last[9]
                 )
+        await conn.execute("ANALYZE events")  # the planner's statistics now, not at autovacuum's next visit
         return copied
     finally:
         await conn.close()

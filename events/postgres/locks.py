@@ -13,7 +13,7 @@ import asyncpg
 
 from events.locks import LocalLocks
 
-LOCK_POOL_SIZE = 16
+LOCK_POOL_SIZE = 8
 LOCK = "SELECT pg_advisory_lock(hashtextextended($1, 0))"
 UNLOCK = "SELECT pg_advisory_unlock(hashtextextended($1, 0))"
 
