@@ -141,11 +141,21 @@ def handle_database_busy(request: Request, exc: Exception) -> Response[bytes]:
     )
 
 
+def handle_unstorable(request: Request, exc: Exception) -> Response[bytes]:
+    """A value the database cannot hold (a NUL character in text on PostgreSQL): bad input, and nothing written."""
+    log.info("refused a value the database cannot hold on %s %s: %s", request.method, request.url.path,
+             type(exc).__name__)
+    detail = "the request holds a character the database cannot store (NUL); nothing was written"
+    return problem_response(Problem(title="Bad request", status=400, detail=detail))
+
+
 EXCEPTION_HANDLERS = {
     ProblemError: handle_problem_error,
     RecursionError: handle_too_deep,
     asyncpg.TooManyConnectionsError: handle_database_busy,
     asyncpg.CannotConnectNowError: handle_database_busy,
+    asyncpg.CharacterNotInRepertoireError: handle_unstorable,
+    asyncpg.UntranslatableCharacterError: handle_unstorable,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,
 }

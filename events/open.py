@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from events.registry import EventRegistry
 from events.sqlite_store import SQLiteEventStore
@@ -13,6 +13,7 @@ from events.store import EventStore
 from events.views import InlineView
 
 DATABASE_SCHEMES = ("postgresql", "postgres")
+SECRET_PARAMETERS = ("password", "sslpassword")
 
 
 def is_database_url(location: str | Path) -> bool:
@@ -20,14 +21,18 @@ def is_database_url(location: str | Path) -> bool:
 
 
 def shown_location(location: str | Path) -> str:
-    """The location as it may be shown: a URL without its password."""
+    """The location as it may be shown: a URL without its password (given before the host or as a parameter)."""
     if not is_database_url(location):
         return str(location)
     parts = urlsplit(str(location))
-    if parts.password is None:
-        return str(location)
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{parts.username}:***@{host}")
+    parameters = parse_qsl(parts.query, keep_blank_values=True)
+    if any(name in SECRET_PARAMETERS for name, _ in parameters):
+        shown = [(name, "***" if name in SECRET_PARAMETERS else value) for name, value in parameters]
+        parts = parts._replace(query=urlencode(shown, safe="*"))
+    return urlunsplit(parts)
 
 
 @asynccontextmanager

@@ -28,6 +28,8 @@ Order = Literal["newest", "oldest"]
 PREFIX_MARK = "-"
 """A `stream` filter ending in this names a prefix (`instance-`): no stream id ends in it."""
 EXPORT_PAGE = 1000
+MAX_SEARCH_WORD = 200
+"""The longest word a search takes: PostgreSQL refuses a query word of more than 2,047 bytes."""
 
 
 class AuditFilter(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,6 +68,8 @@ def checked_filter(wanted: AuditFilter) -> AuditFilter:
     ]
     if wanted.q is not None and not match_expression(wanted.q):
         errors.append(FieldError("q", "must hold at least one word"))
+    if wanted.q is not None and any(len(word) > MAX_SEARCH_WORD for word in wanted.q.split()):
+        errors.append(FieldError("q", f"each word must be at most {MAX_SEARCH_WORD} characters"))
     if not errors and wanted.since and wanted.until and wanted.since > wanted.until:
         errors.append(FieldError("until", "must not be before since"))
     if wanted.after is not None and wanted.before is not None and wanted.before <= wanted.after:

@@ -28,7 +28,7 @@ from backend.services import build_registry
 from backend.settings import Settings, secret_setting
 from backend.wording import plural
 from events import Metadata, NotAnEventStore
-from events.open import open_event_store
+from events.open import is_database_url, open_event_store
 from events.schema import check_file
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -220,6 +220,8 @@ READS_A_LOG = (
 
 def _refusal(command: str, settings: Settings) -> str | None:
     """Why the command cannot start on this data folder, in one line, or None."""
+    if settings.shared_database and not is_database_url(settings.event_log):
+        return "SWITCHBOARD_DATABASE_URL must be a PostgreSQL URL (postgresql://user@host:port/database)"
     if settings.shared_database and command in ("backup", "restore"):
         return f"{command} copies a data folder's SQLite log; a PostgreSQL log is backed up with pg_dump"
     refusal = None if settings.shared_database else _file_refusal(command, settings.database_path)

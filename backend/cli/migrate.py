@@ -36,8 +36,10 @@ async def migrate(settings: Settings, target: str) -> int:
     master = _master(settings)
     try:
         with holding_vault(settings.vault_lock, exclusive=True):  # no server or rekey changes the folder meanwhile
+            source = await _intact(await verify_log(settings.database_path), str(settings.database_path))
+            await _refuse_unless_empty(target)  # before anything is written there
             vault_files = await _copy_vault(settings, master, target)
-            source, copied = await _copy(settings, target)
+            copied = await _copy(settings, source, target)
     except VaultBusy as error:
         raise Refused(f"{error}; stop the server first") from None
     moved = msgspec.structs.replace(settings, database_url=Secret(target), master_key=master)
@@ -79,12 +81,18 @@ async def _copy_vault(settings: Settings, master: Secret, target: str) -> int:
         return len(await vault.files())
 
 
-async def _copy(settings: Settings, target: str) -> tuple[VerifyReport, int]:
-    """The source's chain checked, copied, and the copy's chain checked to end where the source's does."""
-    source = await _intact(await verify_log(settings.database_path), str(settings.database_path))
-    async with open_event_store(target, registry=build_registry()) as store:  # creates the schema, no views yet
+async def _refuse_unless_empty(target: str) -> None:
+    """Refused when the target holds a log or a vault already; its tables are created (no views yet) otherwise."""
+    async with open_event_store(target, registry=build_registry()) as store:
         if await store.head():
             raise Refused(f"{shown_location(target)} already holds a log; migrate only into an empty schema")
+    async with TableBlobs.open(target) as table:
+        if await table.read_header() is not None:
+            raise Refused(f"{shown_location(target)} already holds a vault; migrate only into an empty schema")
+
+
+async def _copy(settings: Settings, source: VerifyReport, target: str) -> int:
+    """The log copied, and the copy's chain checked to end where the source's does; how many events went."""
     try:
         with progress("copying") as bar:
             copied = await copy_sqlite_log(settings.database_path, target, lambda done: bar(done, source.checked))
@@ -94,7 +102,7 @@ async def _copy(settings: Settings, target: str) -> tuple[VerifyReport, int]:
     if (copy.checked, copy.head_hash) != (source.checked, source.head_hash):
         raise Refused(f"the copy ends at {copy.checked} ({copy.head_hash}), the source at {source.checked} "
                       f"({source.head_hash})")
-    return source, copied
+    return copied
 
 
 async def _intact(report: VerifyReport, location: str) -> VerifyReport:

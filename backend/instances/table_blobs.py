@@ -13,6 +13,7 @@ import asyncpg
 
 from backend.instances.key_blobs import StoredBlob
 from backend.instances.vault_lock import VaultBusy
+from events.postgres.connect import create_pool
 
 SETTLE_SECONDS = 600.0
 """How long after its write a blob the log does not name is taken as abandoned, not as a write whose append is
@@ -44,7 +45,7 @@ class TableBlobs:
     @asynccontextmanager
     async def open(cls, url: str, *, settle_seconds: float = SETTLE_SECONDS) -> AsyncIterator[TableBlobs]:
         """A pool on `url` (its `search_path` names the schema), the tables created when missing."""
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=POOL_SIZE)
+        pool = await create_pool(url, min_size=1, max_size=POOL_SIZE)
         try:
             async with pool.acquire() as connection, connection.transaction():
                 await connection.execute(f"SELECT pg_advisory_xact_lock({TABLES_LOCK_KEY})")  # replicas starting together

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import anyio
-import asyncpg
+
+from events.postgres.connect import connect
 
 COLUMNS = (
     "position", "event_id", "stream_id", "version", "type", "schema_version", "data", "metadata", "actor",
@@ -36,7 +37,7 @@ def _pages(path: Path) -> Iterator[list[tuple[object, ...]]]:
 async def copy_sqlite_log(path: Path, url: str, progress: Progress) -> int:
     """Every event of the SQLite store at `path` into the (created, empty) store at `url`, in one transaction that
     holds the log's head: no append can land between them. Returns how many were copied."""
-    conn = await asyncpg.connect(url)
+    conn = await connect(url)
     try:
         async with conn.transaction():
             head = await conn.fetchrow("SELECT position FROM event_log_head FOR UPDATE")

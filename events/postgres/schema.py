@@ -93,7 +93,7 @@ async def prepare_schema(conn: asyncpg.Connection, location: str) -> str:
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('switchboard-events:' || current_schema()))")
         tables, triggers = await conn.fetchrow(FOUND)
         tables, triggers = set(tables or ()), set(triggers or ())
-        if "events" in tables:
+        if tables:  # any of our table names: it must be our store (its creation commits all of them at once)
             await _check_identity(conn, location, tables)
         if tables != TABLES or triggers != set(TRIGGERS) or await _schema_version(conn) != SCHEMA_VERSION:
             await conn.execute(SCHEMA)
@@ -117,7 +117,8 @@ async def _current_schema(conn: asyncpg.Connection) -> str:
 
 async def _check_identity(conn: asyncpg.Connection, location: str, tables: set[str]) -> None:
     if "meta" not in tables:
-        raise NotAnEventStore(location, "its events table is not a Switchboard event log (no meta table)")
+        found = ", ".join(sorted(tables))
+        raise NotAnEventStore(location, f"it holds tables named {found} that are not a Switchboard event log (no meta)")
     try:
         meta = dict(await conn.fetch("SELECT key::text, value::text FROM meta"))
     except asyncpg.PostgresError as error:

@@ -20,6 +20,7 @@ from events.errors import StoreClosed
 from events.event import AppendResult, Event, Metadata, StoredEvent
 from events.open import shown_location
 from events.planning import AppendRequest, encode_events
+from events.postgres.connect import connect, create_pool
 from events.postgres.locks import LOCK_POOL_SIZE, AdvisoryLocks
 from events.postgres.schema import channel_name, prepare_schema
 from events.postgres.transaction import PostgresTransaction, numbered_once
@@ -92,20 +93,20 @@ class PostgresEventStore:
         close it cleanly on exit. Inline views whose recorded version differs from their code's are rebuilt before
         the store is yielded (listed in `rebuilt_views`)."""
         async with AsyncExitStack() as stack:
-            writer_conn = await asyncpg.connect(url)
+            writer_conn = await connect(url)
             stack.push_async_callback(_close_connection, writer_conn)
             schema = await prepare_schema(writer_conn, shown_location(url))
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=POOL_SIZE)
+            pool = await create_pool(url, min_size=1, max_size=POOL_SIZE)
             stack.push_async_callback(pool.close)
             queue = WriterQueue()
             store = cls(url, schema, registry, queue, pool, inline_views, poll_interval)
-            lock_pool = await asyncpg.create_pool(url, min_size=0, max_size=LOCK_POOL_SIZE)
+            lock_pool = await create_pool(url, min_size=0, max_size=LOCK_POOL_SIZE)
             stack.push_async_callback(lock_pool.close)
             store._locks = AdvisoryLocks(lock_pool)
-            writer = PostgresWriter(writer_conn, partial(asyncpg.connect, url), queue, inline_views,
+            writer = PostgresWriter(writer_conn, partial(connect, url), queue, inline_views,
                                     channel_name(schema), store._wake_subscribers)
             store._writer = writer
-            store._listener = await asyncpg.connect(url)
+            store._listener = await connect(url)
             stack.push_async_callback(_close_connection, store._listener)
             stack.push_async_callback(_close_connection, writer)
             async with alongside(writer.run, on_exit=store._close, cancel_on_exit=False):
@@ -269,7 +270,7 @@ class PostgresEventStore:
     async def verify(self, progress: Progress | None = None) -> VerifyReport:
         """Recompute the hash chain over the whole log, in one read-only snapshot on a connection of its own; the
         head row is the high-water mark, so a missing tail is reported too."""
-        conn = await asyncpg.connect(self.url)
+        conn = await connect(self.url)
         try:
             await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             highest = int(await conn.fetchval("SELECT position FROM event_log_head"))

@@ -137,6 +137,7 @@ def test_oldest_first_pages_forward(api: httpx.Client, seeded: Seeded) -> None:
         ({"after": 5, "before": 5}, "before"),
         ({"order": "sideways"}, "order"),
         ({"q": "   "}, "q"),
+        ({"q": "ok " + "a" * 201}, "q"),
         ({"stream": ""}, "stream"),
         ({"type": ""}, "type"),
         ({"instance": " "}, "instance"),

@@ -10,12 +10,14 @@ import anyio
 import asyncpg
 import pytest
 
+from backend.audit.events import ServiceStarted
 from backend.auth.commands import open_tokens
 from backend.instances.vault_storage import master_of_key_file
 from backend.secret import Secret
-from backend.services import open_services
+from backend.services import build_registry, open_services
 from backend.settings import Settings
 from events import Metadata
+from events.open import open_event_store
 from tests.cli.test_backup import COLUMNS, fields
 from tests.cli.test_cli import switchboard
 from tests.cli.test_vault_rekey import keyed_folder
@@ -103,3 +105,22 @@ async def test_a_url_that_is_not_postgresql_is_refused(tmp_path: Path, upstream:
     await keyed_folder(settings, upstream)
     refused = await anyio.to_thread.run_sync(switchboard, settings.data_dir, "migrate", "--to", "mysql://db/x")
     assert refused.returncode == 2 and "must be a PostgreSQL URL" in refused.stderr
+
+
+async def test_a_target_holding_another_log_gets_none_of_the_folders_keys(
+    tmp_path: Path, upstream: UpstreamServer, postgres_url: str
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    await keyed_folder(settings, upstream)
+    async with open_event_store(postgres_url, registry=build_registry()) as store:
+        await store.append("service", [ServiceStarted(version="other", data_dir="elsewhere")], metadata=Metadata(actor="x"))
+
+    refused = await anyio.to_thread.run_sync(switchboard, settings.data_dir, "migrate", "--to", postgres_url)
+
+    assert refused.returncode == 1 and "already holds a log" in refused.stderr
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        blobs = await conn.fetchval("SELECT to_regclass('credential_blobs')")
+    finally:
+        await conn.close()
+    assert blobs is None  # nothing of the vault was written before the refusal
