@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import get_args
 
@@ -25,7 +25,7 @@ from backend.instances.rekey import NEW_MASTER_VARIABLE, Rekeyed, reseal_all, sw
 from backend.instances.vault_lock import VaultBusy
 from backend.instances.vault_storage import open_key_blobs
 from backend.services import build_registry
-from backend.settings import Settings, secret_setting
+from backend.settings import Settings, origins_from_env, secret_setting
 from backend.wording import plural
 from events import Metadata, NotAnEventStore
 from events.open import is_database_url, open_event_store
@@ -39,12 +39,20 @@ def run_web(settings: Settings) -> int:
     env = {**os.environ, "REFLEX_TELEMETRY_ENABLED": "false", "SWITCHBOARD_DATA_DIR": str(settings.data_dir)}
     env["SWITCHBOARD_PORT"] = str(settings.port)
     env["SWITCHBOARD_HOST"] = settings.host
+    env.update(event_socket_address(os.environ))
     args = [
         sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port",
         "--backend-host", settings.host, "--backend-port", str(settings.port),
     ]
     os.chdir(PROJECT_ROOT)
     os.execvpe(args[0], args, env)
+
+
+def event_socket_address(environment: Mapping[str, str]) -> dict[str, str]:
+    """Where pages open the web app's event socket: the first allowed origin when origins were given (the address
+    users type, a reverse proxy in front of several replicas), else Reflex's own choice of this server's port."""
+    given = environment.get("SWITCHBOARD_ALLOWED_ORIGINS", "").strip()
+    return {"API_URL": origins_from_env(environment)[0]} if given else {}
 
 
 def run_api(settings: Settings) -> int:

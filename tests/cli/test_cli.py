@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from backend.audit.events import ServiceStarted
+from backend.cli.main import event_socket_address
 from backend.services import build_registry
 from events import Metadata, SQLiteEventStore
 
@@ -64,3 +65,9 @@ def test_reading_a_missing_log_creates_nothing(tmp_path: Path) -> None:
     result = switchboard(tmp_path / "absent", "events")
     assert result.returncode == 2 and "no event log" in result.stderr
     assert not (tmp_path / "absent").exists()
+
+
+def test_pages_open_the_event_socket_at_the_address_users_type_when_origins_are_given() -> None:
+    behind_a_proxy = {"SWITCHBOARD_ALLOWED_ORIGINS": "https://switchboard.example.com, http://10.0.0.5:8080"}
+    assert event_socket_address(behind_a_proxy) == {"API_URL": "https://switchboard.example.com"}
+    assert event_socket_address({"SWITCHBOARD_PORT": "3001"}) == {}  # on its own port: Reflex's own choice
