@@ -52,7 +52,7 @@ def event_socket_address(environment: Mapping[str, str]) -> dict[str, str]:
     """Where pages open the web app's event socket: the first allowed origin when origins were given (the address
     users type, a reverse proxy in front of several replicas), else Reflex's own choice of this server's port."""
     given = environment.get("SWITCHBOARD_ALLOWED_ORIGINS", "").strip()
-    return {"API_URL": origins_from_env(environment)[0]} if given else {}
+    return {"REFLEX_API_URL": origins_from_env(environment)[0]} if given else {}
 
 
 def run_api(settings: Settings) -> int:

@@ -69,5 +69,5 @@ def test_reading_a_missing_log_creates_nothing(tmp_path: Path) -> None:
 
 def test_pages_open_the_event_socket_at_the_address_users_type_when_origins_are_given() -> None:
     behind_a_proxy = {"SWITCHBOARD_ALLOWED_ORIGINS": "https://switchboard.example.com, http://10.0.0.5:8080"}
-    assert event_socket_address(behind_a_proxy) == {"API_URL": "https://switchboard.example.com"}
+    assert event_socket_address(behind_a_proxy) == {"REFLEX_API_URL": "https://switchboard.example.com"}
     assert event_socket_address({"SWITCHBOARD_PORT": "3001"}) == {}  # on its own port: Reflex's own choice
