@@ -202,7 +202,7 @@ async def open_services(settings: Settings, *, serving: bool = True) -> AsyncIte
                     search.start()  # indexes what the log gained since the last start, alongside serving
                     # alone on its log, a starting process interrupts every open turn; replicas wait for leases to expire
                     await sweep(leases, session_list, SYSTEM, everything=not settings.shared_database)
-                    tasks.start_soon(keep_leases, leases, session_list, SYSTEM, sessions.running_turn_ids)
+                    tasks.start_soon(keep_leases, leases, session_list, SYSTEM, sessions.running_turn_ids, sessions.lose)
                     tasks.start_soon(follow_stop_requests, sessions)
                     started = ServiceStarted(version=services.version, data_dir=str(settings.data_dir))
                     await store.append(SERVICE_STREAM, [started], metadata=SYSTEM)

@@ -2,8 +2,10 @@
 
 Several replicas share one log, so none may close another's turns at start-up. Each replica takes a lease on
 a turn before it records `TurnStarted`, renews its leases every sweep, and sweeps: an open turn whose lease
-expired, or that has none (a turn from before leases), is closed as `TurnInterrupted` under the turn's one end
-id, so replicas sweeping together store one end. Expiry times are the replicas' wall clocks, which must agree
+expired, or that has none (a turn from before leases), is first claimed (one statement that succeeds for one
+replica only) and then closed as `TurnInterrupted` under the turn's one end id. A renewal extends only leases
+that have not expired, so a lease once claimed is never brought back: the replica whose turn it was learns from
+its renewal that the turn is gone and stops it. Expiry times are the replicas' wall clocks, which must agree
 to well within a lease.
 """
 
@@ -77,9 +79,27 @@ class TurnLeases:
     async def release(self, turn_id: str) -> None:
         await self._write(f"DELETE FROM {LEASES} WHERE turn_id = ?", (turn_id,))
 
-    async def renew(self) -> None:
-        """Push back the expiry of every lease this replica holds."""
-        await self._write(f"UPDATE {LEASES} SET expires_at = ? WHERE replica = ?", (self._expiry(), self.replica))
+    async def renew(self) -> set[str]:
+        """Push back the expiry of every unexpired lease this replica holds; the turns renewed. A turn of this
+        replica's missing from them has lost its lease (it expired, and another replica may have claimed it)."""
+        sql = f"UPDATE {LEASES} SET expires_at = ? WHERE replica = ? AND expires_at > ? RETURNING turn_id"
+        return set(await self._claimed(sql, (self._expiry(), self.replica, self.clock())))
+
+    async def claim(self, turn_id: str) -> bool:
+        """Take an expired lease, or the lease of a turn that has none, for this replica; whether it was taken.
+        Of replicas claiming together one alone gets it, and a lease renewed in time is never taken."""
+        expired = f"UPDATE {LEASES} SET replica = ?, expires_at = ? WHERE turn_id = ? AND expires_at <= ? RETURNING turn_id"
+        missing = (
+            f"INSERT INTO {LEASES} (turn_id, replica, expires_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (turn_id) DO NOTHING RETURNING turn_id"
+        )
+
+        async def work(tx: ViewTransaction) -> bool:
+            if await tx.fetch(expired, (self.replica, self._expiry(), turn_id, self.clock())):
+                return True
+            return bool(await tx.fetch(missing, (turn_id, self.replica, self._expiry())))
+
+        return await self.store.write_transaction(work)
 
     async def held(self, turn_ids: Sequence[str]) -> set[str]:
         """Those of the turns whose lease has not expired."""
@@ -103,6 +123,13 @@ class TurnLeases:
 
         await self.store.write_transaction(work)
 
+    async def _claimed(self, sql: str, params: Sequence[object]) -> list[str]:
+        """The turn ids a `... RETURNING turn_id` statement answers, run in a write transaction."""
+        async def work(tx: ViewTransaction) -> list[str]:
+            return [str(row[0]) for row in await tx.fetch(sql, params)]
+
+        return await self.store.write_transaction(work)
+
 
 async def _create(tx: ViewTransaction) -> None:
     await tx.execute(CREATE.format(options=tx.dialect.table_options))
@@ -119,15 +146,16 @@ async def open_turns(store: EventStore, view: SessionListView) -> list[OpenTurn]
 async def sweep(
     leases: TurnLeases, view: SessionListView, metadata: Metadata, *, running: Sequence[str] = (), everything: bool = False
 ) -> int:
-    """`TurnInterrupted` for each open turn whose lease expired or that has none, except the turns this replica is
-    `running`; with `everything`, for every open turn (a single process starting on its own log). Answers how many
-    ends this replica stored: another replica closing the same turn first makes this one's append a duplicate."""
+    """`TurnInterrupted` for each open turn whose lease expired or that has none and that this replica claimed,
+    except the turns this replica is `running`; with `everything`, for every open turn (a single process starting
+    on its own log). Answers how many ends this replica stored: the replica running a turn may store its own
+    `TurnInterrupted` first, on learning that its lease was taken, making this one's append a duplicate."""
     store = leases.store
     found = [turn for turn in await open_turns(store, view) if turn.turn_id not in running]
-    held = set() if everything else await leases.held([turn.turn_id for turn in found])
+    held = set() if everything else await leases.held([turn.turn_id for turn in found])  # a read spares most claims
     closed = 0
     for turn in found:
-        if turn.turn_id in held:
+        if not everything and (turn.turn_id in held or not await leases.claim(turn.turn_id)):
             continue
         result = await store.append(
             stream_of(turn.session_id), [TurnInterrupted(agent_id=turn.agent_id, turn_id=turn.turn_id)],
@@ -139,14 +167,28 @@ async def sweep(
 
 
 async def keep_leases(
-    leases: TurnLeases, view: SessionListView, metadata: Metadata, running: Callable[[], Sequence[str]]
+    leases: TurnLeases, view: SessionListView, metadata: Metadata, running: Callable[[], Sequence[str]],
+    lost: Callable[[set[str]], None],
 ) -> None:
-    """Every sweep interval, renew this replica's leases (while it runs turns) and sweep; runs until cancelled."""
+    """Every sweep interval, keep the leases once; runs until cancelled."""
     while True:
         await anyio.sleep(leases.timing.sweep_s)
         try:
-            if running():
-                await leases.renew()
-            await sweep(leases, view, metadata, running=running())
+            await keep_once(leases, view, metadata, running, lost)
         except Exception as error:  # the store may be briefly unreachable: the next interval tries again
             log.warning("turn leases not kept this interval: %s", type(error).__name__)
+
+
+async def keep_once(
+    leases: TurnLeases, view: SessionListView, metadata: Metadata, running: Callable[[], Sequence[str]],
+    lost: Callable[[set[str]], None],
+) -> None:
+    """Renew this replica's leases (while it runs turns), hand the running turns whose lease was not renewed to
+    `lost`, and sweep. A turn is in `running` only once its lease is taken, so one missing from the renewal
+    either ended meanwhile (its lease released) or lost its lease."""
+    before = set(running())
+    if before:
+        renewed = await leases.renew()
+        if before - renewed:
+            lost(before - renewed)
+    await sweep(leases, view, metadata, running=running())

@@ -3,6 +3,7 @@ their leases."""
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
@@ -26,15 +27,19 @@ from backend.sessions.view import (
 )
 from events import AppendResult, ConcurrencyConflict, Event, Metadata
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class RunningTurn:
-    """A turn in flight: cancelling its scope closes the upstream stream; `ended` is set once it is recorded."""
+    """A turn in flight: cancelling its scope closes the upstream stream; `ended` is set once it is recorded;
+    `lost` once its lease was taken by another replica (it is then recorded as interrupted)."""
 
     turn_id: str
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     ended: anyio.Event = field(default_factory=anyio.Event)
     out: TurnOut | None = None
+    lost: bool = False
 
 
 class Sessions:
@@ -65,6 +70,15 @@ class Sessions:
 
     def running_turn_ids(self) -> list[str]:
         return [running.turn_id for running in self.running.values()]
+
+    def lose(self, turn_ids: set[str]) -> None:
+        """Stop at once the turns here whose lease was not renewed: another replica may already have recorded them
+        as interrupted, so streaming on would only spend tokens on an answer the log can no longer take."""
+        for running in self.running.values():
+            if running.turn_id in turn_ids and not running.ended.is_set():
+                log.warning("turn %s lost its lease on this replica: stopping it", running.turn_id)
+                running.lost = True
+                running.scope.cancel()
 
     def lock(self, session_id: str) -> AbstractAsyncContextManager[None]:
         """Serialises the commands on one session across every replica, from reading its row to appending."""

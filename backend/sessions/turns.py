@@ -3,8 +3,9 @@ prices and cost; cancelling.
 
 The upstream exchange runs in the service's task group, apart from the request: the request only relays its
 deltas. A client that goes away cancels the turn (recorded as `TurnCancelled` with the partial text). A turn is
-leased to this replica while it runs (`leases.py`); its end is appended under the turn's one end id, so when
-another replica closed it first (its lease expired) the end here is a duplicate, and the client is told.
+leased to this replica while it runs (`leases.py`); its end is appended under the turn's one end id. A turn whose
+lease was not renewed (another replica may have claimed it and recorded it as interrupted) is stopped here at
+once and recorded as interrupted too (a duplicate when the other replica's end came first); its client is told.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from backend.sessions.events import (
     TurnCompleted,
     TurnEnded,
     TurnFailed,
+    TurnInterrupted,
     TurnStarted,
     turn_end_id,
 )
@@ -171,9 +173,9 @@ async def start_turn(
             prices=price.prices, price_status=price.status,
         )
         running = RunningTurn(started.turn_id)
-        sessions.running[key] = running
         try:
             await sessions.leases.take(started.turn_id)
+            sessions.running[key] = running  # only once leased: a running turn missing from a renewal lost its lease
             await sessions.append(session_id, [MessageAdded(agent_id=agent_id, text=command.text), started], metadata)
         except BaseException:
             sessions.running.pop(key, None)
@@ -266,9 +268,10 @@ async def _record_end(
     turn_id = plan.started.turn_id
     key = (plan.session_id, plan.started.agent_id)
     try:
-        event = end_event(plan.started, progress)
+        ended = end_event(plan.started, progress)
+        event = TurnInterrupted(agent_id=plan.started.agent_id, turn_id=turn_id) if running.lost else ended
         stored = await sessions.append(plan.session_id, [event], plan.metadata, event_ids=[turn_end_id(turn_id)])
-        running.out = await _end_lost(sessions, plan) if stored.duplicate else turn_out(event)
+        running.out = await _end_lost(sessions, plan) if running.lost or stored.duplicate else turn_out(ended)
         _relay(send, sse("turn", msgspec.json.encode(running.out)), running)
         await sessions.leases.release(turn_id)
     except Exception:
@@ -280,15 +283,16 @@ async def _record_end(
 
 
 async def _end_lost(sessions: Sessions, plan: TurnPlan) -> TurnOut:
-    """The turn as the log holds it, when another replica recorded its end first (its lease here had expired)."""
+    """The turn as the log holds it (interrupted), when its lease here was lost: another replica claimed it, or
+    it expired before this replica could renew it."""
     turn_id = plan.started.turn_id
-    log.warning("turn %s was closed by another replica before it ended here: its answer is not recorded", turn_id)
+    log.warning("turn %s lost its lease before it ended here: it is recorded as interrupted", turn_id)
     recorded = await sessions.view.turn(sessions.store, plan.session_id, turn_id)
     if recorded is None:
         raise LookupError(f"the end of turn {turn_id} is stored but not in the session view")
     return msgspec.structs.replace(recorded, message=(
-        "another replica recorded this turn as interrupted while it ran here (its lease had expired): "
-        "the answer streamed here was not recorded"))
+        "this turn's lease lapsed while it ran here (another replica may have closed it), so it was stopped and "
+        "is recorded as interrupted: the answer streamed here was not recorded"))
 
 
 def end_event(started: TurnStarted, progress: Progress) -> TurnEnded:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
 import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 
-from backend.services import build_registry
+from backend.services import build_registry, open_services
 from backend.sessions.events import (
     ModelChoice,
     Prices,
@@ -18,10 +21,16 @@ from backend.sessions.events import (
     stream_of,
     turn_end_id,
 )
-from backend.sessions.leases import LeaseTiming, TurnLeases, open_turns, sweep
+from backend.sessions.leases import LeaseTiming, TurnLeases, keep_once, open_turns, sweep
+from backend.sessions.schemas import SendMessage
+from backend.sessions.turns import start_turn
 from backend.sessions.view import SessionListView
+from backend.settings import Settings
 from events import EventStore, Metadata
 from events.open import open_event_store
+from tests.sessions.conftest import event_types, parse_stream
+from tests.sessions.test_streaming import stalled_session
+from tests.upstreams import UpstreamServer
 
 pytestmark = pytest.mark.anyio
 TIMING = LeaseTiming(lease_s=15.0, sweep_s=5.0)
@@ -144,19 +153,22 @@ async def test_replicas_sweeping_together_store_one_end(replicas: Replicas) -> N
         assert await interruptions(replicas.store, f"s{index}") == [turn_end_id(f"t{index}")]
 
 
+def ended(turn_id: str) -> TurnCompleted:
+    begun = started(turn_id)
+    return TurnCompleted(
+        agent_id=begun.agent_id, turn_id=turn_id, instance_id=begun.instance_id, provider_id=begun.provider_id,
+        provider_type=begun.provider_type, model_id=begun.model_id, text="late", finish_reason="stop",
+        input_tokens=1, output_tokens=1, cache_read_tokens=0, cache_write_tokens=0, prices=NO_PRICES,
+        price_status="unknown", cost_usd=None, ttft_ms=None, total_ms=1.0, attempts=1,
+    )
+
+
 async def test_an_end_after_an_interruption_is_a_duplicate_and_writes_nothing(replicas: Replicas) -> None:
     await open_turn(replicas, "s1", "t1", replicas.a)
     replicas.clock.now += TIMING.lease_s + 1
     assert await sweep(replicas.b, replicas.view, SYSTEM) == 1
     head = await replicas.store.head()
-    begun = started("t1")
-    completed = TurnCompleted(
-        agent_id=begun.agent_id, turn_id="t1", instance_id=begun.instance_id, provider_id=begun.provider_id,
-        provider_type=begun.provider_type, model_id=begun.model_id, text="late", finish_reason="stop",
-        input_tokens=1, output_tokens=1, cache_read_tokens=0, cache_write_tokens=0, prices=NO_PRICES,
-        price_status="unknown", cost_usd=None, ttft_ms=None, total_ms=None, attempts=1,
-    )
-    result = await replicas.store.append(stream_of("s1"), [completed], metadata=SYSTEM, event_ids=[turn_end_id("t1")])
+    result = await replicas.store.append(stream_of("s1"), [ended("t1")], metadata=SYSTEM, event_ids=[turn_end_id("t1")])
     assert result.duplicate and await replicas.store.head() == head
     types = [event.type for event in await replicas.store.read_stream(stream_of("s1"))]
     assert types == ["SessionCreated", "TurnStarted", "TurnInterrupted"]
@@ -164,11 +176,107 @@ async def test_an_end_after_an_interruption_is_a_duplicate_and_writes_nothing(re
 
 async def test_expired_leases_are_forgotten(replicas: Replicas) -> None:
     await open_turn(replicas, "s1", "t1", replicas.a)
+    replicas.clock.now += TIMING.lease_s + 1
+    assert await sweep(replicas.b, replicas.view, SYSTEM) == 1  # b's claim is a lease of its own, expiring in turn
     replicas.clock.now += 2 * TIMING.lease_s + 1
     await sweep(replicas.b, replicas.view, SYSTEM)
     assert await replicas.store.fetch("SELECT turn_id FROM turn_leases") == []
 
 
+async def test_a_lease_renewed_in_time_cannot_be_claimed_and_an_expired_one_is_claimed_once(replicas: Replicas) -> None:
+    await open_turn(replicas, "s1", "t1", replicas.a)
+    replicas.clock.now += TIMING.lease_s - 1
+    assert await replicas.b.held(["t1"]) == {"t1"}
+    assert await replicas.a.renew() == {"t1"}
+    assert not await replicas.b.claim("t1")
+    replicas.clock.now += TIMING.lease_s
+    claims = [await leases.claim("t1") for leases in (replicas.b, replicas.c, replicas.b)]
+    assert claims == [True, False, False]
+    assert await replicas.a.renew() == set()  # once expired, a's lease is not brought back
+
+
+async def test_a_turn_without_a_lease_is_claimed_by_one_replica(replicas: Replicas) -> None:
+    await open_turn(replicas, "s1", "t1", None)
+    assert [await replicas.b.claim("t1"), await replicas.c.claim("t1")] == [True, False]
+
+
+async def test_the_race_the_review_found_cannot_revive_a_lease(replicas: Replicas) -> None:
+    """b reads the lease as expired, then a renews (too late), then b claims: a's renewal brings nothing back."""
+    await open_turn(replicas, "s1", "t1", replicas.a)
+    replicas.clock.now += TIMING.lease_s
+    assert await replicas.b.held(["t1"]) == set()
+    assert await replicas.a.renew() == set()
+    assert await replicas.b.claim("t1")
+    assert await sweep(replicas.c, replicas.view, SYSTEM) == 0  # b owns the claim now
+
+
+async def test_a_sweep_racing_a_renew_never_leaves_a_turn_both_interrupted_and_running(location: str | Path) -> None:
+    """a's clock is behind b's: a renews leases it sees unexpired, while b sees the very same leases expired.
+    Whichever write comes first wins each turn; a turn is then renewed (still a's) or interrupted, never both."""
+    registry = build_registry()
+    view = SessionListView(registry)
+    async with open_event_store(location, registry=registry, inline_views=[view]) as store:
+        clock_a, clock_b = Clock(), Clock()
+        replicas = Replicas(store, view, clock_a)
+        a, b = TurnLeases(store, TIMING, "a", clock_a), TurnLeases(store, TIMING, "b", clock_b)
+        await a.create_table()
+        for round_ in range(3):
+            turns = [f"r{round_}t{index}" for index in range(8)]
+            for turn_id in turns:
+                await open_turn(replicas, f"s-{turn_id}", turn_id, a)
+            clock_a.now += TIMING.lease_s - 5  # a's leases are still its own on a's clock...
+            clock_b.now = clock_a.now + 10  # ...and expired on b's, until a's renewal pushes them past it
+            renewed: set[str] = set()
+
+            async def renewing(renewed: set[str] = renewed) -> None:
+                renewed.update(await a.renew())
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(renewing)
+                tasks.start_soon(sweep, b, view, SYSTEM)
+            interrupted = {turn_id for turn_id in turns if await interruptions(store, f"s-{turn_id}")}
+            assert renewed.isdisjoint(interrupted)
+            assert renewed | interrupted == set(turns)
+            open_ids = {turn.turn_id for turn in await open_turns(store, view)}
+            assert open_ids == renewed & open_ids and set(turns) - interrupted <= open_ids
+            for turn_id in renewed:
+                await a.release(turn_id)
+                await store.append(stream_of(f"s-{turn_id}"), [ended(turn_id)], metadata=SYSTEM,
+                                   event_ids=[turn_end_id(turn_id)])
+
+
+async def test_a_replica_whose_lease_was_taken_stops_the_turn(replicas: Replicas) -> None:
+    await open_turn(replicas, "s1", "t1", replicas.a)
+    await open_turn(replicas, "s2", "t2", replicas.a)
+    lost: list[set[str]] = []
+    replicas.clock.now += TIMING.sweep_s
+    await keep_once(replicas.a, replicas.view, SYSTEM, lambda: ["t1", "t2"], lost.append)
+    assert lost == []
+    replicas.clock.now += TIMING.lease_s
+    assert await replicas.b.claim("t1")
+    replicas.clock.now -= TIMING.lease_s  # a was late: t2 is still its own, t1 is b's now
+    await keep_once(replicas.a, replicas.view, SYSTEM, lambda: ["t1", "t2"], lost.append)
+    assert lost == [{"t1"}]
+
+
 def test_a_lease_must_outlast_its_renewal_interval() -> None:
     with pytest.raises(ValueError):
         LeaseTiming(lease_s=5.0, sweep_s=5.0)
+
+
+async def test_a_turn_streaming_here_whose_lease_another_replica_took_stops_at_once(
+    settings: Settings, client: AsyncTestClient[Litestar], upstream: UpstreamServer
+) -> None:
+    session_id, agent_id = await stalled_session(client, upstream)  # the upstream stalls after the first piece
+    async with open_services(settings, serving=False) as services:  # the replica running the turn, on this loop
+        sessions = services.sessions
+        body = await start_turn(sessions, session_id, agent_id, SendMessage(text="hi"), Metadata(actor="local"))
+        assert (await anext(body)).startswith(b"event: delta")
+        later = TurnLeases(sessions.store, TIMING, "other", lambda: time.time() + 2 * TIMING.lease_s)
+        assert await sweep(later, sessions.view, SYSTEM) == 1  # another replica sees the lease expired and claims it
+        await keep_once(sessions.leases, sessions.view, SYSTEM, sessions.running_turn_ids, sessions.lose)
+        frames = [frame async for frame in body]  # ends now, not when the stalled upstream would have gone on
+        turn = parse_stream(b"".join(frames).decode()).turn
+        assert turn["outcome"] == "interrupted" and "recorded as interrupted" in str(turn["message"])
+        assert sessions.running == {}
+    assert (await event_types(client, session_id))[-2:] == ["TurnStarted", "TurnInterrupted"]
