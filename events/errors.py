@@ -38,3 +38,12 @@ class StoreClosed(RuntimeError):
 
 class FollowerStopped(RuntimeError):
     """A catch-up view stopped following the log (an error, or the store closed) before the position waited for."""
+
+
+class LockWaitTimeout(TimeoutError):
+    """A named lock stayed held elsewhere (another process on the database) for longer than a lock is waited for."""
+
+    def __init__(self, name: str, wait_s: float) -> None:
+        super().__init__(f"lock {name!r} is still held elsewhere after {wait_s:g} s; try again")
+        self.name = name
+        self.wait_s = wait_s

@@ -14,9 +14,13 @@ SERVER_SETTINGS = {
 }
 
 
-async def connect(url: str) -> asyncpg.Connection:
-    return await asyncpg.connect(url, server_settings=SERVER_SETTINGS)
+async def connect(url: str, *, timeout: float = 60) -> asyncpg.Connection:
+    return await asyncpg.connect(url, timeout=timeout, server_settings=SERVER_SETTINGS)
 
 
-async def create_pool(url: str, *, min_size: int, max_size: int) -> asyncpg.Pool:
-    return await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, server_settings=SERVER_SETTINGS)
+async def create_pool(
+    url: str, *, min_size: int, max_size: int, settings: dict[str, str] | None = None
+) -> asyncpg.Pool:
+    """A pool whose connections have `SERVER_SETTINGS`, and `settings` besides (the lock pool's `lock_timeout`)."""
+    server_settings = {**SERVER_SETTINGS, **(settings or {})}
+    return await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, server_settings=server_settings)

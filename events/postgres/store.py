@@ -4,6 +4,7 @@ subscriptions woken across processes by LISTEN/NOTIFY, verify in one snapshot, v
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import datetime
@@ -21,7 +22,7 @@ from events.event import AppendResult, Event, Metadata, StoredEvent
 from events.open import shown_location
 from events.planning import AppendRequest, encode_events
 from events.postgres.connect import connect, create_pool
-from events.postgres.locks import LOCK_POOL_SIZE, AdvisoryLocks
+from events.postgres.locks import LOCK_POOL_SIZE, LOCK_WAIT_S, LOST, AdvisoryLocks, lock_pool_settings
 from events.postgres.schema import channel_name, prepare_schema
 from events.postgres.transaction import PostgresTransaction, numbered_once
 from events.postgres.writer import PostgresWriter
@@ -54,6 +55,9 @@ T = TypeVar("T")
 
 POOL_SIZE = 4
 AFTER_POSITION = numbered_once(page_query(POSTGRESQL, "position > ?"))
+LISTEN_CONNECT_TIMEOUT_S = 10.0
+LISTEN_RETRY_MAX_S = 10.0
+log = logging.getLogger(__name__)
 
 
 class PostgresEventStore:
@@ -71,6 +75,7 @@ class PostgresEventStore:
         self._listener: asyncpg.Connection | None = None
         self._listening = False
         self._listen_lock = asyncio.Lock()
+        self._reopening: asyncio.Task[None] | None = None
         self._locks: AdvisoryLocks | None = None
         self._inline_views = tuple(inline_views)
         self._poll_interval = poll_interval
@@ -100,14 +105,15 @@ class PostgresEventStore:
             stack.push_async_callback(pool.close)
             queue = WriterQueue()
             store = cls(url, schema, registry, queue, pool, inline_views, poll_interval)
-            lock_pool = await create_pool(url, min_size=0, max_size=LOCK_POOL_SIZE)
+            lock_pool = await create_pool(
+                url, min_size=0, max_size=LOCK_POOL_SIZE, settings=lock_pool_settings(LOCK_WAIT_S))
             stack.push_async_callback(lock_pool.close)
             store._locks = AdvisoryLocks(lock_pool)
             writer = PostgresWriter(writer_conn, partial(connect, url), queue, inline_views,
                                     channel_name(schema), store._wake_subscribers)
             store._writer = writer
-            store._listener = await connect(url)
-            stack.push_async_callback(_close_connection, store._listener)
+            await store._open_listener()
+            stack.push_async_callback(store._close_listener)
             stack.push_async_callback(_close_connection, writer)
             async with alongside(writer.run, on_exit=store._close, cancel_on_exit=False):
                 store.rebuilt_views = await store.upgrade_views(inline_views)
@@ -254,6 +260,7 @@ class PostgresEventStore:
                 page = await (ahead or self._page(AFTER_POSITION, (position, batch_size)))
                 prefetched, ahead = ahead is not None, None
                 if not page.count:
+                    self._reopen_listener_if_lost()
                     if not prefetched:
                         with anyio.move_on_after(self._poll_interval):
                             await committed.wait()
@@ -339,11 +346,65 @@ class PostgresEventStore:
         return any(view is inline for inline in self._inline_views)
 
     async def _listen(self) -> None:
-        """LISTEN from the first subscription on (until then no process needs to signal this one)."""
+        """LISTEN from the first subscription on (until then no process needs to signal this one). Never fails a
+        subscription: a listener connection that is gone is opened again in the background, and subscribers look
+        every `poll_interval` meanwhile."""
         async with self._listen_lock:
-            if not self._listening and self._listener is not None:
-                await self._listener.add_listener(channel_name(self.schema), self._notified)
-                self._listening = True
+            if self._listening:
+                return
+            self._listening = True
+            try:
+                if self._listener is not None and not self._listener.is_closed():
+                    await self._listener.add_listener(channel_name(self.schema), self._notified)
+                    return
+            except LOST:
+                pass
+        self._reopen_listener_if_lost()
+
+    async def _open_listener(self) -> None:
+        """A listener connection (LISTENing if a subscription needs it), told when it drops."""
+        async with self._listen_lock:
+            conn = await connect(self.url, timeout=LISTEN_CONNECT_TIMEOUT_S)
+            try:
+                conn.add_termination_listener(self._listener_lost)
+                if self._listening:
+                    await conn.add_listener(channel_name(self.schema), self._notified)
+            except BaseException:
+                conn.terminate()
+                raise
+            self._listener = conn
+
+    def _listener_lost(self, _conn: object) -> None:
+        if not self._closed:
+            log.warning("the LISTEN connection was lost: opening it again (subscribers poll meanwhile)")
+            self._reopen_listener_if_lost()
+
+    def _reopen_listener_if_lost(self) -> None:
+        """Start opening the listener again in the background when it is gone (once at a time)."""
+        lost = self._listener is None or self._listener.is_closed()
+        if self._closed or not lost or (self._reopening is not None and not self._reopening.done()):
+            return
+        self._reopening = asyncio.get_running_loop().create_task(self._reopen_listener())
+
+    async def _reopen_listener(self) -> None:
+        """Try until the listener is back (or the store closes), then wake the subscribers for what they missed."""
+        delay = self._poll_interval
+        while not self._closed:
+            try:
+                await self._open_listener()
+            except (*LOST, asyncpg.PostgresError, TimeoutError):
+                await asyncio.sleep(delay)  # the database is not back yet: a pause between attempts
+                delay = min(delay * 2, LISTEN_RETRY_MAX_S)
+                continue
+            log.warning("the LISTEN connection is open again")
+            self._wake_subscribers()
+            return
+
+    async def _close_listener(self) -> None:
+        if self._reopening is not None:
+            self._reopening.cancel()
+        if self._listener is not None:
+            await _close_connection(self._listener)
 
     def _notified(self, _conn: object, _pid: int, _channel: str, _payload: object) -> None:
         self._wake_subscribers()

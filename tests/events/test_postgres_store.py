@@ -139,6 +139,35 @@ class TestPostgresEventStore(EventStoreConformance):
         assert [e.position for e in received] == [1]
 
     @pytest.mark.anyio
+    async def test_a_dropped_listener_is_opened_again_and_subscriptions_go_on(self) -> None:
+        received: list[StoredEvent] = []
+        first = anyio.Event()
+
+        async def events() -> None:
+            async for event in store.subscribe(after=0):
+                received.append(event)
+                first.set()
+                if len(received) == 2:
+                    return
+
+        async with PostgresEventStore.open(self.url, registry=bank_registry(), poll_interval=3600) as store:
+            listener = store._listener
+            assert listener is not None
+            async with self._raw() as conn:  # dropped before any subscription, as by a database restart
+                assert await conn.fetchval("SELECT pg_terminate_backend($1)", listener.get_server_pid())
+            with anyio.fail_after(30):
+                while store._listener is listener or store._reopening is None:
+                    await anyio.sleep(0.01)  # until the store noticed the drop and began opening it again
+                await store._reopening
+                async with PostgresEventStore.open(self.url, registry=bank_registry()) as other, \
+                        anyio.create_task_group() as tasks:
+                    tasks.start_soon(events)  # does not fail: the listener is there again
+                    await other.append("acct-1", [Opened(owner="Ann")], metadata=ALICE)
+                    await first.wait()
+                    await other.append("acct-1", [Deposited(amount=1)], metadata=ALICE)  # only a NOTIFY wakes it
+        assert [e.position for e in received] == [1, 2]
+
+    @pytest.mark.anyio
     async def test_a_schema_holding_someone_elses_events_table_is_refused_untouched(self) -> None:
         async with self._raw() as conn:
             await conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, body TEXT)")

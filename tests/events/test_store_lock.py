@@ -7,10 +7,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
+import asyncpg
 import pytest
 
 from events import EventRegistry, EventStore
+from events.errors import LockWaitTimeout
 from events.open import open_event_store
+from events.postgres.locks import LOCK, AdvisoryLocks, lock_pool_settings
+from events.postgres.store import PostgresEventStore
 
 pytestmark = pytest.mark.anyio
 
@@ -87,3 +91,39 @@ async def test_two_stores_on_one_database_exclude_each_other(postgres_url: str) 
             assert entered == ["first", "other name"]
             release.set()
         assert entered == ["first", "other name", "second"]
+
+
+async def test_a_lock_held_elsewhere_is_waited_for_only_so_long(postgres_url: str) -> None:
+    wait_s = 0.2
+    pool = await asyncpg.create_pool(postgres_url, min_size=0, max_size=1, server_settings=lock_pool_settings(wait_s))
+    elsewhere = await asyncpg.connect(postgres_url)
+    try:
+        await elsewhere.execute(LOCK, "session:held")
+        locks = AdvisoryLocks(pool, wait_s)
+        with anyio.fail_after(10), pytest.raises(LockWaitTimeout, match="'session:held' is still held elsewhere"):
+            async with locks.hold("session:held"):
+                pass
+        async with locks.hold("session:free"):  # the connection went back to the pool, usable again
+            pass
+    finally:
+        await elsewhere.close()
+        await pool.close()
+
+
+async def test_a_lock_connection_lost_during_the_block_leaves_the_block_as_it_ended(postgres_url: str) -> None:
+    async with open_event_store(postgres_url, registry=EventRegistry()) as store:
+        assert isinstance(store, PostgresEventStore)
+        done = False
+        async with store.lock("session:lost"):
+            holding = store._locks._holding.get() if store._locks is not None else None
+            assert holding is not None
+            killer = await asyncpg.connect(postgres_url)
+            try:
+                assert await killer.fetchval("SELECT pg_terminate_backend($1)", holding[1].get_server_pid())
+            finally:
+                await killer.close()
+            done = True  # a write committed here would stand: leaving the block raises nothing
+        assert done
+        with anyio.fail_after(10):
+            async with store.lock("session:lost"):
+                pass
