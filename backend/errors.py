@@ -10,6 +10,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from events.errors import LockWaitTimeout
+
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
 
@@ -133,7 +135,8 @@ DATABASE_RETRY_AFTER_S = 1
 
 
 def handle_database_busy(request: Request, exc: Exception) -> Response[bytes]:
-    """The shared database refused a connection (its connection limit, a restart): a 503 the client may retry."""
+    """The shared database refused a connection (its connection limit, a restart), or another replica held a lock
+    too long: a 503 the client may retry."""
     log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
     return problem_response(
         Problem(title="Database unavailable", status=503, detail="the database refused a connection; try again"),
@@ -154,6 +157,7 @@ EXCEPTION_HANDLERS = {
     RecursionError: handle_too_deep,
     asyncpg.TooManyConnectionsError: handle_database_busy,
     asyncpg.CannotConnectNowError: handle_database_busy,
+    LockWaitTimeout: handle_database_busy,
     asyncpg.CharacterNotInRepertoireError: handle_unstorable,
     asyncpg.UntranslatableCharacterError: handle_unstorable,
     HTTPException: handle_http_exception,
