@@ -11,14 +11,13 @@ import aiosqlite
 import anyio
 import msgspec
 
-from events.errors import ConcurrencyConflict, EventIdReused, StoreClosed
-from events.event import AppendResult, StoredEvent
+from events.errors import StoreClosed
+from events.event import StoredEvent
+from events.grouping import Group, GroupPlanner, LogCache, Outcome
 from events.planning import GroupState, LogTip, Planned, StoredId
 from events.queue import PendingAppend, WriterJob, WriterQueue
 from events.sql import SQLiteTransaction
 from events.views import InlineView
-
-MAX_CACHED_STREAMS = 100_000
 
 INSERT_EVENT = (
     "INSERT INTO events (position, event_id, stream_id, version, type, schema_version, "
@@ -42,40 +41,6 @@ STREAM_VERSIONS = (
     "SELECT stream_id, MAX(version) FROM events WHERE stream_id IN (SELECT value FROM json_each(?)) GROUP BY stream_id"
 )
 
-Outcome = Planned | AppendResult | Exception
-
-
-class LogCache:
-    """The tip and stream versions as of the last group handed to SQLite.
-
-    Valid only while no other connection appends. A group decided from it inserts at the
-    cached next position, so an append by another process makes that insert collide
-    (position is the primary key) and the group is decided again from the database.
-    """
-
-    def __init__(self, tip: LogTip) -> None:
-        self.tip = tip
-        self.versions: dict[str, int] = {}
-
-
-class Group:
-    """Appends decided together: each one's outcome, and the log's state after them."""
-
-    __slots__ = ("appends", "outcomes", "state")
-
-    def __init__(self, appends: list[PendingAppend], outcomes: list[Outcome], state: GroupState) -> None:
-        self.appends = appends
-        self.outcomes = outcomes
-        self.state = state
-
-    @property
-    def planned(self) -> list[Planned]:
-        return [outcome for outcome in self.outcomes if isinstance(outcome, Planned)]
-
-    def answer(self) -> None:
-        """Give every caller its answer, in one go."""
-        for append, outcome in zip(self.appends, self.outcomes, strict=True):
-            append.finish(outcome.result if isinstance(outcome, Planned) else outcome)
 
 
 class Flight:
@@ -91,7 +56,7 @@ class Flight:
         return self.commit.done() and not self.commit.cancelled() and self.commit.exception() is None
 
 
-class GroupWriter:
+class GroupWriter(GroupPlanner):
     """Commits queued appends in groups and runs writer jobs, all on one connection."""
 
     def __init__(self, conn: aiosqlite.Connection, queue: WriterQueue, inline_views: Sequence[InlineView],
@@ -296,21 +261,7 @@ class GroupWriter:
         state.advance(planned)
         return planned
 
-    def _decide(self, state: GroupState, appends: list[PendingAppend]) -> Group:
-        """Each append in order against the state, accepted ones advancing it."""
-        outcomes: list[Outcome] = []
-        for append in appends:
-            outcome = self._plan(state, append)
-            if isinstance(outcome, Planned):
-                state.advance(outcome)
-            outcomes.append(outcome)
-        return Group(appends, outcomes, state)
 
-    def _plan(self, state: GroupState, append: PendingAppend) -> Outcome:
-        try:
-            return state.plan(append.request, with_stored=bool(self._views))
-        except (ConcurrencyConflict, EventIdReused) as error:
-            return error
 
     async def _apply_views(self, events: list[StoredEvent]) -> None:
         for view in self._views:
@@ -352,11 +303,6 @@ class GroupWriter:
         if group.planned:
             self._on_commit()
 
-    def _remember(self, state: GroupState) -> None:
-        if self._cache is None or len(self._cache.versions) > MAX_CACHED_STREAMS:
-            self._cache = LogCache(state.tip)
-        self._cache.tip = state.tip
-        self._cache.versions.update(state.versions)
 
     async def _commit(self) -> None:
         await self._conn.commit()

@@ -15,8 +15,9 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 
-from events.errors import ConcurrencyConflict, EventIdReused, StoreClosed
-from events.event import AppendResult, StoredEvent
+from events.errors import StoreClosed
+from events.event import StoredEvent
+from events.grouping import Group, GroupPlanner, LogCache, Outcome
 from events.planning import GroupState, LogTip, Planned, StoredId
 from events.postgres.transaction import PostgresTransaction
 from events.queue import PendingAppend, WriterJob, WriterQueue
@@ -50,45 +51,16 @@ WITH head AS (
 )
 SELECT pg_notify($15, position::text) FROM head
 """
-MAX_CACHED_STREAMS = 100_000
 OPTIMISTIC_TRIES = 3  # guarded writes of a group before it is decided with the head locked
 
-Outcome = Planned | AppendResult | Exception
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
-
-
-class Group:
-    """Appends decided together: each one's outcome, and the log's state after them."""
-
-    __slots__ = ("appends", "outcomes", "state")
-
-    def __init__(self, appends: list[PendingAppend], outcomes: list[Outcome], state: GroupState) -> None:
-        self.appends = appends
-        self.outcomes = outcomes
-        self.state = state
-
-    @property
-    def planned(self) -> list[Planned]:
-        return [outcome for outcome in self.outcomes if isinstance(outcome, Planned)]
-
-    def answer(self) -> None:
-        for append, outcome in zip(self.appends, self.outcomes, strict=True):
-            append.finish(outcome.result if isinstance(outcome, Planned) else outcome)
-
-
-class LogCache:
-    """The head and stream versions as of this writer's last commit; valid while no other process appends."""
-
-    def __init__(self, tip: LogTip) -> None:
-        self.tip = tip
-        self.versions: dict[str, int] = {}
 
 
 class HeadMoved(Exception):
     """Another process appended since the position a group was decided from."""
 
 
-class PostgresWriter:
+class PostgresWriter(GroupPlanner):
     """Serves the queue on one connection of its own (opened again if it is lost)."""
 
     def __init__(self, conn: asyncpg.Connection, connect: Connect, queue: WriterQueue,
@@ -203,15 +175,6 @@ class PostgresWriter:
         await self._commit()
         return group
 
-    def _decide(self, state: GroupState, appends: list[PendingAppend]) -> Group:
-        """Each append in order against the state, accepted ones advancing it."""
-        outcomes: list[Outcome] = []
-        for append in appends:
-            outcome = self._plan(state, append)
-            if isinstance(outcome, Planned):
-                state.advance(outcome)
-            outcomes.append(outcome)
-        return Group(appends, outcomes, state)
 
     async def _write_one_by_one(self, appends: list[PendingAppend]) -> Group:
         state = await self._load_state(appends)
@@ -240,11 +203,6 @@ class PostgresWriter:
         state.advance(planned)
         return planned
 
-    def _plan(self, state: GroupState, append: PendingAppend) -> Outcome:
-        try:
-            return state.plan(append.request, with_stored=bool(self._views))
-        except (ConcurrencyConflict, EventIdReused) as error:
-            return error
 
     async def _insert(self, planned: list[Planned], start: int, tip: LogTip) -> None:
         """Insert the rows that follow position `start` and move the head to `tip`; HeadMoved (nothing written)
@@ -295,11 +253,6 @@ class PostgresWriter:
             versions.update({stream_id: version or 0 for stream_id, version in rows})
         return GroupState(cache.tip, versions, {})
 
-    def _remember(self, state: GroupState) -> None:
-        if self._cache is None or len(self._cache.versions) > MAX_CACHED_STREAMS:
-            self._cache = LogCache(state.tip)
-        self._cache.tip = state.tip
-        self._cache.versions.update(state.versions)
 
     async def _begin(self) -> None:
         if self._conn.is_closed():
