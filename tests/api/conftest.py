@@ -43,6 +43,11 @@ def free_port() -> int:
         return port
 
 
+START_S = 60
+"""How long a test server may take to start (or stop): the app opens its store, vault and follower first, which on
+PostgreSQL, on a busy machine, took over 10 s."""
+
+
 @contextmanager
 def serving_asgi(app: ASGIApp, **options: object) -> Iterator[str]:
     """An ASGI app served by uvicorn on a free 127.0.0.1 port, in a thread, until the block ends; yields its base URL."""
@@ -50,7 +55,7 @@ def serving_asgi(app: ASGIApp, **options: object) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))  # type: ignore[arg-type]
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + START_S
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("test server did not start")
@@ -59,7 +64,7 @@ def serving_asgi(app: ASGIApp, **options: object) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=START_S)
 
 
 @contextmanager
